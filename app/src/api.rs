@@ -1,0 +1,71 @@
+//! Server functions the pages call: rendered on the server first, called over HTTP after.
+//!
+//! The server binary provides the data behind them as a [`WallData`] in the Leptos context,
+//! so this crate knows nothing of SQL or the hub.
+
+use crate::protocol::Post;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One page of a room's history, oldest post first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub posts: Vec<Post>,
+    /// True when posts older than the first one here exist.
+    pub has_older: bool,
+    /// The server's clock when the page was made (ms since the epoch), so relative times
+    /// render the same on the server and during hydration.
+    pub now_ms: i64,
+}
+
+/// A room as the directory lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub room: String,
+    pub posts: u64,
+    pub members: u32,
+}
+
+#[cfg(feature = "ssr")]
+pub use backend::{BackendError, WallData};
+
+#[cfg(feature = "ssr")]
+mod backend {
+    use super::{HistoryPage, RoomSummary};
+    use crate::domain::RoomName;
+    use futures::future::BoxFuture;
+    use std::sync::Arc;
+
+    /// A storage failure, already logged by the backend; users see only that it failed.
+    #[derive(Debug, thiserror::Error)]
+    #[error("the server could not read its storage; try again")]
+    pub struct BackendError;
+
+    /// What the pages need from the server. Provided as `Arc<dyn WallData>` in context.
+    pub trait WallData: Send + Sync + 'static {
+        /// Up to `limit` posts of `room` with seq below `before` (all when `None`).
+        fn history(&self, room: RoomName, before: Option<u64>, limit: u32) -> BoxFuture<'_, Result<HistoryPage, BackendError>>;
+        /// Every room with at least one post or one member: most recently active first.
+        fn rooms(&self) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>>;
+    }
+
+    pub(crate) fn wall_data() -> Result<Arc<dyn WallData>, leptos::prelude::ServerFnError> {
+        leptos::prelude::use_context::<Arc<dyn WallData>>()
+            .ok_or_else(|| leptos::prelude::ServerFnError::new("server misconfigured: no wall data"))
+    }
+}
+
+/// The newest page of `room` (or the page before seq `before`).
+#[server]
+pub async fn get_history(room: String, before: Option<u64>) -> Result<HistoryPage, ServerFnError> {
+    let room = crate::domain::RoomName::parse(&room).map_err(|e| ServerFnError::new(e.to_string()))?;
+    let data = backend::wall_data()?;
+    data.history(room, before, crate::protocol::HISTORY_PAGE).await.map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// The room directory.
+#[server]
+pub async fn list_rooms() -> Result<Vec<RoomSummary>, ServerFnError> {
+    let data = backend::wall_data()?;
+    data.rooms().await.map_err(|e| ServerFnError::new(e.to_string()))
+}

@@ -1,0 +1,71 @@
+//! The HTML shell, the router and the frame every page shares.
+
+use crate::components::username::{CurrentUser, UsernameField};
+use crate::pages::{home::HomePage, not_found::NotFound, room::RoomPage};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes, A},
+    path,
+};
+
+/// The whole document, rendered by the server around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="description" content="wallsocket: post to a live wall, and learn WebSockets by measuring them."/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let user = CurrentUser(RwSignal::new(None));
+    provide_context(user);
+    // The saved name is only known in the browser: read it after hydration, so the server's
+    // HTML and the first client render agree.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(name) = crate::client::storage::load_username() {
+            user.0.set(Some(name));
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/wallsocket.css"/>
+        <Title text="wallsocket"/>
+        <Router>
+            <header class="topbar">
+                <A href="/" attr:class="brand">
+                    <span class="brand-mark">"◧"</span>
+                    " wallsocket"
+                </A>
+                <nav class="topnav">
+                    <A href="/">"Rooms"</A>
+                </nav>
+                <UsernameField/>
+            </header>
+            <main class="content">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/r/:room") view=RoomPage/>
+                </Routes>
+            </main>
+            <footer class="footer muted">
+                "wallsocket — real-time rooms over WebSockets. Native clients: see docs/PROTOCOL.md."
+            </footer>
+        </Router>
+    }
+}

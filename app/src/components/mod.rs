@@ -1,0 +1,6 @@
+//! Reusable pieces of the pages.
+
+pub mod badge;
+pub mod composer;
+pub mod post_item;
+pub mod username;

@@ -1,0 +1,201 @@
+//! Validated domain types shared by the browser and the server.
+//!
+//! Each type can only be built through `parse`, so holding one proves the value is valid:
+//! the UI uses the same functions to show the same messages the server would send back.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest username, in characters, after trimming.
+pub const USERNAME_MAX_CHARS: usize = 32;
+/// Longest room name, in characters.
+pub const ROOM_MAX_CHARS: usize = 48;
+/// Longest post, in characters, after trimming.
+pub const POST_MAX_CHARS: usize = 2_000;
+/// Longest client-generated post id, in characters.
+pub const CLIENT_ID_MAX_CHARS: usize = 64;
+
+/// Why a value was refused; each variant maps to one stable protocol error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    #[error("username must be 1–{USERNAME_MAX_CHARS} characters without control characters")]
+    Username,
+    #[error(
+        "room name must be 1–{ROOM_MAX_CHARS} lowercase letters, digits or hyphens, \
+         starting with a letter or digit"
+    )]
+    Room,
+    #[error("post must be 1–{POST_MAX_CHARS} characters (after trimming spaces)")]
+    Text,
+    #[error("client_id must be 1–{CLIENT_ID_MAX_CHARS} characters of A–Z, a–z, 0–9, '-' or '_'")]
+    ClientId,
+}
+
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ValidationError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// A display name: 1–32 characters after trimming, no control characters.
+    Username
+);
+string_newtype!(
+    /// A room's URL slug: `[a-z0-9][a-z0-9-]*`, 1–48 characters.
+    RoomName
+);
+string_newtype!(
+    /// The text of a post: 1–2,000 characters after trimming; newlines and tabs allowed.
+    PostText
+);
+string_newtype!(
+    /// The id a client gives a post so retries can be recognised: `[A-Za-z0-9_-]{1,64}`.
+    ClientId
+);
+
+impl Username {
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let trimmed = input.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 || chars > USERNAME_MAX_CHARS || trimmed.chars().any(char::is_control) {
+            return Err(ValidationError::Username);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+}
+
+impl RoomName {
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        let first_ok = input.chars().next().is_some_and(|c| c != '-');
+        if !first_ok || input.len() > ROOM_MAX_CHARS || !input.chars().all(valid_char) {
+            return Err(ValidationError::Room);
+        }
+        Ok(Self(input.to_owned()))
+    }
+
+    /// Turns free text ("PyCon 2026!") into the closest valid room name ("pycon-2026"),
+    /// or `None` when nothing usable is left.
+    pub fn slugify(input: &str) -> Option<Self> {
+        let mut slug = String::new();
+        for c in input.trim().chars().flat_map(char::to_lowercase) {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                slug.push(c);
+            } else if !slug.is_empty() && !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        let slug: String = slug.trim_end_matches('-').chars().take(ROOM_MAX_CHARS).collect();
+        Self::parse(slug.trim_end_matches('-')).ok()
+    }
+}
+
+impl PostText {
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let trimmed = input.trim();
+        let chars = trimmed.chars().count();
+        let bad_control = trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+        if chars == 0 || chars > POST_MAX_CHARS || bad_control {
+            return Err(ValidationError::Text);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+}
+
+impl ClientId {
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let valid_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if input.is_empty() || input.len() > CLIENT_ID_MAX_CHARS || !input.chars().all(valid_char) {
+            return Err(ValidationError::ClientId);
+        }
+        Ok(Self(input.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_is_trimmed_and_bounded() {
+        assert_eq!(Username::parse("  alice ").unwrap().as_str(), "alice");
+        assert_eq!(Username::parse(&"é".repeat(32)).unwrap().as_str().chars().count(), 32);
+        assert_eq!(Username::parse(&"é".repeat(33)), Err(ValidationError::Username));
+        assert_eq!(Username::parse("   "), Err(ValidationError::Username));
+        assert_eq!(Username::parse(""), Err(ValidationError::Username));
+        assert_eq!(Username::parse("bob\u{7}"), Err(ValidationError::Username));
+        assert_eq!(Username::parse("a\nb"), Err(ValidationError::Username));
+    }
+
+    #[test]
+    fn room_is_a_slug() {
+        assert!(RoomName::parse("pycon-2026").is_ok());
+        assert!(RoomName::parse("a").is_ok());
+        assert!(RoomName::parse(&"r".repeat(48)).is_ok());
+        for bad in ["", "-lead", "Upper", "with space", "ümlaut", "a/b", &"r".repeat(49)] {
+            assert_eq!(RoomName::parse(bad), Err(ValidationError::Room), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn slugify_suggests_a_valid_room() {
+        assert_eq!(RoomName::slugify("PyCon 2026!").unwrap().as_str(), "pycon-2026");
+        assert_eq!(RoomName::slugify("  --Hello--World  ").unwrap().as_str(), "hello-world");
+        assert_eq!(RoomName::slugify(&"ab ".repeat(40)).unwrap().as_str().len(), 47);
+        assert_eq!(RoomName::slugify("!!!"), None);
+    }
+
+    #[test]
+    fn post_text_is_trimmed_and_bounded() {
+        assert_eq!(PostText::parse("  hi\n there ").unwrap().as_str(), "hi\n there");
+        assert!(PostText::parse(&"x".repeat(2_000)).is_ok());
+        assert_eq!(PostText::parse(&"x".repeat(2_001)), Err(ValidationError::Text));
+        assert_eq!(PostText::parse(" \n\t "), Err(ValidationError::Text));
+        assert_eq!(PostText::parse("nul\0byte"), Err(ValidationError::Text));
+    }
+
+    #[test]
+    fn client_id_is_a_token() {
+        assert!(ClientId::parse("3f2a-b_C9").is_ok());
+        assert_eq!(ClientId::parse(""), Err(ValidationError::ClientId));
+        assert_eq!(ClientId::parse("a b"), Err(ValidationError::ClientId));
+        assert_eq!(ClientId::parse(&"a".repeat(65)), Err(ValidationError::ClientId));
+    }
+
+    #[test]
+    fn deserialising_validates() {
+        let ok: Result<RoomName, _> = serde_json::from_str("\"lobby\"");
+        assert!(ok.is_ok());
+        let bad: Result<RoomName, _> = serde_json::from_str("\"Not A Slug\"");
+        assert!(bad.unwrap_err().to_string().contains("room name"));
+    }
+}

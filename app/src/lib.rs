@@ -1,0 +1,26 @@
+//! # wallsocket's shared crate
+//!
+//! Compiled twice: into the server (feature `ssr`) and into the browser bundle (feature
+//! `hydrate`). Whatever both sides must agree on lives here.
+//!
+//! # Layout
+//! - `protocol.rs` — every WebSocket message, error code and close code; `decode_client`.
+//! - `domain.rs` — validated types (`Username`, `RoomName`, `PostText`, `ClientId`).
+//! - `api.rs` — server functions for the pages, and the `WallData` trait the server implements.
+//! - `app.rs` — the HTML shell, router and page frame.
+//! - `pages/` — one file per page; `wall_state.rs` holds a wall's client-side state.
+//! - `components/` — badge, composer, post, username field.
+//! - `client/` — browser only: the room socket (reconnects, re-sends) and local storage.
+//! - `time.rs` — relative times.
+
+pub mod api;
+pub mod app;
+#[cfg(feature = "hydrate")]
+pub mod client;
+pub mod components;
+pub mod domain;
+pub mod pages;
+pub mod protocol;
+pub mod time;
+
+pub use app::{shell, App};

@@ -1,0 +1,153 @@
+//! `/r/{room}`: the room's wall. The newest page of posts is rendered on the server; the
+//! browser then joins over `/ws` from the last rendered seq, so nothing is missed or doubled.
+
+use super::wall_state::{Pending, WallState};
+use crate::api::{get_history, HistoryPage};
+use crate::components::badge::{Badge, ConnState};
+use crate::components::composer::Composer;
+use crate::components::post_item::PostItem;
+use crate::components::username::use_current_user;
+use crate::domain::{PostText, RoomName};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn RoomPage() -> impl IntoView {
+    let params = use_params_map();
+    let room = move || params.read().get("room").unwrap_or_default();
+    move || match RoomName::parse(&room()) {
+        Ok(room) => view! { <Wall room/> }.into_any(),
+        Err(e) => view! {
+            <section class="panel">
+                <h1>"No such room"</h1>
+                <p class="field-error">{e.to_string()}</p>
+                <p><a href="/">"Back to the rooms"</a></p>
+            </section>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn Wall(room: RoomName) -> impl IntoView {
+    let user = use_current_user();
+    let state = WallState::new();
+    let (conn, set_conn) = signal(ConnState::Connecting);
+    let history = Resource::new(|| (), {
+        let room = room.to_string();
+        move |_| get_history(room.clone(), None)
+    });
+    let controls = connect(room.clone(), state, history, set_conn);
+
+    let on_send = Callback::new(move |text: PostText| controls.post(state, text));
+    let on_retry = Callback::new(move |_| controls.retry_now());
+    let me = move || user.0.get().map(String::from);
+    let title = format!("#{room} · wallsocket");
+
+    view! {
+        <Title text=title/>
+        <section class="wall">
+            <header class="wall-header">
+                <div>
+                    <h1 class="room-title">"#" {room.to_string()}</h1>
+                    <p class="muted" data-testid="members">
+                        {move || match state.members.get() {
+                            Some(1) => "1 person here".to_owned(),
+                            Some(n) => format!("{n} people here"),
+                            None => "\u{a0}".to_owned(),
+                        }}
+                    </p>
+                </div>
+                <Badge state=conn on_retry/>
+            </header>
+            <Show
+                when=move || user.0.get().is_some()
+                fallback=|| view! { <p class="panel hint">"Choose a name at the top of the page to post and to see new posts live."</p> }
+            >
+                <Composer enabled=Signal::derive(move || user.0.get().is_some()) on_send/>
+            </Show>
+            <Show when=move || state.notice.get().is_some()>
+                <p class="notice" role="alert">{move || state.notice.get()}</p>
+            </Show>
+            <ul class="pending-list" data-testid="pending">
+                <For each=move || state.pending.get().into_iter().rev() key=|p| (p.client_id.clone(), p.error.clone()) let:p>
+                    <PendingItem pending=p/>
+                </For>
+            </ul>
+            <Suspense fallback=|| view! { <p class="muted">"Loading posts…"</p> }>
+                {move || history.get().map(|page| match page {
+                    Err(e) => view! { <p class="notice" role="alert">"Could not load posts: " {e.to_string()}</p> }.into_any(),
+                    Ok(page) => {
+                        let page = StoredValue::new(page);
+                        let now_ms = Signal::derive(move || state.now_ms.get().unwrap_or(page.with_value(|p| p.now_ms)));
+                        let has_older = move || state.has_older.get().unwrap_or(page.with_value(|p| p.has_older));
+                        let posts = Memo::new(move |_| page.with_value(|p| state.posts_newest_first(p)));
+                        view! {
+                            <ol class="posts" data-testid="posts">
+                                <For each=move || posts.get() key=|p| p.seq let:post>
+                                    {
+                                        let author = post.username.to_string();
+                                        let mine = Signal::derive(move || me().as_deref() == Some(author.as_str()));
+                                        view! { <PostItem post mine now_ms/> }
+                                    }
+                                </For>
+                            </ol>
+                            <Show when=move || posts.with(Vec::is_empty)>
+                                <p class="muted empty">"No posts yet. Say hello!"</p>
+                            </Show>
+                            <Show when=has_older>
+                                <button class="button secondary older" on:click=move |_| controls.load_older(state)>"Older posts"</button>
+                            </Show>
+                        }
+                        .into_any()
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn PendingItem(pending: Pending) -> impl IntoView {
+    let failed = pending.error.is_some();
+    view! {
+        <li class={ if failed { "post pending failed" } else { "post pending" } }>
+            <div class="post-meta">
+                <span class="post-author">"you"</span>
+                <span class="post-time">{ if failed { "not posted" } else { "sending…" } }</span>
+            </div>
+            <p class="post-text">{pending.text.to_string()}</p>
+            {pending.error.map(|e| view! { <p class="field-error">{e}</p> })}
+        </li>
+    }
+}
+
+/// What the page can ask of its connection; a no-op on the server.
+#[derive(Clone, Copy)]
+struct Controls {
+    #[cfg(feature = "hydrate")]
+    socket: StoredValue<Option<crate::client::socket::RoomSocket>, LocalStorage>,
+    #[cfg(feature = "hydrate")]
+    history: Resource<Result<HistoryPage, ServerFnError>>,
+    #[cfg(feature = "hydrate")]
+    room: StoredValue<RoomName>,
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn connect(_: RoomName, _: WallState, _: Resource<Result<HistoryPage, ServerFnError>>, _: WriteSignal<ConnState>) -> Controls {
+    Controls {}
+}
+
+#[cfg(not(feature = "hydrate"))]
+impl Controls {
+    fn post(&self, _: WallState, _: PostText) {}
+    fn retry_now(&self) {}
+    fn load_older(&self, _: WallState) {}
+}
+
+#[cfg(feature = "hydrate")]
+use browser::connect;
+
+#[cfg(feature = "hydrate")]
+mod browser;

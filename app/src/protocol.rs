@@ -1,0 +1,269 @@
+//! The wire protocol: every message that travels between a client and the server.
+//!
+//! JSON text frames, one message per frame, tagged by `"type"` in snake_case.
+//! `docs/PROTOCOL.md` documents each message; a change here must change it too.
+
+use crate::domain::{ClientId, PostText, RoomName, Username, ValidationError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Bumped whenever a message changes in a way an old client would misread.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest message the server accepts; a bigger one closes the socket with [`close::TOO_BIG`].
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// How many recent posts a join or a page of history carries at most.
+pub const HISTORY_PAGE: u32 = 50;
+
+/// How many missed posts a join with `since` replays before it reports `truncated`.
+pub const REPLAY_LIMIT: u32 = 1_000;
+
+/// WebSocket close codes the server uses (see `docs/PROTOCOL.md`).
+pub mod close {
+    /// The server is shutting down (or restarting): reconnect later.
+    pub const GOING_AWAY: u16 = 1001;
+    /// A message was larger than [`super::MAX_MESSAGE_BYTES`].
+    pub const TOO_BIG: u16 = 1009;
+    /// The server failed in a way it cannot recover from for this connection.
+    pub const INTERNAL: u16 = 1011;
+    /// The client read too slowly: its outgoing queue filled up. Reconnect and resume.
+    pub const SLOW_CONSUMER: u16 = 4001;
+}
+
+/// A stored post, as every client sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Post {
+    pub room: RoomName,
+    /// Per-room sequence number: strictly increasing, starting at 1, never reused.
+    pub seq: u64,
+    pub client_id: ClientId,
+    pub username: Username,
+    pub text: PostText,
+    /// When the server stored the post, in milliseconds since the Unix epoch.
+    pub ts: i64,
+}
+
+/// Messages a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    /// Enter a room. With `since`, the reply replays every post after that seq.
+    Join {
+        room: RoomName,
+        username: Username,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+    },
+    /// Publish a post to a joined room. `client_id` makes retries safe.
+    Post { room: RoomName, text: PostText, client_id: ClientId },
+    /// Stop receiving a room's posts.
+    Leave { room: RoomName },
+}
+
+impl ClientMsg {
+    /// Every `type` a client may send, for telling an unknown type from a malformed message.
+    pub const TYPES: [&'static str; 3] = ["join", "post", "leave"];
+}
+
+/// Messages the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// First message on every connection.
+    Hello { protocol: u32, max_message_bytes: u32 },
+    /// Reply to `join`: the recent history (or, with `since`, every post after it) oldest first.
+    Joined {
+        room: RoomName,
+        history: Vec<Post>,
+        members: u32,
+        /// True when more than [`REPLAY_LIMIT`] posts were missed: reload history instead.
+        truncated: bool,
+    },
+    /// A new post in a joined room (also sent to its author).
+    Post(Post),
+    /// The author's confirmation: the post with this `client_id` is stored as `seq`.
+    Ack { room: RoomName, client_id: ClientId, seq: u64 },
+    /// The number of people in a joined room changed.
+    Members { room: RoomName, count: u32 },
+    /// Reply to `leave`.
+    Left { room: RoomName },
+    /// A request was refused; the connection stays open.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<ClientId>,
+    },
+}
+
+/// Stable error codes carried by [`ServerMsg::Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not JSON.
+    MalformedJson,
+    /// The JSON had no known `type`.
+    UnknownType,
+    /// A known type with a missing, extra or wrongly typed field.
+    InvalidMessage,
+    InvalidUsername,
+    InvalidRoom,
+    InvalidText,
+    InvalidClientId,
+    /// Binary frames are not part of the protocol.
+    BinaryNotSupported,
+    /// `post` or `leave` for a room this connection has not joined.
+    NotJoined,
+    /// Too many messages: wait before sending more.
+    RateLimited,
+    /// The server could not complete the request (for example, storage failed); retry.
+    Internal,
+}
+
+impl From<&ValidationError> for ErrorCode {
+    fn from(e: &ValidationError) -> Self {
+        match e {
+            ValidationError::Username => ErrorCode::InvalidUsername,
+            ValidationError::Room => ErrorCode::InvalidRoom,
+            ValidationError::Text => ErrorCode::InvalidText,
+            ValidationError::ClientId => ErrorCode::InvalidClientId,
+        }
+    }
+}
+
+/// Why a client frame could not be decoded; becomes a [`ServerMsg::Error`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub client_id: Option<ClientId>,
+}
+
+impl DecodeError {
+    pub fn into_msg(self) -> ServerMsg {
+        ServerMsg::Error { code: self.code, message: self.message, client_id: self.client_id }
+    }
+}
+
+/// Fields whose validation failure deserves its own error code.
+const VALIDATED_FIELDS: [(&str, fn(&str) -> Result<(), ValidationError>); 4] = [
+    ("room", |s| RoomName::parse(s).map(drop)),
+    ("username", |s| Username::parse(s).map(drop)),
+    ("text", |s| PostText::parse(s).map(drop)),
+    ("client_id", |s| ClientId::parse(s).map(drop)),
+];
+
+/// Decodes one client text frame, naming precisely what is wrong when it fails.
+pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
+    let fail = |code, message: String, client_id: Option<ClientId>| DecodeError { code, message, client_id };
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| fail(ErrorCode::MalformedJson, format!("not valid JSON: {e}"), None))?;
+    // Refer errors to the post they concern, when the client named one we can echo back.
+    let client_id = value.get("client_id").and_then(Value::as_str).and_then(|s| ClientId::parse(s).ok());
+    let Some(kind) = value.get("type").and_then(Value::as_str).map(str::to_owned) else {
+        return Err(fail(ErrorCode::InvalidMessage, "missing string field \"type\"".into(), client_id));
+    };
+    if !ClientMsg::TYPES.contains(&kind.as_str()) {
+        let known = ClientMsg::TYPES.join(", ");
+        return Err(fail(ErrorCode::UnknownType, format!("unknown type {kind:?}; expected one of {known}"), client_id));
+    }
+    for (field, check) in VALIDATED_FIELDS {
+        if let Some(Err(e)) = value.get(field).and_then(Value::as_str).map(check) {
+            return Err(fail(ErrorCode::from(&e), e.to_string(), client_id));
+        }
+    }
+    serde_json::from_value(value)
+        .map_err(|e| fail(ErrorCode::InvalidMessage, format!("invalid {kind:?} message: {e}"), client_id))
+}
+
+/// Encodes a server message as one JSON text frame.
+pub fn encode_server(msg: &ServerMsg) -> String {
+    // Every field is a string, number, bool or list of those: serialising cannot fail.
+    serde_json::to_string(msg).unwrap_or_else(|_| String::from(r#"{"type":"error","code":"internal","message":"encoding failed"}"#))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room() -> RoomName {
+        RoomName::parse("lobby").unwrap()
+    }
+    fn post() -> Post {
+        Post {
+            room: room(),
+            seq: 7,
+            client_id: ClientId::parse("c-1").unwrap(),
+            username: Username::parse("alice").unwrap(),
+            text: PostText::parse("<img src=x onerror=alert(1)>").unwrap(),
+            ts: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn every_client_message_round_trips() {
+        let msgs = [
+            ClientMsg::Join { room: room(), username: Username::parse("al").unwrap(), since: None },
+            ClientMsg::Join { room: room(), username: Username::parse("al").unwrap(), since: Some(3) },
+            ClientMsg::Post { room: room(), text: PostText::parse("hi").unwrap(), client_id: ClientId::parse("x").unwrap() },
+            ClientMsg::Leave { room: room() },
+        ];
+        for msg in msgs {
+            let json = serde_json::to_string(&msg).unwrap();
+            assert_eq!(decode_client(&json).unwrap(), msg, "{json}");
+        }
+    }
+
+    #[test]
+    fn every_server_message_round_trips() {
+        let msgs = [
+            ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: 65_536 },
+            ServerMsg::Joined { room: room(), history: vec![post()], members: 2, truncated: false },
+            ServerMsg::Post(post()),
+            ServerMsg::Ack { room: room(), client_id: ClientId::parse("c-1").unwrap(), seq: 7 },
+            ServerMsg::Members { room: room(), count: 3 },
+            ServerMsg::Left { room: room() },
+            ServerMsg::Error { code: ErrorCode::RateLimited, message: "slow down".into(), client_id: None },
+            ServerMsg::Error { code: ErrorCode::InvalidText, message: "x".into(), client_id: Some(ClientId::parse("c").unwrap()) },
+        ];
+        for msg in msgs {
+            let json = encode_server(&msg);
+            assert_eq!(serde_json::from_str::<ServerMsg>(&json).unwrap(), msg, "{json}");
+        }
+    }
+
+    #[test]
+    fn wire_format_is_the_documented_one() {
+        let json = encode_server(&ServerMsg::Post(post()));
+        let value: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["type"], "post");
+        assert_eq!(value["seq"], 7);
+        assert_eq!(value["text"], "<img src=x onerror=alert(1)>");
+        let join = r#"{"type":"join","room":"lobby","username":"alice"}"#;
+        assert!(matches!(decode_client(join), Ok(ClientMsg::Join { since: None, .. })));
+    }
+
+    fn code_of(text: &str) -> (ErrorCode, Option<String>) {
+        let e = decode_client(text).unwrap_err();
+        (e.code, e.client_id.map(String::from))
+    }
+
+    #[test]
+    fn bad_frames_get_precise_codes() {
+        assert_eq!(code_of("{not json").0, ErrorCode::MalformedJson);
+        assert_eq!(code_of(r#"{"type":"dance"}"#).0, ErrorCode::UnknownType);
+        assert_eq!(code_of(r#"{"room":"lobby"}"#).0, ErrorCode::InvalidMessage);
+        assert_eq!(code_of(r#"[1,2]"#).0, ErrorCode::InvalidMessage);
+        assert_eq!(code_of(r#"{"type":"join","room":"lobby"}"#).0, ErrorCode::InvalidMessage);
+        assert_eq!(code_of(r#"{"type":"join","room":"Lobby!","username":"a"}"#).0, ErrorCode::InvalidRoom);
+        assert_eq!(code_of(r#"{"type":"join","room":"lobby","username":"  "}"#).0, ErrorCode::InvalidUsername);
+        assert_eq!(code_of(r#"{"type":"leave","room":"lobby","extra":1}"#).0, ErrorCode::InvalidMessage);
+        assert_eq!(code_of(r#"{"type":"post","room":"lobby","text":"hi","client_id":"bad id"}"#).0, ErrorCode::InvalidClientId);
+        assert_eq!(
+            code_of(r#"{"type":"post","room":"lobby","text":"   ","client_id":"c9"}"#),
+            (ErrorCode::InvalidText, Some("c9".into()))
+        );
+        assert_eq!(code_of(r#"{"type":"join","room":"lobby","username":"a","since":-1}"#).0, ErrorCode::InvalidMessage);
+    }
+}
