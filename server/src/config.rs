@@ -1,0 +1,56 @@
+//! Command-line and environment configuration (`wallsocket --help`).
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+
+/// wallsocket: post to a live wall in rooms, over WebSockets.
+///
+/// Every flag can also be set with the environment variable shown beside it.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "wallsocket", version, about, long_about = None)]
+pub struct Config {
+    /// Address and port to listen on. Defaults to LEPTOS_SITE_ADDR (set by cargo-leptos),
+    /// else 127.0.0.1:3000. Port 0 picks a free port.
+    #[arg(long, env = "WALLSOCKET_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// SQLite database URL; the file and its directory are created if missing.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/wallsocket.db")]
+    pub database_url: String,
+
+    /// Origins allowed to open a WebSocket besides the server's own, comma-separated
+    /// (e.g. https://example.com). `*` allows any origin. Requests without an Origin
+    /// header (native clients) are always allowed.
+    #[arg(long, env = "WALLSOCKET_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Largest WebSocket message accepted, in bytes; larger ones close the socket with 1009.
+    #[arg(long, env = "WALLSOCKET_MAX_MESSAGE_BYTES", default_value_t = app::protocol::MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
+
+    /// Frames queued for one client before it counts as too slow and is closed with 4001.
+    #[arg(long, env = "WALLSOCKET_QUEUE_CAPACITY", default_value_t = 256)]
+    pub queue_capacity: usize,
+
+    /// Messages per second one connection may send, sustained.
+    #[arg(long, env = "WALLSOCKET_RATE_PER_SEC", default_value = "20")]
+    pub rate_per_sec: NonZeroU32,
+
+    /// Messages one connection may send in a burst above the sustained rate.
+    #[arg(long, env = "WALLSOCKET_RATE_BURST", default_value = "40")]
+    pub rate_burst: NonZeroU32,
+
+    /// Directory with the built site (JS, WASM, CSS, public files), made by cargo-leptos.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Milliseconds to wait on shutdown for sockets to receive their close frame.
+    #[arg(long, env = "WALLSOCKET_SHUTDOWN_GRACE_MS", default_value_t = 5_000)]
+    pub shutdown_grace_ms: u64,
+
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `info,wallsocket=debug`).
+    #[arg(long, env = "WALLSOCKET_LOG", default_value = "info")]
+    pub log: String,
+}

@@ -1,0 +1,205 @@
+//! One WebSocket connection: a reader that decodes and answers client messages, and a
+//! writer that drains the connection's bounded queue onto the socket.
+//!
+//! The writer also owns every way the socket closes: shutdown (1001), a full queue
+//! (SLOW_CONSUMER), or a close the reader asks for (1009 for an oversized message).
+
+use crate::hub::ConnId;
+use crate::queue::{ClientHandle, Outbound};
+use crate::ws::WsState;
+use app::domain::{RoomName, Username};
+use app::protocol::{close, decode_client, encode_server, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// Per-connection limits (see `wallsocket --help`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub queue_capacity: usize,
+    pub rate_per_sec: NonZeroU32,
+    pub rate_burst: NonZeroU32,
+}
+
+pub async fn run(socket: WebSocket, id: ConnId, peer: SocketAddr, state: WsState) {
+    let span = tracing::info_span!("conn", id, %peer);
+    async move {
+        tracing::info!("connected");
+        let (sink, stream) = socket.split();
+        let (client, queue, overflowed) = ClientHandle::channel(state.limits.queue_capacity);
+        let writer_done = CancellationToken::new();
+        let writer = tokio::spawn(
+            write_loop(sink, queue, overflowed, state.shutdown.clone(), writer_done.clone()).in_current_span(),
+        );
+        let hello = ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: state.limits.max_message_bytes as u32 };
+        let mut reader = Reader { id, state: state.clone(), client, joined: HashMap::new(), limiter: limiter(&state.limits) };
+        if reader.reply(&hello).await {
+            reader.read_loop(stream, &writer_done).await;
+        }
+        let Reader { client, .. } = reader;
+        let _ = state.hub.disconnect(id).await;
+        drop(client);
+        let _ = writer.await;
+        tracing::info!("disconnected");
+    }
+    .instrument(span)
+    .await
+}
+
+fn limiter(limits: &Limits) -> DefaultDirectRateLimiter {
+    RateLimiter::direct(Quota::per_second(limits.rate_per_sec).allow_burst(limits.rate_burst))
+}
+
+struct Reader {
+    id: ConnId,
+    state: WsState,
+    client: ClientHandle,
+    /// Rooms this connection joined, with the name it joined under.
+    joined: HashMap<RoomName, Username>,
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl Reader {
+    async fn read_loop(&mut self, mut stream: SplitStream<WebSocket>, writer_done: &CancellationToken) {
+        loop {
+            let frame = tokio::select! {
+                _ = writer_done.cancelled() => return,
+                frame = stream.next() => frame,
+            };
+            match frame {
+                None | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(Message::Text(text))) => {
+                    if !self.handle_text(text.as_str()).await {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let msg = error(ErrorCode::BinaryNotSupported, "send JSON text frames; binary frames are not part of the protocol");
+                    if !self.reply(&msg).await {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Err(e)) => {
+                    if is_too_big(e) {
+                        tracing::info!(code = close::TOO_BIG, "message over the size limit");
+                        let _ = self.client.send(Outbound::Close(close::TOO_BIG, "message too big")).await;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Answers one text frame. False when the connection is gone.
+    async fn handle_text(&mut self, text: &str) -> bool {
+        if self.limiter.check().is_err() {
+            let limit = self.state.limits.rate_per_sec;
+            let message = format!("too many messages: at most {limit} per second; this one was not processed");
+            let client_id = decode_client(text).ok().and_then(|m| match m {
+                ClientMsg::Post { client_id, .. } => Some(client_id),
+                _ => None,
+            });
+            return self.reply(&ServerMsg::Error { code: ErrorCode::RateLimited, message, client_id }).await;
+        }
+        let reply = match decode_client(text) {
+            Err(e) => Some(e.into_msg()),
+            Ok(msg) => self.handle(msg).await,
+        };
+        match reply {
+            Some(reply) => self.reply(&reply).await,
+            None => true,
+        }
+    }
+
+    async fn handle(&mut self, msg: ClientMsg) -> Option<ServerMsg> {
+        let hub = self.state.hub.clone();
+        match msg {
+            ClientMsg::Join { room, username, since } => {
+                tracing::debug!(%room, "join");
+                self.joined.insert(room.clone(), username.clone());
+                match hub.join(self.id, room.clone(), username, since, self.client.clone()).await {
+                    Ok(()) => None,
+                    Err(e) => {
+                        self.joined.remove(&room);
+                        tracing::error!(error = %e, "join failed");
+                        Some(error(ErrorCode::Internal, "could not join the room; try again"))
+                    }
+                }
+            }
+            ClientMsg::Post { room, text, client_id } => {
+                let Some(username) = self.joined.get(&room).cloned() else {
+                    return Some(ServerMsg::Error { code: ErrorCode::NotJoined, message: format!("join room {room:?} before posting to it"), client_id: Some(client_id) });
+                };
+                match hub.post(room.clone(), username, client_id.clone(), text).await {
+                    Ok(post) => Some(ServerMsg::Ack { room, client_id, seq: post.seq }),
+                    Err(e) => {
+                        tracing::error!(error = %e, "post failed");
+                        Some(ServerMsg::Error { code: ErrorCode::Internal, message: "the post could not be stored; retry it".into(), client_id: Some(client_id) })
+                    }
+                }
+            }
+            ClientMsg::Leave { room } => {
+                if self.joined.remove(&room).is_none() {
+                    return Some(error(ErrorCode::NotJoined, &format!("not in room {room:?}")));
+                }
+                let _ = hub.leave(self.id, room.clone()).await;
+                Some(ServerMsg::Left { room })
+            }
+        }
+    }
+
+    /// Queues a reply for this client (waiting for room). False when the connection is gone.
+    async fn reply(&self, msg: &ServerMsg) -> bool {
+        self.client.send(Outbound::Text(encode_server(msg).into())).await.is_ok()
+    }
+}
+
+fn error(code: ErrorCode, message: &str) -> ServerMsg {
+    ServerMsg::Error { code, message: message.to_owned(), client_id: None }
+}
+
+/// True when the socket failed because a frame or message exceeded the size limit.
+fn is_too_big(e: axum::Error) -> bool {
+    matches!(e.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
+}
+
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut queue: mpsc::Receiver<Outbound>,
+    overflowed: CancellationToken,
+    shutdown: CancellationToken,
+    done: CancellationToken,
+) {
+    let _done = done.drop_guard();
+    let closing = loop {
+        let item = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break Some((close::GOING_AWAY, "server shutting down")),
+            _ = overflowed.cancelled() => break Some((close::SLOW_CONSUMER, "too slow: outgoing queue full")),
+            item = queue.recv() => item,
+        };
+        match item {
+            None => break None,
+            Some(Outbound::Close(code, reason)) => break Some((code, reason)),
+            Some(Outbound::Text(text)) => {
+                if sink.send(Message::Text(text)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    if let Some((code, reason)) = closing {
+        tracing::info!(code, "closing");
+        let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+    }
+    let _ = sink.close().await;
+}

@@ -1,0 +1,196 @@
+//! The hub: one task owns every room and its members; a cloneable [`Hub`] sends it commands.
+//!
+//! Posts are stored by the hub itself, one at a time, then broadcast: so every member of a
+//! room sees posts in seq order, and a join's history and the live posts that follow it
+//! meet with no gap and no duplicate.
+
+use crate::queue::{ClientHandle, Delivery, Outbound};
+use crate::store::{Inserted, Store, StoreError};
+use app::domain::{ClientId, PostText, RoomName, Username};
+use app::protocol::{encode_server, HISTORY_PAGE, REPLAY_LIMIT, ServerMsg};
+use app::protocol::Post;
+use axum::extract::ws::Utf8Bytes;
+use std::collections::{HashMap, HashSet};
+use tokio::sync::{mpsc, oneshot};
+
+/// Identifies one WebSocket connection for the life of the process.
+pub type ConnId = u64;
+
+/// Commands waiting for the hub; senders wait when it is this far behind.
+const COMMAND_QUEUE: usize = 1024;
+
+enum Command {
+    Join { conn: ConnId, room: RoomName, username: Username, since: Option<u64>, client: ClientHandle, reply: oneshot::Sender<Result<(), StoreError>> },
+    Leave { conn: ConnId, room: RoomName },
+    Disconnect { conn: ConnId },
+    Post { room: RoomName, username: Username, client_id: ClientId, text: PostText, reply: oneshot::Sender<Result<Post, StoreError>> },
+    MemberCounts { reply: oneshot::Sender<HashMap<RoomName, u32>> },
+}
+
+/// Why the hub could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the hub has stopped")]
+    Stopped,
+}
+
+/// A cloneable handle on the hub task. The task ends when every handle is dropped.
+#[derive(Clone, Debug)]
+pub struct Hub {
+    commands: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("hub::Command")
+    }
+}
+
+impl Hub {
+    pub fn spawn(store: Store) -> Self {
+        let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+        tokio::spawn(HubTask { store, rooms: HashMap::new() }.run(rx));
+        Self { commands }
+    }
+
+    /// Adds the connection to the room (or renames it there) and queues `joined` for it.
+    pub async fn join(&self, conn: ConnId, room: RoomName, username: Username, since: Option<u64>, client: ClientHandle) -> Result<(), HubError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Join { conn, room, username, since, client, reply }).await?;
+        Ok(rx.await.map_err(|_| HubError::Stopped)??)
+    }
+
+    pub async fn leave(&self, conn: ConnId, room: RoomName) -> Result<(), HubError> {
+        self.send(Command::Leave { conn, room }).await
+    }
+
+    pub async fn disconnect(&self, conn: ConnId) -> Result<(), HubError> {
+        self.send(Command::Disconnect { conn }).await
+    }
+
+    /// Stores the post (or finds the earlier one with the same client id) and, if new,
+    /// broadcasts it to the room. Returns the stored post.
+    pub async fn post(&self, room: RoomName, username: Username, client_id: ClientId, text: PostText) -> Result<Post, HubError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Post { room, username, client_id, text, reply }).await?;
+        Ok(rx.await.map_err(|_| HubError::Stopped)??)
+    }
+
+    /// People (distinct usernames) in each room that has any.
+    pub async fn member_counts(&self) -> Result<HashMap<RoomName, u32>, HubError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::MemberCounts { reply }).await?;
+        rx.await.map_err(|_| HubError::Stopped)
+    }
+
+    async fn send(&self, command: Command) -> Result<(), HubError> {
+        self.commands.send(command).await.map_err(|_| HubError::Stopped)
+    }
+}
+
+struct Member {
+    username: Username,
+    client: ClientHandle,
+}
+
+#[derive(Default)]
+struct Room {
+    members: HashMap<ConnId, Member>,
+}
+
+impl Room {
+    fn people(&self) -> u32 {
+        self.members.values().map(|m| &m.username).collect::<HashSet<_>>().len() as u32
+    }
+}
+
+struct HubTask {
+    store: Store,
+    rooms: HashMap<RoomName, Room>,
+}
+
+impl HubTask {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(command) = rx.recv().await {
+            match command {
+                Command::Join { conn, room, username, since, client, reply } => {
+                    let _ = reply.send(self.join(conn, room, username, since, client).await);
+                }
+                Command::Leave { conn, room } => self.remove(conn, &room),
+                Command::Disconnect { conn } => {
+                    let rooms: Vec<RoomName> = self.rooms.iter().filter(|(_, r)| r.members.contains_key(&conn)).map(|(n, _)| n.clone()).collect();
+                    for room in rooms {
+                        self.remove(conn, &room);
+                    }
+                }
+                Command::Post { room, username, client_id, text, reply } => {
+                    let _ = reply.send(self.post(room, username, client_id, text).await);
+                }
+                Command::MemberCounts { reply } => {
+                    let _ = reply.send(self.rooms.iter().map(|(name, r)| (name.clone(), r.people())).collect());
+                }
+            }
+        }
+        tracing::debug!("hub stopped");
+    }
+
+    async fn join(&mut self, conn: ConnId, room: RoomName, username: Username, since: Option<u64>, client: ClientHandle) -> Result<(), StoreError> {
+        let (history, truncated) = match since {
+            Some(since) => {
+                let missed = self.store.after(&room, since, REPLAY_LIMIT + 1).await?;
+                if missed.len() > REPLAY_LIMIT as usize {
+                    (self.store.page(&room, None, HISTORY_PAGE).await?.0, true)
+                } else {
+                    (missed, false)
+                }
+            }
+            None => (self.store.page(&room, None, HISTORY_PAGE).await?.0, false),
+        };
+        let entry = self.rooms.entry(room.clone()).or_default();
+        let before = entry.people();
+        entry.members.insert(conn, Member { username, client: client.clone() });
+        let members = entry.people();
+        let joined = ServerMsg::Joined { room: room.clone(), history, members, truncated };
+        client.deliver(Outbound::Text(encode_server(&joined).into()));
+        if members != before {
+            self.broadcast(&room, &ServerMsg::Members { room: room.clone(), count: members });
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, conn: ConnId, room: &RoomName) {
+        let Some(entry) = self.rooms.get_mut(room) else { return };
+        let before = entry.people();
+        if entry.members.remove(&conn).is_none() {
+            return;
+        }
+        if entry.members.is_empty() {
+            self.rooms.remove(room);
+            return;
+        }
+        let after = entry.people();
+        if after != before {
+            self.broadcast(room, &ServerMsg::Members { room: room.clone(), count: after });
+        }
+    }
+
+    async fn post(&mut self, room: RoomName, username: Username, client_id: ClientId, text: PostText) -> Result<Post, StoreError> {
+        match self.store.insert_post(&room, &client_id, &username, &text).await? {
+            Inserted::New(post) => {
+                self.broadcast(&room, &ServerMsg::Post(post.clone()));
+                Ok(post)
+            }
+            Inserted::Duplicate(post) => Ok(post),
+        }
+    }
+
+    /// Encodes once and queues the same bytes for every member; members whose queue is full
+    /// are dropped from the room (their connection closes itself with SLOW_CONSUMER).
+    fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg) {
+        let Some(entry) = self.rooms.get_mut(room) else { return };
+        let frame: Utf8Bytes = encode_server(msg).into();
+        entry.members.retain(|_, member| member.client.deliver(Outbound::Text(frame.clone())) == Delivery::Queued);
+    }
+}

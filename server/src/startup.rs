@@ -1,0 +1,120 @@
+//! Builds the application (store, hub, router) and runs it until shutdown.
+//!
+//! `Application::build` binds first, so port 0 works and `port()` tells the real one;
+//! tests start the real server this way.
+
+use crate::config::Config;
+use crate::connection::Limits;
+use crate::hub::Hub;
+use crate::origin::OriginPolicy;
+use crate::store::{Store, StoreError};
+use crate::wall_data::ServerWallData;
+use crate::ws::{self, WsState};
+use app::api::WallData;
+use app::{shell, App};
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("invalid Leptos configuration: {0}")]
+    Leptos(String),
+}
+
+#[derive(Clone, FromRef)]
+struct AppState {
+    leptos_options: LeptosOptions,
+    ws: WsState,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    grace: Duration,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let mut leptos_options = get_configuration(None).map_err(|e| StartupError::Leptos(e.to_string()))?.leptos_options;
+        let addr = config.listen.unwrap_or(leptos_options.site_addr);
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
+        let local = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?;
+        leptos_options.site_addr = local;
+        leptos_options.output_name = "wallsocket".into();
+        leptos_options.site_root = config.site_root.to_string_lossy().as_ref().into();
+
+        let store = Store::connect(&config.database_url).await?;
+        let hub = Hub::spawn(store.clone());
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let ws = WsState {
+            hub: hub.clone(),
+            origins: Arc::new(OriginPolicy::new(&config.allowed_origins)),
+            limits: Limits {
+                max_message_bytes: config.max_message_bytes,
+                queue_capacity: config.queue_capacity,
+                rate_per_sec: config.rate_per_sec,
+                rate_burst: config.rate_burst,
+            },
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+            next_id: Arc::new(AtomicU64::new(1)),
+        };
+        let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub });
+        let state = AppState { leptos_options: leptos_options.clone(), ws };
+        let routes = generate_route_list(App);
+        let router = Router::new()
+            .route("/ws", get(ws::upgrade))
+            .leptos_routes_with_context(&state, routes, move || provide_context(data.clone()), {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            })
+            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .with_state(state);
+        Ok(Self { listener, router, store, shutdown, tracker, grace: Duration::from_millis(config.shutdown_grace_ms) })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Cancel this token to stop the server: sockets get 1001, then `run_until_stopped` returns.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self { listener, router, store, shutdown, tracker, grace } = self;
+        tracing::info!(addr = %listener.local_addr()?, "listening");
+        let stop = shutdown.clone();
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await?;
+        // Upgraded sockets outlive `serve`: wait for them to send their close frames.
+        tracker.close();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!(open = tracker.len(), "sockets still open after the shutdown grace period");
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
