@@ -51,6 +51,13 @@ macro_rules! string_newtype {
             }
         }
 
+        impl std::str::FromStr for $name {
+            type Err = ValidationError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
         impl From<$name> for String {
             fn from(value: $name) -> String {
                 value.0

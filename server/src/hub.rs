@@ -155,7 +155,7 @@ impl HubTask {
         let joined = ServerMsg::Joined { room: room.clone(), history, members, truncated };
         client.deliver(Outbound::Text(encode_server(&joined).into()));
         if members != before {
-            self.broadcast(&room, &ServerMsg::Members { room: room.clone(), count: members });
+            self.broadcast(&room, &ServerMsg::Members { room: room.clone(), count: members }, Some(conn));
         }
         Ok(())
     }
@@ -172,25 +172,27 @@ impl HubTask {
         }
         let after = entry.people();
         if after != before {
-            self.broadcast(room, &ServerMsg::Members { room: room.clone(), count: after });
+            self.broadcast(room, &ServerMsg::Members { room: room.clone(), count: after }, None);
         }
     }
 
     async fn post(&mut self, room: RoomName, username: Username, client_id: ClientId, text: PostText) -> Result<Post, StoreError> {
         match self.store.insert_post(&room, &client_id, &username, &text).await? {
             Inserted::New(post) => {
-                self.broadcast(&room, &ServerMsg::Post(post.clone()));
+                self.broadcast(&room, &ServerMsg::Post(post.clone()), None);
                 Ok(post)
             }
             Inserted::Duplicate(post) => Ok(post),
         }
     }
 
-    /// Encodes once and queues the same bytes for every member; members whose queue is full
-    /// are dropped from the room (their connection closes itself with SLOW_CONSUMER).
-    fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg) {
+    /// Encodes once and queues the same bytes for every member (but `except`); members whose
+    /// queue is full are dropped from the room (their connection closes with SLOW_CONSUMER).
+    fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg, except: Option<ConnId>) {
         let Some(entry) = self.rooms.get_mut(room) else { return };
         let frame: Utf8Bytes = encode_server(msg).into();
-        entry.members.retain(|_, member| member.client.deliver(Outbound::Text(frame.clone())) == Delivery::Queued);
+        entry.members.retain(|conn, member| {
+            Some(*conn) == except || member.client.deliver(Outbound::Text(frame.clone())) == Delivery::Queued
+        });
     }
 }

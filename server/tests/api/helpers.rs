@@ -1,0 +1,175 @@
+//! Starts the real server on port 0 with its own temporary database, and speaks to it.
+
+use app::protocol::{ClientMsg, ServerMsg};
+use futures::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+use wallsocket::config::Config;
+use wallsocket::startup::Application;
+
+/// How long a test waits for a message it expects.
+const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct TestApp {
+    pub port: u16,
+    pub dir: Arc<TempDir>,
+    stop: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+/// A server with a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Arc::new(tempfile::tempdir().expect("temp dir")), &[]).await
+}
+
+/// A server on the database in `dir`, with extra command-line flags.
+pub async fn spawn_app_with(dir: Arc<TempDir>, flags: &[&str]) -> TestApp {
+    let db = format!("sqlite://{}/wall.db", dir.path().display());
+    let mut args = vec!["wallsocket", "--listen", "127.0.0.1:0", "--database-url", &db, "--log", "warn", "--shutdown-grace-ms", "2000"];
+    args.extend_from_slice(flags);
+    let config = Config::try_parse_from(args).expect("valid test flags");
+    wallsocket::telemetry::init(&config.log);
+    let app = Application::build(config).await.expect("server starts");
+    let port = app.port();
+    let stop = app.shutdown_token();
+    let task = tokio::spawn(app.run_until_stopped());
+    TestApp { port, dir, stop, task }
+}
+
+use clap::Parser as _;
+
+impl TestApp {
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/ws", self.port)
+    }
+
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A native client (no Origin header), past the `hello` message.
+    pub async fn client(&self) -> Client {
+        let mut client = self.connect(None).await.expect("upgrade succeeds");
+        let hello = client.recv().await;
+        assert!(matches!(hello, ServerMsg::Hello { protocol: app::protocol::PROTOCOL_VERSION, .. }), "{hello:?}");
+        client
+    }
+
+    pub async fn connect(&self, origin: Option<&str>) -> Result<Client, tungstenite::Error> {
+        let mut request = self.ws_url().into_client_request()?;
+        if let Some(origin) = origin {
+            request.headers_mut().insert("origin", origin.parse().expect("header value"));
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Client { ws })
+    }
+
+    /// Signals shutdown and waits until the server has stopped.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.expect("server task").expect("server stops cleanly");
+    }
+
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn send(&mut self, msg: &ClientMsg) {
+        self.send_text(&serde_json::to_string(msg).expect("encodes")).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.expect("send");
+    }
+
+    pub async fn send_raw(&mut self, msg: Message) -> Result<(), tungstenite::Error> {
+        self.ws.send(msg).await
+    }
+
+    /// The next server message; fails the test on timeout, close or a non-JSON frame.
+    pub async fn recv(&mut self) -> ServerMsg {
+        loop {
+            let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await.expect("a message within 5 s");
+            match frame {
+                Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).expect("server sends valid ServerMsg"),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a text message, got {other:?}"),
+            }
+        }
+    }
+
+    /// Waits for the server's close frame and returns its code.
+    pub async fn recv_close(&mut self) -> Option<u16> {
+        loop {
+            let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await.expect("close within 5 s");
+            match frame {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// Asserts nothing arrives for `ms` milliseconds.
+    pub async fn expect_silence(&mut self, ms: u64) {
+        if let Ok(frame) = tokio::time::timeout(Duration::from_millis(ms), self.ws.next()).await {
+            panic!("expected silence, got {frame:?}");
+        }
+    }
+
+    /// Joins `room` as `user` and returns the `joined` reply's history and member count.
+    pub async fn join(&mut self, room: &str, user: &str, since: Option<u64>) -> (Vec<app::protocol::Post>, u32) {
+        self.send(&ClientMsg::Join { room: room.parse().unwrap(), username: app::domain::Username::parse(user).unwrap(), since }).await;
+        loop {
+            match self.recv().await {
+                ServerMsg::Joined { history, members, truncated: false, .. } => return (history, members),
+                ServerMsg::Members { .. } => continue,
+                other => panic!("expected joined, got {other:?}"),
+            }
+        }
+    }
+
+    /// Posts and returns the acknowledged seq, skipping the broadcast of the post itself.
+    pub async fn post(&mut self, room: &str, text: &str, client_id: &str) -> u64 {
+        self.send(&post_msg(room, text, client_id)).await;
+        loop {
+            match self.recv().await {
+                ServerMsg::Ack { seq, client_id: id, .. } if id.as_str() == client_id => return seq,
+                ServerMsg::Post(_) | ServerMsg::Members { .. } => continue,
+                other => panic!("expected ack, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next `post` broadcast, skipping member-count updates.
+    pub async fn next_post(&mut self) -> app::protocol::Post {
+        loop {
+            match self.recv().await {
+                ServerMsg::Post(post) => return post,
+                ServerMsg::Members { .. } => continue,
+                other => panic!("expected a post, got {other:?}"),
+            }
+        }
+    }
+}
+
+pub fn post_msg(room: &str, text: &str, client_id: &str) -> ClientMsg {
+    ClientMsg::Post {
+        room: room.parse().unwrap(),
+        text: app::domain::PostText::parse(text).unwrap(),
+        client_id: app::domain::ClientId::parse(client_id).unwrap(),
+    }
+}
