@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs, pinned and idempotently, every tool the build needs that a fresh machine lacks.
+# Usage: scripts/install-tools.sh [--browser]   (--browser also installs Chromium for tests)
+# Safe to run again: each step checks first and skips what is already right.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.10
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! cargo leptos --version 2>/dev/null | grep -q " ${CARGO_LEPTOS_VERSION}\$"; then
+  say "installing cargo-leptos ${CARGO_LEPTOS_VERSION} (about 20 minutes on 2 cores, once)"
+  cargo install cargo-leptos --version "${CARGO_LEPTOS_VERSION}" --locked --features no_downloads
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -q " ${WASM_BINDGEN_VERSION}\$"; then
+  say "installing wasm-bindgen-cli ${WASM_BINDGEN_VERSION}"
+  # Not --locked: its lock file names a crate version the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "${WASM_BINDGEN_VERSION}" --force
+fi
+
+# npm packages (Playwright, and binaryen's wasm-opt 132 for release builds), pinned by the lock file.
+if ! command -v npm >/dev/null; then
+  say "installing Node.js and npm"
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
+fi
+if ! (cd end2end && npm ls --depth=0 >/dev/null 2>&1); then
+  say "installing npm packages in end2end/"
+  (cd end2end && npm ci --no-audit --no-fund)
+fi
+
+if [[ "${1:-}" == "--browser" ]] && ! [ -x /usr/bin/chromium ]; then
+  say "installing Debian's Chromium for the browser tests"
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+fi
