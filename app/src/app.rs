@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path,
+    path, SsrMode,
 };
 
 /// The whole document, rendered by the server around [`App`].
@@ -60,8 +60,9 @@ pub fn App() -> impl IntoView {
             </header>
             <main class="content">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage/>
-                    <Route path=path!("/r/:room") view=RoomPage/>
+                    // Async: the HTML is sent once the data is in it, so it reads without JavaScript.
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/r/:room") view=RoomPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="footer muted">

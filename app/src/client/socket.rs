@@ -8,13 +8,16 @@ use crate::domain::{ClientId, RoomName, Username};
 use crate::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::{select, FutureExt, SinkExt, StreamExt};
-use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_net::websocket::{futures::WebSocket, Message, State};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 
 /// First reconnect delay cap; it doubles per failed attempt up to [`MAX_BACKOFF_MS`].
 const BASE_BACKOFF_MS: f64 = 250.0;
 const MAX_BACKOFF_MS: f64 = 10_000.0;
+/// How long a socket may take to open before the attempt counts as failed.
+const OPEN_TIMEOUT_MS: u32 = 10_000;
+const OPEN_POLL_MS: u32 = 50;
 
 enum Command {
     Send(ClientMsg),
@@ -108,6 +111,9 @@ impl Task {
         rx: &mut futures::stream::Fuse<UnboundedReceiver<Command>>,
         attempt: &mut u32,
     ) -> Ended {
+        if !wait_open(&ws).await {
+            return Ended::Lost;
+        }
         let (mut sink, stream) = ws.split();
         let mut stream = stream.fuse();
         let mut outbox: Vec<ClientMsg> = vec![self.join_msg()];
@@ -190,6 +196,19 @@ impl Task {
             self.unacked.retain(|m| !matches!(m, ClientMsg::Post { client_id, .. } if client_id == done));
         }
     }
+}
+
+/// Waits until the socket is open; false if it closed first or took too long.
+/// (Polled: gloo's sink is not woken when a socket closes before it opens.)
+async fn wait_open(ws: &WebSocket) -> bool {
+    for _ in 0..(OPEN_TIMEOUT_MS / OPEN_POLL_MS) {
+        match ws.state() {
+            State::Open => return true,
+            State::Connecting => TimeoutFuture::new(OPEN_POLL_MS).await,
+            State::Closing | State::Closed => return false,
+        }
+    }
+    false
 }
 
 fn retryable(code: ErrorCode) -> bool {

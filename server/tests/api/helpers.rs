@@ -87,6 +87,10 @@ pub struct Client {
 }
 
 impl Client {
+    pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        Self { ws }
+    }
+
     pub async fn send(&mut self, msg: &ClientMsg) {
         self.send_text(&serde_json::to_string(msg).expect("encodes")).await;
     }

@@ -5,4 +5,5 @@ mod helpers;
 mod hub;
 mod pages;
 mod persistence;
+mod process;
 mod wall;

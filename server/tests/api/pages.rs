@@ -27,6 +27,7 @@ async fn a_room_page_renders_its_latest_posts_escaped() {
     assert!(html.contains("post number 5<"), "50 newest rendered");
     assert!(!html.contains("post number 4<"), "only the newest 50 rendered");
     assert!(!html.contains("<img src=x"), "user text is never HTML");
+    assert!(!html.contains("<template"), "posts are in place, not streamed for JavaScript to insert");
     assert!(html.contains("Older posts"));
 }
 
