@@ -25,8 +25,6 @@ pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     /// A message was larger than [`super::MAX_MESSAGE_BYTES`].
     pub const TOO_BIG: u16 = 1009;
-    /// The server failed in a way it cannot recover from for this connection.
-    pub const INTERNAL: u16 = 1011;
     /// The client read too slowly: its outgoing queue filled up. Reconnect and resume.
     pub const SLOW_CONSUMER: u16 = 4001;
 }
