@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10
+PY_WEBSOCKETS_VERSION=17.4
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 
@@ -35,6 +36,13 @@ fi
 if ! (cd end2end && npm ls --depth=0 >/dev/null 2>&1); then
   say "installing npm packages in end2end/"
   (cd end2end && npm ci --no-audit --no-fund)
+fi
+
+# A virtual environment with the pinned `websockets` package, for the Python example and its test.
+if ! .venv/bin/python -c "import websockets, sys; sys.exit(websockets.__version__ != '${PY_WEBSOCKETS_VERSION}')" 2>/dev/null; then
+  say "creating .venv with websockets ${PY_WEBSOCKETS_VERSION}"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet "websockets==${PY_WEBSOCKETS_VERSION}"
 fi
 
 if [[ "${1:-}" == "--browser" ]] && ! [ -x /usr/bin/chromium ]; then

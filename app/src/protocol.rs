@@ -19,6 +19,16 @@ pub const HISTORY_PAGE: u32 = 50;
 /// How many missed posts a join with `since` replays before it reports `truncated`.
 pub const REPLAY_LIMIT: u32 = 1_000;
 
+/// A client sends `typing` at most this often while the user keeps typing.
+pub const TYPING_RESEND_MS: u64 = 2_000;
+
+/// The server relays at most one `typing` per connection and room this often; extra ones
+/// are dropped as redundant (the indicator is already showing).
+pub const TYPING_RELAY_MIN_MS: u64 = 1_000;
+
+/// How long a client shows "… is typing" after the last `typing` event.
+pub const TYPING_SHOW_MS: u64 = 4_000;
+
 /// WebSocket close codes the server uses (see `docs/PROTOCOL.md`).
 pub mod close {
     /// The server is shutting down (or restarting): reconnect later.
@@ -57,11 +67,13 @@ pub enum ClientMsg {
     Post { room: RoomName, text: PostText, client_id: ClientId },
     /// Stop receiving a room's posts.
     Leave { room: RoomName },
+    /// The user is typing in a joined room. Send at most one every [`TYPING_RESEND_MS`].
+    Typing { room: RoomName },
 }
 
 impl ClientMsg {
     /// Every `type` a client may send, for telling an unknown type from a malformed message.
-    pub const TYPES: [&'static str; 3] = ["join", "post", "leave"];
+    pub const TYPES: [&'static str; 4] = ["join", "post", "leave", "typing"];
 }
 
 /// Messages the server sends.
@@ -74,7 +86,10 @@ pub enum ServerMsg {
     Joined {
         room: RoomName,
         history: Vec<Post>,
+        /// How many people are in the room: `present.len()`.
         members: u32,
+        /// Who is in the room now (each person once, however many tabs), sorted.
+        present: Vec<Username>,
         /// True when more than [`REPLAY_LIMIT`] posts were missed: reload history instead.
         truncated: bool,
     },
@@ -82,8 +97,12 @@ pub enum ServerMsg {
     Post(Post),
     /// The author's confirmation: the post with this `client_id` is stored as `seq`.
     Ack { room: RoomName, client_id: ClientId, seq: u64 },
-    /// The number of people in a joined room changed.
-    Members { room: RoomName, count: u32 },
+    /// A person arrived in a joined room (their first connection to it).
+    UserJoined { room: RoomName, username: Username, members: u32 },
+    /// A person left a joined room (their last connection to it closed or left).
+    UserLeft { room: RoomName, username: Username, members: u32 },
+    /// Someone in a joined room is typing; show it for [`TYPING_SHOW_MS`] unless repeated.
+    Typing { room: RoomName, username: Username },
     /// Reply to `leave`.
     Left { room: RoomName },
     /// A request was refused; the connection stays open.
@@ -206,6 +225,7 @@ mod tests {
             ClientMsg::Join { room: room(), username: Username::parse("al").unwrap(), since: Some(3) },
             ClientMsg::Post { room: room(), text: PostText::parse("hi").unwrap(), client_id: ClientId::parse("x").unwrap() },
             ClientMsg::Leave { room: room() },
+            ClientMsg::Typing { room: room() },
         ];
         for msg in msgs {
             let json = serde_json::to_string(&msg).unwrap();
@@ -217,10 +237,12 @@ mod tests {
     fn every_server_message_round_trips() {
         let msgs = [
             ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: 65_536 },
-            ServerMsg::Joined { room: room(), history: vec![post()], members: 2, truncated: false },
+            ServerMsg::Joined { room: room(), history: vec![post()], members: 1, present: vec![Username::parse("al").unwrap()], truncated: false },
             ServerMsg::Post(post()),
             ServerMsg::Ack { room: room(), client_id: ClientId::parse("c-1").unwrap(), seq: 7 },
-            ServerMsg::Members { room: room(), count: 3 },
+            ServerMsg::UserJoined { room: room(), username: Username::parse("bo").unwrap(), members: 2 },
+            ServerMsg::UserLeft { room: room(), username: Username::parse("bo").unwrap(), members: 1 },
+            ServerMsg::Typing { room: room(), username: Username::parse("bo").unwrap() },
             ServerMsg::Left { room: room() },
             ServerMsg::Error { code: ErrorCode::RateLimited, message: "slow down".into(), client_id: None },
             ServerMsg::Error { code: ErrorCode::InvalidText, message: "x".into(), client_id: Some(ClientId::parse("c").unwrap()) },

@@ -1,15 +1,34 @@
 //! Command-line and environment configuration (`wallsocket --help`).
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 /// wallsocket: post to a live wall in rooms, over WebSockets.
 ///
-/// Every flag can also be set with the environment variable shown beside it.
+/// With no command, runs the server. Every server flag can also be set with the
+/// environment variable shown beside it.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "wallsocket", version, about, long_about = None)]
+#[command(name = "wallsocket", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: Config,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Run the server (what `wallsocket` with no command does).
+    Serve(Config),
+    /// Join a room from the terminal: prints posts as they come, posts each line typed.
+    Client(crate::client::ClientArgs),
+}
+
+/// The server's settings.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "wallsocket")]
 pub struct Config {
     /// Address and port to listen on. Defaults to LEPTOS_SITE_ADDR (set by cargo-leptos),
     /// else 127.0.0.1:3000. Port 0 picks a free port.

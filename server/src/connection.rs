@@ -8,7 +8,7 @@ use crate::hub::ConnId;
 use crate::queue::{ClientHandle, Outbound};
 use crate::ws::WsState;
 use app::domain::{RoomName, Username};
-use app::protocol::{close, decode_client, encode_server, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
+use app::protocol::{close, decode_client, encode_server, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION, TYPING_RELAY_MIN_MS};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
@@ -16,9 +16,12 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+const TYPING_RELAY_MIN: Duration = Duration::from_millis(TYPING_RELAY_MIN_MS);
 
 /// Per-connection limits (see `wallsocket --help`).
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +43,7 @@ pub async fn run(socket: WebSocket, id: ConnId, peer: SocketAddr, state: WsState
             write_loop(sink, queue, overflowed, state.shutdown.clone(), writer_done.clone()).in_current_span(),
         );
         let hello = ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: state.limits.max_message_bytes as u32 };
-        let mut reader = Reader { id, state: state.clone(), client, joined: HashMap::new(), limiter: limiter(&state.limits) };
+        let mut reader = Reader { id, state: state.clone(), client, joined: HashMap::new(), last_typing: HashMap::new(), limiter: limiter(&state.limits) };
         if reader.reply(&hello).await {
             reader.read_loop(stream, &writer_done).await;
         }
@@ -64,6 +67,8 @@ struct Reader {
     client: ClientHandle,
     /// Rooms this connection joined, with the name it joined under.
     joined: HashMap<RoomName, Username>,
+    /// When this connection's last `typing` was relayed, per room.
+    last_typing: HashMap<RoomName, Instant>,
     limiter: DefaultDirectRateLimiter,
 }
 
@@ -151,8 +156,23 @@ impl Reader {
                 if self.joined.remove(&room).is_none() {
                     return Some(error(ErrorCode::NotJoined, &format!("not in room {room:?}")));
                 }
+                self.last_typing.remove(&room);
                 let _ = hub.leave(self.id, room.clone()).await;
                 Some(ServerMsg::Left { room })
+            }
+            ClientMsg::Typing { room } => {
+                if !self.joined.contains_key(&room) {
+                    return Some(error(ErrorCode::NotJoined, &format!("not in room {room:?}")));
+                }
+                // Relay at most one per TYPING_RELAY_MIN_MS: more would only repeat what the
+                // others already show.
+                let now = Instant::now();
+                let recent = self.last_typing.get(&room).is_some_and(|t| now.duration_since(*t) < TYPING_RELAY_MIN);
+                if !recent {
+                    self.last_typing.insert(room.clone(), now);
+                    let _ = hub.typing(self.id, room).await;
+                }
+                None
             }
         }
     }

@@ -10,7 +10,7 @@ use app::domain::{ClientId, PostText, RoomName, Username};
 use app::protocol::{encode_server, HISTORY_PAGE, REPLAY_LIMIT, ServerMsg};
 use app::protocol::Post;
 use axum::extract::ws::Utf8Bytes;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use tokio::sync::{mpsc, oneshot};
 
 /// Identifies one WebSocket connection for the life of the process.
@@ -22,6 +22,7 @@ const COMMAND_QUEUE: usize = 1024;
 enum Command {
     Join { conn: ConnId, room: RoomName, username: Username, since: Option<u64>, client: ClientHandle, reply: oneshot::Sender<Result<(), StoreError>> },
     Leave { conn: ConnId, room: RoomName },
+    Typing { conn: ConnId, room: RoomName },
     Disconnect { conn: ConnId },
     Post { room: RoomName, username: Username, client_id: ClientId, text: PostText, reply: oneshot::Sender<Result<Post, StoreError>> },
     MemberCounts { reply: oneshot::Sender<HashMap<RoomName, u32>> },
@@ -66,6 +67,11 @@ impl Hub {
         self.send(Command::Leave { conn, room }).await
     }
 
+    /// Tells the room's other members that this connection's user is typing.
+    pub async fn typing(&self, conn: ConnId, room: RoomName) -> Result<(), HubError> {
+        self.send(Command::Typing { conn, room }).await
+    }
+
     pub async fn disconnect(&self, conn: ConnId) -> Result<(), HubError> {
         self.send(Command::Disconnect { conn }).await
     }
@@ -98,11 +104,33 @@ struct Member {
 #[derive(Default)]
 struct Room {
     members: HashMap<ConnId, Member>,
+    /// Connections per person: one person with three tabs is here once.
+    people: BTreeMap<Username, usize>,
 }
 
 impl Room {
-    fn people(&self) -> u32 {
-        self.members.values().map(|m| &m.username).collect::<HashSet<_>>().len() as u32
+    fn count(&self) -> u32 {
+        self.people.len() as u32
+    }
+
+    /// Adds a connection; true when its person was not here before.
+    fn add(&mut self, conn: ConnId, member: Member) -> bool {
+        let count = self.people.entry(member.username.clone()).or_default();
+        *count += 1;
+        self.members.insert(conn, member);
+        *count == 1
+    }
+
+    /// Removes a connection; returns its person if that was their last connection here.
+    fn take(&mut self, conn: ConnId) -> Option<Username> {
+        let member = self.members.remove(&conn)?;
+        let count = self.people.get_mut(&member.username)?;
+        *count -= 1;
+        if *count > 0 {
+            return None;
+        }
+        self.people.remove(&member.username);
+        Some(member.username)
     }
 }
 
@@ -119,6 +147,12 @@ impl HubTask {
                     let _ = reply.send(self.join(conn, room, username, since, client).await);
                 }
                 Command::Leave { conn, room } => self.remove(conn, &room),
+                Command::Typing { conn, room } => {
+                    let username = self.rooms.get(&room).and_then(|r| r.members.get(&conn)).map(|m| m.username.clone());
+                    if let Some(username) = username {
+                        self.broadcast(&room, &ServerMsg::Typing { room: room.clone(), username }, Some(conn));
+                    }
+                }
                 Command::Disconnect { conn } => {
                     let rooms: Vec<RoomName> = self.rooms.iter().filter(|(_, r)| r.members.contains_key(&conn)).map(|(n, _)| n.clone()).collect();
                     for room in rooms {
@@ -129,7 +163,7 @@ impl HubTask {
                     let _ = reply.send(self.post(room, username, client_id, text).await);
                 }
                 Command::MemberCounts { reply } => {
-                    let _ = reply.send(self.rooms.iter().map(|(name, r)| (name.clone(), r.people())).collect());
+                    let _ = reply.send(self.rooms.iter().map(|(name, r)| (name.clone(), r.count())).collect());
                 }
             }
         }
@@ -148,31 +182,29 @@ impl HubTask {
             }
             None => (self.store.page(&room, None, HISTORY_PAGE).await?.0, false),
         };
+        // A second join of the same room (a new name) replaces the first.
+        self.remove(conn, &room);
         let entry = self.rooms.entry(room.clone()).or_default();
-        let before = entry.people();
-        entry.members.insert(conn, Member { username, client: client.clone() });
-        let members = entry.people();
-        let joined = ServerMsg::Joined { room: room.clone(), history, members, truncated };
+        let arrived = entry.add(conn, Member { username: username.clone(), client: client.clone() });
+        let joined = ServerMsg::Joined { room: room.clone(), history, members: entry.count(), present: entry.people.keys().cloned().collect(), truncated };
         client.deliver(Outbound::Text(encode_server(&joined).into()));
-        if members != before {
-            self.broadcast(&room, &ServerMsg::Members { room: room.clone(), count: members }, Some(conn));
+        if arrived {
+            let members = entry.count();
+            self.broadcast(&room, &ServerMsg::UserJoined { room: room.clone(), username, members }, Some(conn));
         }
         Ok(())
     }
 
     fn remove(&mut self, conn: ConnId, room: &RoomName) {
         let Some(entry) = self.rooms.get_mut(room) else { return };
-        let before = entry.people();
-        if entry.members.remove(&conn).is_none() {
-            return;
-        }
+        let departed = entry.take(conn);
         if entry.members.is_empty() {
             self.rooms.remove(room);
             return;
         }
-        let after = entry.people();
-        if after != before {
-            self.broadcast(room, &ServerMsg::Members { room: room.clone(), count: after }, None);
+        if let Some(username) = departed {
+            let members = entry.count();
+            self.broadcast(room, &ServerMsg::UserLeft { room: room.clone(), username, members }, None);
         }
     }
 
@@ -186,13 +218,21 @@ impl HubTask {
         }
     }
 
-    /// Encodes once and queues the same bytes for every member (but `except`); members whose
-    /// queue is full are dropped from the room (their connection closes with SLOW_CONSUMER).
+    /// Encodes once and queues the same bytes for every member (but `except`). Members whose
+    /// queue is full leave the room (their connection closes itself with SLOW_CONSUMER).
     fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg, except: Option<ConnId>) {
-        let Some(entry) = self.rooms.get_mut(room) else { return };
+        let Some(entry) = self.rooms.get(room) else { return };
         let frame: Utf8Bytes = encode_server(msg).into();
-        entry.members.retain(|conn, member| {
-            Some(*conn) == except || member.client.deliver(Outbound::Text(frame.clone())) == Delivery::Queued
-        });
+        let failed: Vec<ConnId> = entry
+            .members
+            .iter()
+            .filter(|(conn, _)| Some(**conn) != except)
+            .filter(|(_, member)| member.client.deliver(Outbound::Text(frame.clone())) != Delivery::Queued)
+            .map(|(conn, _)| *conn)
+            .collect();
+        // Each removal may broadcast a departure; the room shrinks every time, so this ends.
+        for conn in failed {
+            self.remove(conn, room);
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! # wallsocket's server
 //!
 //! # Layout
-//! - `config.rs` — command-line flags and their environment variables.
+//! - `config.rs` — command-line flags and their environment variables; subcommands.
+//! - `client.rs` — `wallsocket client`, the terminal client.
 //! - `startup.rs` — `Application`: binds, opens the store, starts the hub, builds the router,
 //!   runs until the shutdown token is cancelled, then lets sockets close.
 //! - `ws.rs` — `GET /ws`: Origin check and upgrade.
@@ -14,6 +15,7 @@
 //! - `wall_data.rs` — what the pages' server functions read.
 //! - `telemetry.rs` — logging.
 
+pub mod client;
 pub mod config;
 pub mod connection;
 pub mod hub;

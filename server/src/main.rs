@@ -1,12 +1,20 @@
-//! `wallsocket`: parses the configuration and runs the server until SIGINT or SIGTERM.
+//! `wallsocket`: runs the server until SIGINT or SIGTERM, or the terminal client.
 
 use clap::Parser;
-use wallsocket::config::Config;
+use wallsocket::config::{Cli, Command, Config};
 use wallsocket::startup::Application;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let config = Config::parse();
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(config)) => serve(config).await,
+        Some(Command::Client(args)) => wallsocket::client::run(args).await,
+    }
+}
+
+async fn serve(config: Config) -> std::process::ExitCode {
     wallsocket::telemetry::init(&config.log);
     let app = match Application::build(config).await {
         Ok(app) => app,

@@ -4,7 +4,13 @@ use crate::domain::{PostText, POST_MAX_CHARS};
 use leptos::prelude::*;
 
 #[component]
-pub fn Composer(#[prop(into)] enabled: Signal<bool>, #[prop(into)] on_send: Callback<PostText>) -> impl IntoView {
+pub fn Composer(
+    #[prop(into)] enabled: Signal<bool>,
+    #[prop(into)] on_send: Callback<PostText>,
+    /// Called on every keystroke that changes the text; the caller throttles.
+    #[prop(into)]
+    on_typing: Callback<()>,
+) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let parsed = Memo::new(move |_| PostText::parse(&draft.get()));
     let can_send = move || enabled.get() && parsed.get().is_ok();
@@ -30,7 +36,10 @@ pub fn Composer(#[prop(into)] enabled: Signal<bool>, #[prop(into)] on_send: Call
                 placeholder="Write something… (Enter sends, Shift+Enter for a new line)"
                 rows="2"
                 prop:value=move || draft.get()
-                on:input=move |ev| draft.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    draft.set(event_target_value(&ev));
+                    on_typing.run(());
+                }
                 on:keydown=move |ev| {
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                         ev.prevent_default();

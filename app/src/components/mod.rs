@@ -3,4 +3,5 @@
 pub mod badge;
 pub mod composer;
 pub mod post_item;
+pub mod presence;
 pub mod username;

@@ -6,6 +6,7 @@ use crate::api::{get_history, HistoryPage};
 use crate::components::badge::{Badge, ConnState};
 use crate::components::composer::Composer;
 use crate::components::post_item::PostItem;
+use crate::components::presence::{typing_label, NoticeList, PresenceList};
 use crate::components::username::use_current_user;
 use crate::domain::{PostText, RoomName};
 use leptos::prelude::*;
@@ -42,6 +43,7 @@ fn Wall(room: RoomName) -> impl IntoView {
 
     let on_send = Callback::new(move |text: PostText| controls.post(state, text));
     let on_retry = Callback::new(move |_| controls.retry_now());
+    let on_typing = Callback::new(move |_| controls.typing());
     let me = move || user.0.get().map(String::from);
     let title = format!("#{room} · wallsocket");
 
@@ -52,7 +54,7 @@ fn Wall(room: RoomName) -> impl IntoView {
                 <div>
                     <h1 class="room-title">"#" {room.to_string()}</h1>
                     <p class="muted" data-testid="members">
-                        {move || match state.members.get() {
+                        {move || match state.present.with(|p| p.as_ref().map(|p| p.len())) {
                             Some(1) => "1 person here".to_owned(),
                             Some(n) => format!("{n} people here"),
                             None => "\u{a0}".to_owned(),
@@ -61,12 +63,17 @@ fn Wall(room: RoomName) -> impl IntoView {
                 </div>
                 <Badge state=conn on_retry/>
             </header>
+            <PresenceList people=Signal::derive(move || state.present.with(|p| p.iter().flatten().map(|u| u.to_string()).collect())) me=Signal::derive(me)/>
+            <NoticeList notices=state.notices/>
             <Show
                 when=move || user.0.get().is_some()
                 fallback=|| view! { <p class="panel hint">"Choose a name at the top of the page to post and to see new posts live."</p> }
             >
-                <Composer enabled=Signal::derive(move || user.0.get().is_some()) on_send/>
+                <Composer enabled=Signal::derive(move || user.0.get().is_some()) on_send on_typing/>
             </Show>
+            <p class="typing" data-testid="typing" aria-live="polite">
+                {move || typing_label(&state.typing_names(me().as_deref())).unwrap_or_default()}
+            </p>
             <Show when=move || state.notice.get().is_some()>
                 <p class="notice" role="alert">{move || state.notice.get()}</p>
             </Show>
@@ -132,6 +139,9 @@ struct Controls {
     history: Resource<Result<HistoryPage, ServerFnError>>,
     #[cfg(feature = "hydrate")]
     room: StoredValue<RoomName>,
+    /// When this page last sent `typing` (browser clock, ms).
+    #[cfg(feature = "hydrate")]
+    last_typing_ms: StoredValue<i64>,
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -143,6 +153,7 @@ fn connect(_: RoomName, _: WallState, _: Resource<Result<HistoryPage, ServerFnEr
 impl Controls {
     fn post(&self, _: WallState, _: PostText) {}
     fn retry_now(&self) {}
+    fn typing(&self) {}
     fn load_older(&self, _: WallState) {}
 }
 

@@ -32,7 +32,10 @@ pub async fn spawn_app() -> TestApp {
 /// A server on the database in `dir`, with extra command-line flags.
 pub async fn spawn_app_with(dir: Arc<TempDir>, flags: &[&str]) -> TestApp {
     let db = format!("sqlite://{}/wall.db", dir.path().display());
-    let mut args = vec!["wallsocket", "--listen", "127.0.0.1:0", "--database-url", &db, "--log", "warn", "--shutdown-grace-ms", "2000"];
+    let mut args = vec!["wallsocket", "--database-url", &db, "--log", "warn", "--shutdown-grace-ms", "2000"];
+    if !flags.contains(&"--listen") {
+        args.extend(["--listen", "127.0.0.1:0"]);
+    }
     args.extend_from_slice(flags);
     let config = Config::try_parse_from(args).expect("valid test flags");
     wallsocket::telemetry::init(&config.log);
@@ -140,7 +143,7 @@ impl Client {
         loop {
             match self.recv().await {
                 ServerMsg::Joined { history, members, truncated: false, .. } => return (history, members),
-                ServerMsg::Members { .. } => continue,
+                other if is_presence(&other) => continue,
                 other => panic!("expected joined, got {other:?}"),
             }
         }
@@ -152,7 +155,8 @@ impl Client {
         loop {
             match self.recv().await {
                 ServerMsg::Ack { seq, client_id: id, .. } if id.as_str() == client_id => return seq,
-                ServerMsg::Post(_) | ServerMsg::Members { .. } => continue,
+                ServerMsg::Post(_) => continue,
+                other if is_presence(&other) => continue,
                 other => panic!("expected ack, got {other:?}"),
             }
         }
@@ -163,11 +167,16 @@ impl Client {
         loop {
             match self.recv().await {
                 ServerMsg::Post(post) => return post,
-                ServerMsg::Members { .. } => continue,
+                other if is_presence(&other) => continue,
                 other => panic!("expected a post, got {other:?}"),
             }
         }
     }
+}
+
+/// Arrivals, departures and typing: what tests about posts step over.
+pub fn is_presence(msg: &ServerMsg) -> bool {
+    matches!(msg, ServerMsg::UserJoined { .. } | ServerMsg::UserLeft { .. } | ServerMsg::Typing { .. })
 }
 
 pub fn post_msg(room: &str, text: &str, client_id: &str) -> ClientMsg {

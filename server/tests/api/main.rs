@@ -1,9 +1,11 @@
 //! Integration tests: the real server on port 0, its own temporary database, native clients.
 
+mod cli;
 mod errors;
 mod helpers;
 mod hub;
 mod pages;
 mod persistence;
+mod presence;
 mod process;
 mod wall;

@@ -67,18 +67,3 @@ async fn join_with_since_replays_exactly_the_missed_posts() {
     let (history, _) = late.join("lobby", "late", Some(3)).await;
     assert_eq!(history.iter().map(|p| p.seq).collect::<Vec<_>>(), vec![4, 5]);
 }
-
-#[tokio::test]
-async fn member_counts_count_people_and_follow_leaves() {
-    let app = spawn_app().await;
-    let mut tab1 = app.client().await;
-    let mut tab2 = app.client().await;
-    let mut bob = app.client().await;
-    tab1.join("lobby", "alice", None).await;
-    assert_eq!(tab2.join("lobby", "alice", None).await.1, 1, "two tabs of one person count once");
-    assert_eq!(bob.join("lobby", "bob", None).await.1, 2);
-    assert_eq!(tab1.recv().await, ServerMsg::Members { room: "lobby".parse().unwrap(), count: 2 });
-    bob.send(&app::protocol::ClientMsg::Leave { room: "lobby".parse().unwrap() }).await;
-    assert!(matches!(bob.recv().await, ServerMsg::Left { .. }));
-    assert_eq!(tab1.recv().await, ServerMsg::Members { room: "lobby".parse().unwrap(), count: 1 });
-}

@@ -8,12 +8,14 @@ use crate::components::badge::ConnState;
 use crate::components::username::use_current_user;
 use crate::domain::{ClientId, PostText, RoomName, Username};
 use crate::pages::wall_state::{Pending, WallState};
-use crate::protocol::ClientMsg;
+use crate::protocol::{ClientMsg, TYPING_RESEND_MS};
 use leptos::prelude::*;
 use std::time::Duration;
 
+/// How often typing indicators are checked for expiry.
+const CLOCK_TICK: Duration = Duration::from_millis(500);
 /// How often relative times ("3 min ago") are refreshed.
-const CLOCK_TICK: Duration = Duration::from_secs(15);
+const RELATIVE_TIME_TICK_MS: i64 = 15_000;
 
 pub fn connect(
     room: RoomName,
@@ -24,7 +26,7 @@ pub fn connect(
     let user = use_current_user();
     let socket = StoredValue::new_local(None::<RoomSocket>);
     let joined_as = StoredValue::new_local(None::<Username>);
-    let controls = Controls { socket, room: StoredValue::new(room.clone()), history };
+    let controls = Controls { socket, room: StoredValue::new(room.clone()), history, last_typing_ms: StoredValue::new(0) };
 
     Effect::new(move |_| {
         let Some(Ok(_)) = history.get() else { return };
@@ -39,14 +41,24 @@ pub fn connect(
         }
         let since = move || history.with_untracked(|page| first_page(page).and_then(|p| state.last_seq(p)));
         let on_message = move |msg| {
-            if state.apply(msg) {
+            if state.apply(msg, now_ms()) {
                 reload_page();
             }
         };
         socket.set_value(Some(RoomSocket::start(room.clone(), name, since, on_message, set_conn)));
     });
 
-    let ticker = set_interval_with_handle(move || state.now_ms.set(Some(now_ms())), CLOCK_TICK).ok();
+    let ticker = set_interval_with_handle(
+        move || {
+            let now = now_ms();
+            state.expire_typing(now);
+            if now - state.now_ms.get_untracked().unwrap_or(0) >= RELATIVE_TIME_TICK_MS {
+                state.now_ms.set(Some(now));
+            }
+        },
+        CLOCK_TICK,
+    )
+    .ok();
     on_cleanup(move || {
         let _ = socket.try_with_value(|s| s.as_ref().map(RoomSocket::close));
         if let Some(ticker) = ticker {
@@ -71,6 +83,17 @@ impl Controls {
         let Ok(client_id) = ClientId::parse(&uuid::Uuid::new_v4().simple().to_string()) else { return };
         state.pending.update(|p| p.push(Pending { client_id: client_id.clone(), text: text.clone(), error: None }));
         let msg = ClientMsg::Post { room: self.room.get_value(), text, client_id };
+        self.socket.with_value(|s| s.as_ref().map(|s| s.send(msg)));
+    }
+
+    /// Tells the room this user is typing, at most once per `TYPING_RESEND_MS`.
+    pub(super) fn typing(&self) {
+        let now = now_ms();
+        if now - self.last_typing_ms.get_value() < TYPING_RESEND_MS as i64 {
+            return;
+        }
+        self.last_typing_ms.set_value(now);
+        let msg = ClientMsg::Typing { room: self.room.get_value() };
         self.socket.with_value(|s| s.as_ref().map(|s| s.send(msg)));
     }
 

@@ -1,0 +1,103 @@
+//! The terminal client (`wallsocket client`) and the Python example, run as real processes.
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+fn cli(app: &TestApp, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wallsocket"));
+    cmd.args(["client", "--url", &app.ws_url(), "--room", "term", "--user", "cli"]).args(extra);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    cmd
+}
+
+async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
+    tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.expect("a line within 10 s").unwrap().expect("stdout open")
+}
+
+async fn wait_success(child: Child) -> std::process::Output {
+    tokio::time::timeout(Duration::from_secs(10), child.wait_with_output()).await.expect("exits within 10 s").unwrap()
+}
+
+#[tokio::test]
+async fn once_posts_each_stdin_line_and_exits() {
+    let app = spawn_app().await;
+    let mut child = cli(&app, &["--once"]).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"hello from a script\nsecond line\n").await.unwrap();
+    let out = wait_success(child).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "posted [1]\nposted [2]\n");
+    let (history, _) = app.client().await.join("term", "reader", None).await;
+    let texts: Vec<&str> = history.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts, ["hello from a script", "second line"]);
+}
+
+#[tokio::test]
+async fn once_reports_a_refused_line_and_fails() {
+    let app = spawn_app().await;
+    let mut child = cli(&app, &["--once"]).spawn().unwrap();
+    let long = format!("{}\n", "x".repeat(2_001));
+    child.stdin.take().unwrap().write_all(long.as_bytes()).await.unwrap();
+    let out = wait_success(child).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("post must be 1–2000 characters"));
+}
+
+#[tokio::test]
+async fn interactive_prints_posts_sends_lines_and_resumes_after_a_restart() {
+    let app = spawn_app().await;
+    let (port, dir) = (app.port, app.dir.clone());
+    let mut child = cli(&app, &[]).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+
+    let mut bob = app.client().await;
+    bob.join("term", "bob", None).await;
+    // Wait until the CLI is in the room: its arrival reaches bob.
+    assert!(matches!(bob.recv().await, app::protocol::ServerMsg::UserJoined { .. }));
+    bob.post("term", "hi terminal", "b-1").await;
+    assert_eq!(next_line(&mut out).await, "[1] bob: hi terminal");
+    stdin.write_all(b"hi bob\n").await.unwrap();
+    assert_eq!(next_line(&mut out).await, "[2] cli: hi bob");
+    drop(bob);
+
+    // The server goes away; a line typed meanwhile waits; the CLI comes back by itself.
+    app.stop().await;
+    stdin.write_all(b"typed while the server was down\n").await.unwrap();
+    let app = spawn_app_with(dir, &["--listen", &format!("127.0.0.1:{port}")]).await;
+    assert_eq!(next_line(&mut out).await, "[3] cli: typed while the server was down");
+    let mut carol = app.client().await;
+    let (history, _) = carol.join("term", "carol", None).await;
+    assert_eq!(history.iter().map(|p| p.seq).collect::<Vec<_>>(), [1, 2, 3], "stored once, no gap");
+    carol.post("term", "welcome back", "c-1").await;
+    assert_eq!(next_line(&mut out).await, "[4] carol: welcome back");
+
+    drop(stdin); // Ctrl-D
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn the_python_example_joins_posts_and_sees_its_ack() {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/install-tools.sh to create it", python.display());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/python_client.py");
+    let app = spawn_app().await;
+    let mut bob = app.client().await;
+    bob.join("pycon", "bob", None).await;
+
+    let out = Command::new(python)
+        .arg(script)
+        .args(["--url", &app.ws_url(), "--room", "pycon", "--user", "py", "--text", "hello from Python"])
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(20), out).await.expect("finishes").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("broadcast: [1] py: hello from Python"), "{stdout}");
+    assert!(stdout.contains("ack: stored as seq 1"), "{stdout}");
+    let post = bob.next_post().await;
+    assert_eq!((post.username.as_str(), post.text.as_str()), ("py", "hello from Python"));
+}
