@@ -37,6 +37,8 @@ pub mod close {
     pub const TOO_BIG: u16 = 1009;
     /// The client read too slowly: its outgoing queue filled up. Reconnect and resume.
     pub const SLOW_CONSUMER: u16 = 4001;
+    /// The client did not answer a ping in time (see `--ping-timeout-ms`). Reconnect.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4002;
 }
 
 /// A stored post, as every client sees it.
@@ -69,11 +71,14 @@ pub enum ClientMsg {
     Leave { room: RoomName },
     /// The user is typing in a joined room. Send at most one every [`TYPING_RESEND_MS`].
     Typing { room: RoomName },
+    /// Asks for a `pong`: lets a client that cannot see WebSocket pings (a browser) tell a
+    /// live connection from a dead one.
+    Ping,
 }
 
 impl ClientMsg {
     /// Every `type` a client may send, for telling an unknown type from a malformed message.
-    pub const TYPES: [&'static str; 4] = ["join", "post", "leave", "typing"];
+    pub const TYPES: [&'static str; 5] = ["join", "post", "leave", "typing", "ping"];
 }
 
 /// Messages the server sends.
@@ -105,6 +110,8 @@ pub enum ServerMsg {
     Typing { room: RoomName, username: Username },
     /// Reply to `leave`.
     Left { room: RoomName },
+    /// Reply to `ping`.
+    Pong,
     /// A request was refused; the connection stays open.
     Error {
         code: ErrorCode,
@@ -226,6 +233,7 @@ mod tests {
             ClientMsg::Post { room: room(), text: PostText::parse("hi").unwrap(), client_id: ClientId::parse("x").unwrap() },
             ClientMsg::Leave { room: room() },
             ClientMsg::Typing { room: room() },
+            ClientMsg::Ping,
         ];
         for msg in msgs {
             let json = serde_json::to_string(&msg).unwrap();
@@ -244,6 +252,7 @@ mod tests {
             ServerMsg::UserLeft { room: room(), username: Username::parse("bo").unwrap(), members: 1 },
             ServerMsg::Typing { room: room(), username: Username::parse("bo").unwrap() },
             ServerMsg::Left { room: room() },
+            ServerMsg::Pong,
             ServerMsg::Error { code: ErrorCode::RateLimited, message: "slow down".into(), client_id: None },
             ServerMsg::Error { code: ErrorCode::InvalidText, message: "x".into(), client_id: Some(ClientId::parse("c").unwrap()) },
         ];

@@ -61,6 +61,14 @@ pub struct Config {
     #[arg(long, env = "WALLSOCKET_RATE_BURST", default_value = "40")]
     pub rate_burst: NonZeroU32,
 
+    /// Milliseconds between the server's pings on each WebSocket.
+    #[arg(long, env = "WALLSOCKET_PING_INTERVAL_MS", default_value_t = 20_000)]
+    pub ping_interval_ms: u64,
+
+    /// Milliseconds a client has to answer a ping before it is closed with 4002.
+    #[arg(long, env = "WALLSOCKET_PING_TIMEOUT_MS", default_value_t = 20_000)]
+    pub ping_timeout_ms: u64,
+
     /// Directory with the built site (JS, WASM, CSS, public files), made by cargo-leptos.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,

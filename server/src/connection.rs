@@ -1,23 +1,21 @@
 //! One WebSocket connection: a reader that decodes and answers client messages, and a
-//! writer that drains the connection's bounded queue onto the socket.
-//!
-//! The writer also owns every way the socket closes: shutdown (1001), a full queue
-//! (SLOW_CONSUMER), or a close the reader asks for (1009 for an oversized message).
+//! writer (`writer.rs`) that drains the connection's bounded queue onto the socket.
 
 use crate::hub::ConnId;
 use crate::queue::{ClientHandle, Outbound};
 use crate::ws::WsState;
 use app::domain::{RoomName, Username};
 use app::protocol::{close, decode_client, encode_server, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION, TYPING_RELAY_MIN_MS};
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use axum::extract::ws::{Message, WebSocket};
+use crate::writer::Writer;
+use futures::stream::SplitStream;
+use futures::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -30,6 +28,10 @@ pub struct Limits {
     pub queue_capacity: usize,
     pub rate_per_sec: NonZeroU32,
     pub rate_burst: NonZeroU32,
+    /// How often the server pings an idle-or-not peer.
+    pub ping_interval: Duration,
+    /// How long after a ping the peer has to show a sign of life before it is closed.
+    pub ping_timeout: Duration,
 }
 
 pub async fn run(socket: WebSocket, id: ConnId, peer: SocketAddr, state: WsState) {
@@ -39,13 +41,22 @@ pub async fn run(socket: WebSocket, id: ConnId, peer: SocketAddr, state: WsState
         let (sink, stream) = socket.split();
         let (client, queue, overflowed) = ClientHandle::channel(state.limits.queue_capacity);
         let writer_done = CancellationToken::new();
-        let writer = tokio::spawn(
-            write_loop(sink, queue, overflowed, state.shutdown.clone(), writer_done.clone()).in_current_span(),
-        );
+        let (heard, heard_rx) = watch::channel(());
+        let writer = Writer {
+            sink,
+            queue,
+            overflowed,
+            shutdown: state.shutdown.clone(),
+            done: writer_done.clone(),
+            heard: heard_rx,
+            ping_interval: state.limits.ping_interval,
+            ping_timeout: state.limits.ping_timeout,
+        };
+        let writer = tokio::spawn(writer.run().in_current_span());
         let hello = ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: state.limits.max_message_bytes as u32 };
         let mut reader = Reader { id, state: state.clone(), client, joined: HashMap::new(), last_typing: HashMap::new(), limiter: limiter(&state.limits) };
         if reader.reply(&hello).await {
-            reader.read_loop(stream, &writer_done).await;
+            reader.read_loop(stream, &writer_done, &heard).await;
         }
         let Reader { client, .. } = reader;
         let _ = state.hub.disconnect(id).await;
@@ -73,12 +84,14 @@ struct Reader {
 }
 
 impl Reader {
-    async fn read_loop(&mut self, mut stream: SplitStream<WebSocket>, writer_done: &CancellationToken) {
+    async fn read_loop(&mut self, mut stream: SplitStream<WebSocket>, writer_done: &CancellationToken, heard: &watch::Sender<()>) {
         loop {
             let frame = tokio::select! {
                 _ = writer_done.cancelled() => return,
                 frame = stream.next() => frame,
             };
+            // Any frame proves the peer is alive: the writer stops waiting for a pong.
+            heard.send_replace(());
             match frame {
                 None | Some(Ok(Message::Close(_))) => return,
                 Some(Ok(Message::Text(text))) => {
@@ -160,6 +173,7 @@ impl Reader {
                 let _ = hub.leave(self.id, room.clone()).await;
                 Some(ServerMsg::Left { room })
             }
+            ClientMsg::Ping => Some(ServerMsg::Pong),
             ClientMsg::Typing { room } => {
                 if !self.joined.contains_key(&room) {
                     return Some(error(ErrorCode::NotJoined, &format!("not in room {room:?}")));
@@ -190,36 +204,4 @@ fn error(code: ErrorCode, message: &str) -> ServerMsg {
 /// True when the socket failed because a frame or message exceeded the size limit.
 fn is_too_big(e: axum::Error) -> bool {
     matches!(e.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
-}
-
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut queue: mpsc::Receiver<Outbound>,
-    overflowed: CancellationToken,
-    shutdown: CancellationToken,
-    done: CancellationToken,
-) {
-    let _done = done.drop_guard();
-    let closing = loop {
-        let item = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break Some((close::GOING_AWAY, "server shutting down")),
-            _ = overflowed.cancelled() => break Some((close::SLOW_CONSUMER, "too slow: outgoing queue full")),
-            item = queue.recv() => item,
-        };
-        match item {
-            None => break None,
-            Some(Outbound::Close(code, reason)) => break Some((code, reason)),
-            Some(Outbound::Text(text)) => {
-                if sink.send(Message::Text(text)).await.is_err() {
-                    return;
-                }
-            }
-        }
-    };
-    if let Some((code, reason)) = closing {
-        tracing::info!(code, "closing");
-        let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
-    }
-    let _ = sink.close().await;
 }

@@ -7,8 +7,8 @@
 //!   runs until the shutdown token is cancelled, then lets sockets close.
 //! - `ws.rs` — `GET /ws`: Origin check and upgrade.
 //! - `origin.rs` — the Origin allowlist.
-//! - `connection.rs` — one socket: reader (decode, rate limit, answer) and writer (queue → socket,
-//!   close codes).
+//! - `connection.rs` — one socket's reader: decode, rate limit, answer.
+//! - `writer.rs` — one socket's writer: queue → socket, pings, every close code.
 //! - `queue.rs` — a connection's bounded outgoing queue; a full queue closes that client.
 //! - `hub.rs` — the actor that owns rooms, stores posts in order and broadcasts them.
 //! - `store.rs` — SQLite storage with embedded migrations (`migrations/`).
@@ -25,4 +25,5 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod wall_data;
+pub mod writer;
 pub mod ws;

@@ -72,6 +72,8 @@ impl Application {
                 queue_capacity: config.queue_capacity,
                 rate_per_sec: config.rate_per_sec,
                 rate_burst: config.rate_burst,
+                ping_interval: Duration::from_millis(config.ping_interval_ms.max(1)),
+                ping_timeout: Duration::from_millis(config.ping_timeout_ms.max(1)),
             },
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),

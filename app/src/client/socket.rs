@@ -1,15 +1,21 @@
-//! One room's WebSocket: connects, joins, reconnects with backoff, re-sends unacknowledged posts.
+//! One room's WebSocket: connects, joins, reconnects with backoff, and never loses a post.
 //!
 //! A single task owns the socket. The page talks to it through a [`RoomSocket`] handle; the
 //! task reports every server message back through a callback and its state through a signal.
+//! Posts stay in the room's outbox (saved in `localStorage`, so a reload keeps them) until
+//! acknowledged, and are re-sent after every (re)join; the server recognises retries by
+//! `client_id`. Silence, or a post left unacknowledged too long, counts as a dead connection.
 
+use super::now_ms;
+use super::storage::{load_outbox, save_outbox, OutboxEntry};
 use crate::components::badge::ConnState;
 use crate::domain::{ClientId, RoomName, Username};
 use crate::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures::stream::Fuse;
 use futures::{select, FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message, State};
-use gloo_timers::future::TimeoutFuture;
+use gloo_timers::future::{IntervalStream, TimeoutFuture};
 use leptos::prelude::*;
 
 /// First reconnect delay cap; it doubles per failed attempt up to [`MAX_BACKOFF_MS`].
@@ -18,22 +24,29 @@ const MAX_BACKOFF_MS: f64 = 10_000.0;
 /// How long a socket may take to open before the attempt counts as failed.
 const OPEN_TIMEOUT_MS: u32 = 10_000;
 const OPEN_POLL_MS: u32 = 50;
+/// After this long without a message, ask the server for a `pong`.
+const PING_AFTER_MS: i64 = 15_000;
+/// A `ping` unanswered for this long, or a post unacknowledged for this long, means the
+/// connection is dead even if the browser has not noticed.
+const ANSWER_TIMEOUT_MS: i64 = 10_000;
+const CHECK_EVERY_MS: u32 = 1_000;
 
 enum Command {
+    Post(OutboxEntry),
     Send(ClientMsg),
     Rejoin(Username),
+    Resync,
     RetryNow,
 }
 
-/// The page's handle on its room's connection. Dropping every clone ends the task and
-/// closes the socket.
+/// The page's handle on its room's connection.
 #[derive(Clone)]
 pub struct RoomSocket {
     commands: UnboundedSender<Command>,
 }
 
 impl RoomSocket {
-    /// Starts the connection task. `since` gives the newest seq the page already shows.
+    /// Starts the connection task. `since` gives the newest seq the page holds without a gap.
     pub fn start(
         room: RoomName,
         username: Username,
@@ -42,12 +55,18 @@ impl RoomSocket {
         state: WriteSignal<ConnState>,
     ) -> Self {
         let (commands, rx) = unbounded();
-        let task = Task { room, username, since: Box::new(since), on_message: Box::new(on_message), state, unacked: Vec::new() };
-        leptos::task::spawn_local(task.run(rx));
+        let outbox = load_outbox(&room);
+        let task = Task { room, username, since: Box::new(since), on_message: Box::new(on_message), state, outbox, sent_at: Vec::new() };
+        leptos::task::spawn_local(task.run(rx.fuse()));
         Self { commands }
     }
 
-    /// Sends a message now, or after the next successful join; posts are re-sent until acked.
+    /// Queues a post in the outbox (kept across reloads) and sends it as soon as possible.
+    pub fn post(&self, client_id: ClientId, text: crate::domain::PostText) {
+        let _ = self.commands.unbounded_send(Command::Post(OutboxEntry { client_id, text }));
+    }
+
+    /// Sends a message if connected; dropped otherwise (for ephemeral messages like typing).
     pub fn send(&self, msg: ClientMsg) {
         let _ = self.commands.unbounded_send(Command::Send(msg));
     }
@@ -55,6 +74,11 @@ impl RoomSocket {
     /// Joins again under a new name (the server updates the member's name).
     pub fn rejoin(&self, username: Username) {
         let _ = self.commands.unbounded_send(Command::Rejoin(username));
+    }
+
+    /// Joins again from the last seq held without a gap: the server replays what is missing.
+    pub fn resync(&self) {
+        let _ = self.commands.unbounded_send(Command::Resync);
     }
 
     /// Skips the rest of the backoff delay.
@@ -68,14 +92,18 @@ impl RoomSocket {
     }
 }
 
+type Commands = Fuse<UnboundedReceiver<Command>>;
+
 struct Task {
     room: RoomName,
     username: Username,
     since: Box<dyn Fn() -> Option<u64>>,
     on_message: Box<dyn Fn(ServerMsg)>,
     state: WriteSignal<ConnState>,
-    /// Posts sent but not yet acknowledged, oldest first.
-    unacked: Vec<ClientMsg>,
+    /// Posts not yet acknowledged, oldest first; mirrored in localStorage.
+    outbox: Vec<OutboxEntry>,
+    /// When each outbox post was last sent on the current connection.
+    sent_at: Vec<(ClientId, i64)>,
 }
 
 /// Why a connection ended.
@@ -85,16 +113,13 @@ enum Ended {
 }
 
 impl Task {
-    async fn run(mut self, rx: UnboundedReceiver<Command>) {
-        let mut rx = rx.fuse();
+    async fn run(mut self, mut rx: Commands) {
         let mut attempt: u32 = 0;
         loop {
             self.state.set(if attempt == 0 { ConnState::Connecting } else { ConnState::Reconnecting { retry_in_s: 0 } });
-            let url = socket_url();
-            if let Ok(ws) = WebSocket::open(&url) {
-                match self.session(ws, &mut rx, &mut attempt).await {
-                    Ended::PageGone => return,
-                    Ended::Lost => {}
+            if let Ok(ws) = WebSocket::open(&socket_url()) {
+                if let Ended::PageGone = self.session(ws, &mut rx, &mut attempt).await {
+                    return;
                 }
             }
             attempt = attempt.saturating_add(1);
@@ -105,20 +130,23 @@ impl Task {
     }
 
     /// Runs one connection until it drops (or the page goes away).
-    async fn session(
-        &mut self,
-        ws: WebSocket,
-        rx: &mut futures::stream::Fuse<UnboundedReceiver<Command>>,
-        attempt: &mut u32,
-    ) -> Ended {
+    async fn session(&mut self, ws: WebSocket, rx: &mut Commands, attempt: &mut u32) -> Ended {
         if !wait_open(&ws).await {
             return Ended::Lost;
         }
         let (mut sink, stream) = ws.split();
         let mut stream = stream.fuse();
+        let mut checks = IntervalStream::new(CHECK_EVERY_MS).fuse();
         let mut outbox: Vec<ClientMsg> = vec![self.join_msg()];
+        let mut last_heard = now_ms();
+        let mut ping_sent: Option<i64> = None;
+        self.sent_at.clear();
         loop {
             for msg in outbox.drain(..) {
+                if let ClientMsg::Post { client_id, .. } = &msg {
+                    self.sent_at.retain(|(id, _)| id != client_id);
+                    self.sent_at.push((client_id.clone(), now_ms()));
+                }
                 if sink.send(Message::Text(to_json(&msg))).await.is_err() {
                     return Ended::Lost;
                 }
@@ -126,11 +154,13 @@ impl Task {
             select! {
                 frame = stream.next() => match frame {
                     Some(Ok(Message::Text(text))) => {
+                        last_heard = now_ms();
+                        ping_sent = None;
                         let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else { continue };
                         if matches!(msg, ServerMsg::Joined { .. }) {
                             *attempt = 0;
                             self.state.set(ConnState::Live);
-                            outbox.extend(self.unacked.iter().cloned());
+                            outbox.extend(self.outbox.iter().map(|e| self.post_msg(e)));
                         }
                         self.settle(&msg);
                         (self.on_message)(msg);
@@ -138,26 +168,37 @@ impl Task {
                     Some(Ok(Message::Bytes(_))) => {}
                     Some(Err(_)) | None => return Ended::Lost,
                 },
+                _ = checks.next() => {
+                    let now = now_ms();
+                    let overdue = self.sent_at.iter().any(|(_, at)| now - at > ANSWER_TIMEOUT_MS);
+                    if overdue || ping_sent.is_some_and(|at| now - at > ANSWER_TIMEOUT_MS) {
+                        return Ended::Lost;
+                    }
+                    if ping_sent.is_none() && now - last_heard > PING_AFTER_MS {
+                        ping_sent = Some(now);
+                        outbox.push(ClientMsg::Ping);
+                    }
+                },
                 command = rx.next() => match command {
                     None => return Ended::PageGone,
-                    Some(Command::Send(msg)) => {
-                        if matches!(msg, ClientMsg::Post { .. }) {
-                            self.unacked.push(msg.clone());
-                        }
-                        outbox.push(msg);
+                    Some(Command::Post(entry)) => {
+                        outbox.push(self.post_msg(&entry));
+                        self.enqueue(entry);
                     }
+                    Some(Command::Send(msg)) => outbox.push(msg),
                     Some(Command::Rejoin(name)) => {
                         self.username = name;
                         outbox.push(self.join_msg());
                     }
+                    Some(Command::Resync) => outbox.push(self.join_msg()),
                     Some(Command::RetryNow) => {}
                 },
             }
         }
     }
 
-    /// Waits the backoff delay (full jitter) while keeping commands; false when the page left.
-    async fn wait_backoff(&mut self, attempt: u32, rx: &mut futures::stream::Fuse<UnboundedReceiver<Command>>) -> bool {
+    /// Waits the backoff delay (full jitter) while keeping posts; false when the page left.
+    async fn wait_backoff(&mut self, attempt: u32, rx: &mut Commands) -> bool {
         let cap = (BASE_BACKOFF_MS * 2f64.powi(attempt.min(16) as i32)).min(MAX_BACKOFF_MS);
         let mut left_ms = (js_sys::Math::random() * cap).max(100.0) as u32;
         while left_ms > 0 {
@@ -169,12 +210,9 @@ impl Task {
                     None => return false,
                     Some(Command::RetryNow) => left_ms = 0,
                     Some(Command::Rejoin(name)) => self.username = name,
-                    Some(Command::Send(msg)) => {
-                        // Kept until the next join; nothing is lost while offline.
-                        if matches!(msg, ClientMsg::Post { .. }) {
-                            self.unacked.push(msg);
-                        }
-                    }
+                    // Kept in the outbox until the next join; nothing is lost while offline.
+                    Some(Command::Post(entry)) => self.enqueue(entry),
+                    Some(Command::Send(_) | Command::Resync) => {}
                 },
             }
         }
@@ -185,6 +223,15 @@ impl Task {
         ClientMsg::Join { room: self.room.clone(), username: self.username.clone(), since: (self.since)() }
     }
 
+    fn post_msg(&self, entry: &OutboxEntry) -> ClientMsg {
+        ClientMsg::Post { room: self.room.clone(), text: entry.text.clone(), client_id: entry.client_id.clone() }
+    }
+
+    fn enqueue(&mut self, entry: OutboxEntry) {
+        self.outbox.push(entry);
+        save_outbox(&self.room, &self.outbox);
+    }
+
     /// Forgets a post once the server acked it or refused it for good.
     fn settle(&mut self, msg: &ServerMsg) {
         let done: Option<&ClientId> = match msg {
@@ -193,7 +240,9 @@ impl Task {
             _ => None,
         };
         if let Some(done) = done {
-            self.unacked.retain(|m| !matches!(m, ClientMsg::Post { client_id, .. } if client_id == done));
+            self.outbox.retain(|e| &e.client_id != done);
+            self.sent_at.retain(|(id, _)| id != done);
+            save_outbox(&self.room, &self.outbox);
         }
     }
 }

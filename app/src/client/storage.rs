@@ -1,6 +1,8 @@
-//! The username, remembered in `localStorage` so it is asked once per browser.
+//! What the browser remembers across reloads, in `localStorage`: the username, and each
+//! room's outbox of posts not yet acknowledged.
 
-use crate::domain::Username;
+use crate::domain::{ClientId, PostText, RoomName, Username};
+use serde::{Deserialize, Serialize};
 
 const USERNAME_KEY: &str = "wallsocket.username";
 
@@ -18,5 +20,35 @@ pub fn load_username() -> Option<Username> {
 pub fn save_username(name: &Username) {
     if let Some(storage) = local_storage() {
         let _ = storage.set_item(USERNAME_KEY, name.as_str());
+    }
+}
+
+/// A post waiting for its acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub client_id: ClientId,
+    pub text: PostText,
+}
+
+fn outbox_key(room: &RoomName) -> String {
+    format!("wallsocket.outbox.{room}")
+}
+
+/// The room's unacknowledged posts, oldest first (empty if none or unreadable).
+pub fn load_outbox(room: &RoomName) -> Vec<OutboxEntry> {
+    local_storage()
+        .and_then(|s| s.get_item(&outbox_key(room)).ok().flatten())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+/// Replaces the room's saved outbox.
+pub fn save_outbox(room: &RoomName, entries: &[OutboxEntry]) {
+    let Some(storage) = local_storage() else { return };
+    let key = outbox_key(room);
+    if entries.is_empty() {
+        let _ = storage.remove_item(&key);
+    } else if let Ok(json) = serde_json::to_string(entries) {
+        let _ = storage.set_item(&key, &json);
     }
 }

@@ -11,6 +11,16 @@ use std::collections::{BTreeMap, BTreeSet};
 /// How many arrivals and departures are remembered.
 const NOTICES_KEPT: usize = 50;
 
+/// What a server message asks of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUp {
+    Nothing,
+    /// A post arrived past a missing seq: join again from the last one held without a gap.
+    Resync,
+    /// The server could not replay everything missed: reload the page's history.
+    Reload,
+}
+
 /// A post this browser sent that the server has not acknowledged yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
@@ -63,10 +73,28 @@ impl WallState {
         all.into_values().rev().collect()
     }
 
-    /// The newest seq shown, which a (re)join asks the server to continue from.
+    /// The newest seq held with every post before it (back to the oldest held): what a
+    /// (re)join asks the server to continue from, so a gap is always filled.
     pub fn last_seq(&self, first_page: &HistoryPage) -> Option<u64> {
-        let extra = self.extra.with_untracked(|m| m.last_key_value().map(|(seq, _)| *seq));
-        extra.max(first_page.posts.last().map(|p| p.seq))
+        self.extra.with_untracked(|extra| {
+            let mut seqs: Vec<u64> = extra.keys().copied().chain(first_page.posts.iter().map(|p| p.seq)).collect();
+            seqs.sort_unstable();
+            seqs.dedup();
+            let mut last = *seqs.first()?;
+            for seq in seqs.into_iter().skip(1) {
+                if seq != last + 1 {
+                    break;
+                }
+                last = seq;
+            }
+            Some(last)
+        })
+    }
+
+    /// True when a live post arrived beyond a missing one.
+    fn has_gap(&self, first_page: &HistoryPage) -> bool {
+        let newest = self.extra.with_untracked(|m| m.last_key_value().map(|(seq, _)| *seq)).max(first_page.posts.last().map(|p| p.seq));
+        newest != self.last_seq(first_page)
     }
 
     pub fn add_posts(&self, posts: impl IntoIterator<Item = Post>) {
@@ -111,15 +139,14 @@ impl WallState {
         });
     }
 
-    /// Applies one server message at `now_ms`. Returns true when the page must reload its
-    /// history (the server could not replay everything that was missed).
-    pub fn apply(&self, msg: ServerMsg, now_ms: i64) -> bool {
+    /// Applies one server message at `now_ms`, and says what the connection must do next.
+    pub fn apply(&self, msg: ServerMsg, now_ms: i64, first_page: &HistoryPage) -> FollowUp {
         match msg {
             ServerMsg::Joined { history, present, truncated, .. } => {
                 self.present.set(Some(present.into_iter().collect()));
                 self.notice.set(None);
                 if truncated {
-                    return true;
+                    return FollowUp::Reload;
                 }
                 self.add_posts(history);
             }
@@ -128,6 +155,9 @@ impl WallState {
                     t.remove(&post.username);
                 });
                 self.add_posts([post]);
+                if self.has_gap(first_page) {
+                    return FollowUp::Resync;
+                }
             }
             ServerMsg::UserJoined { username, .. } => self.announce(username, true),
             ServerMsg::UserLeft { username, .. } => self.announce(username, false),
@@ -143,8 +173,52 @@ impl WallState {
                 }
             }),
             ServerMsg::Error { message, client_id: None, .. } => self.notice.set(Some(message)),
-            ServerMsg::Hello { .. } | ServerMsg::Left { .. } => {}
+            ServerMsg::Hello { .. } | ServerMsg::Left { .. } | ServerMsg::Pong => {}
         }
-        false
+        FollowUp::Nothing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(seq: u64) -> Post {
+        Post {
+            room: "lobby".parse().unwrap(),
+            seq,
+            client_id: format!("c{seq}").parse().unwrap(),
+            username: "al".parse().unwrap(),
+            text: "hi".parse().unwrap(),
+            ts: 0,
+        }
+    }
+
+    #[test]
+    fn duplicates_collapse_and_a_gap_asks_for_a_resync() {
+        let owner = Owner::new();
+        owner.set();
+        let state = WallState::new();
+        let page = HistoryPage { posts: vec![post(1), post(2)], has_older: false, now_ms: 0 };
+        assert_eq!(state.apply(ServerMsg::Post(post(2)), 0, &page), FollowUp::Nothing);
+        assert_eq!(state.posts_newest_first(&page).iter().map(|p| p.seq).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(state.apply(ServerMsg::Post(post(4)), 0, &page), FollowUp::Resync);
+        assert_eq!(state.last_seq(&page), Some(2), "resume from before the gap");
+        assert_eq!(state.apply(ServerMsg::Post(post(3)), 0, &page), FollowUp::Nothing);
+        assert_eq!(state.last_seq(&page), Some(4));
+        assert_eq!(state.posts_newest_first(&page).iter().map(|p| p.seq).collect::<Vec<_>>(), [4, 3, 2, 1]);
+    }
+
+    #[test]
+    fn an_acknowledged_or_broadcast_post_is_no_longer_pending() {
+        let owner = Owner::new();
+        owner.set();
+        let state = WallState::new();
+        let page = HistoryPage { posts: vec![], has_older: false, now_ms: 0 };
+        let pending = |id: &str| Pending { client_id: id.parse().unwrap(), text: "hi".parse().unwrap(), error: None };
+        state.pending.set(vec![pending("c1"), pending("c2")]);
+        state.apply(ServerMsg::Post(post(1)), 0, &page);
+        state.apply(ServerMsg::Ack { room: "lobby".parse().unwrap(), client_id: "c2".parse().unwrap(), seq: 2 }, 0, &page);
+        assert!(state.pending.get_untracked().is_empty());
     }
 }

@@ -130,10 +130,13 @@ impl Client {
         }
     }
 
-    /// Asserts nothing arrives for `ms` milliseconds.
+    /// Asserts no message arrives for `ms` milliseconds (pings are answered and skipped).
     pub async fn expect_silence(&mut self, ms: u64) {
-        if let Ok(frame) = tokio::time::timeout(Duration::from_millis(ms), self.ws.next()).await {
-            panic!("expected silence, got {frame:?}");
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+        while let Ok(frame) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            if !matches!(frame, Some(Ok(Message::Ping(_) | Message::Pong(_)))) {
+                panic!("expected silence, got {frame:?}");
+            }
         }
     }
 

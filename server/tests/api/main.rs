@@ -2,6 +2,7 @@
 
 mod cli;
 mod errors;
+mod heartbeat;
 mod helpers;
 mod hub;
 mod pages;

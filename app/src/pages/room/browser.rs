@@ -3,11 +3,11 @@
 
 use super::Controls;
 use crate::api::{get_history, HistoryPage};
-use crate::client::{now_ms, socket::RoomSocket};
+use crate::client::{now_ms, socket::RoomSocket, storage::load_outbox};
 use crate::components::badge::ConnState;
 use crate::components::username::use_current_user;
 use crate::domain::{ClientId, PostText, RoomName, Username};
-use crate::pages::wall_state::{Pending, WallState};
+use crate::pages::wall_state::{FollowUp, Pending, WallState};
 use crate::protocol::{ClientMsg, TYPING_RESEND_MS};
 use leptos::prelude::*;
 use std::time::Duration;
@@ -41,10 +41,16 @@ pub fn connect(
         }
         let since = move || history.with_untracked(|page| first_page(page).and_then(|p| state.last_seq(p)));
         let on_message = move |msg| {
-            if state.apply(msg, now_ms()) {
-                reload_page();
+            let follow_up = history.with_untracked(|page| first_page(page).map(|p| state.apply(msg, now_ms(), p)));
+            match follow_up {
+                Some(FollowUp::Reload) => reload_page(),
+                Some(FollowUp::Resync) => socket.with_value(|s| s.as_ref().map(RoomSocket::resync)).unwrap_or_default(),
+                Some(FollowUp::Nothing) | None => {}
             }
         };
+        // Posts saved by an earlier visit and never acknowledged: shown pending, sent on join.
+        let saved = load_outbox(&room);
+        state.pending.update(|p| p.extend(saved.into_iter().map(|e| Pending { client_id: e.client_id, text: e.text, error: None })));
         socket.set_value(Some(RoomSocket::start(room.clone(), name, since, on_message, set_conn)));
     });
 
@@ -82,8 +88,7 @@ impl Controls {
     pub(super) fn post(&self, state: WallState, text: PostText) {
         let Ok(client_id) = ClientId::parse(&uuid::Uuid::new_v4().simple().to_string()) else { return };
         state.pending.update(|p| p.push(Pending { client_id: client_id.clone(), text: text.clone(), error: None }));
-        let msg = ClientMsg::Post { room: self.room.get_value(), text, client_id };
-        self.socket.with_value(|s| s.as_ref().map(|s| s.send(msg)));
+        self.socket.with_value(|s| s.as_ref().map(|s| s.post(client_id, text)));
     }
 
     /// Tells the room this user is typing, at most once per `TYPING_RESEND_MS`.

@@ -1,0 +1,74 @@
+//! A connection's writer: drains its bounded queue onto the socket, pings the peer, and owns
+//! every way the socket closes: shutdown (1001), a full queue (SLOW_CONSUMER), a silent peer
+//! (HEARTBEAT_TIMEOUT), or a close the reader queued (1009 for an oversized message).
+
+use crate::queue::Outbound;
+use app::protocol::close;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::stream::SplitSink;
+use futures::SinkExt;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub struct Writer {
+    pub sink: SplitSink<WebSocket, Message>,
+    pub queue: mpsc::Receiver<Outbound>,
+    pub overflowed: CancellationToken,
+    pub shutdown: CancellationToken,
+    /// Cancelled when the writer ends, so the reader stops too.
+    pub done: CancellationToken,
+    /// Changes whenever the reader receives a frame.
+    pub heard: watch::Receiver<()>,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+}
+
+impl Writer {
+    pub async fn run(mut self) {
+        let _done = self.done.clone().drop_guard();
+        let mut next_ping = Instant::now() + self.ping_interval;
+        // Set when a ping is out and nothing has been heard since.
+        let mut answer_by: Option<Instant> = None;
+        let closing = loop {
+            let item = tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => break Some((close::GOING_AWAY, "server shutting down")),
+                _ = self.overflowed.cancelled() => break Some((close::SLOW_CONSUMER, "too slow: outgoing queue full")),
+                _ = sleep_until(answer_by.unwrap_or(next_ping)), if answer_by.is_some() => {
+                    break Some((close::HEARTBEAT_TIMEOUT, "no answer to ping"));
+                }
+                _ = sleep_until(next_ping) => {
+                    next_ping = Instant::now() + self.ping_interval;
+                    answer_by.get_or_insert(Instant::now() + self.ping_timeout);
+                    if self.sink.send(Message::Ping(Default::default())).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Ok(()) = self.heard.changed() => {
+                    answer_by = None;
+                    continue;
+                }
+                item = self.queue.recv() => item,
+            };
+            match item {
+                None => break None,
+                Some(Outbound::Close(code, reason)) => break Some((code, reason)),
+                Some(Outbound::Text(text)) => {
+                    if self.sink.send(Message::Text(text)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        };
+        if let Some((code, reason)) = closing {
+            tracing::info!(code, "closing");
+            let frame = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
+            // A dead peer may never take the frame: do not wait on it forever.
+            let _ = tokio::time::timeout(self.ping_timeout, self.sink.send(frame)).await;
+        }
+        let _ = tokio::time::timeout(self.ping_timeout, self.sink.close()).await;
+    }
+}
