@@ -85,8 +85,14 @@ impl ClientMsg {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
-    /// First message on every connection.
-    Hello { protocol: u32, max_message_bytes: u32 },
+    /// First message on every connection. `session` names an HTTP-transport session (SSE or
+    /// long polling), to pass to `POST /x/send`; WebSocket connections have none.
+    Hello {
+        protocol: u32,
+        max_message_bytes: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
     /// Reply to `join`: the recent history (or, with `since`, every post after it) oldest first.
     Joined {
         room: RoomName,
@@ -143,6 +149,8 @@ pub enum ErrorCode {
     RateLimited,
     /// The server could not complete the request (for example, storage failed); retry.
     Internal,
+    /// `POST /x/send` named a session that does not exist (expired or closed): reconnect.
+    UnknownSession,
 }
 
 impl From<&ValidationError> for ErrorCode {
@@ -244,7 +252,8 @@ mod tests {
     #[test]
     fn every_server_message_round_trips() {
         let msgs = [
-            ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: 65_536 },
+            ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: 65_536, session: None },
+            ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: 65_536, session: Some("s1".into()) },
             ServerMsg::Joined { room: room(), history: vec![post()], members: 1, present: vec![Username::parse("al").unwrap()], truncated: false },
             ServerMsg::Post(post()),
             ServerMsg::Ack { room: room(), client_id: ClientId::parse("c-1").unwrap(), seq: 7 },

@@ -6,8 +6,11 @@
 //! - `startup.rs` — `Application`: binds, opens the store, starts the hub, builds the router,
 //!   runs until the shutdown token is cancelled, then lets sockets close.
 //! - `ws.rs` — `GET /ws`: Origin check and upgrade.
+//! - `fallback.rs` — SSE, long polling and `POST /x/send`, for when WebSockets are blocked.
 //! - `origin.rs` — the Origin allowlist.
-//! - `connection.rs` — one socket's reader: decode, rate limit, answer.
+//! - `session.rs` — one client's protocol state, whatever the transport: decode, rate limit,
+//!   answer; the per-connection `Limits`.
+//! - `connection.rs` — one WebSocket's reader, feeding its `Session`.
 //! - `writer.rs` — one socket's writer: queue → socket, pings, every close code.
 //! - `queue.rs` — a connection's bounded outgoing queue; a full queue closes that client.
 //! - `hub.rs` — the actor that owns rooms, stores posts in order and broadcasts them.
@@ -18,9 +21,11 @@
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod fallback;
 pub mod hub;
 pub mod origin;
 pub mod queue;
+pub mod session;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

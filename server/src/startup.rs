@@ -4,16 +4,18 @@
 //! tests start the real server this way.
 
 use crate::config::Config;
-use crate::connection::Limits;
+use crate::session::Limits;
 use crate::hub::Hub;
 use crate::origin::OriginPolicy;
 use crate::store::{Store, StoreError};
 use crate::wall_data::ServerWallData;
+use crate::fallback::{self, HttpSessions};
 use crate::ws::{self, WsState};
 use app::api::WallData;
 use app::{shell, App};
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -78,12 +80,17 @@ impl Application {
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
             next_id: Arc::new(AtomicU64::new(1)),
+            sessions: HttpSessions::default(),
         };
+        tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
         let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub });
         let state = AppState { leptos_options: leptos_options.clone(), ws };
         let routes = generate_route_list(App);
         let router = Router::new()
             .route("/ws", get(ws::upgrade))
+            .route("/x/sse", get(fallback::sse))
+            .route("/x/poll", get(fallback::poll))
+            .route("/x/send", post(fallback::send).layer(DefaultBodyLimit::max(config.max_message_bytes)))
             .leptos_routes_with_context(&state, routes, move || provide_context(data.clone()), {
                 let options = leptos_options.clone();
                 move || shell(options.clone())

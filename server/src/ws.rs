@@ -1,6 +1,7 @@
 //! `GET /ws`: checks the Origin, then upgrades and hands the socket to [`crate::connection`].
 
-use crate::connection::{self, Limits};
+use crate::connection;
+use crate::session::Limits;
 use crate::hub::Hub;
 use crate::origin::OriginPolicy;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
@@ -23,6 +24,8 @@ pub struct WsState {
     /// Tracks connection tasks so shutdown can wait for their close frames.
     pub tracker: TaskTracker,
     pub next_id: Arc<AtomicU64>,
+    /// Sessions of the HTTP fallback transports (SSE, long polling).
+    pub sessions: crate::fallback::HttpSessions,
 }
 
 pub async fn upgrade(

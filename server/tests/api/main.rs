@@ -2,6 +2,7 @@
 
 mod cli;
 mod errors;
+mod fallback;
 mod heartbeat;
 mod helpers;
 mod hub;

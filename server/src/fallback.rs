@@ -1,0 +1,278 @@
+//! The fallback transports, for networks where WebSockets cannot get through. The same
+//! `ClientMsg`/`ServerMsg` JSON travels on each:
+//!
+//! - `GET /x/sse` — Server-Sent Events, server → client. The first event is `hello` naming
+//!   the session. With `room` and `username` in the query it joins at once, from
+//!   `Last-Event-ID` (the seq of the last post event received) or `since`.
+//! - `GET /x/poll` — long polling: without `session` it opens one and answers `[hello]`;
+//!   with it, it waits up to 25 s for messages and answers them as a JSON array.
+//! - `POST /x/send?session=ID` — client → server: one `ClientMsg` as the body; the answer
+//!   is a JSON array with the direct reply, if any (broadcasts arrive on the stream).
+
+use crate::queue::{ClientHandle, Outbound};
+use crate::session::{error, Session};
+use crate::ws::WsState;
+use app::protocol::{encode_server, ErrorCode, ServerMsg};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How long one long poll waits for something to say.
+const POLL_WAIT: Duration = Duration::from_secs(25);
+/// A long-poll session not polled for this long is closed.
+const POLL_SESSION_IDLE: Duration = Duration::from_secs(60);
+/// Most messages one poll answer carries.
+const POLL_BATCH: usize = 200;
+
+struct HttpSession {
+    session: tokio::sync::Mutex<Session>,
+    /// Long polling only: the queue, drained by polls (SSE streams own theirs).
+    queue: tokio::sync::Mutex<Option<mpsc::Receiver<Outbound>>>,
+    overflowed: CancellationToken,
+    last_seen: Mutex<Instant>,
+}
+
+/// The open SSE and long-poll sessions, by id.
+#[derive(Clone, Default)]
+pub struct HttpSessions {
+    inner: Arc<Mutex<HashMap<String, Arc<HttpSession>>>>,
+}
+
+impl HttpSessions {
+    fn get(&self, id: &str) -> Option<Arc<HttpSession>> {
+        self.inner.lock().ok()?.get(id).cloned()
+    }
+
+    fn insert(&self, id: String, session: Arc<HttpSession>) {
+        if let Ok(mut map) = self.inner.lock() {
+            map.insert(id, session);
+        }
+    }
+
+    /// Removes a session and leaves its rooms.
+    async fn close(&self, id: &str) {
+        let removed = self.inner.lock().ok().and_then(|mut map| map.remove(id));
+        if let Some(s) = removed.and_then(|s| Arc::try_unwrap(s).ok()) {
+            s.session.into_inner().end().await;
+        }
+    }
+
+    /// Closes long-poll sessions nobody polls any more; runs until shutdown.
+    pub async fn sweep(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(POLL_SESSION_IDLE / 4);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let stale: Vec<String> = match self.inner.lock() {
+                Ok(map) => map
+                    .iter()
+                    .filter(|(_, s)| s.last_seen.lock().is_ok_and(|t| t.elapsed() > POLL_SESSION_IDLE) && s.is_polled())
+                    .map(|(id, _)| id.clone())
+                    .collect(),
+                Err(_) => return,
+            };
+            for id in stale {
+                tracing::info!("closing idle long-poll session");
+                self.close(&id).await;
+            }
+        }
+    }
+}
+
+impl HttpSession {
+    fn is_polled(&self) -> bool {
+        self.queue.try_lock().map_or(true, |q| q.is_some())
+    }
+
+    fn touch(&self) {
+        if let Ok(mut t) = self.last_seen.lock() {
+            *t = Instant::now();
+        }
+    }
+}
+
+/// Checks what every fallback request must pass; `Err` is the response to send.
+fn admit(state: &WsState, headers: &HeaderMap) -> Result<(), Response> {
+    if !state.origins.permits(headers) {
+        return Err((StatusCode::FORBIDDEN, "origin not allowed").into_response());
+    }
+    if state.shutdown.is_cancelled() {
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response());
+    }
+    Ok(())
+}
+
+/// Opens a session whose replies and broadcasts go to a fresh queue.
+fn open(state: &WsState) -> (String, Session, mpsc::Receiver<Outbound>, CancellationToken) {
+    let id = state.next_id.fetch_add(1, Ordering::Relaxed);
+    let (client, queue, overflowed): (ClientHandle, _, _) = ClientHandle::channel(state.limits.queue_capacity);
+    let session = Session::new(id, state.hub.clone(), client, &state.limits);
+    (uuid::Uuid::new_v4().simple().to_string(), session, queue, overflowed)
+}
+
+#[derive(Deserialize)]
+pub struct SseQuery {
+    room: Option<String>,
+    username: Option<String>,
+    since: Option<u64>,
+}
+
+pub async fn sse(State(state): State<WsState>, headers: HeaderMap, Query(query): Query<SseQuery>) -> Response {
+    if let Err(refused) = admit(&state, &headers) {
+        return refused;
+    }
+    let (id, mut session, mut queue, overflowed) = open(&state);
+    let hello = state.limits.hello(Some(id.clone()));
+    let _ = session.client().deliver(Outbound::Text(encode_server(&hello).into()));
+    if let (Some(room), Some(username)) = (query.room, query.username) {
+        let last_event = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let join = serde_json::json!({ "type": "join", "room": room, "username": username, "since": last_event.or(query.since) });
+        if let Some(answer) = session.handle_text(&join.to_string()).await {
+            let _ = session.client().deliver(Outbound::Text(encode_server(&answer).into()));
+        }
+    }
+    let entry = Arc::new(HttpSession {
+        session: tokio::sync::Mutex::new(session),
+        queue: tokio::sync::Mutex::new(None),
+        overflowed: overflowed.clone(),
+        last_seen: Mutex::new(Instant::now()),
+    });
+    state.sessions.insert(id.clone(), entry);
+    let guard = CloseOnDrop { id, sessions: state.sessions.clone() };
+    let shutdown = state.shutdown.clone();
+    let stream = async_stream(move |tx| async move {
+        let _guard = guard;
+        loop {
+            let item = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = overflowed.cancelled() => return,
+                item = queue.recv() => item,
+            };
+            let Some(Outbound::Text(text)) = item else { return };
+            let mut event = Event::default().data(text.as_str());
+            if let Some(seq) = post_seq(text.as_str()) {
+                event = event.id(seq.to_string());
+            }
+            if tx.send(Ok::<_, std::convert::Infallible>(event)).await.is_err() {
+                return;
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// A stream fed by a task, so the task's state (the queue, the guard) lives as long as the
+/// response body and is dropped with it.
+fn async_stream<T, F, Fut>(body: F) -> impl futures::Stream<Item = T>
+where
+    T: Send + 'static,
+    F: FnOnce(mpsc::Sender<T>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(16);
+    let task = tokio::spawn(body(tx));
+    let abort = task.abort_handle();
+    futures::stream::unfold((rx, AbortOnDrop(abort)), |(mut rx, guard)| async move { rx.recv().await.map(|item| (item, (rx, guard))) })
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Closes an SSE session when its stream ends, whichever way.
+struct CloseOnDrop {
+    id: String,
+    sessions: HttpSessions,
+}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        let (id, sessions) = (std::mem::take(&mut self.id), self.sessions.clone());
+        tokio::spawn(async move { sessions.close(&id).await });
+    }
+}
+
+/// The seq of a `post` message, which becomes the SSE event id (and so `Last-Event-ID`).
+fn post_seq(json: &str) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Peek {
+        #[serde(rename = "type")]
+        kind: String,
+        seq: Option<u64>,
+    }
+    let peek: Peek = serde_json::from_str(json).ok()?;
+    (peek.kind == "post").then_some(peek.seq).flatten()
+}
+
+#[derive(Deserialize)]
+pub struct SessionQuery {
+    session: Option<String>,
+}
+
+fn unknown_session() -> Response {
+    let msg = error(ErrorCode::UnknownSession, "no such session (expired or closed): open a new one");
+    (StatusCode::NOT_FOUND, Json(vec![msg])).into_response()
+}
+
+pub async fn send(State(state): State<WsState>, headers: HeaderMap, Query(query): Query<SessionQuery>, body: String) -> Response {
+    if let Err(refused) = admit(&state, &headers) {
+        return refused;
+    }
+    let Some(entry) = query.session.as_deref().and_then(|id| state.sessions.get(id)) else { return unknown_session() };
+    entry.touch();
+    let answer = entry.session.lock().await.handle_text(&body).await;
+    Json(answer.into_iter().collect::<Vec<ServerMsg>>()).into_response()
+}
+
+pub async fn poll(State(state): State<WsState>, headers: HeaderMap, Query(query): Query<SessionQuery>) -> Response {
+    if let Err(refused) = admit(&state, &headers) {
+        return refused;
+    }
+    let Some(id) = query.session else {
+        let (id, session, queue, overflowed) = open(&state);
+        let entry = HttpSession {
+            session: tokio::sync::Mutex::new(session),
+            queue: tokio::sync::Mutex::new(Some(queue)),
+            overflowed,
+            last_seen: Mutex::new(Instant::now()),
+        };
+        state.sessions.insert(id.clone(), Arc::new(entry));
+        return Json(vec![state.limits.hello(Some(id))]).into_response();
+    };
+    let Some(entry) = state.sessions.get(&id) else { return unknown_session() };
+    entry.touch();
+    if entry.overflowed.is_cancelled() {
+        state.sessions.close(&id).await;
+        return (StatusCode::GONE, "too slow: outgoing queue full; reconnect").into_response();
+    }
+    let mut queue = entry.queue.lock().await;
+    let Some(queue) = queue.as_mut() else { return unknown_session() };
+    let first = tokio::select! {
+        _ = state.shutdown.cancelled() => None,
+        first = tokio::time::timeout(POLL_WAIT, queue.recv()) => first.ok().flatten(),
+    };
+    let mut batch: Vec<serde_json::Value> = Vec::new();
+    let mut next = first;
+    while let Some(Outbound::Text(text)) = next {
+        batch.push(serde_json::from_str(text.as_str()).unwrap_or(serde_json::Value::Null));
+        next = if batch.len() < POLL_BATCH { queue.try_recv().ok() } else { None };
+    }
+    entry.touch();
+    Json(batch).into_response()
+}

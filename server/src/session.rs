@@ -1,0 +1,136 @@
+//! One client's protocol state, whatever carries it (WebSocket, SSE + POST, long polling):
+//! rooms joined, rate limit, typing throttle. Decodes a client frame and produces the
+//! reply, if any; broadcasts reach the client through its queue.
+
+use crate::hub::{ConnId, Hub};
+use crate::queue::ClientHandle;
+use app::domain::{RoomName, Username};
+use app::protocol::{decode_client, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION, TYPING_RELAY_MIN_MS};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+const TYPING_RELAY_MIN: Duration = Duration::from_millis(TYPING_RELAY_MIN_MS);
+
+/// Per-connection limits (see `wallsocket --help`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub queue_capacity: usize,
+    pub rate_per_sec: NonZeroU32,
+    pub rate_burst: NonZeroU32,
+    /// How often the server pings a WebSocket peer.
+    pub ping_interval: Duration,
+    /// How long after a ping the peer has to show a sign of life before it is closed.
+    pub ping_timeout: Duration,
+}
+
+impl Limits {
+    /// The first message of every connection; HTTP transports name their session in it.
+    pub fn hello(&self, session: Option<String>) -> ServerMsg {
+        ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: self.max_message_bytes as u32, session }
+    }
+}
+
+pub struct Session {
+    id: ConnId,
+    hub: Hub,
+    client: ClientHandle,
+    /// Rooms joined, with the name each was joined under.
+    joined: HashMap<RoomName, Username>,
+    /// When this client's last `typing` was relayed, per room.
+    last_typing: HashMap<RoomName, Instant>,
+    limiter: DefaultDirectRateLimiter,
+    rate_per_sec: NonZeroU32,
+}
+
+impl Session {
+    pub fn new(id: ConnId, hub: Hub, client: ClientHandle, limits: &Limits) -> Self {
+        let limiter = RateLimiter::direct(Quota::per_second(limits.rate_per_sec).allow_burst(limits.rate_burst));
+        Self { id, hub, client, joined: HashMap::new(), last_typing: HashMap::new(), limiter, rate_per_sec: limits.rate_per_sec }
+    }
+
+    pub fn client(&self) -> &ClientHandle {
+        &self.client
+    }
+
+    /// Answers one client frame: `None` when the answer (if any) arrives through the queue.
+    pub async fn handle_text(&mut self, text: &str) -> Option<ServerMsg> {
+        if self.limiter.check().is_err() {
+            let limit = self.rate_per_sec;
+            let message = format!("too many messages: at most {limit} per second; this one was not processed");
+            let client_id = decode_client(text).ok().and_then(|m| match m {
+                ClientMsg::Post { client_id, .. } => Some(client_id),
+                _ => None,
+            });
+            return Some(ServerMsg::Error { code: ErrorCode::RateLimited, message, client_id });
+        }
+        match decode_client(text) {
+            Err(e) => Some(e.into_msg()),
+            Ok(msg) => self.handle(msg).await,
+        }
+    }
+
+    pub async fn handle(&mut self, msg: ClientMsg) -> Option<ServerMsg> {
+        let hub = self.hub.clone();
+        match msg {
+            ClientMsg::Join { room, username, since } => {
+                tracing::debug!(%room, "join");
+                self.joined.insert(room.clone(), username.clone());
+                match hub.join(self.id, room.clone(), username, since, self.client.clone()).await {
+                    Ok(()) => None,
+                    Err(e) => {
+                        self.joined.remove(&room);
+                        tracing::error!(error = %e, "join failed");
+                        Some(error(ErrorCode::Internal, "could not join the room; try again"))
+                    }
+                }
+            }
+            ClientMsg::Post { room, text, client_id } => {
+                let Some(username) = self.joined.get(&room).cloned() else {
+                    return Some(ServerMsg::Error { code: ErrorCode::NotJoined, message: format!("join room {room:?} before posting to it"), client_id: Some(client_id) });
+                };
+                match hub.post(room.clone(), username, client_id.clone(), text).await {
+                    Ok(post) => Some(ServerMsg::Ack { room, client_id, seq: post.seq }),
+                    Err(e) => {
+                        tracing::error!(error = %e, "post failed");
+                        Some(ServerMsg::Error { code: ErrorCode::Internal, message: "the post could not be stored; retry it".into(), client_id: Some(client_id) })
+                    }
+                }
+            }
+            ClientMsg::Leave { room } => {
+                if self.joined.remove(&room).is_none() {
+                    return Some(error(ErrorCode::NotJoined, &format!("not in room {room:?}")));
+                }
+                self.last_typing.remove(&room);
+                let _ = hub.leave(self.id, room.clone()).await;
+                Some(ServerMsg::Left { room })
+            }
+            ClientMsg::Ping => Some(ServerMsg::Pong),
+            ClientMsg::Typing { room } => {
+                if !self.joined.contains_key(&room) {
+                    return Some(error(ErrorCode::NotJoined, &format!("not in room {room:?}")));
+                }
+                // Relay at most one per TYPING_RELAY_MIN_MS: more would only repeat what the
+                // others already show.
+                let now = Instant::now();
+                let recent = self.last_typing.get(&room).is_some_and(|t| now.duration_since(*t) < TYPING_RELAY_MIN);
+                if !recent {
+                    self.last_typing.insert(room.clone(), now);
+                    let _ = hub.typing(self.id, room).await;
+                }
+                None
+            }
+        }
+    }
+
+    /// Leaves every room.
+    pub async fn end(self) {
+        let _ = self.hub.disconnect(self.id).await;
+    }
+}
+
+pub fn error(code: ErrorCode, message: &str) -> ServerMsg {
+    ServerMsg::Error { code, message: message.to_owned(), client_id: None }
+}
