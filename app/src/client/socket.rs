@@ -1,29 +1,32 @@
-//! One room's WebSocket: connects, joins, reconnects with backoff, and never loses a post.
+//! One room's connection: connects, joins, reconnects with backoff, and never loses a post.
 //!
-//! A single task owns the socket. The page talks to it through a [`RoomSocket`] handle; the
+//! A single task owns the connection, over WebSocket or, when that keeps failing, SSE + POST
+//! and then long polling (`link.rs`); the choice is remembered for the browser session and
+//! WebSocket is retried in the background. `?transport=ws|sse|longpoll` forces one. The page talks to it through a [`RoomSocket`] handle; the
 //! task reports every server message back through a callback and its state through a signal.
 //! Posts stay in the room's outbox (saved in `localStorage`, so a reload keeps them) until
 //! acknowledged, and are re-sent after every (re)join; the server recognises retries by
 //! `client_id`. Silence, or a post left unacknowledged too long, counts as a dead connection.
 
+use super::link::{Kind, Link};
 use super::now_ms;
-use super::storage::{load_outbox, save_outbox, OutboxEntry};
+use super::storage::{load_outbox, load_transport, save_outbox, save_transport, OutboxEntry};
 use crate::components::badge::ConnState;
 use crate::domain::{ClientId, RoomName, Username};
 use crate::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::stream::Fuse;
-use futures::{select, FutureExt, SinkExt, StreamExt};
-use gloo_net::websocket::{futures::WebSocket, Message, State};
+use futures::{select, FutureExt, StreamExt};
 use gloo_timers::future::{IntervalStream, TimeoutFuture};
 use leptos::prelude::*;
 
 /// First reconnect delay cap; it doubles per failed attempt up to [`MAX_BACKOFF_MS`].
 const BASE_BACKOFF_MS: f64 = 250.0;
 const MAX_BACKOFF_MS: f64 = 10_000.0;
-/// How long a socket may take to open before the attempt counts as failed.
-const OPEN_TIMEOUT_MS: u32 = 10_000;
-const OPEN_POLL_MS: u32 = 50;
+/// Failed attempts in a row before falling back to the next transport.
+const FAILURES_BEFORE_FALLBACK: u32 = 3;
+/// While on a fallback, how often to check whether a WebSocket gets through again.
+const WEBSOCKET_RETRY_MS: i64 = 60_000;
 /// After this long without a message, ask the server for a `pong`.
 const PING_AFTER_MS: i64 = 15_000;
 /// A `ping` unanswered for this long, or a post unacknowledged for this long, means the
@@ -56,7 +59,9 @@ impl RoomSocket {
     ) -> Self {
         let (commands, rx) = unbounded();
         let outbox = load_outbox(&room);
-        let task = Task { room, username, since: Box::new(since), on_message: Box::new(on_message), state, outbox, sent_at: Vec::new() };
+        let forced = forced_transport();
+        let kind = forced.or_else(|| load_transport().and_then(|k| Kind::parse(&k))).unwrap_or(Kind::WebSocket);
+        let task = Task { room, username, since: Box::new(since), on_message: Box::new(on_message), state, outbox, sent_at: Vec::new(), kind, forced: forced.is_some() };
         leptos::task::spawn_local(task.run(rx.fuse()));
         Self { commands }
     }
@@ -104,22 +109,45 @@ struct Task {
     outbox: Vec<OutboxEntry>,
     /// When each outbox post was last sent on the current connection.
     sent_at: Vec<(ClientId, i64)>,
+    kind: Kind,
+    /// Set by `?transport=`: never fall back or upgrade.
+    forced: bool,
 }
 
 /// Why a connection ended.
 enum Ended {
     Lost,
+    /// A WebSocket gets through again: switch back to it now.
+    Upgrade,
     PageGone,
 }
 
 impl Task {
     async fn run(mut self, mut rx: Commands) {
         let mut attempt: u32 = 0;
+        // Attempts in a row on this transport that never got a connection open.
+        let mut failed_opens: u32 = 0;
         loop {
             self.state.set(if attempt == 0 { ConnState::Connecting } else { ConnState::Reconnecting { retry_in_s: 0 } });
-            if let Ok(ws) = WebSocket::open(&socket_url()) {
-                if let Ended::PageGone = self.session(ws, &mut rx, &mut attempt).await {
-                    return;
+            match Link::open(self.kind).await {
+                Ok(link) => {
+                    failed_opens = 0;
+                    match self.session(link, &mut rx, &mut attempt).await {
+                        Ended::PageGone => return,
+                        Ended::Upgrade => {
+                            self.switch(Kind::WebSocket);
+                            attempt = 0;
+                            continue;
+                        }
+                        Ended::Lost => {}
+                    }
+                }
+                Err(_) => failed_opens += 1,
+            }
+            if failed_opens >= FAILURES_BEFORE_FALLBACK && !self.forced {
+                if let Some(next) = self.kind.fallback() {
+                    self.switch(next);
+                    failed_opens = 0;
                 }
             }
             attempt = attempt.saturating_add(1);
@@ -129,44 +157,41 @@ impl Task {
         }
     }
 
+    fn switch(&mut self, kind: Kind) {
+        self.kind = kind;
+        save_transport(kind.name());
+    }
+
     /// Runs one connection until it drops (or the page goes away).
-    async fn session(&mut self, ws: WebSocket, rx: &mut Commands, attempt: &mut u32) -> Ended {
-        if !wait_open(&ws).await {
-            return Ended::Lost;
-        }
-        let (mut sink, stream) = ws.split();
-        let mut stream = stream.fuse();
+    async fn session(&mut self, mut link: Link, rx: &mut Commands, attempt: &mut u32) -> Ended {
         let mut checks = IntervalStream::new(CHECK_EVERY_MS).fuse();
+        let mut last_websocket_try = now_ms();
         let mut outbox: Vec<ClientMsg> = vec![self.join_msg()];
         let mut last_heard = now_ms();
         let mut ping_sent: Option<i64> = None;
         self.sent_at.clear();
         loop {
-            for msg in outbox.drain(..) {
-                if let ClientMsg::Post { client_id, .. } = &msg {
-                    self.sent_at.retain(|(id, _)| id != client_id);
-                    self.sent_at.push((client_id.clone(), now_ms()));
-                }
-                if sink.send(Message::Text(to_json(&msg))).await.is_err() {
-                    return Ended::Lost;
+            // Replies can queue more messages (a join's reply re-sends the outbox): loop until empty.
+            while !outbox.is_empty() {
+                for msg in std::mem::take(&mut outbox) {
+                    if let ClientMsg::Post { client_id, .. } = &msg {
+                        self.sent_at.retain(|(id, _)| id != client_id);
+                        self.sent_at.push((client_id.clone(), now_ms()));
+                    }
+                    match link.send(&msg).await {
+                        Ok(replies) => replies.into_iter().for_each(|reply| self.receive(reply, &mut outbox, attempt)),
+                        Err(_) => return Ended::Lost,
+                    }
                 }
             }
             select! {
-                frame = stream.next() => match frame {
-                    Some(Ok(Message::Text(text))) => {
+                msg = link.recv().fuse() => match msg {
+                    Some(msg) => {
                         last_heard = now_ms();
                         ping_sent = None;
-                        let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else { continue };
-                        if matches!(msg, ServerMsg::Joined { .. }) {
-                            *attempt = 0;
-                            self.state.set(ConnState::Live);
-                            outbox.extend(self.outbox.iter().map(|e| self.post_msg(e)));
-                        }
-                        self.settle(&msg);
-                        (self.on_message)(msg);
+                        self.receive(msg, &mut outbox, attempt);
                     }
-                    Some(Ok(Message::Bytes(_))) => {}
-                    Some(Err(_)) | None => return Ended::Lost,
+                    None => return Ended::Lost,
                 },
                 _ = checks.next() => {
                     let now = now_ms();
@@ -177,6 +202,12 @@ impl Task {
                     if ping_sent.is_none() && now - last_heard > PING_AFTER_MS {
                         ping_sent = Some(now);
                         outbox.push(ClientMsg::Ping);
+                    }
+                    if self.kind != Kind::WebSocket && !self.forced && now - last_websocket_try > WEBSOCKET_RETRY_MS {
+                        last_websocket_try = now;
+                        if Link::open(Kind::WebSocket).await.is_ok() {
+                            return Ended::Upgrade;
+                        }
                     }
                 },
                 command = rx.next() => match command {
@@ -219,6 +250,17 @@ impl Task {
         true
     }
 
+    /// Handles one server message: state, outbox, then the page.
+    fn receive(&mut self, msg: ServerMsg, outbox: &mut Vec<ClientMsg>, attempt: &mut u32) {
+        if matches!(msg, ServerMsg::Joined { .. }) {
+            *attempt = 0;
+            self.state.set(ConnState::Live { transport: self.kind.name() });
+            outbox.extend(self.outbox.iter().map(|e| self.post_msg(e)));
+        }
+        self.settle(&msg);
+        (self.on_message)(msg);
+    }
+
     fn join_msg(&self) -> ClientMsg {
         ClientMsg::Join { room: self.room.clone(), username: self.username.clone(), since: (self.since)() }
     }
@@ -247,31 +289,13 @@ impl Task {
     }
 }
 
-/// Waits until the socket is open; false if it closed first or took too long.
-/// (Polled: gloo's sink is not woken when a socket closes before it opens.)
-async fn wait_open(ws: &WebSocket) -> bool {
-    for _ in 0..(OPEN_TIMEOUT_MS / OPEN_POLL_MS) {
-        match ws.state() {
-            State::Open => return true,
-            State::Connecting => TimeoutFuture::new(OPEN_POLL_MS).await,
-            State::Closing | State::Closed => return false,
-        }
-    }
-    false
-}
-
 fn retryable(code: ErrorCode) -> bool {
     matches!(code, ErrorCode::Internal | ErrorCode::RateLimited)
 }
 
-fn to_json(msg: &ClientMsg) -> String {
-    serde_json::to_string(msg).unwrap_or_default()
-}
-
-/// `ws://host/ws` or `wss://host/ws`, matching the page's own origin.
-fn socket_url() -> String {
-    let location = web_sys::window().map(|w| w.location());
-    let host = location.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
-    let secure = location.and_then(|l| l.protocol().ok()).is_some_and(|p| p == "https:");
-    format!("{}://{host}/ws", if secure { "wss" } else { "ws" })
+/// The transport named by `?transport=` in the page's URL, if any.
+fn forced_transport() -> Option<Kind> {
+    let search = web_sys::window()?.location().search().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+    Kind::parse(&params.get("transport")?)
 }

@@ -1,5 +1,5 @@
-//! What the browser remembers across reloads, in `localStorage`: the username, and each
-//! room's outbox of posts not yet acknowledged.
+//! What the browser remembers across reloads: the username and each room's outbox of posts
+//! not yet acknowledged (`localStorage`), and the transport that works (`sessionStorage`).
 
 use crate::domain::{ClientId, PostText, RoomName, Username};
 use serde::{Deserialize, Serialize};
@@ -50,5 +50,22 @@ pub fn save_outbox(room: &RoomName, entries: &[OutboxEntry]) {
         let _ = storage.remove_item(&key);
     } else if let Ok(json) = serde_json::to_string(entries) {
         let _ = storage.set_item(&key, &json);
+    }
+}
+
+const TRANSPORT_KEY: &str = "wallsocket.transport";
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
+}
+
+/// The transport that worked last in this browser session.
+pub fn load_transport() -> Option<String> {
+    session_storage()?.get_item(TRANSPORT_KEY).ok().flatten()
+}
+
+pub fn save_transport(name: &str) {
+    if let Some(storage) = session_storage() {
+        let _ = storage.set_item(TRANSPORT_KEY, name);
     }
 }

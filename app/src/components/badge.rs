@@ -7,8 +7,8 @@ use leptos::prelude::*;
 pub enum ConnState {
     /// Not connected yet (also what the server renders).
     Connecting,
-    /// Joined and receiving posts.
-    Live,
+    /// Joined and receiving posts over this transport (`ws`, `sse`, `longpoll`).
+    Live { transport: &'static str },
     /// Lost; the next attempt starts in `retry_in_s` seconds.
     Reconnecting { retry_in_s: u32 },
 }
@@ -17,12 +17,13 @@ pub enum ConnState {
 pub fn Badge(state: ReadSignal<ConnState>, #[prop(into)] on_retry: Callback<()>) -> impl IntoView {
     let class = move || match state.get() {
         ConnState::Connecting => "badge badge-connecting",
-        ConnState::Live => "badge badge-live",
+        ConnState::Live { .. } => "badge badge-live",
         ConnState::Reconnecting { .. } => "badge badge-reconnecting",
     };
     let label = move || match state.get() {
         ConnState::Connecting => "connecting…".to_owned(),
-        ConnState::Live => "live".to_owned(),
+        ConnState::Live { transport: "ws" } => "live".to_owned(),
+        ConnState::Live { transport } => format!("live · {transport}"),
         ConnState::Reconnecting { retry_in_s: 0 } => "reconnecting…".to_owned(),
         ConnState::Reconnecting { retry_in_s } => format!("reconnecting in {retry_in_s}s"),
     };

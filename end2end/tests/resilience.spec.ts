@@ -1,0 +1,66 @@
+import { test, expect, Page } from '@playwright/test';
+import { openRoom, personContext, post, postText, uniqueRoom } from './helpers';
+
+/** Cuts (or restores) every real-time path of one page: the WebSocket and the HTTP fallbacks. */
+async function cutOff(page: Page, state: { down: boolean }) {
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    if (state.down) ws.close();
+    else ws.connectToServer();
+  });
+  await page.route(/\/x\//, (route) => (state.down ? route.abort() : route.continue()));
+}
+
+test('with WebSockets blocked the page falls back to SSE, and posts and receives', async ({ browser }) => {
+  const room = uniqueRoom('fallback');
+  const context = await personContext(browser, 'sasha');
+  const page = await context.newPage();
+  await page.routeWebSocket(/\/ws$/, (ws) => ws.close());
+  await page.goto(`/r/${room}`);
+  await expect(page.getByTestId('badge')).toHaveText(/live · sse/, { timeout: 20_000 });
+
+  const other = await openRoom(await personContext(browser, 'wes'), room);
+  await post(other, 'sent over a websocket');
+  await expect(postText(page, 'sent over a websocket')).toBeVisible();
+  await post(page, 'sent over sse and post');
+  await expect(postText(other, 'sent over sse and post')).toHaveCount(1);
+  await expect(page.getByTestId('pending')).toBeEmpty();
+});
+
+test('?transport=longpoll forces long polling, which posts and receives', async ({ browser }) => {
+  const room = uniqueRoom('longpoll');
+  const page = await (await personContext(browser, 'lola')).newPage();
+  await page.goto(`/r/${room}?transport=longpoll`);
+  await expect(page.getByTestId('badge')).toHaveText('live · longpoll');
+  const other = await openRoom(await personContext(browser, 'wes'), room);
+  await post(other, 'hello poller');
+  await expect(postText(page, 'hello poller')).toBeVisible();
+  await post(page, 'hello from a long poll');
+  await expect(postText(other, 'hello from a long poll')).toHaveCount(1);
+});
+
+test('a post made while cut off survives a reload and arrives exactly once when the network returns', async ({ browser }) => {
+  const room = uniqueRoom('outage');
+  const other = await openRoom(await personContext(browser, 'olga'), room);
+  const page = await openRoom(await personContext(browser, 'otto'), room);
+  const net = { down: true };
+  await cutOff(page, net);
+  await page.reload();
+  await expect(page.getByTestId('badge')).toHaveText(/reconnecting/);
+  await post(page, 'written offline');
+  await expect(page.getByTestId('pending')).toContainText('written offline');
+
+  await page.reload();
+  await expect(page.getByTestId('pending')).toContainText('written offline');
+  await expect(postText(other, 'written offline')).toHaveCount(0);
+
+  net.down = false;
+  const retry = page.getByRole('button', { name: 'retry now' });
+  if (await retry.isVisible()) await retry.click();
+  await expect(page.getByTestId('badge')).toHaveText(/live/, { timeout: 20_000 });
+  await expect(postText(other, 'written offline')).toHaveCount(1);
+  await expect(postText(page, 'written offline')).toHaveCount(1);
+  await expect(page.getByTestId('pending')).toBeEmpty();
+  // Exactly once, even after the page settles and reloads.
+  await page.reload();
+  await expect(postText(page, 'written offline')).toHaveCount(1);
+});
