@@ -9,5 +9,6 @@ mod hub;
 mod pages;
 mod persistence;
 mod presence;
+mod resume;
 mod process;
 mod wall;
