@@ -64,3 +64,32 @@ test('a post made while cut off survives a reload and arrives exactly once when 
   await page.reload();
   await expect(postText(page, 'written offline')).toHaveCount(1);
 });
+
+test('a post whose ack is lost is retried on a new connection and stored once', async ({ browser }) => {
+  const room = uniqueRoom('lost-ack');
+  const other = await openRoom(await personContext(browser, 'olga'), room);
+  const context = await personContext(browser, 'ada');
+  const page = await context.newPage();
+  const net = { swallowReplies: false };
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((message) => {
+      if (!net.swallowReplies) ws.send(message);
+    });
+  });
+  await page.goto(`/r/${room}`);
+  await expect(page.getByTestId('badge')).toHaveText(/live/);
+
+  net.swallowReplies = true;
+  await post(page, 'my ack gets lost');
+  await expect(postText(other, 'my ack gets lost')).toHaveCount(1);
+  await expect(page.getByTestId('pending')).toContainText('my ack gets lost');
+  net.swallowReplies = false;
+
+  // No ack within 10 s: the page reconnects, re-sends, and the server recognises the retry.
+  await expect(page.getByTestId('pending')).toBeEmpty({ timeout: 20_000 });
+  await expect(postText(page, 'my ack gets lost')).toHaveCount(1);
+  await expect(postText(other, 'my ack gets lost')).toHaveCount(1);
+  await other.reload();
+  await expect(postText(other, 'my ack gets lost')).toHaveCount(1);
+});
