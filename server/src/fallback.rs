@@ -62,8 +62,8 @@ impl HttpSessions {
     /// Removes a session and leaves its rooms.
     async fn close(&self, id: &str) {
         let removed = self.inner.lock().ok().and_then(|mut map| map.remove(id));
-        if let Some(s) = removed.and_then(|s| Arc::try_unwrap(s).ok()) {
-            s.session.into_inner().end().await;
+        if let Some(entry) = removed {
+            entry.session.lock().await.end().await;
         }
     }
 

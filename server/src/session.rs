@@ -126,7 +126,8 @@ impl Session {
     }
 
     /// Leaves every room.
-    pub async fn end(self) {
+    pub async fn end(&mut self) {
+        self.joined.clear();
         let _ = self.hub.disconnect(self.id).await;
     }
 }

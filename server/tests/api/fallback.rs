@@ -182,3 +182,18 @@ async fn fallback_endpoints_check_the_origin() {
     let response = reqwest::Client::new().get(app.http_url("/x/poll")).header("origin", "https://evil.example").send().await.unwrap();
     assert_eq!(response.status(), 403);
 }
+
+#[tokio::test]
+async fn closing_an_sse_stream_leaves_the_room() {
+    let app = spawn_app().await;
+    let mut alice = app.client().await;
+    alice.join("lobby", "alice", None).await;
+    let mut sse = SseReader::open(&app, "?room=lobby&username=streamer", None).await;
+    sse.next().await; // hello
+    assert!(matches!(alice.recv().await, ServerMsg::UserJoined { .. }));
+    drop(sse);
+    match alice.recv().await {
+        ServerMsg::UserLeft { username, members, .. } => assert_eq!((username.as_str(), members), ("streamer", 1)),
+        other => panic!("expected streamer to leave, got {other:?}"),
+    }
+}
