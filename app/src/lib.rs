@@ -11,6 +11,8 @@
 //! - `pages/` — one file per page; `wall_state.rs` holds a wall's client-side state.
 //! - `components/` — badge, composer, post, username field.
 //! - `client/` — browser only: the room socket (reconnects, re-sends) and local storage.
+//! - `stats.rs` — percentiles and histograms for the speed test and the lab.
+//! - `lab.rs` — the wire types of the lessons (speed test, transport lab, inspector).
 //! - `time.rs` — relative times.
 
 pub mod api;
@@ -19,8 +21,10 @@ pub mod app;
 pub mod client;
 pub mod components;
 pub mod domain;
+pub mod lab;
 pub mod pages;
 pub mod protocol;
+pub mod stats;
 pub mod time;
 
 pub use app::{shell, App};

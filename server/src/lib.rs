@@ -7,6 +7,7 @@
 //!   runs until the shutdown token is cancelled, then lets sockets close.
 //! - `ws.rs` — `GET /ws`: Origin check and upgrade.
 //! - `fallback.rs` — SSE, long polling and `POST /x/send`, for when WebSockets are blocked.
+//! - `lab/` — the lessons' endpoints: echo, ticker, handshake capture, byte counts.
 //! - `origin.rs` — the Origin allowlist.
 //! - `session.rs` — one client's protocol state, whatever the transport: decode, rate limit,
 //!   answer; the per-connection `Limits`.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod connection;
 pub mod fallback;
 pub mod hub;
+pub mod lab;
 pub mod origin;
 pub mod queue;
 pub mod session;

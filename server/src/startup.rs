@@ -10,6 +10,7 @@ use crate::origin::OriginPolicy;
 use crate::store::{Store, StoreError};
 use crate::wall_data::ServerWallData;
 use crate::fallback::{self, HttpSessions};
+use crate::lab::LabState;
 use crate::ws::{self, WsState};
 use app::api::WallData;
 use app::{shell, App};
@@ -66,9 +67,11 @@ impl Application {
         let hub = Hub::spawn(store.clone());
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let origins = Arc::new(OriginPolicy::new(&config.allowed_origins));
+        let lab = LabState::new(origins.clone(), shutdown.clone());
         let ws = WsState {
             hub: hub.clone(),
-            origins: Arc::new(OriginPolicy::new(&config.allowed_origins)),
+            origins,
             limits: Limits {
                 max_message_bytes: config.max_message_bytes,
                 queue_capacity: config.queue_capacity,
@@ -81,6 +84,7 @@ impl Application {
             tracker: tracker.clone(),
             next_id: Arc::new(AtomicU64::new(1)),
             sessions: HttpSessions::default(),
+            captures: lab.captures.clone(),
         };
         tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
         let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub });
@@ -96,8 +100,9 @@ impl Application {
                 move || shell(options.clone())
             })
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-            .layer(tower_http::trace::TraceLayer::new_for_http())
-            .with_state(state);
+            .with_state(state)
+            .merge(lab.router(config.max_message_bytes))
+            .layer(tower_http::trace::TraceLayer::new_for_http());
         Ok(Self { listener, router, store, shutdown, tracker, grace: Duration::from_millis(config.shutdown_grace_ms) })
     }
 

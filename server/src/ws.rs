@@ -4,8 +4,8 @@ use crate::connection;
 use crate::session::Limits;
 use crate::hub::Hub;
 use crate::origin::OriginPolicy;
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,11 +26,21 @@ pub struct WsState {
     pub next_id: Arc<AtomicU64>,
     /// Sessions of the HTTP fallback transports (SSE, long polling).
     pub sessions: crate::fallback::HttpSessions,
+    /// Upgrades recorded for the inspector (`/ws?capture=TOKEN`).
+    pub captures: crate::lab::handshake::Captures,
+}
+
+#[derive(serde::Deserialize)]
+pub struct UpgradeQuery {
+    capture: Option<String>,
 }
 
 pub async fn upgrade(
     State(state): State<WsState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<UpgradeQuery>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -43,11 +53,13 @@ pub async fn upgrade(
     }
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let max = state.limits.max_message_bytes;
-    upgrade
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| {
-            let tracker = state.tracker.clone();
-            tracker.track_future(connection::run(socket, id, peer, state))
-        })
+    let captures = state.captures.clone();
+    let response = upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
+        let tracker = state.tracker.clone();
+        tracker.track_future(connection::run(socket, id, peer, state))
+    });
+    if let Some(token) = query.capture.as_deref().and_then(crate::lab::run_id) {
+        captures.record(token, &method, &uri, &headers, &response);
+    }
+    response
 }

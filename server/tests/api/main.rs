@@ -7,6 +7,7 @@ mod heartbeat;
 mod helpers;
 mod hub;
 mod pages;
+mod lab;
 mod persistence;
 mod presence;
 mod resume;

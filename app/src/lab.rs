@@ -1,0 +1,86 @@
+//! Wire types of the lessons: what the speed test, the transport lab and the inspector
+//! exchange with the server, plus the WebSocket frame-size rule they all use.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Bytes the server counted for one transport during one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireCount {
+    /// Requests (HTTP) or messages (WebSocket, SSE) received from the client.
+    pub messages_up: u64,
+    /// Responses or messages sent to the client.
+    pub messages_down: u64,
+    /// Framing bytes client → server: HTTP request line and headers, or frame headers.
+    pub up_header_bytes: u64,
+    pub up_payload_bytes: u64,
+    /// Framing bytes server → client: HTTP status line and headers, frame headers, or the
+    /// SSE `data: `/blank-line framing.
+    pub down_header_bytes: u64,
+    pub down_payload_bytes: u64,
+}
+
+impl WireCount {
+    pub fn total(&self) -> u64 {
+        self.up_header_bytes + self.up_payload_bytes + self.down_header_bytes + self.down_payload_bytes
+    }
+}
+
+/// Everything counted for one run, by transport name (`http`, `ws`, `sse`, `poll`, …).
+pub type WireReport = BTreeMap<String, WireCount>;
+
+/// A WebSocket upgrade as the server saw it, with the accept key worked out step by step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handshake {
+    pub request_line: String,
+    pub request_headers: Vec<(String, String)>,
+    pub status_line: String,
+    pub response_headers: Vec<(String, String)>,
+    pub accept: AcceptSteps,
+}
+
+/// How `Sec-WebSocket-Accept` follows from `Sec-WebSocket-Key` (RFC 6455 §4.2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptSteps {
+    pub key: String,
+    pub guid: String,
+    pub concatenated: String,
+    pub sha1_hex: String,
+    pub accept: String,
+}
+
+/// The GUID every WebSocket server appends to the client's key.
+pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// One event of the lab's ticker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tick {
+    pub n: u64,
+    /// When the server produced it, ms since the epoch.
+    pub ts: i64,
+}
+
+/// Bytes of a WebSocket frame header for a payload of `len` bytes (RFC 6455 §5.2): 2, plus
+/// 2 or 8 for the extended length, plus 4 for the mask clients must send.
+pub fn frame_header_len(len: usize, masked: bool) -> usize {
+    let extended = match len {
+        0..=125 => 0,
+        126..=65_535 => 2,
+        _ => 8,
+    };
+    2 + extended + if masked { 4 } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frame_header_len;
+
+    #[test]
+    fn frame_header_sizes_follow_rfc_6455() {
+        assert_eq!(frame_header_len(5, false), 2);
+        assert_eq!(frame_header_len(125, true), 6);
+        assert_eq!(frame_header_len(126, false), 4);
+        assert_eq!(frame_header_len(65_535, true), 8);
+        assert_eq!(frame_header_len(65_536, false), 10);
+    }
+}

@@ -1,0 +1,91 @@
+//! The inspector's view of a WebSocket upgrade: the request and the 101 response exactly as
+//! the server handled them, and `Sec-WebSocket-Accept` worked out step by step.
+//!
+//! A page opens `/ws?capture=TOKEN`; the upgrade handler records the handshake under that
+//! token, and `GET /lab/handshake/TOKEN` returns it.
+
+use super::LabState;
+use app::lab::{AcceptSteps, Handshake, WEBSOCKET_GUID};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use sha1::{Digest, Sha1};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+/// Handshakes remembered at once; the oldest is forgotten first.
+const CAPTURES_KEPT: usize = 256;
+
+/// RFC 6455 §4.2.2: base64(SHA-1(key + GUID)), with every intermediate value.
+pub fn accept_steps(key: &str) -> AcceptSteps {
+    let concatenated = format!("{key}{WEBSOCKET_GUID}");
+    let digest = Sha1::digest(concatenated.as_bytes());
+    AcceptSteps {
+        key: key.to_owned(),
+        guid: WEBSOCKET_GUID.to_owned(),
+        sha1_hex: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        accept: base64::engine::general_purpose::STANDARD.encode(digest),
+        concatenated,
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Captures {
+    inner: Arc<Mutex<(HashMap<String, Handshake>, VecDeque<String>)>>,
+}
+
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers.iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+}
+
+impl Captures {
+    /// Records the upgrade of `request` into `response` under `token`.
+    pub fn record(&self, token: &str, method: &Method, uri: &Uri, request: &HeaderMap, response: &Response) {
+        let key = request.get("sec-websocket-key").and_then(|k| k.to_str().ok()).unwrap_or_default();
+        let status = response.status();
+        let handshake = Handshake {
+            request_line: format!("{method} {} HTTP/1.1", uri.path_and_query().map_or("/", |p| p.as_str())),
+            request_headers: header_pairs(request),
+            status_line: format!("HTTP/1.1 {} {}", status.as_u16(), status.canonical_reason().unwrap_or("")),
+            response_headers: header_pairs(response.headers()),
+            accept: accept_steps(key),
+        };
+        let Ok(mut inner) = self.inner.lock() else { return };
+        let (map, order) = &mut *inner;
+        if map.insert(token.to_owned(), handshake).is_none() {
+            order.push_back(token.to_owned());
+            if order.len() > CAPTURES_KEPT {
+                if let Some(old) = order.pop_front() {
+                    map.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn get(&self, token: &str) -> Option<Handshake> {
+        self.inner.lock().ok()?.0.get(token).cloned()
+    }
+}
+
+pub async fn show(State(lab): State<LabState>, Path(token): Path<String>) -> Response {
+    match lab.captures.get(&token) {
+        Some(handshake) => Json(handshake).into_response(),
+        None => (StatusCode::NOT_FOUND, "no handshake captured under that token").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accept_steps;
+
+    #[test]
+    // RFC 6455 §1.3 gives "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" (the issue text has X for Y).
+    fn rfc_6455_sample_key() {
+        let steps = accept_steps("dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(steps.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(steps.concatenated, "dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+        assert_eq!(steps.sha1_hex, "b37a4f2cc0624f1690f64606cf385945b2bec4ea");
+    }
+}

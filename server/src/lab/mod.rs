@@ -1,0 +1,112 @@
+//! The lessons' server side: echo endpoints for the speed test, the transport lab's ticker,
+//! the inspector's handshake capture, and the byte counts they all report.
+//!
+//! # Layout
+//! - `wire.rs` — the per-run byte ledger and HTTP head sizes.
+//! - `echo.rs` — HTTP, WebSocket and SSE + POST echo.
+//! - `ticker.rs` — one event stream over short polling, long polling, SSE and WebSocket.
+//! - `handshake.rs` — captured upgrades and `Sec-WebSocket-Accept` step by step.
+
+pub mod echo;
+pub mod handshake;
+pub mod ticker;
+pub mod wire;
+
+use crate::origin::OriginPolicy;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct LabState {
+    pub ledger: wire::Ledger,
+    pub captures: handshake::Captures,
+    pub tickers: ticker::Tickers,
+    pub echo_sessions: EchoSessions,
+    pub origins: Arc<OriginPolicy>,
+    pub shutdown: CancellationToken,
+}
+
+impl LabState {
+    pub fn new(origins: Arc<OriginPolicy>, shutdown: CancellationToken) -> Self {
+        Self {
+            ledger: wire::Ledger::default(),
+            captures: handshake::Captures::default(),
+            tickers: ticker::Tickers::default(),
+            echo_sessions: EchoSessions::default(),
+            origins,
+            shutdown,
+        }
+    }
+
+    pub fn router(self, max_body: usize) -> Router {
+        Router::new()
+            .route("/lab/echo/http", post(echo::http))
+            .route("/lab/echo/ws", get(echo::ws))
+            .route("/lab/echo/sse", get(echo::sse_stream).post(echo::sse_post))
+            .route("/lab/wire", get(report))
+            .route("/lab/handshake/{token}", get(handshake::show))
+            .route("/lab/ticker", post(ticker::start))
+            .route("/lab/ticker/{id}/poll", get(ticker::poll))
+            .route("/lab/ticker/{id}/longpoll", get(ticker::long_poll))
+            .route("/lab/ticker/{id}/sse", get(ticker::sse))
+            .route("/lab/ticker/{id}/ws", get(ticker::ws))
+            .layer(DefaultBodyLimit::max(max_body))
+            .with_state(self)
+    }
+}
+
+/// A run id (and capture token) follows the client-id rule: 1–64 of `A–Z a–z 0–9 - _`.
+pub fn run_id(raw: &str) -> Option<&str> {
+    app::domain::ClientId::parse(raw).ok().map(|_| raw)
+}
+
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    run: String,
+}
+
+async fn report(State(lab): State<LabState>, Query(q): Query<ReportQuery>) -> Json<app::lab::WireReport> {
+    Json(lab.ledger.report(&q.run))
+}
+
+/// Open SSE echo streams, by session id.
+#[derive(Clone, Default)]
+pub struct EchoSessions {
+    inner: Arc<Mutex<HashMap<String, mpsc::Sender<String>>>>,
+}
+
+impl EchoSessions {
+    fn insert(&self, id: String, tx: mpsc::Sender<String>) {
+        if let Ok(mut map) = self.inner.lock() {
+            map.insert(id, tx);
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<mpsc::Sender<String>> {
+        self.inner.lock().ok()?.get(id).cloned()
+    }
+
+    /// Removes the session when the stream holding the guard is dropped.
+    fn guard(&self, id: String) -> EchoGuard {
+        EchoGuard { id, sessions: self.clone() }
+    }
+}
+
+pub struct EchoGuard {
+    id: String,
+    sessions: EchoSessions,
+}
+
+impl Drop for EchoGuard {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.sessions.inner.lock() {
+            map.remove(&self.id);
+        }
+    }
+}

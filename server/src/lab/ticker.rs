@@ -1,0 +1,173 @@
+//! The transport lab's ticker: one event stream, delivered at once by short polling, long
+//! polling, SSE and WebSocket, each counting its requests and bytes.
+//!
+//! `POST /lab/ticker?rate=N` starts a ticker (N events a second, for at most two minutes)
+//! and answers its id; `GET /lab/ticker/{id}/{poll|longpoll|sse|ws}` deliver it.
+
+use super::wire::{request_head_bytes, response_head_bytes};
+use super::LabState;
+use crate::store::now_ms;
+use app::lab::{frame_header_len, Tick};
+use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::StreamExt;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The longest a ticker runs.
+const LIFETIME: Duration = Duration::from_secs(120);
+/// How long a long poll waits for the next tick.
+const LONG_POLL_WAIT: Duration = Duration::from_secs(25);
+/// Highest rate accepted, events per second.
+const MAX_RATE: u32 = 50;
+/// Running tickers at once.
+const MAX_TICKERS: usize = 64;
+
+/// The running tickers: each publishes its latest tick on a watch channel.
+#[derive(Clone, Default)]
+pub struct Tickers {
+    inner: Arc<Mutex<HashMap<String, watch::Receiver<Tick>>>>,
+}
+
+impl Tickers {
+    fn get(&self, id: &str) -> Option<watch::Receiver<Tick>> {
+        self.inner.lock().ok()?.get(id).cloned()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StartQuery {
+    rate: u32,
+}
+
+pub async fn start(State(lab): State<LabState>, Query(q): Query<StartQuery>) -> Response {
+    if !(1..=MAX_RATE).contains(&q.rate) {
+        return (StatusCode::BAD_REQUEST, format!("rate must be 1–{MAX_RATE} events per second")).into_response();
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (tx, rx) = watch::channel(Tick { n: 0, ts: now_ms() });
+    {
+        let Ok(mut map) = lab.tickers.inner.lock() else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+        if map.len() >= MAX_TICKERS {
+            return (StatusCode::SERVICE_UNAVAILABLE, "too many lab tickers running; try again in a minute").into_response();
+        }
+        map.insert(id.clone(), rx);
+    }
+    let (tickers, shutdown, key) = (lab.tickers.clone(), lab.shutdown.clone(), id.clone());
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1) / q.rate);
+        let deadline = tokio::time::sleep(LIFETIME);
+        tokio::pin!(deadline);
+        for n in 1.. {
+            tokio::select! {
+                _ = &mut deadline => break,
+                _ = shutdown.cancelled() => break,
+                _ = every.tick() => { tx.send_replace(Tick { n, ts: now_ms() }); }
+            }
+        }
+        if let Ok(mut map) = tickers.inner.lock() {
+            map.remove(&key);
+        }
+    });
+    Json(serde_json::json!({ "id": id, "rate": q.rate, "seconds": LIFETIME.as_secs() })).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct AfterQuery {
+    #[serde(default)]
+    after: u64,
+}
+
+/// Short polling answers at once: the latest tick if it is newer than `after`, else `[]`.
+pub async fn poll(State(lab): State<LabState>, Path(id): Path<String>, Query(q): Query<AfterQuery>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let Some(rx) = lab.tickers.get(&id) else { return gone() };
+    let tick = *rx.borrow();
+    let ticks: Vec<Tick> = (tick.n > q.after).then_some(tick).into_iter().collect();
+    counted_json(&lab, &id, "poll", &ticks, &method, &uri, &headers)
+}
+
+/// Long polling waits until a tick newer than `after` exists.
+pub async fn long_poll(State(lab): State<LabState>, Path(id): Path<String>, Query(q): Query<AfterQuery>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let Some(mut rx) = lab.tickers.get(&id) else { return gone() };
+    let newer = tokio::time::timeout(LONG_POLL_WAIT, rx.wait_for(|t| t.n > q.after)).await;
+    let ticks: Vec<Tick> = match newer {
+        Ok(Ok(tick)) => vec![*tick],
+        _ => Vec::new(),
+    };
+    counted_json(&lab, &id, "longpoll", &ticks, &method, &uri, &headers)
+}
+
+fn counted_json(lab: &LabState, id: &str, transport: &str, ticks: &[Tick], method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    let body = serde_json::to_string(ticks).unwrap_or_else(|_| "[]".into());
+    let response = ([(axum::http::header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
+    let down_head = response_head_bytes(StatusCode::OK, response.headers()) + content_length_line(body.len());
+    lab.ledger.add(id, transport, |c| {
+        c.messages_up += 1;
+        c.messages_down += ticks.len() as u64;
+        c.up_header_bytes += request_head_bytes(method, uri, headers);
+        c.down_header_bytes += down_head;
+        c.down_payload_bytes += body.len() as u64;
+    });
+    response
+}
+
+/// hyper adds `content-length: N\r\n` to a sized body.
+fn content_length_line(len: usize) -> u64 {
+    ("content-length: ".len() + len.to_string().len() + 2) as u64
+}
+
+pub async fn sse(State(lab): State<LabState>, Path(id): Path<String>) -> Response {
+    let Some(rx) = lab.tickers.get(&id) else { return gone() };
+    let ledger = lab.ledger.clone();
+    let ticks = tokio_stream_of(rx).map(move |tick| {
+        let data = serde_json::to_string(&tick).unwrap_or_default();
+        ledger.add(&id, "sse", |c| {
+            c.messages_down += 1;
+            c.down_header_bytes += 8;
+            c.down_payload_bytes += data.len() as u64;
+        });
+        Ok::<_, std::convert::Infallible>(Event::default().data(data))
+    });
+    Sse::new(ticks).into_response()
+}
+
+pub async fn ws(State(lab): State<LabState>, Path(id): Path<String>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+    let Some(rx) = lab.tickers.get(&id) else { return gone() };
+    if !lab.origins.permits(&headers) {
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    upgrade.on_upgrade(move |mut socket| async move {
+        let mut ticks = Box::pin(tokio_stream_of(rx));
+        while let Some(tick) = ticks.next().await {
+            let data = serde_json::to_string(&tick).unwrap_or_default();
+            lab.ledger.add(&id, "ws", |c| {
+                c.messages_down += 1;
+                c.down_header_bytes += frame_header_len(data.len(), false) as u64;
+                c.down_payload_bytes += data.len() as u64;
+            });
+            if socket.send(Message::Text(data.into())).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Every tick published after now, until the ticker stops.
+fn tokio_stream_of(rx: watch::Receiver<Tick>) -> impl futures::Stream<Item = Tick> {
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.changed().await.ok()?;
+        let tick = *rx.borrow_and_update();
+        Some((tick, rx))
+    })
+}
+
+fn gone() -> Response {
+    (StatusCode::NOT_FOUND, "no such ticker (it runs two minutes at most): start a new one").into_response()
+}
