@@ -1,7 +1,7 @@
 //! The HTML shell, the router and the frame every page shares.
 
 use crate::components::username::{CurrentUser, UsernameField};
-use crate::pages::{home::HomePage, not_found::NotFound, room::RoomPage};
+use crate::pages::{home::HomePage, inspect::InspectPage, lab::LabPage, not_found::NotFound, room::RoomPage, speed::SpeedPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -55,6 +55,9 @@ pub fn App() -> impl IntoView {
                 </A>
                 <nav class="topnav">
                     <A href="/">"Rooms"</A>
+                    <A href="/speed">"Speed test"</A>
+                    <A href="/lab">"Transport lab"</A>
+                    <A href="/inspect">"Inspector"</A>
                 </nav>
                 <UsernameField/>
             </header>
@@ -63,6 +66,9 @@ pub fn App() -> impl IntoView {
                     // Async: the HTML is sent once the data is in it, so it reads without JavaScript.
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/r/:room") view=RoomPage ssr=SsrMode::Async/>
+                    <Route path=path!("/speed") view=SpeedPage/>
+                    <Route path=path!("/lab") view=LabPage/>
+                    <Route path=path!("/inspect") view=InspectPage/>
                 </Routes>
             </main>
             <footer class="footer muted">

@@ -84,3 +84,55 @@ mod tests {
         assert_eq!(frame_header_len(65_536, false), 10);
     }
 }
+
+/// One transport's result in a speed test (browser or `wallsocket bench speed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeedResult {
+    /// `http`, `ws` or `sse`.
+    pub transport: String,
+    pub round_trips: usize,
+    pub total_ms: f64,
+    pub latency: crate::stats::Summary,
+    /// What the server counted on the wire for this transport, if it reported.
+    pub wire: Option<WireCount>,
+    /// Every round trip's latency in ms, for charts.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub samples: Vec<f64>,
+}
+
+impl SpeedResult {
+    pub fn per_second(&self) -> f64 {
+        if self.total_ms > 0.0 {
+            self.round_trips as f64 * 1000.0 / self.total_ms
+        } else {
+            0.0
+        }
+    }
+
+    /// Bytes on the wire per round trip (both directions, framing included).
+    pub fn bytes_per_round_trip(&self) -> Option<f64> {
+        let wire = self.wire.as_ref()?;
+        (self.round_trips > 0).then(|| wire.total() as f64 / self.round_trips as f64)
+    }
+
+    /// Framing bytes (headers) per round trip, both directions.
+    pub fn header_bytes_per_round_trip(&self) -> Option<f64> {
+        let wire = self.wire.as_ref()?;
+        (self.round_trips > 0).then(|| (wire.up_header_bytes + wire.down_header_bytes) as f64 / self.round_trips as f64)
+    }
+}
+
+/// The payload of round trip `i`: its index in 8 digits (so echoes can be matched when
+/// pipelined), padded with dots to `size` bytes (at least 8).
+pub fn speed_payload(i: usize, size: usize) -> String {
+    let mut payload = format!("{i:08}");
+    while payload.len() < size {
+        payload.push('.');
+    }
+    payload
+}
+
+/// The round-trip index carried by an echoed payload.
+pub fn speed_index(payload: &str) -> Option<usize> {
+    payload.get(..8)?.parse().ok()
+}

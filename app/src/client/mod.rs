@@ -1,5 +1,6 @@
 //! Browser-only code: the WebSocket connection and local storage. Compiled with `hydrate`.
 
+pub mod lessons;
 pub mod link;
 pub mod socket;
 pub mod storage;

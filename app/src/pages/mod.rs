@@ -1,6 +1,9 @@
 //! One file per page.
 
 pub mod home;
+pub mod inspect;
+pub mod lab;
 pub mod not_found;
 pub mod room;
+pub mod speed;
 mod wall_state;

@@ -1,0 +1,96 @@
+//! The inspector's browser side: its own socket, the captured handshake, the frame log.
+
+use super::{Frame, Inspector};
+use crate::client::lessons::{get_text, now, ws_url};
+use crate::components::username::use_current_user;
+use crate::lab::frame_header_len;
+use crate::protocol::ClientMsg;
+use futures::channel::mpsc::{unbounded, UnboundedSender};
+use futures::{SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message};
+use leptos::prelude::*;
+
+#[derive(Clone, Copy)]
+pub struct Actions {
+    outbox: StoredValue<UnboundedSender<ClientMsg>>,
+    ins: Inspector,
+    user: crate::components::username::CurrentUser,
+}
+
+impl Actions {
+    fn send(&self, msg: ClientMsg) {
+        self.outbox.with_value(|o| o.unbounded_send(msg).ok());
+    }
+
+    fn username(&self) -> crate::domain::Username {
+        self.user.0.get_untracked().unwrap_or_else(|| "inspector".parse().expect("a valid name"))
+    }
+
+    pub fn join(&self) {
+        match self.ins.room.get_untracked().parse() {
+            Ok(room) => self.send(ClientMsg::Join { room, username: self.username(), since: None }),
+            Err(e) => self.ins.status.set(format!("{e}")),
+        }
+    }
+
+    pub fn post(&self) {
+        let (Ok(room), Ok(text)) = (self.ins.room.get_untracked().parse(), self.ins.draft.get_untracked().parse()) else {
+            self.ins.status.set("Enter a valid room and a post of 1–2000 characters.".into());
+            return;
+        };
+        let Ok(client_id) = uuid::Uuid::new_v4().simple().to_string().parse() else { return };
+        self.ins.draft.set(String::new());
+        self.send(ClientMsg::Post { room, text, client_id });
+    }
+}
+
+pub fn start(ins: Inspector) -> Actions {
+    let (tx, rx) = unbounded::<ClientMsg>();
+    let actions = Actions { outbox: StoredValue::new(tx), ins, user: use_current_user() };
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    leptos::task::spawn_local(async move {
+        let Ok(ws) = WebSocket::open(&ws_url(&format!("/ws?capture={token}"))) else {
+            ins.status.set("could not open a WebSocket".into());
+            return;
+        };
+        let (mut sink, stream) = ws.split();
+        let mut stream = stream.fuse();
+        let mut rx = rx.fuse();
+        let opened = now();
+        let mut n = 0;
+        let mut first = true;
+        loop {
+            futures::select! {
+                frame = stream.next() => match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        if first {
+                            first = false;
+                            ins.status.set("open (101 Switching Protocols)".into());
+                            if let Ok(h) = get_text(&format!("/lab/handshake/{token}")).await.and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string())) {
+                                ins.handshake.set(Some(h));
+                            }
+                            actions.join();
+                        }
+                        n += 1;
+                        ins.log(Frame { n, outgoing: false, at_ms: now() - opened, payload_len: text.len(), header_len: frame_header_len(text.len(), false), payload: text });
+                    }
+                    Some(Ok(Message::Bytes(_))) => {}
+                    Some(Err(_)) | None => {
+                        ins.status.set("closed — reload the page to open a new socket".into());
+                        return;
+                    }
+                },
+                msg = rx.next() => {
+                    let Some(msg) = msg else { return };
+                    let Ok(text) = serde_json::to_string(&msg) else { continue };
+                    n += 1;
+                    ins.log(Frame { n, outgoing: true, at_ms: now() - opened, payload_len: text.len(), header_len: frame_header_len(text.len(), true), payload: text.clone() });
+                    if sink.send(Message::Text(text)).await.is_err() {
+                        return;
+                    }
+                },
+            }
+        }
+    });
+    actions
+}

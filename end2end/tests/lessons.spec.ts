@@ -1,0 +1,58 @@
+import { test, expect } from '@playwright/test';
+import { openRoom, personContext, postText, uniqueRoom } from './helpers';
+
+test('a speed test with N=200 shows numbers for every transport and a chart', async ({ page }) => {
+  await page.goto('/speed');
+  await page.getByTestId('speed-n').fill('200');
+  await page.getByTestId('speed-size').fill('32');
+  await page.getByTestId('speed-run').click();
+  const results = page.getByTestId('speed-results');
+  await expect(results).toBeVisible({ timeout: 60_000 });
+  for (const transport of ['http', 'ws', 'sse']) {
+    const row = results.locator(`tr[data-transport=${transport}]`);
+    await expect(row.locator('td').nth(2)).toHaveText(/^[1-9]\d*$/); // messages per second
+    await expect(row.locator('td').nth(7)).toHaveText(/^\d+$/); // bytes per round trip, counted by the server
+  }
+  await expect(page.getByTestId('speed-headline')).toHaveText(/WebSocket: [\d.]+× the round trips per second of HTTP/);
+  await expect(page.locator('[data-testid=latency-chart] polyline')).toHaveCount(3);
+  await expect(page.getByTestId('speed-export')).toHaveAttribute('href', /^data:application\/json/);
+  // Per round trip, an HTTP exchange carries far more header bytes than two WebSocket frames.
+  const httpHeaders = Number(await results.locator('tr[data-transport=http] td').nth(8).textContent());
+  const wsHeaders = Number(await results.locator('tr[data-transport=ws] td').nth(8).textContent());
+  expect(wsHeaders).toBe(8);
+  expect(httpHeaders).toBeGreaterThan(100);
+});
+
+test('the lab shows all four transports receiving ticks', async ({ page }) => {
+  await page.goto('/lab');
+  await page.getByTestId('lab-rate').selectOption('20');
+  await page.getByTestId('lab-start').click();
+  for (const transport of ['poll', 'longpoll', 'sse', 'ws']) {
+    await expect(page.getByTestId(`ticks-${transport}`)).not.toHaveText('0', { timeout: 15_000 });
+  }
+  await expect(page.getByTestId('lab-chart').locator('.bar-row')).toHaveCount(4);
+});
+
+test('the inspector shows the 101 upgrade and the frames of a post made on the wall', async ({ browser }) => {
+  const room = uniqueRoom('inspected');
+  const wall = await openRoom(await personContext(browser, 'walt'), room);
+  const page = await (await personContext(browser, 'ines')).newPage();
+  await page.goto('/inspect');
+  await expect(page.getByTestId('handshake-response')).toContainText('HTTP/1.1 101 Switching Protocols');
+  await expect(page.getByTestId('handshake-request')).toContainText('upgrade: websocket');
+  const accept = await page.getByTestId('accept-value').textContent();
+  await expect(page.getByTestId('handshake-response')).toContainText(`sec-websocket-accept: ${accept}`);
+
+  await page.getByTestId('inspect-room').fill(room);
+  await page.getByTestId('inspect-join').click();
+  await page.getByTestId('inspect-text').fill('seen in the inspector');
+  await page.getByTestId('inspect-send').click();
+  const frames = page.getByTestId('frames');
+  await expect(frames.locator('tr.out', { hasText: '"type": "post"' })).toContainText('seen in the inspector');
+  await expect(frames.locator('tr.in', { hasText: '"type": "ack"' })).toHaveCount(1);
+  await expect(frames.locator('tr.in', { hasText: 'seen in the inspector' })).toHaveCount(1);
+  await expect(postText(wall, 'seen in the inspector')).toHaveCount(1);
+
+  await page.getByTestId('inspect-filter').fill('"ack"');
+  await expect(frames.locator('tbody tr')).toHaveCount(1);
+});
