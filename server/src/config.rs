@@ -24,6 +24,9 @@ pub enum Command {
     Serve(Config),
     /// Join a room from the terminal: prints posts as they come, posts each line typed.
     Client(crate::client::ClientArgs),
+    /// Measure a running server (see docs/BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
 }
 
 /// The server's settings.

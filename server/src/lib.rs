@@ -3,6 +3,7 @@
 //! # Layout
 //! - `config.rs` — command-line flags and their environment variables; subcommands.
 //! - `client.rs` — `wallsocket client`, the terminal client.
+//! - `bench.rs` — `wallsocket bench speed`, the speed test from the command line.
 //! - `startup.rs` — `Application`: binds, opens the store, starts the hub, builds the router,
 //!   runs until the shutdown token is cancelled, then lets sockets close.
 //! - `ws.rs` — `GET /ws`: Origin check and upgrade.
@@ -19,6 +20,7 @@
 //! - `wall_data.rs` — what the pages' server functions read.
 //! - `telemetry.rs` — logging.
 
+pub mod bench;
 pub mod client;
 pub mod config;
 pub mod connection;

@@ -11,6 +11,7 @@ async fn main() -> std::process::ExitCode {
         None => serve(cli.serve).await,
         Some(Command::Serve(config)) => serve(config).await,
         Some(Command::Client(args)) => wallsocket::client::run(args).await,
+        Some(Command::Bench(command)) => wallsocket::bench::run(command).await,
     }
 }
 

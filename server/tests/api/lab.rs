@@ -108,3 +108,33 @@ async fn the_ticker_reaches_all_four_transports() {
     let refused = reqwest::Client::new().post(app.http_url("/lab/ticker?rate=1000")).send().await.unwrap();
     assert_eq!(refused.status(), 400);
 }
+
+#[tokio::test]
+async fn the_cli_speed_run_measures_every_transport() {
+    let app = spawn_app().await;
+    let base = format!("http://127.0.0.1:{}", app.port);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_wallsocket"))
+        .args(["bench", "speed", "--url", &base, "--n", "50", "--size", "64", "--json"])
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out).await.unwrap().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let results: Vec<app::lab::SpeedResult> = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = results.iter().map(|r| r.transport.as_str()).collect();
+    assert_eq!(names, ["http", "ws", "sse"]);
+    for r in &results {
+        assert_eq!(r.round_trips, 50);
+        assert!(r.latency.p50 > 0.0 && r.latency.p50 <= r.latency.p99 && r.latency.p99 <= r.latency.max);
+        let wire = r.wire.as_ref().expect("the server counted this transport");
+        assert_eq!(wire.up_payload_bytes, 50 * 64, "{}", r.transport);
+    }
+    assert_eq!(results[1].header_bytes_per_round_trip(), Some(8.0), "6-byte masked frame up, 2-byte frame down");
+
+    let table = tokio::process::Command::new(env!("CARGO_BIN_EXE_wallsocket"))
+        .args(["bench", "speed", "--url", &base, "--n", "20", "--pipelined"])
+        .output()
+        .await
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("20 round trips of 32 bytes, pipelined"), "{table}");
+    assert!(table.contains("WebSocket:") && table.lines().any(|l| l.starts_with("sse ")), "{table}");
+}
