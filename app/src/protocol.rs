@@ -33,6 +33,11 @@ pub const TYPING_SHOW_MS: u64 = 4_000;
 pub mod close {
     /// The server is shutting down (or restarting): reconnect later.
     pub const GOING_AWAY: u16 = 1001;
+    /// The peer broke the WebSocket protocol (reserved bits, unknown opcode, unmasked or
+    /// fragmented control frames, …).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame was not valid UTF-8.
+    pub const INVALID_DATA: u16 = 1007;
     /// A message was larger than [`super::MAX_MESSAGE_BYTES`].
     pub const TOO_BIG: u16 = 1009;
     /// The client read too slowly: its outgoing queue filled up. Reconnect and resume.

@@ -64,6 +64,15 @@ pub struct Config {
     #[arg(long, env = "WALLSOCKET_RATE_BURST", default_value = "40")]
     pub rate_burst: NonZeroU32,
 
+    /// Most WebSockets open at once; upgrades past it get HTTP 503.
+    #[arg(long, env = "WALLSOCKET_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// New WebSockets per second one client IP may open (bursts of twice that); more get 429.
+    /// Behind a reverse proxy every client shares the proxy's address: raise it there.
+    #[arg(long, env = "WALLSOCKET_IP_CONNECT_RATE", default_value = "20")]
+    pub ip_connect_rate: NonZeroU32,
+
     /// Milliseconds between the server's pings on each WebSocket.
     #[arg(long, env = "WALLSOCKET_PING_INTERVAL_MS", default_value_t = 20_000)]
     pub ping_interval_ms: u64,

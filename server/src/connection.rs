@@ -62,9 +62,9 @@ async fn read_loop(session: &mut Session, mut stream: SplitStream<WebSocket>, wr
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
             Some(Err(e)) => {
-                if is_too_big(e) {
-                    tracing::info!(code = close::TOO_BIG, "message over the size limit");
-                    let _ = session.client().send(Outbound::Close(close::TOO_BIG, "message too big")).await;
+                if let Some((code, reason)) = close_for(e) {
+                    tracing::info!(code, reason, "closing a misbehaving peer");
+                    let _ = session.client().send(Outbound::Close(code, reason)).await;
                 }
                 return;
             }
@@ -82,7 +82,12 @@ async fn reply(session: &Session, msg: &ServerMsg) -> bool {
     session.client().send(Outbound::Text(encode_server(msg).into())).await.is_ok()
 }
 
-/// True when the socket failed because a frame or message exceeded the size limit.
-fn is_too_big(e: axum::Error) -> bool {
-    matches!(e.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
+/// The close code for a peer that broke the WebSocket rules, if the socket can still say so.
+fn close_for(e: axum::Error) -> Option<(u16, &'static str)> {
+    match e.into_inner().downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => Some((close::TOO_BIG, "message too big")),
+        tungstenite::Error::Utf8(_) => Some((close::INVALID_DATA, "text frame is not valid UTF-8")),
+        tungstenite::Error::Protocol(_) => Some((close::PROTOCOL_ERROR, "protocol violation")),
+        _ => None,
+    }
 }

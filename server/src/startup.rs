@@ -21,12 +21,16 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use governor::{Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+const TWO: NonZeroU32 = NonZeroU32::new(2).unwrap();
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -85,6 +89,9 @@ impl Application {
             next_id: Arc::new(AtomicU64::new(1)),
             sessions: HttpSessions::default(),
             captures: lab.captures.clone(),
+            open: Arc::new(AtomicUsize::new(0)),
+            max_connections: config.max_connections,
+            connect_rate: Arc::new(RateLimiter::keyed(Quota::per_second(config.ip_connect_rate).allow_burst(config.ip_connect_rate.saturating_mul(TWO)))),
         };
         tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
         let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub });

@@ -8,10 +8,15 @@ use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use governor::DefaultKeyedRateLimiter;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+/// Addresses remembered by the connect-rate limiter before stale ones are dropped.
+const CONNECT_RATE_KEYS: usize = 10_000;
 
 /// What every WebSocket connection shares.
 #[derive(Clone)]
@@ -28,6 +33,20 @@ pub struct WsState {
     pub sessions: crate::fallback::HttpSessions,
     /// Upgrades recorded for the inspector (`/ws?capture=TOKEN`).
     pub captures: crate::lab::handshake::Captures,
+    /// Open WebSockets, against `--max-connections`.
+    pub open: Arc<AtomicUsize>,
+    pub max_connections: usize,
+    /// New WebSockets per client IP (`--ip-connect-rate`).
+    pub connect_rate: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+/// Counts one open connection for as long as it lives, or until the upgrade is abandoned.
+struct OpenSlot(Arc<AtomicUsize>);
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -51,12 +70,27 @@ pub async fn upgrade(
     if state.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
     }
+    if state.connect_rate.check_key(&peer.ip()).is_err() {
+        tracing::info!(%peer, "refused WebSocket upgrade: connection rate from this address");
+        return (StatusCode::TOO_MANY_REQUESTS, "too many new connections from your address; retry in a few seconds").into_response();
+    }
+    if state.connect_rate.len() > CONNECT_RATE_KEYS {
+        state.connect_rate.retain_recent();
+    }
+    let slot = OpenSlot(state.open.clone());
+    if state.open.fetch_add(1, Ordering::Relaxed) >= state.max_connections {
+        tracing::warn!(max = state.max_connections, "refused WebSocket upgrade: connection cap reached");
+        return (StatusCode::SERVICE_UNAVAILABLE, "the server is at its connection limit; retry later").into_response();
+    }
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let max = state.limits.max_message_bytes;
     let captures = state.captures.clone();
     let response = upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
         let tracker = state.tracker.clone();
-        tracker.track_future(connection::run(socket, id, peer, state))
+        tracker.track_future(async move {
+            let _slot = slot;
+            connection::run(socket, id, peer, state).await
+        })
     });
     if let Some(token) = query.capture.as_deref().and_then(crate::lab::run_id) {
         captures.record(token, &method, &uri, &headers, &response);

@@ -36,6 +36,10 @@ pub async fn spawn_app_with(dir: Arc<TempDir>, flags: &[&str]) -> TestApp {
     if !flags.contains(&"--listen") {
         args.extend(["--listen", "127.0.0.1:0"]);
     }
+    // Every test client comes from 127.0.0.1: only the test of this limit keeps it low.
+    if !flags.contains(&"--ip-connect-rate") {
+        args.extend(["--ip-connect-rate", "100000"]);
+    }
     args.extend_from_slice(flags);
     let config = Config::try_parse_from(args).expect("valid test flags");
     wallsocket::telemetry::init(&config.log);

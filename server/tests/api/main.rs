@@ -5,6 +5,7 @@ mod errors;
 mod fallback;
 mod heartbeat;
 mod helpers;
+mod hostile;
 mod hub;
 mod pages;
 mod lab;
