@@ -32,6 +32,7 @@ pub async fn run(socket: WebSocket, id: ConnId, peer: SocketAddr, state: WsState
             heard: heard_rx,
             ping_interval: state.limits.ping_interval,
             ping_timeout: state.limits.ping_timeout,
+            metrics: state.metrics.clone(),
         };
         let writer = tokio::spawn(writer.run().in_current_span());
         let mut session = Session::new(id, state.hub.clone(), client, &state.limits);
@@ -39,6 +40,8 @@ pub async fn run(socket: WebSocket, id: ConnId, peer: SocketAddr, state: WsState
             read_loop(&mut session, stream, &writer_done, &heard).await;
         }
         session.end().await;
+        // The session holds a sender of the writer's queue: drop it so the writer ends.
+        drop(session);
         let _ = writer.await;
         tracing::info!("disconnected");
     }

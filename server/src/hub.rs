@@ -11,6 +11,8 @@ use app::protocol::{encode_server, HISTORY_PAGE, REPLAY_LIMIT, ServerMsg};
 use app::protocol::Post;
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{BTreeMap, HashMap};
+use crate::metrics::Metrics;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 /// Identifies one WebSocket connection for the life of the process.
@@ -50,9 +52,9 @@ impl std::fmt::Debug for Command {
 }
 
 impl Hub {
-    pub fn spawn(store: Store) -> Self {
+    pub fn spawn(store: Store, metrics: Metrics) -> Self {
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
-        tokio::spawn(HubTask { store, rooms: HashMap::new() }.run(rx));
+        tokio::spawn(HubTask { store, metrics, rooms: HashMap::new() }.run(rx));
         Self { commands }
     }
 
@@ -136,6 +138,7 @@ impl Room {
 
 struct HubTask {
     store: Store,
+    metrics: Metrics,
     rooms: HashMap<RoomName, Room>,
 }
 
@@ -209,30 +212,40 @@ impl HubTask {
     }
 
     async fn post(&mut self, room: RoomName, username: Username, client_id: ClientId, text: PostText) -> Result<Post, StoreError> {
+        let received = Instant::now();
         match self.store.insert_post(&room, &client_id, &username, &text).await? {
             Inserted::New(post) => {
-                self.broadcast(&room, &ServerMsg::Post(post.clone()), None);
+                self.metrics.post_stored();
+                let queued = self.broadcast(&room, &ServerMsg::Post(post.clone()), None);
+                self.metrics.delivered(queued, received.elapsed().as_secs_f64());
                 Ok(post)
             }
             Inserted::Duplicate(post) => Ok(post),
         }
     }
 
-    /// Encodes once and queues the same bytes for every member (but `except`). Members whose
-    /// queue is full leave the room (their connection closes itself with SLOW_CONSUMER).
-    fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg, except: Option<ConnId>) {
-        let Some(entry) = self.rooms.get(room) else { return };
+    /// Encodes once and queues the same bytes for every member (but `except`); returns how
+    /// many got it. Members whose queue is full leave the room (their connection closes
+    /// itself with SLOW_CONSUMER).
+    fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg, except: Option<ConnId>) -> u64 {
+        let Some(entry) = self.rooms.get(room) else { return 0 };
         let frame: Utf8Bytes = encode_server(msg).into();
-        let failed: Vec<ConnId> = entry
-            .members
-            .iter()
-            .filter(|(conn, _)| Some(**conn) != except)
-            .filter(|(_, member)| member.client.deliver(Outbound::Text(frame.clone())) != Delivery::Queued)
-            .map(|(conn, _)| *conn)
-            .collect();
+        let mut queued = 0;
+        let mut failed = Vec::new();
+        for (conn, member) in entry.members.iter().filter(|(conn, _)| Some(**conn) != except) {
+            match member.client.deliver(Outbound::Text(frame.clone())) {
+                Delivery::Queued => queued += 1,
+                Delivery::Overflowed => {
+                    self.metrics.overflowed();
+                    failed.push(*conn);
+                }
+                Delivery::Gone => failed.push(*conn),
+            }
+        }
         // Each removal may broadcast a departure; the room shrinks every time, so this ends.
         for conn in failed {
             self.remove(conn, room);
         }
+        queued
     }
 }

@@ -9,6 +9,7 @@
 //! - `ws.rs` — `GET /ws`: Origin check and upgrade.
 //! - `fallback.rs` — SSE, long polling and `POST /x/send`, for when WebSockets are blocked.
 //! - `lab/` — the lessons' endpoints: echo, ticker, handshake capture, byte counts.
+//! - `metrics.rs` — counters and histograms served at `/metrics`.
 //! - `origin.rs` — the Origin allowlist.
 //! - `session.rs` — one client's protocol state, whatever the transport: decode, rate limit,
 //!   answer; the per-connection `Limits`.
@@ -27,6 +28,7 @@ pub mod connection;
 pub mod fallback;
 pub mod hub;
 pub mod lab;
+pub mod metrics;
 pub mod origin;
 pub mod queue;
 pub mod session;

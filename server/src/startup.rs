@@ -11,6 +11,8 @@ use crate::store::{Store, StoreError};
 use crate::wall_data::ServerWallData;
 use crate::fallback::{self, HttpSessions};
 use crate::lab::LabState;
+use crate::metrics::Metrics;
+use tower_http::trace::TraceLayer;
 use crate::ws::{self, WsState};
 use app::api::WallData;
 use app::{shell, App};
@@ -68,7 +70,8 @@ impl Application {
         leptos_options.site_root = config.site_root.to_string_lossy().as_ref().into();
 
         let store = Store::connect(&config.database_url).await?;
-        let hub = Hub::spawn(store.clone());
+        let metrics = Metrics::default();
+        let hub = Hub::spawn(store.clone(), metrics.clone());
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let origins = Arc::new(OriginPolicy::new(&config.allowed_origins));
@@ -91,6 +94,7 @@ impl Application {
             captures: lab.captures.clone(),
             open: Arc::new(AtomicUsize::new(0)),
             max_connections: config.max_connections,
+            metrics,
             connect_rate: Arc::new(RateLimiter::keyed(Quota::per_second(config.ip_connect_rate).allow_burst(config.ip_connect_rate.saturating_mul(TWO)))),
         };
         tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
@@ -99,6 +103,8 @@ impl Application {
         let routes = generate_route_list(App);
         let router = Router::new()
             .route("/ws", get(ws::upgrade))
+            .route("/health", get(ws::health))
+            .route("/metrics", get(ws::metrics))
             .route("/x/sse", get(fallback::sse))
             .route("/x/poll", get(fallback::poll))
             .route("/x/send", post(fallback::send).layer(DefaultBodyLimit::max(config.max_message_bytes)))
@@ -109,7 +115,10 @@ impl Application {
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
             .with_state(state)
             .merge(lab.router(config.max_message_bytes))
-            .layer(tower_http::trace::TraceLayer::new_for_http());
+            // Spans name the method and path only: query strings can carry session tokens.
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+            }));
         Ok(Self { listener, router, store, shutdown, tracker, grace: Duration::from_millis(config.shutdown_grace_ms) })
     }
 

@@ -23,6 +23,7 @@ pub struct Writer {
     pub heard: watch::Receiver<()>,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Writer {
@@ -65,6 +66,7 @@ impl Writer {
         };
         if let Some((code, reason)) = closing {
             tracing::info!(code, "closing");
+            self.metrics.closed(code);
             let frame = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
             // A dead peer may never take the frame: do not wait on it forever.
             let _ = tokio::time::timeout(self.ping_timeout, self.sink.send(frame)).await;

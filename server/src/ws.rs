@@ -38,6 +38,7 @@ pub struct WsState {
     pub max_connections: usize,
     /// New WebSockets per client IP (`--ip-connect-rate`).
     pub connect_rate: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Counts one open connection for as long as it lives, or until the upgrade is abandoned.
@@ -96,4 +97,16 @@ pub async fn upgrade(
         captures.record(token, &method, &uri, &headers, &response);
     }
     response
+}
+
+/// `GET /health`: the process is up and serving.
+pub async fn health() -> &'static str {
+    "ok"
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<WsState>) -> Response {
+    let rooms = state.hub.member_counts().await.map(|m| m.len()).unwrap_or(0);
+    let body = state.metrics.render(state.open.load(Ordering::Relaxed), rooms);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }

@@ -8,7 +8,7 @@ use wallsocket::store::Store;
 async fn hub() -> (Hub, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(&format!("sqlite://{}/hub.db", dir.path().display())).await.unwrap();
-    (Hub::spawn(store), dir)
+    (Hub::spawn(store, wallsocket::metrics::Metrics::default()), dir)
 }
 
 fn decode(item: Outbound) -> ServerMsg {

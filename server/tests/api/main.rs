@@ -9,6 +9,7 @@ mod hostile;
 mod hub;
 mod pages;
 mod lab;
+mod observability;
 mod persistence;
 mod presence;
 mod resume;

@@ -1,0 +1,83 @@
+//! Operational metrics, served at `/metrics` in the Prometheus text format. One registry per
+//! running server (no global state), so each test's server counts only its own traffic.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloseLabels {
+    pub code: u16,
+}
+
+/// A cloneable handle on the server's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    connections: Gauge,
+    rooms: Gauge,
+    posts: Counter,
+    deliveries: Counter,
+    overflows: Counter,
+    closes: Family<CloseLabels, Counter>,
+    post_to_delivery: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("wallsocket");
+        let connections = Gauge::default();
+        let rooms = Gauge::default();
+        let posts = Counter::default();
+        let deliveries = Counter::default();
+        let overflows = Counter::default();
+        let closes = Family::<CloseLabels, Counter>::default();
+        // 50 µs … ~1.6 s, doubling.
+        let post_to_delivery = Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 16));
+        registry.register("connections", "Open WebSockets", connections.clone());
+        registry.register("rooms", "Rooms with at least one member", rooms.clone());
+        registry.register("posts", "Posts stored", posts.clone());
+        registry.register("deliveries", "Posts queued for a member", deliveries.clone());
+        registry.register("queue_overflows", "Clients closed because their queue was full", overflows.clone());
+        registry.register("closes", "WebSockets closed by the server, by close code", closes.clone());
+        registry.register("post_to_delivery_seconds", "From receiving a post to queueing it for every member (stored in between)", post_to_delivery.clone());
+        Self { inner: Arc::new(Inner { registry, connections, rooms, posts, deliveries, overflows, closes, post_to_delivery }) }
+    }
+}
+
+impl Metrics {
+    pub fn post_stored(&self) {
+        self.inner.posts.inc();
+    }
+
+    pub fn delivered(&self, members: u64, seconds: f64) {
+        self.inner.deliveries.inc_by(members);
+        self.inner.post_to_delivery.observe(seconds);
+    }
+
+    pub fn overflowed(&self) {
+        self.inner.overflows.inc();
+    }
+
+    pub fn closed(&self, code: u16) {
+        self.inner.closes.get_or_create(&CloseLabels { code }).inc();
+    }
+
+    /// The text exposition, with the gauges set to the given current values.
+    pub fn render(&self, connections: usize, rooms: usize) -> String {
+        self.inner.connections.set(connections as i64);
+        self.inner.rooms.set(rooms as i64);
+        let mut out = String::new();
+        let _ = encode(&mut out, &self.inner.registry);
+        out
+    }
+}
