@@ -24,6 +24,8 @@ pub mod domain;
 pub mod lab;
 pub mod pages;
 pub mod protocol;
+#[cfg(test)]
+mod protocol_props;
 pub mod stats;
 pub mod time;
 
