@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0, its own temporary database, native clients.
 
 mod cli;
+mod crash;
 mod errors;
 mod fallback;
 mod heartbeat;
