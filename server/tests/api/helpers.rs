@@ -122,6 +122,18 @@ impl Client {
         }
     }
 
+    /// The next message (`Ok`), or the close (`Err` with its code); `None` if the connection
+    /// ended without a close frame.
+    pub async fn next_frame(&mut self) -> Option<Result<Option<ServerMsg>, Option<u16>>> {
+        let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await.expect("a frame within 5 s");
+        match frame? {
+            Ok(Message::Text(text)) => Some(Ok(serde_json::from_str(&text).ok())),
+            Ok(Message::Close(frame)) => Some(Err(frame.map(|f| u16::from(f.code)))),
+            Ok(_) => Some(Ok(None)),
+            Err(_) => None,
+        }
+    }
+
     /// Waits for the server's close frame and returns its code.
     pub async fn recv_close(&mut self) -> Option<u16> {
         loop {

@@ -14,5 +14,6 @@ mod observability;
 mod persistence;
 mod presence;
 mod resume;
+mod slow;
 mod process;
 mod wall;
