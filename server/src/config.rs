@@ -64,6 +64,11 @@ pub struct Config {
     #[arg(long, env = "WALLSOCKET_RATE_BURST", default_value = "40")]
     pub rate_burst: NonZeroU32,
 
+    /// Milliseconds a client has to send a request's headers before the connection is closed
+    /// (protects against slowloris clients).
+    #[arg(long, env = "WALLSOCKET_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+
     /// Most WebSockets open at once; upgrades past it get HTTP 503.
     #[arg(long, env = "WALLSOCKET_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,

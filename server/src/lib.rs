@@ -6,7 +6,8 @@
 //! - `bench.rs` — `wallsocket bench speed`, the speed test from the command line.
 //! - `startup.rs` — `Application`: binds, opens the store, starts the hub, builds the router,
 //!   runs until the shutdown token is cancelled, then lets sockets close.
-//! - `ws.rs` — `GET /ws`: Origin check and upgrade.
+//! - `serve.rs` — the accept loop: HTTP/1.1 with a header-read timeout, graceful stop.
+//! - `ws.rs` — `GET /ws`: Origin check and upgrade; `/health`, `/metrics`.
 //! - `fallback.rs` — SSE, long polling and `POST /x/send`, for when WebSockets are blocked.
 //! - `lab/` — the lessons' endpoints: echo, ticker, handshake capture, byte counts.
 //! - `metrics.rs` — counters and histograms served at `/metrics`.
@@ -31,6 +32,7 @@ pub mod lab;
 pub mod metrics;
 pub mod origin;
 pub mod queue;
+pub mod serve;
 pub mod session;
 pub mod startup;
 pub mod store;

@@ -57,6 +57,7 @@ pub struct Application {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     grace: Duration,
+    header_timeout: Duration,
 }
 
 impl Application {
@@ -119,7 +120,15 @@ impl Application {
             .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
             }));
-        Ok(Self { listener, router, store, shutdown, tracker, grace: Duration::from_millis(config.shutdown_grace_ms) })
+        Ok(Self {
+            listener,
+            router,
+            store,
+            shutdown,
+            tracker,
+            grace: Duration::from_millis(config.shutdown_grace_ms),
+            header_timeout: Duration::from_millis(config.header_read_timeout_ms.max(1)),
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -132,12 +141,9 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { listener, router, store, shutdown, tracker, grace } = self;
+        let Self { listener, router, store, shutdown, tracker, grace, header_timeout } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
-        let stop = shutdown.clone();
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await?;
+        crate::serve::serve(listener, router, header_timeout, shutdown.clone()).await;
         // Upgraded sockets outlive `serve`: wait for them to send their close frames.
         tracker.close();
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {

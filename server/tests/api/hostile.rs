@@ -149,3 +149,37 @@ async fn new_connections_are_rate_limited_per_address() {
     assert_eq!(status_of(app.connect(None).await), 101); // burst of two
     assert_eq!(status_of(app.connect(None).await), 429);
 }
+
+#[tokio::test]
+async fn a_slowloris_client_is_cut_off_and_fresh_clients_still_get_in() {
+    let app = spawn_app_with(Arc::new(tempfile::tempdir().unwrap()), &["--header-read-timeout-ms", "500"]).await;
+    let mut slow = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let cut_off = async {
+        for i in 0.. {
+            // One header byte at a time, never finishing the request.
+            if slow.write_all(if i % 2 == 0 { b"X" } else { b"-" }).await.is_err() {
+                return;
+            }
+            let mut buf = [0u8; 256];
+            if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(100), slow.read(&mut buf)).await {
+                if n == 0 || buf.starts_with(b"HTTP/1.1 408") {
+                    return;
+                }
+            }
+        }
+    };
+    let fresh = async {
+        // Meanwhile, new clients connect at once.
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            let mut client = app.client().await;
+            client.join("lobby", "fresh", None).await;
+            assert!(t.elapsed() < Duration::from_secs(1));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), async { tokio::join!(cut_off, fresh) }).await.expect("the dribbling client was cut off");
+    assert!(started.elapsed() < Duration::from_secs(3), "cut off after the header timeout, not later");
+}
