@@ -1,7 +1,7 @@
 //! The HTML shell, the router and the frame every page shares.
 
 use crate::components::username::{CurrentUser, UsernameField};
-use crate::pages::{home::HomePage, inspect::InspectPage, lab::LabPage, not_found::NotFound, room::RoomPage, speed::SpeedPage};
+use crate::pages::{home::HomePage, inspect::InspectPage, lab::LabPage, not_found::NotFound, room::RoomPage, speed::SpeedPage, stats::StatsPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
                     <A href="/speed">"Speed test"</A>
                     <A href="/lab">"Transport lab"</A>
                     <A href="/inspect">"Inspector"</A>
+                    <A href="/stats">"Stats"</A>
                 </nav>
                 <UsernameField/>
             </header>
@@ -69,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/speed") view=SpeedPage/>
                     <Route path=path!("/lab") view=LabPage/>
                     <Route path=path!("/inspect") view=InspectPage/>
+                    <Route path=path!("/stats") view=StatsPage/>
                 </Routes>
             </main>
             <footer class="footer muted">

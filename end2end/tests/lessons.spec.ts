@@ -56,3 +56,15 @@ test('the inspector shows the 101 upgrade and the frames of a post made on the w
   await page.getByTestId('inspect-filter').fill('"ack"');
   await expect(frames.locator('tbody tr')).toHaveCount(1);
 });
+
+test('the stats page draws the server metrics live', async ({ browser }) => {
+  const wall = await openRoom(await personContext(browser, 'stan'), uniqueRoom('stats'));
+  const page = await browser.newPage();
+  await page.goto('/stats');
+  await expect(page.getByTestId('wallsocket_connections')).toHaveText(/^[1-9]\d*$/);
+  const before = Number(await page.getByTestId('wallsocket_posts_total').textContent());
+  const box = wall.getByTestId('composer-input');
+  await box.fill('counted on the stats page');
+  await box.press('Enter');
+  await expect(page.getByTestId('wallsocket_posts_total')).toHaveText(String(before + 1), { timeout: 5_000 });
+});

@@ -214,3 +214,17 @@ fn backoff(attempt: u32) -> Duration {
     let random = (uuid::Uuid::new_v4().as_u128() % u128::from(cap + 1)) as u64;
     Duration::from_millis(random.max(50))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_jittered_and_capped() {
+        let delays: Vec<Duration> = (0..200).map(|_| backoff(3)).collect();
+        assert!(delays.iter().all(|d| *d <= Duration::from_millis(2_000)), "250 ms × 2³ cap");
+        let distinct: std::collections::HashSet<_> = delays.iter().collect();
+        assert!(distinct.len() > 50, "clients spread their reconnects instead of arriving together");
+        assert!((0..200).map(|_| backoff(30)).all(|d| d <= Duration::from_millis(MAX_BACKOFF_MS)));
+    }
+}

@@ -6,4 +6,5 @@ pub mod lab;
 pub mod not_found;
 pub mod room;
 pub mod speed;
+pub mod stats;
 mod wall_state;

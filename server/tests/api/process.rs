@@ -45,6 +45,8 @@ async fn sigterm_closes_sockets_with_1001_and_exits() {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     assert_eq!(client.recv_close().await, Some(close::GOING_AWAY));
+    // Draining: no new WebSocket gets in.
+    assert!(tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await.is_err(), "new upgrades are refused while draining");
     let exited = tokio::task::spawn_blocking(move || {
         for _ in 0..50 {
             if let Some(status) = child.try_wait().unwrap() {
