@@ -25,6 +25,17 @@ async fn a_silent_peer_is_closed_after_interval_plus_timeout() {
     let mut after = app.client().await;
     let (_, members) = after.join("lobby", "after", None).await;
     assert_eq!(members, 1, "the silent peer left the room");
+    // And its connection is no longer counted: only `after` remains.
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = reqwest::get(app.http_url("/metrics")).await.unwrap().text().await.unwrap();
+        if metrics.lines().any(|l| l == "wallsocket_connections 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(metrics.lines().any(|l| l == "wallsocket_connections 1"), "{metrics}");
+    assert!(metrics.contains("wallsocket_closes_total{code=\"4002\"} 1"), "{metrics}");
 }
 
 #[tokio::test]
