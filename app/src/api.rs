@@ -44,7 +44,12 @@ mod backend {
     /// What the pages need from the server. Provided as `Arc<dyn WallData>` in context.
     pub trait WallData: Send + Sync + 'static {
         /// Up to `limit` posts of `room` with seq below `before` (all when `None`).
-        fn history(&self, room: RoomName, before: Option<u64>, limit: u32) -> BoxFuture<'_, Result<HistoryPage, BackendError>>;
+        fn history(
+            &self,
+            room: RoomName,
+            before: Option<u64>,
+            limit: u32,
+        ) -> BoxFuture<'_, Result<HistoryPage, BackendError>>;
         /// Every room with at least one post or one member: most recently active first.
         fn rooms(&self) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>>;
     }

@@ -1,7 +1,10 @@
 //! The HTML shell, the router and the frame every page shares.
 
 use crate::components::username::{CurrentUser, UsernameField};
-use crate::pages::{home::HomePage, inspect::InspectPage, lab::LabPage, not_found::NotFound, room::RoomPage, speed::SpeedPage, stats::StatsPage};
+use crate::pages::{
+    home::HomePage, inspect::InspectPage, lab::LabPage, not_found::NotFound, room::RoomPage, speed::SpeedPage,
+    stats::StatsPage,
+};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{

@@ -194,8 +194,8 @@ const VALIDATED_FIELDS: [(&str, fn(&str) -> Result<(), ValidationError>); 4] = [
 /// Decodes one client text frame, naming precisely what is wrong when it fails.
 pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
     let fail = |code, message: String, client_id: Option<ClientId>| DecodeError { code, message, client_id };
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| fail(ErrorCode::MalformedJson, format!("not valid JSON: {e}"), None))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| fail(ErrorCode::MalformedJson, format!("not valid JSON: {e}"), None))?;
     // Refer errors to the post they concern, when the client named one we can echo back.
     let client_id = value.get("client_id").and_then(Value::as_str).and_then(|s| ClientId::parse(s).ok());
     let Some(kind) = value.get("type").and_then(Value::as_str).map(str::to_owned) else {
@@ -217,7 +217,8 @@ pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
 /// Encodes a server message as one JSON text frame.
 pub fn encode_server(msg: &ServerMsg) -> String {
     // Every field is a string, number, bool or list of those: serialising cannot fail.
-    serde_json::to_string(msg).unwrap_or_else(|_| String::from(r#"{"type":"error","code":"internal","message":"encoding failed"}"#))
+    serde_json::to_string(msg)
+        .unwrap_or_else(|_| String::from(r#"{"type":"error","code":"internal","message":"encoding failed"}"#))
 }
 
 #[cfg(test)]
@@ -243,7 +244,11 @@ mod tests {
         let msgs = [
             ClientMsg::Join { room: room(), username: Username::parse("al").unwrap(), since: None },
             ClientMsg::Join { room: room(), username: Username::parse("al").unwrap(), since: Some(3) },
-            ClientMsg::Post { room: room(), text: PostText::parse("hi").unwrap(), client_id: ClientId::parse("x").unwrap() },
+            ClientMsg::Post {
+                room: room(),
+                text: PostText::parse("hi").unwrap(),
+                client_id: ClientId::parse("x").unwrap(),
+            },
             ClientMsg::Leave { room: room() },
             ClientMsg::Typing { room: room() },
             ClientMsg::Ping,
@@ -259,7 +264,13 @@ mod tests {
         let msgs = [
             ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: 65_536, session: None },
             ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: 65_536, session: Some("s1".into()) },
-            ServerMsg::Joined { room: room(), history: vec![post()], members: 1, present: vec![Username::parse("al").unwrap()], truncated: false },
+            ServerMsg::Joined {
+                room: room(),
+                history: vec![post()],
+                members: 1,
+                present: vec![Username::parse("al").unwrap()],
+                truncated: false,
+            },
             ServerMsg::Post(post()),
             ServerMsg::Ack { room: room(), client_id: ClientId::parse("c-1").unwrap(), seq: 7 },
             ServerMsg::UserJoined { room: room(), username: Username::parse("bo").unwrap(), members: 2 },
@@ -268,7 +279,11 @@ mod tests {
             ServerMsg::Left { room: room() },
             ServerMsg::Pong,
             ServerMsg::Error { code: ErrorCode::RateLimited, message: "slow down".into(), client_id: None },
-            ServerMsg::Error { code: ErrorCode::InvalidText, message: "x".into(), client_id: Some(ClientId::parse("c").unwrap()) },
+            ServerMsg::Error {
+                code: ErrorCode::InvalidText,
+                message: "x".into(),
+                client_id: Some(ClientId::parse("c").unwrap()),
+            },
         ];
         for msg in msgs {
             let json = encode_server(&msg);
@@ -302,7 +317,10 @@ mod tests {
         assert_eq!(code_of(r#"{"type":"join","room":"Lobby!","username":"a"}"#).0, ErrorCode::InvalidRoom);
         assert_eq!(code_of(r#"{"type":"join","room":"lobby","username":"  "}"#).0, ErrorCode::InvalidUsername);
         assert_eq!(code_of(r#"{"type":"leave","room":"lobby","extra":1}"#).0, ErrorCode::InvalidMessage);
-        assert_eq!(code_of(r#"{"type":"post","room":"lobby","text":"hi","client_id":"bad id"}"#).0, ErrorCode::InvalidClientId);
+        assert_eq!(
+            code_of(r#"{"type":"post","room":"lobby","text":"hi","client_id":"bad id"}"#).0,
+            ErrorCode::InvalidClientId
+        );
         assert_eq!(
             code_of(r#"{"type":"post","room":"lobby","text":"   ","client_id":"c9"}"#),
             (ErrorCode::InvalidText, Some("c9".into()))

@@ -24,7 +24,11 @@ fn post() -> impl Strategy<Value = Post> {
 
 fn client_msg() -> impl Strategy<Value = ClientMsg> {
     prop_oneof![
-        (room(), username(), proptest::option::of(any::<u64>())).prop_map(|(room, username, since)| ClientMsg::Join { room, username, since }),
+        (room(), username(), proptest::option::of(any::<u64>())).prop_map(|(room, username, since)| ClientMsg::Join {
+            room,
+            username,
+            since
+        }),
         (room(), text(), client_id()).prop_map(|(room, text, client_id)| ClientMsg::Post { room, text, client_id }),
         room().prop_map(|room| ClientMsg::Leave { room }),
         room().prop_map(|room| ClientMsg::Typing { room }),
@@ -34,17 +38,37 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
 
 fn server_msg() -> impl Strategy<Value = ServerMsg> {
     prop_oneof![
-        (any::<u32>(), any::<u32>(), proptest::option::of("[a-f0-9]{32}")).prop_map(|(protocol, max_message_bytes, session)| ServerMsg::Hello { protocol, max_message_bytes, session }),
+        (any::<u32>(), any::<u32>(), proptest::option::of("[a-f0-9]{32}")).prop_map(
+            |(protocol, max_message_bytes, session)| ServerMsg::Hello { protocol, max_message_bytes, session }
+        ),
         (room(), proptest::collection::vec(post(), 0..4), proptest::collection::vec(username(), 0..4), any::<bool>())
-            .prop_map(|(room, history, present, truncated)| ServerMsg::Joined { room, history, members: present.len() as u32, present, truncated }),
+            .prop_map(|(room, history, present, truncated)| ServerMsg::Joined {
+                room,
+                history,
+                members: present.len() as u32,
+                present,
+                truncated
+            }),
         post().prop_map(ServerMsg::Post),
         (room(), client_id(), any::<u64>()).prop_map(|(room, client_id, seq)| ServerMsg::Ack { room, client_id, seq }),
-        (room(), username(), any::<u32>()).prop_map(|(room, username, members)| ServerMsg::UserJoined { room, username, members }),
-        (room(), username(), any::<u32>()).prop_map(|(room, username, members)| ServerMsg::UserLeft { room, username, members }),
+        (room(), username(), any::<u32>()).prop_map(|(room, username, members)| ServerMsg::UserJoined {
+            room,
+            username,
+            members
+        }),
+        (room(), username(), any::<u32>()).prop_map(|(room, username, members)| ServerMsg::UserLeft {
+            room,
+            username,
+            members
+        }),
         (room(), username()).prop_map(|(room, username)| ServerMsg::Typing { room, username }),
         room().prop_map(|room| ServerMsg::Left { room }),
         Just(ServerMsg::Pong),
-        (".*", proptest::option::of(client_id())).prop_map(|(message, client_id)| ServerMsg::Error { code: ErrorCode::InvalidText, message, client_id }),
+        (".*", proptest::option::of(client_id())).prop_map(|(message, client_id)| ServerMsg::Error {
+            code: ErrorCode::InvalidText,
+            message,
+            client_id
+        }),
     ]
 }
 

@@ -73,9 +73,17 @@ async fn speed(args: &SpeedArgs) -> Result<Vec<SpeedResult>, Failure> {
         };
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
         let latency = summarize(&samples).ok_or("no round trips")?;
-        results.push(SpeedResult { transport: transport.into(), round_trips: n, total_ms, latency, wire: None, samples: Vec::new() });
+        results.push(SpeedResult {
+            transport: transport.into(),
+            round_trips: n,
+            total_ms,
+            latency,
+            wire: None,
+            samples: Vec::new(),
+        });
     }
-    let report: WireReport = http_client.get(format!("{base}/lab/wire?run={run}")).send().await?.error_for_status()?.json().await?;
+    let report: WireReport =
+        http_client.get(format!("{base}/lab/wire?run={run}")).send().await?.error_for_status()?.json().await?;
     for r in &mut results {
         r.wire = report.get(&r.transport).cloned();
     }
@@ -86,7 +94,14 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
-async fn http(client: &reqwest::Client, base: &str, run: &str, n: usize, size: usize, pipelined: bool) -> Result<Vec<f64>, Failure> {
+async fn http(
+    client: &reqwest::Client,
+    base: &str,
+    run: &str,
+    n: usize,
+    size: usize,
+    pipelined: bool,
+) -> Result<Vec<f64>, Failure> {
     let url = format!("{base}/lab/echo/http?run={run}");
     let trips = futures::stream::iter(0..n).map(|i| {
         let (client, url) = (client.clone(), url.clone());
@@ -122,7 +137,14 @@ async fn websocket(base: &str, run: &str, n: usize, size: usize, pipelined: bool
     Ok(samples)
 }
 
-async fn sse(client: &reqwest::Client, base: &str, run: &str, n: usize, size: usize, pipelined: bool) -> Result<Vec<f64>, Failure> {
+async fn sse(
+    client: &reqwest::Client,
+    base: &str,
+    run: &str,
+    n: usize,
+    size: usize,
+    pipelined: bool,
+) -> Result<Vec<f64>, Failure> {
     let mut events = client.get(format!("{base}/lab/echo/sse?run={run}")).send().await?.error_for_status()?;
     let mut buffer = String::new();
     let mut next_event = async || -> Result<(String, String), Failure> {
@@ -136,7 +158,10 @@ async fn sse(client: &reqwest::Client, base: &str, run: &str, n: usize, size: us
                 }
                 continue;
             }
-            let chunk = tokio::time::timeout(Duration::from_secs(30), events.chunk()).await?.map_err(Box::new)?.ok_or("stream closed")?;
+            let chunk = tokio::time::timeout(Duration::from_secs(30), events.chunk())
+                .await?
+                .map_err(Box::new)?
+                .ok_or("stream closed")?;
             buffer.push_str(&String::from_utf8_lossy(&chunk));
         }
     };
@@ -164,15 +189,31 @@ async fn sse(client: &reqwest::Client, base: &str, run: &str, n: usize, size: us
 }
 
 fn print_table(args: &SpeedArgs, results: &[SpeedResult]) {
-    println!("{} round trips of {} bytes, {}", args.n, args.size, if args.pipelined { "pipelined" } else { "sequential" });
-    println!("{:<11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>12} {:>10}", "transport", "total ms", "msg/s", "p50", "p90", "p99", "max", "bytes/trip", "headers");
+    println!(
+        "{} round trips of {} bytes, {}",
+        args.n,
+        args.size,
+        if args.pipelined { "pipelined" } else { "sequential" }
+    );
+    println!(
+        "{:<11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>12} {:>10}",
+        "transport", "total ms", "msg/s", "p50", "p90", "p99", "max", "bytes/trip", "headers"
+    );
     for r in results {
         let bytes = r.bytes_per_round_trip().map_or("—".into(), |b| format!("{b:.0}"));
         let headers = r.header_bytes_per_round_trip().map_or("—".into(), |b| format!("{b:.0}"));
         let l = &r.latency;
         println!(
             "{:<11} {:>9.0} {:>9.0} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>12} {:>10}",
-            r.transport, r.total_ms, r.per_second(), l.p50, l.p90, l.p99, l.max, bytes, headers
+            r.transport,
+            r.total_ms,
+            r.per_second(),
+            l.p50,
+            l.p90,
+            l.p99,
+            l.max,
+            bytes,
+            headers
         );
     }
     let rate = |t: &str| results.iter().find(|r| r.transport == t).map(SpeedResult::per_second);

@@ -103,7 +103,8 @@ impl Session {
 
     /// One connection: join, re-send what is unacknowledged, then relay both ways.
     async fn converse(&mut self, mut ws: Socket, attempt: &mut u32) -> Outcome {
-        let join = ClientMsg::Join { room: self.args.room.clone(), username: self.args.user.clone(), since: self.last_seq };
+        let join =
+            ClientMsg::Join { room: self.args.room.clone(), username: self.args.user.clone(), since: self.last_seq };
         let mut outbox = vec![join];
         outbox.extend(self.unacked.iter().cloned());
         for msg in outbox {

@@ -49,7 +49,12 @@ pub async fn run(socket: WebSocket, id: ConnId, peer: SocketAddr, state: WsState
     .await
 }
 
-async fn read_loop(session: &mut Session, mut stream: SplitStream<WebSocket>, writer_done: &CancellationToken, heard: &watch::Sender<()>) {
+async fn read_loop(
+    session: &mut Session,
+    mut stream: SplitStream<WebSocket>,
+    writer_done: &CancellationToken,
+    heard: &watch::Sender<()>,
+) {
     loop {
         let frame = tokio::select! {
             _ = writer_done.cancelled() => return,
@@ -60,9 +65,10 @@ async fn read_loop(session: &mut Session, mut stream: SplitStream<WebSocket>, wr
         let answer = match frame {
             None | Some(Ok(Message::Close(_))) => return,
             Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()).await,
-            Some(Ok(Message::Binary(_))) => {
-                Some(error(ErrorCode::BinaryNotSupported, "send JSON text frames; binary frames are not part of the protocol"))
-            }
+            Some(Ok(Message::Binary(_))) => Some(error(
+                ErrorCode::BinaryNotSupported,
+                "send JSON text frames; binary frames are not part of the protocol",
+            )),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
             Some(Err(e)) => {
                 if let Some((code, reason)) = close_for(e) {

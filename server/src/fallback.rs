@@ -184,7 +184,9 @@ where
     let (tx, rx) = mpsc::channel(16);
     let task = tokio::spawn(body(tx));
     let abort = task.abort_handle();
-    futures::stream::unfold((rx, AbortOnDrop(abort)), |(mut rx, guard)| async move { rx.recv().await.map(|item| (item, (rx, guard))) })
+    futures::stream::unfold((rx, AbortOnDrop(abort)), |(mut rx, guard)| async move {
+        rx.recv().await.map(|item| (item, (rx, guard)))
+    })
 }
 
 struct AbortOnDrop(tokio::task::AbortHandle);
@@ -230,7 +232,12 @@ fn unknown_session() -> Response {
     (StatusCode::NOT_FOUND, Json(vec![msg])).into_response()
 }
 
-pub async fn send(State(state): State<WsState>, headers: HeaderMap, Query(query): Query<SessionQuery>, body: String) -> Response {
+pub async fn send(
+    State(state): State<WsState>,
+    headers: HeaderMap,
+    Query(query): Query<SessionQuery>,
+    body: String,
+) -> Response {
     if let Err(refused) = admit(&state, &headers) {
         return refused;
     }

@@ -4,14 +4,14 @@
 //! room sees posts in seq order, and a join's history and the live posts that follow it
 //! meet with no gap and no duplicate.
 
+use crate::metrics::Metrics;
 use crate::queue::{ClientHandle, Delivery, Outbound};
 use crate::store::{Inserted, Store, StoreError};
 use app::domain::{ClientId, PostText, RoomName, Username};
-use app::protocol::{encode_server, HISTORY_PAGE, REPLAY_LIMIT, ServerMsg};
 use app::protocol::Post;
+use app::protocol::{encode_server, ServerMsg, HISTORY_PAGE, REPLAY_LIMIT};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{BTreeMap, HashMap};
-use crate::metrics::Metrics;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
@@ -22,12 +22,35 @@ pub type ConnId = u64;
 const COMMAND_QUEUE: usize = 1024;
 
 enum Command {
-    Join { conn: ConnId, room: RoomName, username: Username, since: Option<u64>, client: ClientHandle, reply: oneshot::Sender<Result<(), StoreError>> },
-    Leave { conn: ConnId, room: RoomName },
-    Typing { conn: ConnId, room: RoomName },
-    Disconnect { conn: ConnId },
-    Post { room: RoomName, username: Username, client_id: ClientId, text: PostText, reply: oneshot::Sender<Result<Post, StoreError>> },
-    MemberCounts { reply: oneshot::Sender<HashMap<RoomName, u32>> },
+    Join {
+        conn: ConnId,
+        room: RoomName,
+        username: Username,
+        since: Option<u64>,
+        client: ClientHandle,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Leave {
+        conn: ConnId,
+        room: RoomName,
+    },
+    Typing {
+        conn: ConnId,
+        room: RoomName,
+    },
+    Disconnect {
+        conn: ConnId,
+    },
+    Post {
+        room: RoomName,
+        username: Username,
+        client_id: ClientId,
+        text: PostText,
+        reply: oneshot::Sender<Result<Post, StoreError>>,
+    },
+    MemberCounts {
+        reply: oneshot::Sender<HashMap<RoomName, u32>>,
+    },
 }
 
 /// Why the hub could not answer.
@@ -59,7 +82,14 @@ impl Hub {
     }
 
     /// Adds the connection to the room (or renames it there) and queues `joined` for it.
-    pub async fn join(&self, conn: ConnId, room: RoomName, username: Username, since: Option<u64>, client: ClientHandle) -> Result<(), HubError> {
+    pub async fn join(
+        &self,
+        conn: ConnId,
+        room: RoomName,
+        username: Username,
+        since: Option<u64>,
+        client: ClientHandle,
+    ) -> Result<(), HubError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Join { conn, room, username, since, client, reply }).await?;
         Ok(rx.await.map_err(|_| HubError::Stopped)??)
@@ -80,7 +110,13 @@ impl Hub {
 
     /// Stores the post (or finds the earlier one with the same client id) and, if new,
     /// broadcasts it to the room. Returns the stored post.
-    pub async fn post(&self, room: RoomName, username: Username, client_id: ClientId, text: PostText) -> Result<Post, HubError> {
+    pub async fn post(
+        &self,
+        room: RoomName,
+        username: Username,
+        client_id: ClientId,
+        text: PostText,
+    ) -> Result<Post, HubError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Post { room, username, client_id, text, reply }).await?;
         Ok(rx.await.map_err(|_| HubError::Stopped)??)
@@ -157,7 +193,12 @@ impl HubTask {
                     }
                 }
                 Command::Disconnect { conn } => {
-                    let rooms: Vec<RoomName> = self.rooms.iter().filter(|(_, r)| r.members.contains_key(&conn)).map(|(n, _)| n.clone()).collect();
+                    let rooms: Vec<RoomName> = self
+                        .rooms
+                        .iter()
+                        .filter(|(_, r)| r.members.contains_key(&conn))
+                        .map(|(n, _)| n.clone())
+                        .collect();
                     for room in rooms {
                         self.remove(conn, &room);
                     }
@@ -173,7 +214,14 @@ impl HubTask {
         tracing::debug!("hub stopped");
     }
 
-    async fn join(&mut self, conn: ConnId, room: RoomName, username: Username, since: Option<u64>, client: ClientHandle) -> Result<(), StoreError> {
+    async fn join(
+        &mut self,
+        conn: ConnId,
+        room: RoomName,
+        username: Username,
+        since: Option<u64>,
+        client: ClientHandle,
+    ) -> Result<(), StoreError> {
         let (history, truncated) = match since {
             Some(since) => {
                 let missed = self.store.after(&room, since, REPLAY_LIMIT + 1).await?;
@@ -189,7 +237,13 @@ impl HubTask {
         self.remove(conn, &room);
         let entry = self.rooms.entry(room.clone()).or_default();
         let arrived = entry.add(conn, Member { username: username.clone(), client: client.clone() });
-        let joined = ServerMsg::Joined { room: room.clone(), history, members: entry.count(), present: entry.people.keys().cloned().collect(), truncated };
+        let joined = ServerMsg::Joined {
+            room: room.clone(),
+            history,
+            members: entry.count(),
+            present: entry.people.keys().cloned().collect(),
+            truncated,
+        };
         client.deliver(Outbound::Text(encode_server(&joined).into()));
         if arrived {
             let members = entry.count();
@@ -211,7 +265,13 @@ impl HubTask {
         }
     }
 
-    async fn post(&mut self, room: RoomName, username: Username, client_id: ClientId, text: PostText) -> Result<Post, StoreError> {
+    async fn post(
+        &mut self,
+        room: RoomName,
+        username: Username,
+        client_id: ClientId,
+        text: PostText,
+    ) -> Result<Post, StoreError> {
         let received = Instant::now();
         match self.store.insert_post(&room, &client_id, &username, &text).await? {
             Inserted::New(post) => {

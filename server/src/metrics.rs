@@ -42,15 +42,31 @@ impl Default for Metrics {
         let overflows = Counter::default();
         let closes = Family::<CloseLabels, Counter>::default();
         // 50 µs … ~1.6 s, doubling.
-        let post_to_delivery = Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 16));
+        let post_to_delivery =
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 16));
         registry.register("connections", "Open WebSockets", connections.clone());
         registry.register("rooms", "Rooms with at least one member", rooms.clone());
         registry.register("posts", "Posts stored", posts.clone());
         registry.register("deliveries", "Posts queued for a member", deliveries.clone());
         registry.register("queue_overflows", "Clients closed because their queue was full", overflows.clone());
         registry.register("closes", "WebSockets closed by the server, by close code", closes.clone());
-        registry.register("post_to_delivery_seconds", "From receiving a post to queueing it for every member (stored in between)", post_to_delivery.clone());
-        Self { inner: Arc::new(Inner { registry, connections, rooms, posts, deliveries, overflows, closes, post_to_delivery }) }
+        registry.register(
+            "post_to_delivery_seconds",
+            "From receiving a post to queueing it for every member (stored in between)",
+            post_to_delivery.clone(),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                connections,
+                rooms,
+                posts,
+                deliveries,
+                overflows,
+                closes,
+                post_to_delivery,
+            }),
+        }
     }
 }
 

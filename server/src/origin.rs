@@ -17,7 +17,11 @@ impl OriginPolicy {
     /// `extra` lists full origins such as `https://example.com`; `*` allows every origin.
     pub fn new(extra: &[String]) -> Self {
         let any = extra.iter().any(|o| o.trim() == "*");
-        let allowed = extra.iter().map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase()).filter(|o| !o.is_empty() && o != "*").collect();
+        let allowed = extra
+            .iter()
+            .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+            .filter(|o| !o.is_empty() && o != "*")
+            .collect();
         Self { allowed, any }
     }
 

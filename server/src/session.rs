@@ -48,7 +48,15 @@ pub struct Session {
 impl Session {
     pub fn new(id: ConnId, hub: Hub, client: ClientHandle, limits: &Limits) -> Self {
         let limiter = RateLimiter::direct(Quota::per_second(limits.rate_per_sec).allow_burst(limits.rate_burst));
-        Self { id, hub, client, joined: HashMap::new(), last_typing: HashMap::new(), limiter, rate_per_sec: limits.rate_per_sec }
+        Self {
+            id,
+            hub,
+            client,
+            joined: HashMap::new(),
+            last_typing: HashMap::new(),
+            limiter,
+            rate_per_sec: limits.rate_per_sec,
+        }
     }
 
     pub fn client(&self) -> &ClientHandle {
@@ -89,13 +97,21 @@ impl Session {
             }
             ClientMsg::Post { room, text, client_id } => {
                 let Some(username) = self.joined.get(&room).cloned() else {
-                    return Some(ServerMsg::Error { code: ErrorCode::NotJoined, message: format!("join room {room:?} before posting to it"), client_id: Some(client_id) });
+                    return Some(ServerMsg::Error {
+                        code: ErrorCode::NotJoined,
+                        message: format!("join room {room:?} before posting to it"),
+                        client_id: Some(client_id),
+                    });
                 };
                 match hub.post(room.clone(), username, client_id.clone(), text).await {
                     Ok(post) => Some(ServerMsg::Ack { room, client_id, seq: post.seq }),
                     Err(e) => {
                         tracing::error!(error = %e, "post failed");
-                        Some(ServerMsg::Error { code: ErrorCode::Internal, message: "the post could not be stored; retry it".into(), client_id: Some(client_id) })
+                        Some(ServerMsg::Error {
+                            code: ErrorCode::Internal,
+                            message: "the post could not be stored; retry it".into(),
+                            client_id: Some(client_id),
+                        })
                     }
                 }
             }

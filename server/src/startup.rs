@@ -4,26 +4,25 @@
 //! tests start the real server this way.
 
 use crate::config::Config;
-use crate::session::Limits;
-use crate::hub::Hub;
-use crate::origin::OriginPolicy;
-use crate::store::{Store, StoreError};
-use crate::wall_data::ServerWallData;
 use crate::fallback::{self, HttpSessions};
+use crate::hub::Hub;
 use crate::lab::LabState;
 use crate::metrics::Metrics;
-use tower_http::trace::TraceLayer;
+use crate::origin::OriginPolicy;
+use crate::session::Limits;
+use crate::store::{Store, StoreError};
+use crate::wall_data::ServerWallData;
 use crate::ws::{self, WsState};
 use app::api::WallData;
 use app::{shell, App};
-use axum::extract::FromRef;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::FromRef;
 use axum::routing::{get, post};
 use axum::Router;
+use governor::{Quota, RateLimiter};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::SocketAddr;
-use governor::{Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
@@ -31,6 +30,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_http::trace::TraceLayer;
 
 const TWO: NonZeroU32 = NonZeroU32::new(2).unwrap();
 
@@ -62,7 +62,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let mut leptos_options = get_configuration(None).map_err(|e| StartupError::Leptos(e.to_string()))?.leptos_options;
+        let mut leptos_options =
+            get_configuration(None).map_err(|e| StartupError::Leptos(e.to_string()))?.leptos_options;
         let addr = config.listen.unwrap_or(leptos_options.site_addr);
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let local = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?;
@@ -96,7 +97,9 @@ impl Application {
             open: Arc::new(AtomicUsize::new(0)),
             max_connections: config.max_connections,
             metrics,
-            connect_rate: Arc::new(RateLimiter::keyed(Quota::per_second(config.ip_connect_rate).allow_burst(config.ip_connect_rate.saturating_mul(TWO)))),
+            connect_rate: Arc::new(RateLimiter::keyed(
+                Quota::per_second(config.ip_connect_rate).allow_burst(config.ip_connect_rate.saturating_mul(TWO)),
+            )),
         };
         tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
         let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub });

@@ -102,13 +102,12 @@ impl Store {
         text: &PostText,
     ) -> Result<Inserted, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let existing: Option<PostRow> = sqlx::query_as(&format!(
-            "SELECT {POST_COLUMNS} FROM posts WHERE room = ? AND client_id = ?"
-        ))
-        .bind(room.as_str())
-        .bind(client_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let existing: Option<PostRow> =
+            sqlx::query_as(&format!("SELECT {POST_COLUMNS} FROM posts WHERE room = ? AND client_id = ?"))
+                .bind(room.as_str())
+                .bind(client_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
         if let Some(row) = existing {
             return Ok(Inserted::Duplicate(Post::try_from(row)?));
         }
@@ -144,7 +143,12 @@ impl Store {
 
     /// Up to `limit` of the newest posts with seq below `before`, oldest first, and whether
     /// older ones exist.
-    pub async fn page(&self, room: &RoomName, before: Option<u64>, limit: u32) -> Result<(Vec<Post>, bool), StoreError> {
+    pub async fn page(
+        &self,
+        room: &RoomName,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<(Vec<Post>, bool), StoreError> {
         let before = before.map_or(i64::MAX, |b| b as i64);
         let mut rows: Vec<PostRow> = sqlx::query_as(&format!(
             "SELECT {POST_COLUMNS} FROM posts WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
@@ -180,7 +184,9 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         rows.into_iter()
-            .map(|(room, posts, last_ts)| Ok(RoomTotals { room: RoomName::parse(&room)?, posts: posts as u64, last_ts }))
+            .map(|(room, posts, last_ts)| {
+                Ok(RoomTotals { room: RoomName::parse(&room)?, posts: posts as u64, last_ts })
+            })
             .collect()
     }
 

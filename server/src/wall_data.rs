@@ -19,7 +19,12 @@ fn logged(e: impl std::fmt::Display) -> BackendError {
 }
 
 impl WallData for ServerWallData {
-    fn history(&self, room: RoomName, before: Option<u64>, limit: u32) -> BoxFuture<'_, Result<HistoryPage, BackendError>> {
+    fn history(
+        &self,
+        room: RoomName,
+        before: Option<u64>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<HistoryPage, BackendError>> {
         async move {
             let (posts, has_older) = self.store.page(&room, before, limit).await.map_err(logged)?;
             Ok(HistoryPage { posts, has_older, now_ms: now_ms() })
@@ -33,11 +38,17 @@ impl WallData for ServerWallData {
             let mut live = self.hub.member_counts().await.map_err(logged)?;
             let mut rooms: Vec<RoomSummary> = totals
                 .into_iter()
-                .map(|t| RoomSummary { members: live.remove(&t.room).unwrap_or(0), room: t.room.to_string(), posts: t.posts })
+                .map(|t| RoomSummary {
+                    members: live.remove(&t.room).unwrap_or(0),
+                    room: t.room.to_string(),
+                    posts: t.posts,
+                })
                 .collect();
             // Rooms people are in but nobody has posted to yet come first: they are live.
-            let mut fresh: Vec<RoomSummary> =
-                live.into_iter().map(|(room, members)| RoomSummary { room: room.to_string(), posts: 0, members }).collect();
+            let mut fresh: Vec<RoomSummary> = live
+                .into_iter()
+                .map(|(room, members)| RoomSummary { room: room.to_string(), posts: 0, members })
+                .collect();
             fresh.sort_by(|a, b| b.members.cmp(&a.members).then(a.room.cmp(&b.room)));
             fresh.append(&mut rooms);
             Ok(fresh)

@@ -1,15 +1,15 @@
 //! `GET /ws`: checks the Origin, then upgrades and hands the socket to [`crate::connection`].
 
 use crate::connection;
-use crate::session::Limits;
 use crate::hub::Hub;
 use crate::origin::OriginPolicy;
+use crate::session::Limits;
 use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
 use governor::DefaultKeyedRateLimiter;
 use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -73,7 +73,8 @@ pub async fn upgrade(
     }
     if state.connect_rate.check_key(&peer.ip()).is_err() {
         tracing::info!(%peer, "refused WebSocket upgrade: connection rate from this address");
-        return (StatusCode::TOO_MANY_REQUESTS, "too many new connections from your address; retry in a few seconds").into_response();
+        return (StatusCode::TOO_MANY_REQUESTS, "too many new connections from your address; retry in a few seconds")
+            .into_response();
     }
     if state.connect_rate.len() > CONNECT_RATE_KEYS {
         state.connect_rate.retain_recent();

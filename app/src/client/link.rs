@@ -91,10 +91,18 @@ impl Link {
     pub async fn send(&mut self, msg: &ClientMsg) -> Result<Vec<ServerMsg>, Broken> {
         let json = serde_json::to_string(msg).map_err(|_| Broken)?;
         match self {
-            Link::WebSocket { sink, .. } => sink.send(Message::Text(json)).await.map(|_| Vec::new()).map_err(|_| Broken),
+            Link::WebSocket { sink, .. } => {
+                sink.send(Message::Text(json)).await.map(|_| Vec::new()).map_err(|_| Broken)
+            }
             Link::Http { session, .. } => {
                 let url = format!("/x/send?session={session}");
-                let response = Request::post(&url).header("content-type", "application/json").body(json).map_err(|_| Broken)?.send().await.map_err(|_| Broken)?;
+                let response = Request::post(&url)
+                    .header("content-type", "application/json")
+                    .body(json)
+                    .map_err(|_| Broken)?
+                    .send()
+                    .await
+                    .map_err(|_| Broken)?;
                 if !response.ok() {
                     return Err(Broken);
                 }

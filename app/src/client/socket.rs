@@ -61,7 +61,17 @@ impl RoomSocket {
         let outbox = load_outbox(&room);
         let forced = forced_transport();
         let kind = forced.or_else(|| load_transport().and_then(|k| Kind::parse(&k))).unwrap_or(Kind::WebSocket);
-        let task = Task { room, username, since: Box::new(since), on_message: Box::new(on_message), state, outbox, sent_at: Vec::new(), kind, forced: forced.is_some() };
+        let task = Task {
+            room,
+            username,
+            since: Box::new(since),
+            on_message: Box::new(on_message),
+            state,
+            outbox,
+            sent_at: Vec::new(),
+            kind,
+            forced: forced.is_some(),
+        };
         leptos::task::spawn_local(task.run(rx.fuse()));
         Self { commands }
     }
@@ -128,7 +138,11 @@ impl Task {
         // Attempts in a row on this transport that never got a connection open.
         let mut failed_opens: u32 = 0;
         loop {
-            self.state.set(if attempt == 0 { ConnState::Connecting } else { ConnState::Reconnecting { retry_in_s: 0 } });
+            self.state.set(if attempt == 0 {
+                ConnState::Connecting
+            } else {
+                ConnState::Reconnecting { retry_in_s: 0 }
+            });
             match Link::open(self.kind).await {
                 Ok(link) => {
                     failed_opens = 0;

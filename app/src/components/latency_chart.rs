@@ -33,10 +33,13 @@ fn points(counts: &[usize], max_count: usize) -> String {
 
 #[component]
 pub fn LatencyChart(series: Vec<Series>, #[prop(into)] top_ms: f64) -> impl IntoView {
-    let hists: Vec<(Series, Vec<usize>)> = series.into_iter().map(|s| {
-        let h = histogram(&s.samples, top_ms, BUCKETS);
-        (s, h)
-    }).collect();
+    let hists: Vec<(Series, Vec<usize>)> = series
+        .into_iter()
+        .map(|s| {
+            let h = histogram(&s.samples, top_ms, BUCKETS);
+            (s, h)
+        })
+        .collect();
     let max_count = hists.iter().flat_map(|(_, h)| h.iter().copied()).max().unwrap_or(1);
     let ticks: Vec<f64> = (0..=4).map(|i| top_ms * i as f64 / 4.0).collect();
     view! {

@@ -49,7 +49,10 @@ pub fn typing_label(names: &[String]) -> Option<String> {
 
 /// The people here now, one chip each.
 #[component]
-pub fn PresenceList(#[prop(into)] people: Signal<Vec<String>>, #[prop(into)] me: Signal<Option<String>>) -> impl IntoView {
+pub fn PresenceList(
+    #[prop(into)] people: Signal<Vec<String>>,
+    #[prop(into)] me: Signal<Option<String>>,
+) -> impl IntoView {
     view! {
         <ul class="presence" data-testid="presence" aria-label="Here now">
             <For each=move || people.get() key=|name| name.clone() let:name>

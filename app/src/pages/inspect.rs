@@ -51,7 +51,9 @@ impl Inspector {
 
 /// Pretty-prints JSON payloads; anything else is shown as it came.
 fn pretty(payload: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(payload).and_then(|v| serde_json::to_string_pretty(&v)).unwrap_or_else(|_| payload.to_owned())
+    serde_json::from_str::<serde_json::Value>(payload)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| payload.to_owned())
 }
 
 #[component]
@@ -73,7 +75,12 @@ pub fn InspectPage() -> impl IntoView {
     let (join, send) = (|| (), || ());
     let shown = move || {
         let needle = ins.filter.get().to_lowercase();
-        ins.frames.get().into_iter().rev().filter(|f| needle.is_empty() || f.payload.to_lowercase().contains(&needle)).collect::<Vec<_>>()
+        ins.frames
+            .get()
+            .into_iter()
+            .rev()
+            .filter(|f| needle.is_empty() || f.payload.to_lowercase().contains(&needle))
+            .collect::<Vec<_>>()
     };
     view! {
         <Title text="Inspector · wallsocket"/>
@@ -131,7 +138,9 @@ pub fn InspectPage() -> impl IntoView {
 
 #[component]
 fn HandshakeView(h: Handshake) -> impl IntoView {
-    let lines = |pairs: Vec<(String, String)>| pairs.into_iter().map(|(n, v)| format!("{n}: {v}")).collect::<Vec<_>>().join("\n");
+    let lines = |pairs: Vec<(String, String)>| {
+        pairs.into_iter().map(|(n, v)| format!("{n}: {v}")).collect::<Vec<_>>().join("\n")
+    };
     let request = format!("{}\n{}", h.request_line, lines(h.request_headers));
     let response = format!("{}\n{}", h.status_line, lines(h.response_headers));
     let a = h.accept;

@@ -40,7 +40,12 @@ pub struct LabView {
 pub fn LabPage() -> impl IntoView {
     let rate = RwSignal::new("5".to_owned());
     let interval = RwSignal::new("1000".to_owned());
-    let view_state = LabView { running: RwSignal::new(false), received: RwSignal::new(BTreeMap::new()), wire: RwSignal::new(WireReport::new()), error: RwSignal::new(None) };
+    let view_state = LabView {
+        running: RwSignal::new(false),
+        received: RwSignal::new(BTreeMap::new()),
+        wire: RwSignal::new(WireReport::new()),
+        error: RwSignal::new(None),
+    };
     #[cfg(feature = "hydrate")]
     let controls = live::Controls::new(view_state);
     let start = move || {

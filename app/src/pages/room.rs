@@ -145,7 +145,12 @@ struct Controls {
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn connect(_: RoomName, _: WallState, _: Resource<Result<HistoryPage, ServerFnError>>, _: WriteSignal<ConnState>) -> Controls {
+fn connect(
+    _: RoomName,
+    _: WallState,
+    _: Resource<Result<HistoryPage, ServerFnError>>,
+    _: WriteSignal<ConnState>,
+) -> Controls {
     Controls {}
 }
 

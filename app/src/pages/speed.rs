@@ -35,7 +35,11 @@ pub fn SpeedPage() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let valid = move || parse_in(&n.get(), MAX_N).is_some() && parse_in(&size.get(), MAX_SIZE).is_some();
     let start = move |_| {
-        let (Some(count), Some(bytes)) = (parse_in(&n.get_untracked(), MAX_N), parse_in(&size.get_untracked(), MAX_SIZE)) else { return };
+        let (Some(count), Some(bytes)) =
+            (parse_in(&n.get_untracked(), MAX_N), parse_in(&size.get_untracked(), MAX_SIZE))
+        else {
+            return;
+        };
         start_run(count, bytes, pipelined.get_untracked(), running, progress, results, error);
     };
     view! {
@@ -75,11 +79,20 @@ pub fn SpeedPage() -> impl IntoView {
 fn SpeedResults(results: Vec<SpeedResult>) -> impl IntoView {
     let rate = |t: &str| results.iter().find(|r| r.transport == t).map(SpeedResult::per_second);
     let headline = match (rate("ws"), rate("http")) {
-        (Some(ws), Some(http)) if http > 0.0 => format!("WebSocket: {:.1}× the round trips per second of HTTP", ws / http),
+        (Some(ws), Some(http)) if http > 0.0 => {
+            format!("WebSocket: {:.1}× the round trips per second of HTTP", ws / http)
+        }
         _ => String::new(),
     };
     let top = results.iter().map(|r| r.latency.p99).fold(0.0, f64::max) * 1.2;
-    let series: Vec<Series> = results.iter().map(|r| Series { name: label(&r.transport).into(), class: transport_class(&r.transport), samples: r.samples.clone() }).collect();
+    let series: Vec<Series> = results
+        .iter()
+        .map(|r| Series {
+            name: label(&r.transport).into(),
+            class: transport_class(&r.transport),
+            samples: r.samples.clone(),
+        })
+        .collect();
     let export = export_href(&results);
     view! {
         <section class="panel lesson" data-testid="speed-results">
@@ -128,7 +141,13 @@ fn export_href(results: &[SpeedResult]) -> String {
     let json = serde_json::to_string_pretty(results).unwrap_or_default();
     let encoded: String = json
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect();
     format!("data:application/json;charset=utf-8,{encoded}")
 }
@@ -148,7 +167,9 @@ fn start_run(
     results.set(None);
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     leptos::task::spawn_local(async move {
-        let report = move |transport: &'static str, done: usize| progress.set(Some((format!("{}: {done} / {n}", label(transport)), done as f64 / n as f64)));
+        let report = move |transport: &'static str, done: usize| {
+            progress.set(Some((format!("{}: {done} / {n}", label(transport)), done as f64 / n as f64)))
+        };
         match run::run_all(run::SpeedConfig { n, size, pipelined }, run_id, report).await {
             Ok(list) => results.set(Some(list)),
             Err(e) => error.set(Some(format!("The run failed: {e}"))),
@@ -159,4 +180,13 @@ fn start_run(
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn start_run(_: usize, _: usize, _: bool, _: RwSignal<bool>, _: RwSignal<Option<(String, f64)>>, _: RwSignal<Option<Vec<SpeedResult>>>, _: RwSignal<Option<String>>) {}
+fn start_run(
+    _: usize,
+    _: usize,
+    _: bool,
+    _: RwSignal<bool>,
+    _: RwSignal<Option<(String, f64)>>,
+    _: RwSignal<Option<Vec<SpeedResult>>>,
+    _: RwSignal<Option<String>>,
+) {
+}

@@ -26,7 +26,15 @@ fn latency_buckets(m: &BTreeMap<String, f64>) -> Vec<(f64, f64)> {
         .collect();
     cumulative.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut previous = 0.0;
-    cumulative.into_iter().filter(|(le, _)| le.is_finite()).map(|(le, c)| { let n = c - previous; previous = c; (le, n) }).collect()
+    cumulative
+        .into_iter()
+        .filter(|(le, _)| le.is_finite())
+        .map(|(le, c)| {
+            let n = c - previous;
+            previous = c;
+            (le, n)
+        })
+        .collect()
 }
 
 #[component]
@@ -34,18 +42,26 @@ pub fn StatsPage() -> impl IntoView {
     let metrics = RwSignal::new(None::<BTreeMap<String, f64>>);
     #[cfg(feature = "hydrate")]
     {
-        let load = move || leptos::task::spawn_local(async move {
-            if let Ok(text) = crate::client::lessons::get_text("/metrics").await {
-                metrics.set(Some(parse_metrics(&text)));
-            }
-        });
+        let load = move || {
+            leptos::task::spawn_local(async move {
+                if let Ok(text) = crate::client::lessons::get_text("/metrics").await {
+                    metrics.set(Some(parse_metrics(&text)));
+                }
+            })
+        };
         load();
         let timer = set_interval_with_handle(load, std::time::Duration::from_secs(2)).ok();
-        on_cleanup(move || if let Some(t) = timer { t.clear() });
+        on_cleanup(move || {
+            if let Some(t) = timer {
+                t.clear()
+            }
+        });
     }
     let get = move |name: &str| metrics.with(|m| m.as_ref().and_then(|m| m.get(name).copied()));
-    let card = move |label: &'static str, name: &'static str| view! {
-        <div class="stat-card"><span class="muted">{label}</span><strong data-testid=name>{move || get(name).map(|v| format!("{v:.0}")).unwrap_or_else(|| "…".into())}</strong></div>
+    let card = move |label: &'static str, name: &'static str| {
+        view! {
+            <div class="stat-card"><span class="muted">{label}</span><strong data-testid=name>{move || get(name).map(|v| format!("{v:.0}")).unwrap_or_else(|| "…".into())}</strong></div>
+        }
     };
     view! {
         <Title text="Server stats · wallsocket"/>

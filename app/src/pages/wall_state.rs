@@ -93,7 +93,10 @@ impl WallState {
 
     /// True when a live post arrived beyond a missing one.
     fn has_gap(&self, first_page: &HistoryPage) -> bool {
-        let newest = self.extra.with_untracked(|m| m.last_key_value().map(|(seq, _)| *seq)).max(first_page.posts.last().map(|p| p.seq));
+        let newest = self
+            .extra
+            .with_untracked(|m| m.last_key_value().map(|(seq, _)| *seq))
+            .max(first_page.posts.last().map(|p| p.seq));
         newest != self.last_seq(first_page)
     }
 
@@ -218,7 +221,11 @@ mod tests {
         let pending = |id: &str| Pending { client_id: id.parse().unwrap(), text: "hi".parse().unwrap(), error: None };
         state.pending.set(vec![pending("c1"), pending("c2")]);
         state.apply(ServerMsg::Post(post(1)), 0, &page);
-        state.apply(ServerMsg::Ack { room: "lobby".parse().unwrap(), client_id: "c2".parse().unwrap(), seq: 2 }, 0, &page);
+        state.apply(
+            ServerMsg::Ack { room: "lobby".parse().unwrap(), client_id: "c2".parse().unwrap(), seq: 2 },
+            0,
+            &page,
+        );
         assert!(state.pending.get_untracked().is_empty());
     }
 }

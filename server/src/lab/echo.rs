@@ -27,7 +27,14 @@ pub struct RunQuery {
 /// `data: ` before and a blank line after each SSE event's payload.
 const SSE_FRAMING_BYTES: u64 = 8;
 
-pub async fn http(State(lab): State<LabState>, Query(q): Query<RunQuery>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn http(
+    State(lab): State<LabState>,
+    Query(q): Query<RunQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(run) = run_id(&q.run) else { return bad_run() };
     let mut response = (StatusCode::OK, body.clone()).into_response();
     let out = response.headers_mut();
@@ -45,7 +52,12 @@ pub async fn http(State(lab): State<LabState>, Query(q): Query<RunQuery>, method
     response
 }
 
-pub async fn ws(State(lab): State<LabState>, Query(q): Query<RunQuery>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+pub async fn ws(
+    State(lab): State<LabState>,
+    Query(q): Query<RunQuery>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let Some(run) = run_id(&q.run).map(str::to_owned) else { return bad_run() };
     if !lab.origins.permits(&headers) {
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
@@ -111,7 +123,14 @@ pub async fn sse_stream(State(lab): State<LabState>, Query(q): Query<RunQuery>, 
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
-pub async fn sse_post(State(lab): State<LabState>, Query(q): Query<RunQuery>, method: Method, uri: Uri, headers: HeaderMap, body: String) -> Response {
+pub async fn sse_post(
+    State(lab): State<LabState>,
+    Query(q): Query<RunQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let Some(run) = run_id(&q.run) else { return bad_run() };
     let Some(tx) = q.session.as_deref().and_then(|s| lab.echo_sessions.get(s)) else {
         return (StatusCode::NOT_FOUND, "no such echo stream").into_response();

@@ -56,7 +56,8 @@ pub async fn start(State(lab): State<LabState>, Query(q): Query<StartQuery>) -> 
     {
         let Ok(mut map) = lab.tickers.inner.lock() else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
         if map.len() >= MAX_TICKERS {
-            return (StatusCode::SERVICE_UNAVAILABLE, "too many lab tickers running; try again in a minute").into_response();
+            return (StatusCode::SERVICE_UNAVAILABLE, "too many lab tickers running; try again in a minute")
+                .into_response();
         }
         map.insert(id.clone(), rx);
     }
@@ -86,7 +87,14 @@ pub struct AfterQuery {
 }
 
 /// Short polling answers at once: the latest tick if it is newer than `after`, else `[]`.
-pub async fn poll(State(lab): State<LabState>, Path(id): Path<String>, Query(q): Query<AfterQuery>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn poll(
+    State(lab): State<LabState>,
+    Path(id): Path<String>,
+    Query(q): Query<AfterQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let Some(rx) = lab.tickers.get(&id) else { return gone() };
     let tick = *rx.borrow();
     let ticks: Vec<Tick> = (tick.n > q.after).then_some(tick).into_iter().collect();
@@ -94,7 +102,14 @@ pub async fn poll(State(lab): State<LabState>, Path(id): Path<String>, Query(q):
 }
 
 /// Long polling waits until a tick newer than `after` exists.
-pub async fn long_poll(State(lab): State<LabState>, Path(id): Path<String>, Query(q): Query<AfterQuery>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn long_poll(
+    State(lab): State<LabState>,
+    Path(id): Path<String>,
+    Query(q): Query<AfterQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let Some(mut rx) = lab.tickers.get(&id) else { return gone() };
     let newer = tokio::time::timeout(LONG_POLL_WAIT, rx.wait_for(|t| t.n > q.after)).await;
     let ticks: Vec<Tick> = match newer {
@@ -104,7 +119,15 @@ pub async fn long_poll(State(lab): State<LabState>, Path(id): Path<String>, Quer
     counted_json(&lab, &id, "longpoll", &ticks, &method, &uri, &headers)
 }
 
-fn counted_json(lab: &LabState, id: &str, transport: &str, ticks: &[Tick], method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+fn counted_json(
+    lab: &LabState,
+    id: &str,
+    transport: &str,
+    ticks: &[Tick],
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response {
     let body = serde_json::to_string(ticks).unwrap_or_else(|_| "[]".into());
     let response = ([(axum::http::header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
     let down_head = response_head_bytes(StatusCode::OK, response.headers()) + content_length_line(body.len());
@@ -138,7 +161,12 @@ pub async fn sse(State(lab): State<LabState>, Path(id): Path<String>) -> Respons
     Sse::new(ticks).into_response()
 }
 
-pub async fn ws(State(lab): State<LabState>, Path(id): Path<String>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+pub async fn ws(
+    State(lab): State<LabState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let Some(rx) = lab.tickers.get(&id) else { return gone() };
     if !lab.origins.permits(&headers) {
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();

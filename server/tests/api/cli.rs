@@ -15,7 +15,11 @@ fn cli(app: &TestApp, extra: &[&str]) -> Command {
 }
 
 async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
-    tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.expect("a line within 10 s").unwrap().expect("stdout open")
+    tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("a line within 10 s")
+        .unwrap()
+        .expect("stdout open")
 }
 
 async fn wait_success(child: Child) -> std::process::Output {

@@ -1,42 +1,37 @@
 //! `kill -9` during a stream of posts: after a restart every acknowledged post is there,
 //! seqs have no holes, and retried posts are not doubled.
 
+use crate::helpers::spawn_binary;
 use app::protocol::{ClientMsg, ServerMsg};
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 fn start(db: &str) -> (Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wallsocket"))
-        .args(["--listen", "127.0.0.1:0", "--log", "info", "--rate-per-sec", "100000", "--rate-burst", "100000", "--database-url", db])
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let port = loop {
-        let mut line = String::new();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited early");
-        if let Some(rest) = line.split("addr=127.0.0.1:").nth(1) {
-            break rest.trim().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in stderr.lines() {});
-    (child, port)
+    let binary =
+        spawn_binary(&["--log", "info", "--rate-per-sec", "100000", "--rate-burst", "100000", "--database-url", db]);
+    (binary.child, binary.port)
 }
 
 fn post(i: usize, writer: usize) -> ClientMsg {
-    ClientMsg::Post { room: "crash".parse().unwrap(), text: format!("post {i} by {writer}").parse().unwrap(), client_id: format!("w{writer}-{i}").parse().unwrap() }
+    ClientMsg::Post {
+        room: "crash".parse().unwrap(),
+        text: format!("post {i} by {writer}").parse().unwrap(),
+        client_id: format!("w{writer}-{i}").parse().unwrap(),
+    }
 }
 
 /// Posts `count` posts one after another, recording each ack, until the socket dies.
 async fn writer(port: u16, writer: usize, count: usize, acked: Arc<Mutex<HashMap<String, u64>>>) {
     let Ok((mut ws, _)) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await else { return };
-    let join = ClientMsg::Join { room: "crash".parse().unwrap(), username: format!("writer{writer}").parse().unwrap(), since: None };
+    let join = ClientMsg::Join {
+        room: "crash".parse().unwrap(),
+        username: format!("writer{writer}").parse().unwrap(),
+        since: None,
+    };
     if ws.send(Message::text(serde_json::to_string(&join).unwrap())).await.is_err() {
         return;
     }
@@ -93,7 +88,8 @@ async fn kill_9_mid_stream_loses_no_acknowledged_post_and_doubles_no_retry() {
     // stored twice, and a retry of a stored post is acknowledged with its first seq.
     let seq_of = |id: &str| stored.iter().find(|p| p.client_id.as_str() == id).map(|p| p.seq);
     for w in 0..3 {
-        let sent = (0..334).filter(|i| seq_of(&format!("w{w}-{i}")).is_some()).max().map_or(1, |last| last + 2).min(334);
+        let sent =
+            (0..334).filter(|i| seq_of(&format!("w{w}-{i}")).is_some()).max().map_or(1, |last| last + 2).min(334);
         for i in 0..sent {
             let id = format!("w{w}-{i}");
             let seq = client.post("crash", &format!("post {i} by {w}"), &id).await;

@@ -34,7 +34,9 @@ async fn malformed_input_gets_a_typed_error_and_the_socket_keeps_working() {
     }
     client.send_text(r#"{"type":"post","room":"lobby","text":"   ","client_id":"blank-1"}"#).await;
     match client.recv().await {
-        ServerMsg::Error { code: ErrorCode::InvalidText, client_id: Some(id), .. } => assert_eq!(id.as_str(), "blank-1"),
+        ServerMsg::Error { code: ErrorCode::InvalidText, client_id: Some(id), .. } => {
+            assert_eq!(id.as_str(), "blank-1")
+        }
         other => panic!("expected invalid_text for blank-1, got {other:?}"),
     }
 

@@ -45,7 +45,8 @@ impl SseReader {
                 }
                 return SseEvent { id, msg: serde_json::from_str(&data).expect("a ServerMsg") };
             }
-            let chunk = tokio::time::timeout(Duration::from_secs(5), self.response.chunk()).await.expect("an event within 5 s");
+            let chunk =
+                tokio::time::timeout(Duration::from_secs(5), self.response.chunk()).await.expect("an event within 5 s");
             self.buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("stream open")));
         }
     }
@@ -130,7 +131,12 @@ async fn long_polling_carries_the_websocket_sequence() {
     let app = spawn_app().await;
     let opened = poll(&app, None).await;
     let session = session_of(&opened[0]);
-    let (_, answer) = send(&app, &session, &ClientMsg::Join { room: "lobby".parse().unwrap(), username: "poller".parse().unwrap(), since: None }).await;
+    let (_, answer) = send(
+        &app,
+        &session,
+        &ClientMsg::Join { room: "lobby".parse().unwrap(), username: "poller".parse().unwrap(), since: None },
+    )
+    .await;
     assert!(answer.is_empty(), "joined arrives by poll");
     assert!(matches!(poll(&app, Some(&session)).await.as_slice(), [ServerMsg::Joined { .. }]));
 
@@ -157,7 +163,12 @@ async fn long_polling_carries_the_websocket_sequence() {
 async fn a_poll_waits_for_news_and_an_unknown_session_is_refused() {
     let app = spawn_app().await;
     let session = session_of(&poll(&app, None).await[0]);
-    send(&app, &session, &ClientMsg::Join { room: "lobby".parse().unwrap(), username: "poller".parse().unwrap(), since: None }).await;
+    send(
+        &app,
+        &session,
+        &ClientMsg::Join { room: "lobby".parse().unwrap(), username: "poller".parse().unwrap(), since: None },
+    )
+    .await;
     poll(&app, Some(&session)).await; // joined
     let waiting = tokio::spawn({
         let url = app.http_url(&format!("/x/poll?session={session}"));
@@ -177,9 +188,19 @@ async fn a_poll_waits_for_news_and_an_unknown_session_is_refused() {
 #[tokio::test]
 async fn fallback_endpoints_check_the_origin() {
     let app = spawn_app().await;
-    let response = reqwest::Client::new().get(app.http_url("/x/sse")).header("origin", "https://evil.example").send().await.unwrap();
+    let response = reqwest::Client::new()
+        .get(app.http_url("/x/sse"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 403);
-    let response = reqwest::Client::new().get(app.http_url("/x/poll")).header("origin", "https://evil.example").send().await.unwrap();
+    let response = reqwest::Client::new()
+        .get(app.http_url("/x/poll"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 403);
 }
 

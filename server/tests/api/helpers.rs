@@ -115,7 +115,9 @@ impl Client {
         loop {
             let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await.expect("a message within 5 s");
             match frame {
-                Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).expect("server sends valid ServerMsg"),
+                Some(Ok(Message::Text(text))) => {
+                    return serde_json::from_str(&text).expect("server sends valid ServerMsg")
+                }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 other => panic!("expected a text message, got {other:?}"),
             }
@@ -158,7 +160,12 @@ impl Client {
 
     /// Joins `room` as `user` and returns the `joined` reply's history and member count.
     pub async fn join(&mut self, room: &str, user: &str, since: Option<u64>) -> (Vec<app::protocol::Post>, u32) {
-        self.send(&ClientMsg::Join { room: room.parse().unwrap(), username: app::domain::Username::parse(user).unwrap(), since }).await;
+        self.send(&ClientMsg::Join {
+            room: room.parse().unwrap(),
+            username: app::domain::Username::parse(user).unwrap(),
+            since,
+        })
+        .await;
         loop {
             match self.recv().await {
                 ServerMsg::Joined { history, members, truncated: false, .. } => return (history, members),
@@ -204,4 +211,35 @@ pub fn post_msg(room: &str, text: &str, client_id: &str) -> ClientMsg {
         text: app::domain::PostText::parse(text).unwrap(),
         client_id: app::domain::ClientId::parse(client_id).unwrap(),
     }
+}
+
+/// The real `wallsocket` binary, started with `args` plus `--listen 127.0.0.1:0`.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub port: u16,
+    /// Collects the log (stderr) until the process exits; join it to read the log.
+    pub log: std::thread::JoinHandle<String>,
+}
+
+/// Starts the binary and waits until it listens (it logs `addr=…` then).
+pub fn spawn_binary(args: &[&str]) -> Binary {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wallsocket"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+    let port = loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap_or(0) > 0, "the server exited before listening");
+        if let Some(rest) = line.split("addr=127.0.0.1:").nth(1) {
+            break rest.trim().parse().expect("a port");
+        }
+    };
+    // Reading on keeps the server from blocking on a full pipe.
+    let log = std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    Binary { child, port, log }
 }

@@ -109,7 +109,8 @@ async fn a_message_built_from_many_small_fragments_closes_with_1009() {
 #[tokio::test]
 async fn an_offer_of_compression_is_declined() {
     let app = spawn_app().await;
-    let (_stream, head) = raw_upgrade(&app, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n").await;
+    let (_stream, head) =
+        raw_upgrade(&app, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n").await;
     assert!(!head.to_ascii_lowercase().contains("sec-websocket-extensions"), "{head}");
 }
 
@@ -180,6 +181,8 @@ async fn a_slowloris_client_is_cut_off_and_fresh_clients_still_get_in() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(5), async { tokio::join!(cut_off, fresh) }).await.expect("the dribbling client was cut off");
+    tokio::time::timeout(Duration::from_secs(5), async { tokio::join!(cut_off, fresh) })
+        .await
+        .expect("the dribbling client was cut off");
     assert!(started.elapsed() < Duration::from_secs(3), "cut off after the header timeout, not later");
 }

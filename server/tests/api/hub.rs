@@ -27,7 +27,10 @@ async fn rooms_are_kept_apart() {
     hub.join(2, "blue".parse().unwrap(), "ben".parse().unwrap(), None, b).await.unwrap();
     assert!(matches!(decode(a_rx.recv().await.unwrap()), ServerMsg::Joined { .. }));
     assert!(matches!(decode(b_rx.recv().await.unwrap()), ServerMsg::Joined { .. }));
-    let post = hub.post("red".parse().unwrap(), "ann".parse().unwrap(), "c1".parse().unwrap(), "hi".parse().unwrap()).await.unwrap();
+    let post = hub
+        .post("red".parse().unwrap(), "ann".parse().unwrap(), "c1".parse().unwrap(), "hi".parse().unwrap())
+        .await
+        .unwrap();
     assert_eq!(decode(a_rx.recv().await.unwrap()), ServerMsg::Post(post));
     assert!(b_rx.try_recv().is_err(), "blue heard nothing from red");
 }
@@ -40,7 +43,14 @@ async fn a_full_queue_closes_only_that_client() {
     hub.join(1, "room".parse().unwrap(), "slow".parse().unwrap(), None, slow).await.unwrap();
     hub.join(2, "room".parse().unwrap(), "fast".parse().unwrap(), None, fast).await.unwrap();
     for i in 0..10 {
-        hub.post("room".parse().unwrap(), "fast".parse().unwrap(), format!("c{i}").parse().unwrap(), "x".parse().unwrap()).await.unwrap();
+        hub.post(
+            "room".parse().unwrap(),
+            "fast".parse().unwrap(),
+            format!("c{i}").parse().unwrap(),
+            "x".parse().unwrap(),
+        )
+        .await
+        .unwrap();
     }
     assert!(slow_overflowed.is_cancelled(), "the slow client is told to close");
     assert!(!fast_overflowed.is_cancelled());

@@ -15,7 +15,8 @@ async fn report(app: &TestApp, run: &str) -> WireReport {
 #[tokio::test]
 async fn http_echo_returns_the_body_and_counts_its_bytes() {
     let app = spawn_app().await;
-    let response = reqwest::Client::new().post(app.http_url("/lab/echo/http?run=h1")).body("hello").send().await.unwrap();
+    let response =
+        reqwest::Client::new().post(app.http_url("/lab/echo/http?run=h1")).body("hello").send().await.unwrap();
     assert_eq!(response.text().await.unwrap(), "hello");
     let http = &report(&app, "h1").await["http"];
     assert_eq!((http.messages_up, http.up_payload_bytes, http.down_payload_bytes), (1, 5, 5));
@@ -27,7 +28,8 @@ async fn http_echo_returns_the_body_and_counts_its_bytes() {
 #[tokio::test]
 async fn websocket_echo_counts_frame_headers() {
     let app = spawn_app().await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/lab/echo/ws?run=w1", app.port)).await.unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/lab/echo/ws?run=w1", app.port)).await.unwrap();
     for _ in 0..3 {
         ws.send(Message::text("abc")).await.unwrap();
         let echoed = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap().unwrap().unwrap();
@@ -35,7 +37,10 @@ async fn websocket_echo_counts_frame_headers() {
     }
     let count = &report(&app, "w1").await["ws"];
     // 3 frames of 3 bytes: 6-byte masked headers up, 2-byte headers down.
-    assert_eq!((count.messages_up, count.up_header_bytes, count.up_payload_bytes, count.down_header_bytes), (3, 18, 9, 6));
+    assert_eq!(
+        (count.messages_up, count.up_header_bytes, count.up_payload_bytes, count.down_header_bytes),
+        (3, 18, 9, 6)
+    );
 }
 
 #[tokio::test]
@@ -48,11 +53,18 @@ async fn sse_echo_sends_each_post_back_as_an_event() {
     }
     let session = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap().to_owned();
     assert!(text.contains("event: session"));
-    let posted = reqwest::Client::new().post(app.http_url(&format!("/lab/echo/sse?run=s1&session={session}"))).body("ping-1").send().await.unwrap();
+    let posted = reqwest::Client::new()
+        .post(app.http_url(&format!("/lab/echo/sse?run=s1&session={session}")))
+        .body("ping-1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(posted.status(), 204);
     let mut more = String::new();
     while !more.contains("data: ping-1") {
-        more.push_str(&String::from_utf8_lossy(&tokio::time::timeout(Duration::from_secs(5), stream.chunk()).await.unwrap().unwrap().unwrap()));
+        more.push_str(&String::from_utf8_lossy(
+            &tokio::time::timeout(Duration::from_secs(5), stream.chunk()).await.unwrap().unwrap().unwrap(),
+        ));
     }
     let sse = &report(&app, "s1").await["sse"];
     assert_eq!((sse.messages_up, sse.messages_down, sse.up_payload_bytes, sse.down_payload_bytes), (1, 1, 6, 6));
@@ -81,10 +93,12 @@ async fn the_captured_handshake_matches_what_the_client_sent() {
 #[tokio::test]
 async fn the_ticker_reaches_all_four_transports() {
     let app = spawn_app().await;
-    let started: serde_json::Value = reqwest::Client::new().post(app.http_url("/lab/ticker?rate=20")).send().await.unwrap().json().await.unwrap();
+    let started: serde_json::Value =
+        reqwest::Client::new().post(app.http_url("/lab/ticker?rate=20")).send().await.unwrap().json().await.unwrap();
     let id = started["id"].as_str().unwrap().to_owned();
 
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/lab/ticker/{id}/ws", app.port)).await.unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/lab/ticker/{id}/ws", app.port)).await.unwrap();
     let frame = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap().unwrap().unwrap();
     let tick: Tick = serde_json::from_str(frame.to_text().unwrap()).unwrap();
     assert!(tick.n >= 1);
@@ -93,11 +107,18 @@ async fn the_ticker_reaches_all_four_transports() {
     let chunk = tokio::time::timeout(Duration::from_secs(5), sse.chunk()).await.unwrap().unwrap().unwrap();
     assert!(String::from_utf8_lossy(&chunk).contains("\"n\":"));
 
-    let ticks: Vec<Tick> = reqwest::get(app.http_url(&format!("/lab/ticker/{id}/longpoll?after={}", tick.n))).await.unwrap().json().await.unwrap();
+    let ticks: Vec<Tick> = reqwest::get(app.http_url(&format!("/lab/ticker/{id}/longpoll?after={}", tick.n)))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(ticks[0].n > tick.n, "a long poll answers with a newer tick");
-    let ticks: Vec<Tick> = reqwest::get(app.http_url(&format!("/lab/ticker/{id}/poll?after=0"))).await.unwrap().json().await.unwrap();
+    let ticks: Vec<Tick> =
+        reqwest::get(app.http_url(&format!("/lab/ticker/{id}/poll?after=0"))).await.unwrap().json().await.unwrap();
     assert_eq!(ticks.len(), 1);
-    let ticks: Vec<Tick> = reqwest::get(app.http_url(&format!("/lab/ticker/{id}/poll?after=999999"))).await.unwrap().json().await.unwrap();
+    let ticks: Vec<Tick> =
+        reqwest::get(app.http_url(&format!("/lab/ticker/{id}/poll?after=999999"))).await.unwrap().json().await.unwrap();
     assert!(ticks.is_empty(), "a short poll answers at once, even with nothing new");
 
     let counts = report(&app, &id).await;

@@ -1,9 +1,9 @@
 //! `/health`, `/metrics`, and logs that never carry what users wrote.
 
 use crate::helpers::spawn_app;
+use crate::helpers::{spawn_binary, Binary};
 use app::protocol::close;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn metrics(app: &crate::helpers::TestApp) -> String {
@@ -56,23 +56,8 @@ async fn health_and_metrics_follow_the_traffic() {
 #[tokio::test]
 async fn debug_logs_never_contain_post_text_names_or_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wallsocket"))
-        .args(["--listen", "127.0.0.1:0", "--log", "debug"])
-        .arg("--database-url")
-        .arg(format!("sqlite://{}/logs.db", dir.path().display()))
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let port = loop {
-        let mut line = String::new();
-        assert!(stderr.read_line(&mut line).unwrap() > 0);
-        if let Some(rest) = line.split("addr=127.0.0.1:").nth(1) {
-            break rest.trim().parse::<u16>().unwrap();
-        }
-    };
-    let collector = std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    let db = format!("sqlite://{}/logs.db", dir.path().display());
+    let Binary { mut child, port, log: collector } = spawn_binary(&["--log", "debug", "--database-url", &db]);
 
     let (ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await.unwrap();
     let mut client = crate::helpers::Client::from_stream(ws);
@@ -81,7 +66,8 @@ async fn debug_logs_never_contain_post_text_names_or_tokens() {
     client.post("lobby", "TOP-SECRET-TEXT", "secret-client-id").await;
     client.send_text(r#"{"type":"post","room":"lobby","text":"   ","client_id":"another-secret"}"#).await;
     client.recv().await;
-    let session: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/x/poll")).await.unwrap().json().await.unwrap();
+    let session: serde_json::Value =
+        reqwest::get(format!("http://127.0.0.1:{port}/x/poll")).await.unwrap().json().await.unwrap();
     let token = session[0]["session"].as_str().unwrap().to_owned();
     // A long poll in flight (it would wait 25 s): its URL carries the session token.
     tokio::spawn(reqwest::get(format!("http://127.0.0.1:{port}/x/poll?session={token}")));

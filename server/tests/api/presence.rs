@@ -35,7 +35,10 @@ async fn one_person_with_several_tabs_is_here_once() {
     bob.expect_silence(300).await;
     tab1.send(&ClientMsg::Leave { room: "lobby".parse().unwrap() }).await;
     assert!(matches!(tab1.recv().await, ServerMsg::Left { .. }));
-    assert_eq!(bob.recv().await, ServerMsg::UserLeft { room: "lobby".parse().unwrap(), username: name("alice"), members: 1 });
+    assert_eq!(
+        bob.recv().await,
+        ServerMsg::UserLeft { room: "lobby".parse().unwrap(), username: name("alice"), members: 1 }
+    );
 }
 
 #[tokio::test]
@@ -46,7 +49,10 @@ async fn closing_the_last_tab_is_a_departure() {
     joined_present(&mut bob, "lobby", "bob").await;
     assert!(matches!(alice.recv().await, ServerMsg::UserJoined { .. }));
     drop(bob);
-    assert_eq!(alice.recv().await, ServerMsg::UserLeft { room: "lobby".parse().unwrap(), username: name("bob"), members: 1 });
+    assert_eq!(
+        alice.recv().await,
+        ServerMsg::UserLeft { room: "lobby".parse().unwrap(), username: name("bob"), members: 1 }
+    );
 }
 
 #[tokio::test]

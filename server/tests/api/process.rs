@@ -1,16 +1,24 @@
 //! The real binary: `--help`, and SIGTERM closing sockets with 1001 before exiting.
 
 use crate::helpers::Client;
+use crate::helpers::{spawn_binary, Binary};
 use app::protocol::close;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 #[test]
 fn help_explains_every_setting() {
     let out = Command::new(env!("CARGO_BIN_EXE_wallsocket")).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for needle in ["--listen", "--database-url", "DATABASE_URL", "--allowed-origins", "--max-message-bytes", "--queue-capacity", "--rate-per-sec"] {
+    for needle in [
+        "--listen",
+        "--database-url",
+        "DATABASE_URL",
+        "--allowed-origins",
+        "--max-message-bytes",
+        "--queue-capacity",
+        "--rate-per-sec",
+    ] {
         assert!(help.contains(needle), "--help mentions {needle}:\n{help}");
     }
 }
@@ -18,24 +26,8 @@ fn help_explains_every_setting() {
 #[tokio::test]
 async fn sigterm_closes_sockets_with_1001_and_exits() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wallsocket"))
-        .args(["--listen", "127.0.0.1:0", "--log", "info"])
-        .arg("--database-url")
-        .arg(format!("sqlite://{}/sig.db", dir.path().display()))
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let port = loop {
-        let mut line = String::new();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited before listening");
-        if let Some(rest) = line.split("addr=127.0.0.1:").nth(1) {
-            break rest.trim().parse::<u16>().unwrap();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in stderr.lines() {});
+    let db = format!("sqlite://{}/sig.db", dir.path().display());
+    let Binary { mut child, port, .. } = spawn_binary(&["--log", "info", "--database-url", &db]);
 
     let (ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await.unwrap();
     let mut client = Client::from_stream(ws);
@@ -46,7 +38,10 @@ async fn sigterm_closes_sockets_with_1001_and_exits() {
     assert!(status.success());
     assert_eq!(client.recv_close().await, Some(close::GOING_AWAY));
     // Draining: no new WebSocket gets in.
-    assert!(tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await.is_err(), "new upgrades are refused while draining");
+    assert!(
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await.is_err(),
+        "new upgrades are refused while draining"
+    );
     let exited = tokio::task::spawn_blocking(move || {
         for _ in 0..50 {
             if let Some(status) = child.try_wait().unwrap() {

@@ -58,7 +58,10 @@ async fn clients_resume_across_a_restart_with_no_gap_and_no_duplicate() {
     let store = Store::connect(&format!("sqlite://{}/wall.db", dir.path().display())).await.unwrap();
     for i in 6..=8 {
         let id = format!("side{i}").parse().unwrap();
-        store.insert_post(&ROOM.parse().unwrap(), &id, &"side".parse().unwrap(), &"meanwhile".parse().unwrap()).await.unwrap();
+        store
+            .insert_post(&ROOM.parse().unwrap(), &id, &"side".parse().unwrap(), &"meanwhile".parse().unwrap())
+            .await
+            .unwrap();
     }
     store.close().await;
 
@@ -88,7 +91,11 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 async fn run_ops(ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let app = spawn_app_with(std::sync::Arc::new(tempfile::tempdir().unwrap()), &["--rate-per-sec", "1000", "--rate-burst", "1000"]).await;
+    let app = spawn_app_with(
+        std::sync::Arc::new(tempfile::tempdir().unwrap()),
+        &["--rate-per-sec", "1000", "--rate-burst", "1000"],
+    )
+    .await;
     let mut readers: Vec<Resumer> = ["r0", "r1", "r2"].iter().map(|n| Resumer::new(n)).collect();
     for r in &mut readers {
         r.connect(&app).await;

@@ -15,7 +15,8 @@ async fn a_client_that_stops_reading_is_closed_and_resumes_without_a_gap() {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(([127, 0, 0, 1], app.port).into()).await.unwrap();
-    let (ws, _) = tokio_tungstenite::client_async(app.ws_url(), tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap();
+    let (ws, _) =
+        tokio_tungstenite::client_async(app.ws_url(), tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap();
     let mut slow = Client::from_stream(ws);
     slow.recv().await; // hello
     slow.join("busy", "slowpoke", None).await;
@@ -35,7 +36,13 @@ async fn a_client_that_stops_reading_is_closed_and_resumes_without_a_gap() {
         while fast_seqs.len() < published as usize {
             fast_seqs.push(fast.next_post().await.seq);
         }
-        let overflowed = reqwest::get(app.http_url("/metrics")).await.unwrap().text().await.unwrap().contains("wallsocket_queue_overflows_total 1");
+        let overflowed = reqwest::get(app.http_url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("wallsocket_queue_overflows_total 1");
         if overflowed || published > 3_000 {
             break;
         }

@@ -34,7 +34,8 @@ impl Actions {
     }
 
     pub fn post(&self) {
-        let (Ok(room), Ok(text)) = (self.ins.room.get_untracked().parse(), self.ins.draft.get_untracked().parse()) else {
+        let (Ok(room), Ok(text)) = (self.ins.room.get_untracked().parse(), self.ins.draft.get_untracked().parse())
+        else {
             self.ins.status.set("Enter a valid room and a post of 1–2000 characters.".into());
             return;
         };

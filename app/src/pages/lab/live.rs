@@ -57,7 +57,9 @@ impl Controls {
         view.received.set(Default::default());
         leptos::task::spawn_local(async move {
             let started = match post_text(&format!("/lab/ticker?rate={rate}"), String::new()).await {
-                Ok(body) => serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["id"].as_str().map(str::to_owned)),
+                Ok(body) => serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned)),
                 Err(e) => {
                     view.error.set(Some(format!("Could not start the ticker: {e}")));
                     None

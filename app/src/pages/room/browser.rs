@@ -26,7 +26,8 @@ pub fn connect(
     let user = use_current_user();
     let socket = StoredValue::new_local(None::<RoomSocket>);
     let joined_as = StoredValue::new_local(None::<Username>);
-    let controls = Controls { socket, room: StoredValue::new(room.clone()), history, last_typing_ms: StoredValue::new(0) };
+    let controls =
+        Controls { socket, room: StoredValue::new(room.clone()), history, last_typing_ms: StoredValue::new(0) };
 
     Effect::new(move |_| {
         let Some(Ok(_)) = history.get() else { return };
@@ -50,7 +51,9 @@ pub fn connect(
         };
         // Posts saved by an earlier visit and never acknowledged: shown pending, sent on join.
         let saved = load_outbox(&room);
-        state.pending.update(|p| p.extend(saved.into_iter().map(|e| Pending { client_id: e.client_id, text: e.text, error: None })));
+        state.pending.update(|p| {
+            p.extend(saved.into_iter().map(|e| Pending { client_id: e.client_id, text: e.text, error: None }))
+        });
         socket.set_value(Some(RoomSocket::start(room.clone(), name, since, on_message, set_conn)));
     });
 

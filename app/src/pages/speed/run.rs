@@ -19,7 +19,11 @@ pub struct SpeedConfig {
 }
 
 /// Runs every transport in turn; `progress(transport, done)` reports as it goes.
-pub async fn run_all(config: SpeedConfig, run: String, progress: impl Fn(&'static str, usize)) -> Result<Vec<SpeedResult>, String> {
+pub async fn run_all(
+    config: SpeedConfig,
+    run: String,
+    progress: impl Fn(&'static str, usize),
+) -> Result<Vec<SpeedResult>, String> {
     let mut results = Vec::new();
     for transport in ["http", "ws", "sse"] {
         let started = now();
@@ -30,9 +34,17 @@ pub async fn run_all(config: SpeedConfig, run: String, progress: impl Fn(&'stati
         };
         let total_ms = now() - started;
         let latency = summarize(&samples).ok_or("no round trips")?;
-        results.push(SpeedResult { transport: transport.into(), round_trips: samples.len(), total_ms, latency, wire: None, samples });
+        results.push(SpeedResult {
+            transport: transport.into(),
+            round_trips: samples.len(),
+            total_ms,
+            latency,
+            wire: None,
+            samples,
+        });
     }
-    let report: WireReport = serde_json::from_str(&get_text(&format!("/lab/wire?run={run}")).await?).map_err(|e| e.to_string())?;
+    let report: WireReport =
+        serde_json::from_str(&get_text(&format!("/lab/wire?run={run}")).await?).map_err(|e| e.to_string())?;
     for result in &mut results {
         result.wire = report.get(&result.transport).cloned();
     }
