@@ -92,6 +92,10 @@ async fn a_flood_is_rate_limited_with_the_limit_in_the_message() {
         }
     }
     assert!(limited >= 4, "expected most of the excess to be refused, got {limited}");
+    // The limit is per connection: someone else posts as usual meanwhile.
+    let mut other = app.client().await;
+    other.join("lobby", "other", None).await;
+    assert_eq!(other.post("lobby", "unaffected by the flood", "o-1").await, 1);
 }
 
 #[tokio::test]

@@ -221,7 +221,8 @@ pub struct Binary {
     pub log: std::thread::JoinHandle<String>,
 }
 
-/// Starts the binary and waits until it listens (it logs `addr=…` then).
+/// Starts the binary and waits until it listens: it logs `addr=…` at level info, so `args`
+/// must keep info logs on.
 pub fn spawn_binary(args: &[&str]) -> Binary {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wallsocket"))
@@ -231,15 +232,24 @@ pub fn spawn_binary(args: &[&str]) -> Binary {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
-    let port = loop {
-        let mut line = String::new();
-        assert!(stderr.read_line(&mut line).unwrap_or(0) > 0, "the server exited before listening");
-        if let Some(rest) = line.split("addr=127.0.0.1:").nth(1) {
-            break rest.trim().parse().expect("a port");
+    let stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+    // One thread reads the whole log: it reports the port as soon as it appears, so a
+    // server that never says it listens fails the test instead of hanging it.
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let log = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("addr=127.0.0.1:").nth(1) {
+                let _ = port_tx.send(rest.trim().parse::<u16>().ok());
+            }
+            lines.push(line);
         }
-    };
-    // Reading on keeps the server from blocking on a full pipe.
-    let log = std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+        lines.join("\n")
+    });
+    let port = port_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .ok()
+        .flatten()
+        .expect("the server said it listens within 30 s (keep info logs on)");
     Binary { child, port, log }
 }

@@ -11,11 +11,15 @@ use tokio_tungstenite::tungstenite;
 
 /// Opens a WebSocket by hand and returns the stream and the response head.
 async fn raw_upgrade(app: &TestApp, extra_headers: &str) -> (TcpStream, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    raw_upgrade_on(app.port, extra_headers).await
+}
+
+async fn raw_upgrade_on(port: u16, extra_headers: &str) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let request = format!(
         "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra_headers}\r\n",
-        app.port
+        port
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut head = Vec::new();
@@ -185,4 +189,45 @@ async fn a_slowloris_client_is_cut_off_and_fresh_clients_still_get_in() {
         .await
         .expect("the dribbling client was cut off");
     assert!(started.elapsed() < Duration::from_secs(3), "cut off after the header timeout, not later");
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn floods_of_oversized_fragmented_messages_keep_memory_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/mem.db", dir.path().display());
+    let mut binary =
+        crate::helpers::spawn_binary(&["--log", "info", "--database-url", &db, "--ip-connect-rate", "100000"]);
+    let chunk = vec![b'x'; 1000];
+    let mut flood = frame(0x1, &chunk, true);
+    for _ in 0..70 {
+        flood.extend(frame(0x0, &chunk, true));
+    }
+    // Warm up, then measure: 600 connections each send 71 KB of fragments (43 MB in all).
+    let send_one = || async {
+        let step = Duration::from_secs(5);
+        let (mut stream, _) = tokio::time::timeout(step, raw_upgrade_on(binary.port, "")).await.expect("upgraded");
+        let _ = tokio::time::timeout(step, stream.write_all(&flood)).await.expect("written");
+        assert_eq!(close_code(&mut stream).await, close::TOO_BIG);
+    };
+    for _ in 0..50 {
+        send_one().await;
+    }
+    let before = rss_kib(binary.child.id());
+    for _ in 0..600 {
+        send_one().await;
+    }
+    let after = rss_kib(binary.child.id());
+    assert!(after < before + 20 * 1024, "memory grew from {before} KiB to {after} KiB");
+    binary.child.kill().unwrap();
+    binary.child.wait().unwrap();
 }
