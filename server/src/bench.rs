@@ -17,6 +17,8 @@ const HTTP_WINDOW: usize = 32;
 pub enum BenchCommand {
     /// N round trips over HTTP, WebSocket and SSE + POST against a running server.
     Speed(SpeedArgs),
+    /// K subscribers, P publishers in one room: deliveries/s, latency, loss and order.
+    Fanout(crate::bench_fanout::FanoutArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -39,7 +41,10 @@ pub struct SpeedArgs {
 }
 
 pub async fn run(command: BenchCommand) -> ExitCode {
-    let BenchCommand::Speed(args) = command;
+    let args = match command {
+        BenchCommand::Speed(args) => args,
+        BenchCommand::Fanout(args) => return run_fanout(&args).await,
+    };
     match speed(&args).await {
         Ok(results) if args.json => {
             println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default());
@@ -57,6 +62,27 @@ pub async fn run(command: BenchCommand) -> ExitCode {
 }
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+async fn run_fanout(args: &crate::bench_fanout::FanoutArgs) -> ExitCode {
+    match crate::bench_fanout::fanout(args).await {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                crate::bench_fanout::print(&report);
+            }
+            if report.lost + report.duplicated + report.out_of_order == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("wallsocket bench fanout: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 async fn speed(args: &SpeedArgs) -> Result<Vec<SpeedResult>, Failure> {
     let base = args.url.trim_end_matches('/').to_owned();

@@ -159,3 +159,37 @@ async fn the_cli_speed_run_measures_every_transport() {
     assert!(table.contains("20 round trips of 32 bytes, pipelined"), "{table}");
     assert!(table.contains("WebSocket:") && table.lines().any(|l| l.starts_with("sse ")), "{table}");
 }
+
+#[tokio::test]
+async fn the_cli_fanout_run_counts_every_delivery_with_no_loss_or_reordering() {
+    let flags = ["--rate-per-sec", "100000", "--rate-burst", "100000"];
+    let app = crate::helpers::spawn_app_with(std::sync::Arc::new(tempfile::tempdir().unwrap()), &flags).await;
+    let base = format!("http://127.0.0.1:{}", app.port);
+    let args = [
+        "bench",
+        "fanout",
+        "--url",
+        &base,
+        "--clients",
+        "5",
+        "--publishers",
+        "2",
+        "--rate",
+        "20",
+        "--seconds",
+        "1",
+        "--json",
+    ];
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_wallsocket")).args(args).output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out).await.unwrap().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["posts"], 40);
+    assert_eq!(report["deliveries"], 200);
+    assert_eq!(report["expected_deliveries"], 200);
+    assert_eq!(
+        (report["lost"].as_u64(), report["duplicated"].as_u64(), report["out_of_order"].as_u64()),
+        (Some(0), Some(0), Some(0))
+    );
+    assert!(report["latency"]["p99"].as_f64().unwrap() > 0.0);
+}
