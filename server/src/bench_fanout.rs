@@ -13,6 +13,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
+/// A subscriber that hears nothing for this long stops listening.
+const IDLE_LIMIT: Duration = Duration::from_secs(10);
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct FanoutArgs {
     /// The server's base URL. Start it with a high --rate-per-sec and --ip-connect-rate.
@@ -51,6 +54,8 @@ pub struct FanoutReport {
     pub lost: u64,
     pub duplicated: u64,
     pub out_of_order: u64,
+    /// Subscribers the server closed during the run (4001: they read too slowly).
+    pub closed_subscribers: u64,
     pub seconds: f64,
     pub deliveries_per_second: f64,
     /// Post sent → delivered, in ms.
@@ -90,17 +95,29 @@ async fn joined(url: &str, room: &str, name: String) -> Result<Socket, Failure> 
 /// What one subscriber saw.
 #[derive(Default)]
 struct Seen {
+    closed_with: Option<u16>,
     seqs: u64,
     duplicated: u64,
     out_of_order: u64,
     latencies: Vec<f64>,
 }
 
-async fn subscribe(mut ws: Socket, stop_after: Duration) -> Seen {
+/// Reads until it has seen the final seq (known once the publishers are done), or until
+/// nothing arrives for [`IDLE_LIMIT`]; a close frame (say, 4001 for a slow reader) ends it.
+async fn subscribe(mut ws: Socket, final_seq: tokio::sync::watch::Receiver<Option<u64>>) -> Seen {
     let mut seen = Seen::default();
     let mut last: Option<u64> = None;
-    let deadline = tokio::time::Instant::now() + stop_after;
-    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, ws.next()).await {
+    loop {
+        if let (Some(done), Some(l)) = (*final_seq.borrow(), last) {
+            if l >= done {
+                break;
+            }
+        }
+        let Ok(Some(Ok(frame))) = tokio::time::timeout(IDLE_LIMIT, ws.next()).await else { break };
+        if let Message::Close(frame) = &frame {
+            seen.closed_with = frame.as_ref().map(|f| u16::from(f.code));
+            break;
+        }
         let Ok(ServerMsg::Post(post)) = serde_json::from_str::<ServerMsg>(frame.to_text().unwrap_or_default()) else {
             continue;
         };
@@ -161,9 +178,8 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
     }
     let cpu_before = args.server_pid.and_then(cpu_seconds);
     let started = std::time::Instant::now();
-    // Subscribers listen for the run plus a second to drain.
-    let listen = Duration::from_secs(u64::from(args.seconds) + 1);
-    let readers: Vec<_> = subscribers.into_iter().map(|ws| tokio::spawn(subscribe(ws, listen))).collect();
+    let (final_tx, final_rx) = tokio::sync::watch::channel(None);
+    let readers: Vec<_> = subscribers.into_iter().map(|ws| tokio::spawn(subscribe(ws, final_rx.clone()))).collect();
     let writers: Vec<_> = publishers
         .into_iter()
         .enumerate()
@@ -173,9 +189,13 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
     for w in writers {
         posts += w.await??;
     }
+    // The room is fresh: its seqs are 1..=posts.
+    final_tx.send_replace(Some(posts));
     let mut totals = Seen::default();
+    let mut closed = 0;
     for r in readers {
         let seen = r.await?;
+        closed += u64::from(seen.closed_with.is_some());
         totals.seqs += seen.seqs;
         totals.duplicated += seen.duplicated;
         totals.out_of_order += seen.out_of_order;
@@ -194,6 +214,7 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
         lost: expected.saturating_sub(totals.seqs),
         duplicated: totals.duplicated,
         out_of_order: totals.out_of_order,
+        closed_subscribers: closed,
         seconds,
         deliveries_per_second: deliveries as f64 / seconds,
         latency: summarize(&totals.latencies),
@@ -207,7 +228,10 @@ pub fn print(report: &FanoutReport) {
         "{} subscribers, {} publishers: {} posts, {} deliveries of {} expected",
         report.clients, report.publishers, report.posts, report.deliveries, report.expected_deliveries
     );
-    println!("lost {}, duplicated {}, out of order {}", report.lost, report.duplicated, report.out_of_order);
+    println!(
+        "lost {}, duplicated {}, out of order {}, subscribers closed by the server {}",
+        report.lost, report.duplicated, report.out_of_order, report.closed_subscribers
+    );
     println!("{:.0} deliveries/s over {:.1} s", report.deliveries_per_second, report.seconds);
     if let Some(l) = &report.latency {
         println!("post → delivery ms: p50 {:.2}, p99 {:.2}, max {:.2}", l.p50, l.p99, l.max);

@@ -11,7 +11,7 @@ use app::domain::{ClientId, PostText, RoomName, Username};
 use app::protocol::Post;
 use app::protocol::{encode_server, ServerMsg, HISTORY_PAGE, REPLAY_LIMIT};
 use axum::extract::ws::Utf8Bytes;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
@@ -253,16 +253,7 @@ impl HubTask {
     }
 
     fn remove(&mut self, conn: ConnId, room: &RoomName) {
-        let Some(entry) = self.rooms.get_mut(room) else { return };
-        let departed = entry.take(conn);
-        if entry.members.is_empty() {
-            self.rooms.remove(room);
-            return;
-        }
-        if let Some(username) = departed {
-            let members = entry.count();
-            self.broadcast(room, &ServerMsg::UserLeft { room: room.clone(), username, members }, None);
-        }
+        self.drop_members(room, vec![conn]);
     }
 
     async fn post(
@@ -289,23 +280,53 @@ impl HubTask {
     /// itself with SLOW_CONSUMER).
     fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg, except: Option<ConnId>) -> u64 {
         let Some(entry) = self.rooms.get(room) else { return 0 };
+        let mut failed = HashSet::new();
+        let queued = self.deliver_all(entry, msg, except, &mut failed);
+        self.drop_members(room, failed.into_iter().collect());
+        queued
+    }
+
+    /// Queues `msg` for the room's members but `except` and those already in `failed`;
+    /// returns how many took it and adds to `failed` those who could not.
+    fn deliver_all(&self, room: &Room, msg: &ServerMsg, except: Option<ConnId>, failed: &mut HashSet<ConnId>) -> u64 {
         let frame: Utf8Bytes = encode_server(msg).into();
         let mut queued = 0;
-        let mut failed = Vec::new();
-        for (conn, member) in entry.members.iter().filter(|(conn, _)| Some(**conn) != except) {
+        for (conn, member) in room.members.iter() {
+            if Some(*conn) == except || failed.contains(conn) {
+                continue;
+            }
             match member.client.deliver(Outbound::Text(frame.clone())) {
                 Delivery::Queued => queued += 1,
                 Delivery::Overflowed => {
                     self.metrics.overflowed();
-                    failed.push(*conn);
+                    failed.insert(*conn);
                 }
-                Delivery::Gone => failed.push(*conn),
+                Delivery::Gone => {
+                    failed.insert(*conn);
+                }
             }
         }
-        // Each removal may broadcast a departure; the room shrinks every time, so this ends.
-        for conn in failed {
-            self.remove(conn, room);
-        }
         queued
+    }
+
+    /// Removes connections from a room and announces the people who left. Announcing can
+    /// overflow more queues: those are removed in the next round. Every member fails at most
+    /// once, so a mass overflow costs linear work and no recursion.
+    fn drop_members(&mut self, room: &RoomName, mut leaving: Vec<ConnId>) {
+        while !leaving.is_empty() {
+            let Some(entry) = self.rooms.get_mut(room) else { return };
+            let departed: Vec<Username> = leaving.drain(..).filter_map(|conn| entry.take(conn)).collect();
+            if entry.members.is_empty() {
+                self.rooms.remove(room);
+                return;
+            }
+            let Some(entry) = self.rooms.get(room) else { return };
+            let mut failed = HashSet::new();
+            for username in departed {
+                let left = ServerMsg::UserLeft { room: room.clone(), username, members: entry.count() };
+                self.deliver_all(entry, &left, None, &mut failed);
+            }
+            leaving.extend(failed);
+        }
     }
 }

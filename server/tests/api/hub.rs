@@ -62,3 +62,40 @@ async fn a_full_queue_closes_only_that_client() {
     }
     assert_eq!(seqs, (1..=10).collect::<Vec<_>>(), "the fast client got every post in order");
 }
+
+#[tokio::test]
+async fn a_mass_overflow_drops_each_slow_member_once_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}/hub.db", dir.path().display())).await.unwrap();
+    let metrics = wallsocket::metrics::Metrics::default();
+    let hub = Hub::spawn(store, metrics.clone());
+    let (fast, mut fast_rx, _) = ClientHandle::channel(100_000);
+    hub.join(0, "big".parse().unwrap(), "fast".parse().unwrap(), None, fast).await.unwrap();
+    // 500 members that never read, with room for two frames each: each join's arrival
+    // notice fills earlier queues, and the post overflows the rest at once.
+    let mut tokens = Vec::new();
+    let mut receivers = Vec::new();
+    for i in 1..=500u64 {
+        let (slow, rx, overflowed) = ClientHandle::channel(2);
+        hub.join(i, "big".parse().unwrap(), format!("slow{i}").parse().unwrap(), None, slow).await.unwrap();
+        tokens.push(overflowed);
+        receivers.push(rx);
+    }
+    hub.post("big".parse().unwrap(), "fast".parse().unwrap(), "c1".parse().unwrap(), "x".parse().unwrap())
+        .await
+        .unwrap();
+    let dropped = tokens.iter().filter(|t| t.is_cancelled()).count();
+    assert!(dropped > 400, "most slow members overflowed ({dropped})");
+    let rendered = metrics.render(0, 0);
+    assert!(
+        rendered.contains(&format!("wallsocket_queue_overflows_total {dropped}\n")),
+        "each counted once:\n{rendered}"
+    );
+    // The fast member is still there and got the post.
+    let mut got_post = false;
+    while let Ok(item) = fast_rx.try_recv() {
+        got_post |= matches!(decode(item), ServerMsg::Post(_));
+    }
+    assert!(got_post);
+    assert_eq!(hub.member_counts().await.unwrap()[&"big".parse().unwrap()], 501 - dropped as u32);
+}
