@@ -1,4 +1,4 @@
-//! Browser plumbing shared by the lessons: a clock, HTTP calls, and SSE / WebSocket
+//! Browser plumbing shared by the wall's connection and the lessons: a clock, HTTP calls, and SSE / WebSocket
 //! streams as async channels of text.
 
 use futures::channel::mpsc::{unbounded, UnboundedReceiver};
@@ -37,13 +37,18 @@ pub async fn post_text(url: &str, body: String) -> Result<String, String> {
     fetch_text(Request::post(url).body(body)).await
 }
 
-/// Opens a WebSocket and waits until it is open.
+/// How long a WebSocket may take to open, and how often that is checked.
+const OPEN_TIMEOUT_MS: u32 = 10_000;
+const OPEN_POLL_MS: u32 = 50;
+
+/// Opens a WebSocket and waits until it is open. Polled: gloo's sink is not woken when a
+/// socket closes before it opens.
 pub async fn open_socket(url: &str) -> Result<WebSocket, String> {
     let ws = WebSocket::open(url).map_err(|e| e.to_string())?;
-    for _ in 0..200 {
+    for _ in 0..(OPEN_TIMEOUT_MS / OPEN_POLL_MS) {
         match ws.state() {
             gloo_net::websocket::State::Open => return Ok(ws),
-            gloo_net::websocket::State::Connecting => gloo_timers::future::TimeoutFuture::new(50).await,
+            gloo_net::websocket::State::Connecting => gloo_timers::future::TimeoutFuture::new(OPEN_POLL_MS).await,
             _ => break,
         }
     }

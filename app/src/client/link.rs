@@ -2,20 +2,20 @@
 //! long polling. Each carries the same `ClientMsg`/`ServerMsg` JSON; the socket task does
 //! not care which one it holds.
 
+use super::lessons::{open_socket, ws_url};
 use crate::protocol::{ClientMsg, ServerMsg};
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::stream::{Fuse, SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use gloo_net::eventsource::futures::EventSource;
 use gloo_net::http::Request;
-use gloo_net::websocket::{futures::WebSocket, Message, State};
+use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::TimeoutFuture;
 use std::cell::Cell;
 use std::rc::Rc;
 
-/// How long a transport may take to open before the attempt counts as failed.
+/// How long an HTTP transport may take to say `hello` before the attempt counts as failed.
 const OPEN_TIMEOUT_MS: u32 = 10_000;
-const OPEN_POLL_MS: u32 = 50;
 
 /// A transport, in the order the client falls back through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,19 +125,9 @@ impl Drop for StopOnDrop {
 }
 
 async fn open_websocket() -> Result<Link, Broken> {
-    let ws = WebSocket::open(&socket_url()).map_err(|_| Broken)?;
-    // Polled: gloo's sink is not woken when a socket closes before it opens.
-    for _ in 0..(OPEN_TIMEOUT_MS / OPEN_POLL_MS) {
-        match ws.state() {
-            State::Open => {
-                let (sink, stream) = ws.split();
-                return Ok(Link::WebSocket { sink, stream: stream.fuse() });
-            }
-            State::Connecting => TimeoutFuture::new(OPEN_POLL_MS).await,
-            State::Closing | State::Closed => return Err(Broken),
-        }
-    }
-    Err(Broken)
+    let ws = open_socket(&ws_url("/ws")).await.map_err(|_| Broken)?;
+    let (sink, stream) = ws.split();
+    Ok(Link::WebSocket { sink, stream: stream.fuse() })
 }
 
 /// Waits for the `hello` that names the session.
@@ -207,12 +197,4 @@ async fn poll_once(session: Option<&str>) -> Result<Vec<ServerMsg>, Broken> {
         return Err(Broken);
     }
     serde_json::from_str(&response.text().await.map_err(|_| Broken)?).map_err(|_| Broken)
-}
-
-/// `ws://host/ws` or `wss://host/ws`, matching the page's own origin.
-fn socket_url() -> String {
-    let location = web_sys::window().map(|w| w.location());
-    let host = location.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
-    let secure = location.and_then(|l| l.protocol().ok()).is_some_and(|p| p == "https:");
-    format!("{}://{host}/ws", if secure { "wss" } else { "ws" })
 }
