@@ -30,3 +30,15 @@ export async function post(page: Page, text: string): Promise<void> {
 export function postText(page: Page, text: string) {
   return page.locator('[data-testid=posts] .post-text', { hasText: text });
 }
+
+/**
+ * Presses "retry now" to skip the reconnect countdown. The page may reconnect on its own first
+ * (the button then leaves the DOM), so a button that is gone within a second is not a failure:
+ * the caller's next assertion on the badge is the check.
+ */
+export async function retryNowIfOffered(page: Page): Promise<void> {
+  await page
+    .getByRole('button', { name: 'retry now' })
+    .click({ timeout: 1_000 })
+    .catch(() => undefined);
+}

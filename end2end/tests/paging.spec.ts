@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { openRoom, personContext, post, uniqueRoom } from './helpers';
+import { openRoom, personContext, post, retryNowIfOffered, uniqueRoom } from './helpers';
 
 test('"Older posts" pages back through history', async ({ browser }) => {
   const room = uniqueRoom('paging');
@@ -51,8 +51,7 @@ test('the badge shows reconnecting while the socket is down; a post made meanwhi
   await expect(page.getByTestId('pending')).toContainText('typed while offline');
 
   blocked = false;
-  const retry = page.getByRole('button', { name: 'retry now' });
-  if (await retry.isVisible()) await retry.click();
+  await retryNowIfOffered(page);
   await expect(page.getByTestId('badge')).toHaveText(/live/, { timeout: 15_000 });
   await expect(page.locator('[data-testid=posts] .post', { hasText: 'typed while offline' })).toHaveCount(1);
   await expect(page.getByTestId('pending')).toBeEmpty();

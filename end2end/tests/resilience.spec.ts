@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { openRoom, personContext, post, postText, uniqueRoom } from './helpers';
+import { openRoom, personContext, post, postText, retryNowIfOffered, uniqueRoom } from './helpers';
 
 /** Cuts (or restores) every real-time path of one page: the WebSocket and the HTTP fallbacks. */
 async function cutOff(page: Page, state: { down: boolean }) {
@@ -54,8 +54,7 @@ test('a post made while cut off survives a reload and arrives exactly once when 
   await expect(postText(other, 'written offline')).toHaveCount(0);
 
   net.down = false;
-  const retry = page.getByRole('button', { name: 'retry now' });
-  if (await retry.isVisible()) await retry.click();
+  await retryNowIfOffered(page);
   await expect(page.getByTestId('badge')).toHaveText(/live/, { timeout: 20_000 });
   await expect(postText(other, 'written offline')).toHaveCount(1);
   await expect(postText(page, 'written offline')).toHaveCount(1);
