@@ -1,12 +1,14 @@
 //! Durable storage of posts in SQLite (WAL mode), with migrations embedded in the binary.
 //!
-//! Only the hub writes, one post at a time, so a room's seq is simply `last_seq + 1` inside
-//! the same transaction as the post: committed before anyone is told about it.
+//! Only the hub writes, a batch at a time (group commit), so a room's seq is simply
+//! `last_seq + 1` inside the same transaction as the post: committed before anyone is told
+//! about it.
 
 use app::domain::{ClientId, PostText, RoomName, Username, ValidationError};
 use app::protocol::Post;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{FromRow, QueryBuilder, SqlitePool};
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,7 +22,23 @@ pub enum StoreError {
     CreateDir { path: String, source: std::io::Error },
     #[error("stored row is invalid ({0}); was the database edited by hand?")]
     Corrupt(#[from] ValidationError),
+    #[error("the batch that carried this post failed: {0}")]
+    Batch(String),
+    #[error("the store answered for fewer posts than it was given")]
+    Lost,
 }
+
+/// A post to store: validated, not yet given a seq.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub room: RoomName,
+    pub client_id: ClientId,
+    pub username: Username,
+    pub text: PostText,
+}
+
+/// Rows per multi-row statement: 6 columns each stays far below SQLite's bound-parameter cap.
+const ROWS_PER_STATEMENT: usize = 256;
 
 /// What storing a post did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,44 +119,119 @@ impl Store {
         username: &Username,
         text: &PostText,
     ) -> Result<Inserted, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let existing: Option<PostRow> =
-            sqlx::query_as(&format!("SELECT {POST_COLUMNS} FROM posts WHERE room = ? AND client_id = ?"))
-                .bind(room.as_str())
-                .bind(client_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(row) = existing {
-            return Ok(Inserted::Duplicate(Post::try_from(row)?));
-        }
-        let ts = now_ms();
-        let (seq,): (i64,) = sqlx::query_as(
-            "INSERT INTO rooms (room, last_seq, last_ts) VALUES (?, 1, ?) \
-             ON CONFLICT (room) DO UPDATE SET last_seq = last_seq + 1, last_ts = excluded.last_ts \
-             RETURNING last_seq",
-        )
-        .bind(room.as_str())
-        .bind(ts)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(&format!("INSERT INTO posts ({POST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"))
-            .bind(room.as_str())
-            .bind(seq)
-            .bind(client_id.as_str())
-            .bind(username.as_str())
-            .bind(text.as_str())
-            .bind(ts)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Inserted::New(Post {
+        let post = NewPost {
             room: room.clone(),
-            seq: seq as u64,
             client_id: client_id.clone(),
             username: username.clone(),
             text: text.clone(),
-            ts,
-        }))
+        };
+        let mut inserted = self.insert_posts(std::slice::from_ref(&post)).await?;
+        inserted.pop().ok_or(StoreError::Lost)
+    }
+
+    /// Stores a batch in one transaction (group commit: one fsync for all of them), in order.
+    /// Each post gets its room's next seq unless its (room, client id) is already stored or
+    /// came earlier in the batch: then the answer is that earlier post. Seqs stay dense.
+    pub async fn insert_posts(&self, batch: &[NewPost]) -> Result<Vec<Inserted>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut known = self.existing(&mut tx, batch).await?;
+        let mut last_seq = self.last_seqs(&mut tx, batch).await?;
+        let ts = now_ms();
+        let mut answers = Vec::with_capacity(batch.len());
+        let mut fresh = Vec::new();
+        for new in batch {
+            let key = (new.room.as_str().to_owned(), new.client_id.as_str().to_owned());
+            if let Some(post) = known.get(&key) {
+                answers.push(Inserted::Duplicate(post.clone()));
+                continue;
+            }
+            let seq = last_seq.entry(new.room.as_str().to_owned()).or_insert(0);
+            *seq += 1;
+            let post = Post {
+                room: new.room.clone(),
+                seq: *seq,
+                client_id: new.client_id.clone(),
+                username: new.username.clone(),
+                text: new.text.clone(),
+                ts,
+            };
+            known.insert(key, post.clone());
+            fresh.push(post.clone());
+            answers.push(Inserted::New(post));
+        }
+        for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::new(format!("INSERT INTO posts ({POST_COLUMNS}) "));
+            insert.push_values(chunk, |mut row, p| {
+                row.push_bind(p.room.as_str())
+                    .push_bind(p.seq as i64)
+                    .push_bind(p.client_id.as_str())
+                    .push_bind(p.username.as_str())
+                    .push_bind(p.text.as_str())
+                    .push_bind(p.ts);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        // In batch order, so each room's last entry is its highest seq.
+        let touched: HashMap<&str, u64> = fresh.iter().map(|p| (p.room.as_str(), p.seq)).collect();
+        for (room, seq) in touched {
+            sqlx::query(
+                "INSERT INTO rooms (room, last_seq, last_ts) VALUES (?, ?, ?) \
+                 ON CONFLICT (room) DO UPDATE SET last_seq = excluded.last_seq, last_ts = excluded.last_ts",
+            )
+            .bind(room)
+            .bind(seq as i64)
+            .bind(ts)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(answers)
+    }
+
+    /// The already stored posts among the batch's (room, client id) pairs.
+    async fn existing(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        batch: &[NewPost],
+    ) -> Result<HashMap<(String, String), Post>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+            let mut select =
+                QueryBuilder::new(format!("SELECT {POST_COLUMNS} FROM posts WHERE (room, client_id) IN (VALUES "));
+            let mut pairs = select.separated(", ");
+            for p in chunk {
+                pairs.push("(").push_bind_unseparated(p.room.as_str());
+                pairs.push_unseparated(", ").push_bind_unseparated(p.client_id.as_str()).push_unseparated(")");
+            }
+            select.push(")");
+            let rows: Vec<PostRow> = select.build_query_as().fetch_all(&mut *tx).await?;
+            for post in into_posts(rows)? {
+                found.insert((post.room.as_str().to_owned(), post.client_id.as_str().to_owned()), post);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The last seq handed out in each of the batch's rooms (absent: none yet).
+    async fn last_seqs(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        batch: &[NewPost],
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        let rooms: HashSet<&str> = batch.iter().map(|p| p.room.as_str()).collect();
+        let rooms: Vec<&str> = rooms.into_iter().collect();
+        let mut seqs = HashMap::new();
+        for chunk in rooms.chunks(ROWS_PER_STATEMENT) {
+            let mut select = QueryBuilder::new("SELECT room, last_seq FROM rooms WHERE room IN (");
+            let mut names = select.separated(", ");
+            for room in chunk {
+                names.push_bind(*room);
+            }
+            select.push(")");
+            let rows: Vec<(String, i64)> = select.build_query_as().fetch_all(&mut *tx).await?;
+            seqs.extend(rows.into_iter().map(|(room, seq)| (room, seq as u64)));
+        }
+        Ok(seqs)
     }
 
     /// Up to `limit` of the newest posts with seq below `before`, oldest first, and whether

@@ -4,6 +4,7 @@ mod cli;
 mod crash;
 mod errors;
 mod fallback;
+mod group_commit;
 mod heartbeat;
 mod helpers;
 mod hostile;

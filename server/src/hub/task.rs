@@ -1,0 +1,209 @@
+//! The hub's actor: owns every room, stores posts in batches, broadcasts them in order.
+
+use super::room::{Member, Room};
+use super::{Command, ConnId, PostRequest};
+use crate::metrics::Metrics;
+use crate::queue::{ClientHandle, Delivery, Outbound};
+use crate::store::{Inserted, NewPost, Store, StoreError};
+use app::domain::{RoomName, Username};
+use app::protocol::{encode_server, ServerMsg, HISTORY_PAGE, REPLAY_LIMIT};
+use axum::extract::ws::Utf8Bytes;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// Most posts stored in one transaction. Bounds how long one commit holds up everything else
+/// the hub does (joins, typing) while still sharing each fsync among many posts.
+const MAX_BATCH: usize = 256;
+
+pub(super) struct HubTask {
+    store: Store,
+    metrics: Metrics,
+    rooms: HashMap<RoomName, Room>,
+}
+
+impl HubTask {
+    pub(super) fn new(store: Store, metrics: Metrics) -> Self {
+        Self { store, metrics, rooms: HashMap::new() }
+    }
+
+    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut next = rx.recv().await;
+        while let Some(command) = next.take() {
+            if let Command::Post(first) = command {
+                // Whatever posts are already waiting share this transaction. A command of
+                // another kind ends the batch and is handled right after it, so order holds.
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(Command::Post(post)) => batch.push(post),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                self.post_batch(batch).await;
+            } else {
+                self.handle(command).await;
+            }
+            if next.is_none() {
+                next = rx.recv().await;
+            }
+        }
+        tracing::debug!("hub stopped");
+    }
+
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::Join { conn, room, username, since, client, reply } => {
+                let _ = reply.send(self.join(conn, room, username, since, client).await);
+            }
+            Command::Leave { conn, room } => self.remove(conn, &room),
+            Command::Typing { conn, room } => {
+                let username = self.rooms.get(&room).and_then(|r| r.members.get(&conn)).map(|m| m.username.clone());
+                if let Some(username) = username {
+                    self.broadcast(&room, &ServerMsg::Typing { room: room.clone(), username }, Some(conn));
+                }
+            }
+            Command::Disconnect { conn } => {
+                let rooms: Vec<RoomName> =
+                    self.rooms.iter().filter(|(_, r)| r.members.contains_key(&conn)).map(|(n, _)| n.clone()).collect();
+                for room in rooms {
+                    self.remove(conn, &room);
+                }
+            }
+            Command::Post(request) => self.post_batch(vec![request]).await,
+            Command::MemberCounts { reply } => {
+                let _ = reply.send(self.rooms.iter().map(|(name, r)| (name.clone(), r.count())).collect());
+            }
+        }
+    }
+
+    async fn join(
+        &mut self,
+        conn: ConnId,
+        room: RoomName,
+        username: Username,
+        since: Option<u64>,
+        client: ClientHandle,
+    ) -> Result<(), StoreError> {
+        let (history, truncated) = match since {
+            Some(since) => {
+                let missed = self.store.after(&room, since, REPLAY_LIMIT + 1).await?;
+                if missed.len() > REPLAY_LIMIT as usize {
+                    (self.store.page(&room, None, HISTORY_PAGE).await?.0, true)
+                } else {
+                    (missed, false)
+                }
+            }
+            None => (self.store.page(&room, None, HISTORY_PAGE).await?.0, false),
+        };
+        // A second join of the same room (a new name) replaces the first.
+        self.remove(conn, &room);
+        let entry = self.rooms.entry(room.clone()).or_default();
+        let arrived = entry.add(conn, Member { username: username.clone(), client: client.clone() });
+        let joined = ServerMsg::Joined {
+            room: room.clone(),
+            history,
+            members: entry.count(),
+            present: entry.people.keys().cloned().collect(),
+            truncated,
+        };
+        client.deliver(Outbound::Text(encode_server(&joined).into()));
+        if arrived {
+            let members = entry.count();
+            self.broadcast(&room, &ServerMsg::UserJoined { room: room.clone(), username, members }, Some(conn));
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, conn: ConnId, room: &RoomName) {
+        self.drop_members(room, vec![conn]);
+    }
+
+    /// Stores the batch in one transaction, then broadcasts each new post and answers each
+    /// sender, in arrival order. A failed transaction fails every post in it: none is stored.
+    async fn post_batch(&mut self, batch: Vec<PostRequest>) {
+        let received = Instant::now();
+        let (posts, replies): (Vec<NewPost>, Vec<_>) = batch.into_iter().map(|r| (r.post, r.reply)).unzip();
+        let stored = match self.store.insert_posts(&posts).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                let message = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Batch(message.clone())));
+                }
+                return;
+            }
+        };
+        for (inserted, reply) in stored.into_iter().zip(replies) {
+            let post = match inserted {
+                Inserted::New(post) => {
+                    self.metrics.post_stored();
+                    let queued = self.broadcast(&post.room.clone(), &ServerMsg::Post(post.clone()), None);
+                    self.metrics.delivered(queued, received.elapsed().as_secs_f64());
+                    post
+                }
+                Inserted::Duplicate(post) => post,
+            };
+            let _ = reply.send(Ok(post));
+        }
+    }
+
+    /// Encodes once and queues the same bytes for every member (but `except`); returns how
+    /// many got it. Members whose queue is full leave the room (their connection closes
+    /// itself with SLOW_CONSUMER).
+    fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg, except: Option<ConnId>) -> u64 {
+        let Some(entry) = self.rooms.get(room) else { return 0 };
+        let mut failed = HashSet::new();
+        let queued = self.deliver_all(entry, msg, except, &mut failed);
+        self.drop_members(room, failed.into_iter().collect());
+        queued
+    }
+
+    /// Queues `msg` for the room's members but `except` and those already in `failed`;
+    /// returns how many took it and adds to `failed` those who could not.
+    fn deliver_all(&self, room: &Room, msg: &ServerMsg, except: Option<ConnId>, failed: &mut HashSet<ConnId>) -> u64 {
+        let frame: Utf8Bytes = encode_server(msg).into();
+        let mut queued = 0;
+        for (conn, member) in room.members.iter() {
+            if Some(*conn) == except || failed.contains(conn) {
+                continue;
+            }
+            match member.client.deliver(Outbound::Text(frame.clone())) {
+                Delivery::Queued => queued += 1,
+                Delivery::Overflowed => {
+                    self.metrics.overflowed();
+                    failed.insert(*conn);
+                }
+                Delivery::Gone => {
+                    failed.insert(*conn);
+                }
+            }
+        }
+        queued
+    }
+
+    /// Removes connections from a room and announces the people who left. Announcing can
+    /// overflow more queues: those are removed in the next round. Every member fails at most
+    /// once, so a mass overflow costs linear work and no recursion.
+    fn drop_members(&mut self, room: &RoomName, mut leaving: Vec<ConnId>) {
+        while !leaving.is_empty() {
+            let Some(entry) = self.rooms.get_mut(room) else { return };
+            let departed: Vec<Username> = leaving.drain(..).filter_map(|conn| entry.take(conn)).collect();
+            if entry.members.is_empty() {
+                self.rooms.remove(room);
+                return;
+            }
+            let Some(entry) = self.rooms.get(room) else { return };
+            let mut failed = HashSet::new();
+            for username in departed {
+                let left = ServerMsg::UserLeft { room: room.clone(), username, members: entry.count() };
+                self.deliver_all(entry, &left, None, &mut failed);
+            }
+            leaving.extend(failed);
+        }
+    }
+}
