@@ -33,16 +33,36 @@ if ! command -v npm >/dev/null; then
   say "installing Node.js and npm"
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
 fi
-if ! (cd end2end && npm ls --depth=0 >/dev/null 2>&1); then
-  say "installing npm packages in end2end/"
-  (cd end2end && npm ci --no-audit --no-fund)
-fi
+for dir in end2end bench/peers/socketio-node; do
+  if ! (cd "$dir" && npm ls --depth=0 >/dev/null 2>&1); then
+    say "installing npm packages in $dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+  fi
+done
 
-# A virtual environment with the pinned `websockets` package, for the Python example and its test.
+# A virtual environment with the pinned `websockets` package (the Python example and its
+# test) and python-socketio with its pins (the benchmarks' Python peer).
+PEER_REQUIREMENTS=bench/peers/python-socketio/requirements.txt
 if ! .venv/bin/python -c "import websockets, sys; sys.exit(websockets.__version__ != '${PY_WEBSOCKETS_VERSION}')" 2>/dev/null; then
   say "creating .venv with websockets ${PY_WEBSOCKETS_VERSION}"
   python3 -m venv .venv
   .venv/bin/pip install --quiet "websockets==${PY_WEBSOCKETS_VERSION}"
+fi
+if ! .venv/bin/python - "$PEER_REQUIREMENTS" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+pins = [l.split("==") for l in open(sys.argv[1]) if "==" in l and not l.startswith("#")]
+sys.exit(any(version(name) != want.strip() for name, want in pins))
+PY
+then
+  say "installing python-socketio for the benchmarks' Python peer"
+  .venv/bin/pip install --quiet -r "$PEER_REQUIREMENTS"
+fi
+
+# taskset pins the benchmarks' servers to one core; wrk measures SSR requests per second.
+if ! command -v taskset >/dev/null || ! command -v wrk >/dev/null; then
+  say "installing taskset (util-linux) and wrk"
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y util-linux wrk
 fi
 
 if [[ "${1:-}" == "--browser" ]] && ! [ -x /usr/bin/chromium ]; then

@@ -3,8 +3,7 @@
 //! # Layout
 //! - `config.rs` — command-line flags and their environment variables; subcommands.
 //! - `client.rs` — `wallsocket client`, the terminal client.
-//! - `bench.rs` — `wallsocket bench speed`, the speed test from the command line.
-//! - `bench_fanout.rs` — `wallsocket bench fanout`: one room, many subscribers, loss and order.
+//! - `bench/` — `wallsocket bench speed|fanout|ingest|idle|compare`: the load generators.
 //! - `startup.rs` — `Application`: binds, opens the store, starts the hub, builds the router,
 //!   runs until the shutdown token is cancelled, then lets sockets close.
 //! - `serve.rs` — the accept loop: HTTP/1.1 with a header-read timeout, graceful stop.
@@ -24,7 +23,6 @@
 //! - `telemetry.rs` — logging.
 
 pub mod bench;
-pub mod bench_fanout;
 pub mod client;
 pub mod config;
 pub mod connection;

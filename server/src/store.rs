@@ -196,14 +196,18 @@ impl Store {
     ) -> Result<HashMap<(String, String), Post>, StoreError> {
         let mut found = HashMap::new();
         for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-            let mut select =
-                QueryBuilder::new(format!("SELECT {POST_COLUMNS} FROM posts WHERE (room, client_id) IN (VALUES "));
+            // A join against the batch's pairs, so each is one lookup in the UNIQUE (room,
+            // client_id) index (a row-value IN list would scan the table).
+            let mut select = QueryBuilder::new("WITH batch (room, client_id) AS (VALUES ");
             let mut pairs = select.separated(", ");
             for p in chunk {
                 pairs.push("(").push_bind_unseparated(p.room.as_str());
                 pairs.push_unseparated(", ").push_bind_unseparated(p.client_id.as_str()).push_unseparated(")");
             }
-            select.push(")");
+            select.push(
+                ") SELECT p.room, p.seq, p.client_id, p.username, p.text, p.ts FROM batch \
+                 JOIN posts p ON p.room = batch.room AND p.client_id = batch.client_id",
+            );
             let rows: Vec<PostRow> = select.build_query_as().fetch_all(&mut *tx).await?;
             for post in into_posts(rows)? {
                 found.insert((post.room.as_str().to_owned(), post.client_id.as_str().to_owned()), post);

@@ -26,7 +26,30 @@ pub struct Writer {
     pub metrics: crate::metrics::Metrics,
 }
 
+/// Most frames written between two flushes: bounds how long one burst holds the writer.
+const BURST: usize = 64;
+
 impl Writer {
+    /// Writes `first` and whatever else is already queued (up to [`BURST`] frames), then
+    /// flushes once: a broadcast burst costs one flush, not one per frame. Returns a close
+    /// found in the queue (after the frames before it are written), or Err if the socket failed.
+    async fn write_burst(&mut self, first: axum::extract::ws::Utf8Bytes) -> Result<Option<(u16, &'static str)>, ()> {
+        self.sink.feed(Message::Text(first)).await.map_err(|_| ())?;
+        let mut close = None;
+        for _ in 1..BURST {
+            match self.queue.try_recv() {
+                Ok(Outbound::Text(text)) => self.sink.feed(Message::Text(text)).await.map_err(|_| ())?,
+                Ok(Outbound::Close(code, reason)) => {
+                    close = Some((code, reason));
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        self.sink.flush().await.map_err(|_| ())?;
+        Ok(close)
+    }
+
     pub async fn run(mut self) {
         let _done = self.done.clone().drop_guard();
         let mut next_ping = Instant::now() + self.ping_interval;
@@ -57,11 +80,11 @@ impl Writer {
             match item {
                 None => break None,
                 Some(Outbound::Close(code, reason)) => break Some((code, reason)),
-                Some(Outbound::Text(text)) => {
-                    if self.sink.send(Message::Text(text)).await.is_err() {
-                        return;
-                    }
-                }
+                Some(Outbound::Text(text)) => match self.write_burst(text).await {
+                    Ok(None) => {}
+                    Ok(Some(close)) => break Some(close),
+                    Err(()) => return,
+                },
             }
         };
         if let Some((code, reason)) = closing {

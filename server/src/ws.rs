@@ -18,6 +18,15 @@ use tokio_util::task::TaskTracker;
 /// Addresses remembered by the connect-rate limiter before stale ones are dropped.
 const CONNECT_RATE_KEYS: usize = 10_000;
 
+/// Bytes tungstenite reads per call and allocates up front as its read buffer. Its default,
+/// 128 KiB, made an idle connection cost ~110 KiB of RSS; our messages are small and capped
+/// by --max-message-bytes, and a bigger frame grows the buffer only while it is being read.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// Frames are gathered up to this many bytes before a write to the socket, so a burst of
+/// broadcasts costs a few syscalls, not one per frame (the writer flushes after each burst).
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
 /// What every WebSocket connection shares.
 #[derive(Clone)]
 pub struct WsState {
@@ -87,6 +96,7 @@ pub async fn upgrade(
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let max = state.limits.max_message_bytes;
     let captures = state.captures.clone();
+    let upgrade = upgrade.read_buffer_size(READ_BUFFER_BYTES).write_buffer_size(WRITE_BUFFER_BYTES);
     let response = upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
         let tracker = state.tracker.clone();
         tracker.track_future(async move {

@@ -2,6 +2,7 @@
 //! N round trips over HTTP, WebSocket and SSE + POST — printed as the same table the
 //! `/speed` page shows (or as JSON).
 
+use super::Failure;
 use app::lab::{speed_index, speed_payload, SpeedResult, WireReport};
 use app::stats::summarize;
 use futures::{SinkExt, StreamExt};
@@ -12,14 +13,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Requests in flight at once when pipelining over HTTP.
 const HTTP_WINDOW: usize = 32;
-
-#[derive(clap::Subcommand, Debug, Clone)]
-pub enum BenchCommand {
-    /// N round trips over HTTP, WebSocket and SSE + POST against a running server.
-    Speed(SpeedArgs),
-    /// K subscribers, P publishers in one room: deliveries/s, latency, loss and order.
-    Fanout(crate::bench_fanout::FanoutArgs),
-}
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SpeedArgs {
@@ -40,48 +33,8 @@ pub struct SpeedArgs {
     pub json: bool,
 }
 
-pub async fn run(command: BenchCommand) -> ExitCode {
-    let args = match command {
-        BenchCommand::Speed(args) => args,
-        BenchCommand::Fanout(args) => return run_fanout(&args).await,
-    };
-    match speed(&args).await {
-        Ok(results) if args.json => {
-            println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default());
-            ExitCode::SUCCESS
-        }
-        Ok(results) => {
-            print_table(&args, &results);
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("wallsocket bench speed: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-type Failure = Box<dyn std::error::Error + Send + Sync>;
-
-async fn run_fanout(args: &crate::bench_fanout::FanoutArgs) -> ExitCode {
-    match crate::bench_fanout::fanout(args).await {
-        Ok(report) => {
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-            } else {
-                crate::bench_fanout::print(&report);
-            }
-            if report.lost + report.duplicated + report.out_of_order == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(e) => {
-            eprintln!("wallsocket bench fanout: {e}");
-            ExitCode::FAILURE
-        }
-    }
+pub async fn run(args: &SpeedArgs) -> ExitCode {
+    super::finish("speed", args.json, speed(args).await, |results| print_table(args, results))
 }
 
 async fn speed(args: &SpeedArgs) -> Result<Vec<SpeedResult>, Failure> {

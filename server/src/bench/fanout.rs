@@ -1,0 +1,383 @@
+//! `wallsocket bench fanout`: K subscribers in one room, P publishers posting at rate R with
+//! payload S. Reports deliveries per second, post → delivery latency, and every lost,
+//! duplicated or out-of-order delivery (all must be zero). With `--server-pid` it also reads
+//! the server's CPU time from /proc and reports deliveries per server CPU-second, which is
+//! stable on a noisy machine. `--protocol socketio` runs the same load against a Socket.IO
+//! peer from `bench/peers/` (same semantics: join a room, each post numbered and broadcast).
+
+use super::proc::{cpu_seconds, now_micros};
+use super::socketio;
+use super::Failure;
+use app::protocol::{ClientMsg, ServerMsg};
+use app::stats::{summarize, Summary};
+use futures::{SinkExt, StreamExt};
+use serde::Serialize;
+use serde_json::json;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Joins in flight at once while the room fills.
+const JOIN_WINDOW: usize = 32;
+
+/// A subscriber that hears nothing for this long stops listening.
+const IDLE_LIMIT: Duration = Duration::from_secs(15);
+
+/// What the server under test speaks.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// wallsocket's own protocol on /ws (docs/PROTOCOL.md).
+    Wallsocket,
+    /// Socket.IO v5 over Engine.IO v4 on /socket.io/ (the peers in bench/peers/).
+    Socketio,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct FanoutArgs {
+    /// The server's base URL. Start it with a high --rate-per-sec and --ip-connect-rate.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+    /// The protocol the server speaks.
+    #[arg(long, value_enum, default_value_t = Protocol::Wallsocket)]
+    pub protocol: Protocol,
+    /// Subscribers in the room.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=19_000))]
+    pub clients: u32,
+    /// Publishers posting to it.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub publishers: u32,
+    /// Posts per second per publisher.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub rate: u32,
+    /// Post size in bytes (at least 32: the send time travels in the text).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(32..=2_000))]
+    pub size: u32,
+    /// How long the publishers post, in seconds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub seconds: u32,
+    /// The server's process id, to report its CPU time (Linux /proc).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FanoutReport {
+    pub protocol: Protocol,
+    pub clients: u32,
+    pub publishers: u32,
+    pub posts: u64,
+    pub deliveries: u64,
+    pub expected_deliveries: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    /// Subscribers the server closed during the run (4001: they read too slowly).
+    pub closed_subscribers: u64,
+    pub seconds: f64,
+    pub deliveries_per_second: f64,
+    /// Post sent → delivered, in ms.
+    pub latency: Option<Summary>,
+    pub server_cpu_seconds: Option<f64>,
+    pub deliveries_per_server_cpu_second: Option<f64>,
+}
+
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A wallsocket connection that has joined `room` as `name`.
+pub async fn joined(url: &str, room: &str, name: String) -> Result<Socket, Failure> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let join = ClientMsg::Join { room: room.parse()?, username: name.parse()?, since: None };
+    ws.send(Message::text(serde_json::to_string(&join)?)).await?;
+    loop {
+        let frame =
+            tokio::time::timeout(Duration::from_secs(10), ws.next()).await?.ok_or("closed before joining")??;
+        if let Ok(ServerMsg::Joined { .. }) = serde_json::from_str(frame.to_text().unwrap_or_default()) {
+            return Ok(ws);
+        }
+    }
+}
+
+/// A connection of either protocol that has joined `room`.
+async fn join(protocol: Protocol, base: &str, room: &str, name: String) -> Result<Socket, Failure> {
+    match protocol {
+        Protocol::Wallsocket => {
+            joined(&format!("{}/ws", base.trim_end_matches('/').replacen("http", "ws", 1)), room, name).await
+        }
+        Protocol::Socketio => {
+            let (mut ws, _) = tokio_tungstenite::connect_async(socketio::ws_url(base)).await?;
+            socketio::handshake(&mut ws).await?;
+            ws.send(Message::text(socketio::event("join", &json!(room), Some(0)))).await?;
+            loop {
+                let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                    .await?
+                    .ok_or("closed before joining")??;
+                if let socketio::Packet::Ack { id: 0, .. } = socketio::parse(frame.to_text().unwrap_or_default()) {
+                    return Ok(ws);
+                }
+            }
+        }
+    }
+}
+
+/// The frame that posts `text` as post number `n` of publisher `id`.
+fn post_frame(protocol: Protocol, room: &str, text: String, id: u32, n: u64) -> Result<String, Failure> {
+    Ok(match protocol {
+        Protocol::Wallsocket => serde_json::to_string(&ClientMsg::Post {
+            room: room.parse()?,
+            text: text.parse()?,
+            client_id: format!("f{id}-{n}").parse()?,
+        })?,
+        Protocol::Socketio => {
+            socketio::event("post", &json!({"room": room, "text": text, "username": format!("pub{id}")}), Some(n))
+        }
+    })
+}
+
+/// What a received frame means to the benchmark.
+enum Heard {
+    /// A post: its seq, and the send time the publisher wrote at the start of its text.
+    Post {
+        seq: u64,
+        sent_micros: Option<u64>,
+    },
+    Ack,
+    Refused(String),
+    /// A Socket.IO heartbeat, to answer.
+    Ping,
+    Other,
+}
+
+/// Only the fields the benchmark needs, borrowed: subscribers must keep up with the server.
+#[derive(serde::Deserialize)]
+struct Light<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    seq: Option<u64>,
+    #[serde(borrow)]
+    text: Option<std::borrow::Cow<'a, str>>,
+    message: Option<String>,
+}
+
+fn sent_micros(text: &str) -> Option<u64> {
+    text.split_whitespace().next().and_then(|t| t.parse().ok())
+}
+
+fn hear(protocol: Protocol, frame: &str) -> Heard {
+    match protocol {
+        Protocol::Wallsocket => match serde_json::from_str::<Light>(frame) {
+            Ok(Light { kind: "post", seq: Some(seq), text, .. }) => {
+                Heard::Post { seq, sent_micros: text.as_deref().and_then(sent_micros) }
+            }
+            Ok(Light { kind: "ack", .. }) => Heard::Ack,
+            Ok(Light { kind: "error", message, .. }) => Heard::Refused(message.unwrap_or_default()),
+            _ => Heard::Other,
+        },
+        Protocol::Socketio => match socketio::parse(frame) {
+            socketio::Packet::Ping => Heard::Ping,
+            socketio::Packet::Ack { .. } => Heard::Ack,
+            socketio::Packet::Event { name, data } if name == "post" => match data["seq"].as_u64() {
+                Some(seq) => Heard::Post { seq, sent_micros: data["text"].as_str().and_then(sent_micros) },
+                None => Heard::Other,
+            },
+            _ => Heard::Other,
+        },
+    }
+}
+
+/// What one subscriber saw.
+#[derive(Default)]
+struct Seen {
+    closed_with: Option<u16>,
+    seqs: u64,
+    duplicated: u64,
+    out_of_order: u64,
+    latencies: Vec<f64>,
+}
+
+/// Reads until it has seen the final seq (known once the publishers are done), or until
+/// nothing arrives for [`IDLE_LIMIT`]; a close frame (say, 4001 for a slow reader) ends it.
+async fn subscribe(
+    protocol: Protocol,
+    mut ws: Socket,
+    mut final_seq: tokio::sync::watch::Receiver<Option<u64>>,
+) -> Seen {
+    let mut seen = Seen::default();
+    let mut last: Option<u64> = None;
+    loop {
+        if let (Some(done), Some(l)) = (*final_seq.borrow(), last) {
+            if l >= done {
+                break;
+            }
+        }
+        let next = tokio::select! {
+            next = tokio::time::timeout(IDLE_LIMIT, ws.next()) => next,
+            // The final seq became known: check again whether it was already seen.
+            Ok(()) = final_seq.changed() => continue,
+        };
+        let Ok(Some(Ok(frame))) = next else { break };
+        if let Message::Close(frame) = &frame {
+            seen.closed_with = frame.as_ref().map(|f| u16::from(f.code));
+            break;
+        }
+        let (seq, sent) = match hear(protocol, frame.to_text().unwrap_or_default()) {
+            Heard::Post { seq, sent_micros } => (seq, sent_micros),
+            Heard::Ping => {
+                let _ = ws.send(Message::text(socketio::PONG)).await;
+                continue;
+            }
+            _ => continue,
+        };
+        let now = now_micros();
+        match last {
+            Some(l) if seq == l => seen.duplicated += 1,
+            Some(l) if seq < l => seen.out_of_order += 1,
+            _ => {
+                seen.seqs += 1;
+                last = Some(seq);
+            }
+        }
+        if let Some(sent) = sent {
+            seen.latencies.push(now.saturating_sub(sent) as f64 / 1000.0);
+        }
+    }
+    seen
+}
+
+async fn publish(protocol: Protocol, mut ws: Socket, room: String, id: u32, args: FanoutArgs) -> Result<u64, Failure> {
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / args.rate);
+    let total = u64::from(args.rate) * u64::from(args.seconds);
+    let (mut sent, mut acked) = (0u64, 0u64);
+    while acked < total {
+        tokio::select! {
+            _ = tick.tick(), if sent < total => {
+                let mut text = format!("{} ", now_micros());
+                while text.len() < args.size as usize {
+                    text.push('x');
+                }
+                ws.send(Message::text(post_frame(protocol, &room, text, id, sent)?)).await?;
+                sent += 1;
+            }
+            frame = ws.next() => {
+                let frame = frame.ok_or("publisher socket closed")??;
+                match hear(protocol, frame.to_text().unwrap_or_default()) {
+                    Heard::Ack => acked += 1,
+                    Heard::Refused(message) => return Err(format!("the server refused a post: {message}").into()),
+                    Heard::Ping => ws.send(Message::text(socketio::PONG)).await?,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(acked)
+}
+
+pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
+    let protocol = args.protocol;
+    let room = format!("fanout-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let (final_tx, final_rx) = tokio::sync::watch::channel(None);
+    // Each subscriber reads from the moment it joins: the presence notices of later joins
+    // must not pile up unread in its queue.
+    let readers: Vec<_> = futures::stream::iter(0..args.clients)
+        .map(|i| {
+            let (room, final_rx) = (room.clone(), final_rx.clone());
+            async move {
+                let ws = join(protocol, &args.url, &room, format!("sub{i}")).await?;
+                Ok::<_, Failure>(tokio::spawn(subscribe(protocol, ws, final_rx)))
+            }
+        })
+        .buffered(JOIN_WINDOW)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let mut publishers = Vec::new();
+    for i in 0..args.publishers {
+        publishers.push(join(protocol, &args.url, &room, format!("pub{i}")).await?);
+    }
+    let cpu_before = args.server_pid.and_then(cpu_seconds);
+    let started = std::time::Instant::now();
+    let writers: Vec<_> = publishers
+        .into_iter()
+        .enumerate()
+        .map(|(i, ws)| tokio::spawn(publish(protocol, ws, room.clone(), i as u32, args.clone())))
+        .collect();
+    let mut posts = 0;
+    for w in writers {
+        posts += w.await??;
+    }
+    // The room is fresh: its seqs are 1..=posts.
+    final_tx.send_replace(Some(posts));
+    let mut totals = Seen::default();
+    let mut closed = 0;
+    for r in readers {
+        let seen = r.await?;
+        closed += u64::from(seen.closed_with.is_some());
+        totals.seqs += seen.seqs;
+        totals.duplicated += seen.duplicated;
+        totals.out_of_order += seen.out_of_order;
+        totals.latencies.extend(seen.latencies);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let server_cpu_seconds = cpu_before.zip(args.server_pid.and_then(cpu_seconds)).map(|(b, a)| a - b);
+    let expected = posts * u64::from(args.clients);
+    let deliveries = totals.seqs + totals.duplicated + totals.out_of_order;
+    Ok(FanoutReport {
+        protocol,
+        clients: args.clients,
+        publishers: args.publishers,
+        posts,
+        deliveries,
+        expected_deliveries: expected,
+        lost: expected.saturating_sub(totals.seqs),
+        duplicated: totals.duplicated,
+        out_of_order: totals.out_of_order,
+        closed_subscribers: closed,
+        seconds,
+        deliveries_per_second: deliveries as f64 / seconds,
+        latency: summarize(&totals.latencies),
+        server_cpu_seconds,
+        deliveries_per_server_cpu_second: server_cpu_seconds.filter(|s| *s > 0.0).map(|s| deliveries as f64 / s),
+    })
+}
+
+pub fn print(report: &FanoutReport) {
+    println!(
+        "{} subscribers, {} publishers: {} posts, {} deliveries of {} expected",
+        report.clients, report.publishers, report.posts, report.deliveries, report.expected_deliveries
+    );
+    println!(
+        "lost {}, duplicated {}, out of order {}, subscribers closed by the server {}",
+        report.lost, report.duplicated, report.out_of_order, report.closed_subscribers
+    );
+    println!("{:.0} deliveries/s over {:.1} s", report.deliveries_per_second, report.seconds);
+    if let Some(l) = &report.latency {
+        println!("post → delivery ms: p50 {:.2}, p99 {:.2}, max {:.2}", l.p50, l.p99, l.max);
+    }
+    if let (Some(cpu), Some(per)) = (report.server_cpu_seconds, report.deliveries_per_server_cpu_second) {
+        println!("server CPU {cpu:.2} s: {per:.0} deliveries per server CPU-second");
+    }
+}
+
+pub async fn run(args: &FanoutArgs) -> std::process::ExitCode {
+    match fanout(args).await {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                print(&report);
+            }
+            if report.lost + report.duplicated + report.out_of_order == 0 {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("wallsocket bench fanout: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
