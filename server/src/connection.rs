@@ -3,11 +3,13 @@
 
 use crate::hub::ConnId;
 use crate::queue::{ClientHandle, Outbound};
-use crate::session::{error, Session};
+use crate::session::{error, Reply, Session};
 use crate::writer::Writer;
 use crate::ws::WsState;
 use app::protocol::{close, encode_server, ErrorCode, ServerMsg};
 use axum::extract::ws::{Message, WebSocket};
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
 use futures::stream::SplitStream;
 use futures::StreamExt;
 use std::net::SocketAddr;
@@ -49,27 +51,44 @@ pub async fn run(socket: WebSocket, id: ConnId, peer: SocketAddr, state: WsState
     .await
 }
 
+/// Answers not yet sent, in the order of the frames they answer: posts waiting for the hub
+/// keep their place while later frames are read, so one client's posts can share a commit.
+type Pending = FuturesOrdered<BoxFuture<'static, Option<ServerMsg>>>;
+
+/// Frames read ahead of their answers, at most. Past it the reader waits for the hub, so a
+/// client that floods posts is held back rather than buffered without bound.
+const PIPELINE: usize = 16;
+
 async fn read_loop(
     session: &mut Session,
     mut stream: SplitStream<WebSocket>,
     writer_done: &CancellationToken,
     heard: &watch::Sender<()>,
 ) {
+    let mut pending = Pending::new();
     loop {
         let frame = tokio::select! {
             _ = writer_done.cancelled() => return,
-            frame = stream.next() => frame,
+            Some(answer) = pending.next() => {
+                if let Some(answer) = answer {
+                    if !reply(session, &answer).await {
+                        return;
+                    }
+                }
+                continue;
+            }
+            frame = stream.next(), if pending.len() < PIPELINE => frame,
         };
         // Any frame proves the peer is alive: the writer stops waiting for a pong.
         heard.send_replace(());
         let answer = match frame {
-            None | Some(Ok(Message::Close(_))) => return,
+            None | Some(Ok(Message::Close(_))) => break,
             Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()).await,
-            Some(Ok(Message::Binary(_))) => Some(error(
+            Some(Ok(Message::Binary(_))) => Reply::Now(Some(error(
                 ErrorCode::BinaryNotSupported,
                 "send JSON text frames; binary frames are not part of the protocol",
-            )),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
+            ))),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             Some(Err(e)) => {
                 if let Some((code, reason)) = close_for(e) {
                     tracing::info!(code, reason, "closing a misbehaving peer");
@@ -78,6 +97,13 @@ async fn read_loop(
                 return;
             }
         };
+        pending.push_back(match answer {
+            Reply::Now(answer) => Box::pin(std::future::ready(answer)),
+            Reply::Later(answer) => Box::pin(async move { Some(answer.await) }),
+        });
+    }
+    // The peer is done sending: still acknowledge what it posted before it left.
+    while let Some(answer) = pending.next().await {
         if let Some(answer) = answer {
             if !reply(session, &answer).await {
                 return;

@@ -139,7 +139,7 @@ pub async fn sse(State(state): State<WsState>, headers: HeaderMap, Query(query):
     if let (Some(room), Some(username)) = (query.room, query.username) {
         let last_event = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         let join = serde_json::json!({ "type": "join", "room": room, "username": username, "since": last_event.or(query.since) });
-        if let Some(answer) = session.handle_text(&join.to_string()).await {
+        if let Some(answer) = session.handle_text(&join.to_string()).await.resolve().await {
             let _ = session.client().deliver(Outbound::Text(encode_server(&answer).into()));
         }
     }
@@ -243,7 +243,8 @@ pub async fn send(
     }
     let Some(entry) = query.session.as_deref().and_then(|id| state.sessions.get(id)) else { return unknown_session() };
     entry.touch();
-    let answer = entry.session.lock().await.handle_text(&body).await;
+    let reply = entry.session.lock().await.handle_text(&body).await;
+    let answer = reply.resolve().await;
     Json(answer.into_iter().collect::<Vec<ServerMsg>>()).into_response()
 }
 

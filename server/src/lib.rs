@@ -7,6 +7,8 @@
 //! - `startup.rs` — `Application`: binds, opens the store, starts the hub, builds the router,
 //!   runs until the shutdown token is cancelled, then lets sockets close.
 //! - `serve.rs` — the accept loop: HTTP/1.1 with a header-read timeout, graceful stop.
+//! - `linger.rs` — lingering close: drain what a peer still sends before closing, so it
+//!   reads our last frame instead of a reset.
 //! - `ws.rs` — `GET /ws`: Origin check and upgrade; `/health`, `/metrics`.
 //! - `fallback.rs` — SSE, long polling and `POST /x/send`, for when WebSockets are blocked.
 //! - `lab/` — the lessons' endpoints: echo, ticker, handshake capture, byte counts.
@@ -29,6 +31,7 @@ pub mod connection;
 pub mod fallback;
 pub mod hub;
 pub mod lab;
+pub mod linger;
 pub mod metrics;
 pub mod origin;
 pub mod queue;

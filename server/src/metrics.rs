@@ -30,6 +30,7 @@ struct Inner {
     overflows: Counter,
     closes: Family<CloseLabels, Counter>,
     post_to_delivery: Histogram,
+    commits: Counter,
 }
 
 impl Default for Metrics {
@@ -40,6 +41,7 @@ impl Default for Metrics {
         let posts = Counter::default();
         let deliveries = Counter::default();
         let overflows = Counter::default();
+        let commits = Counter::default();
         let closes = Family::<CloseLabels, Counter>::default();
         // 50 µs … ~1.6 s, doubling.
         let post_to_delivery =
@@ -48,6 +50,7 @@ impl Default for Metrics {
         registry.register("rooms", "Rooms with at least one member", rooms.clone());
         registry.register("posts", "Posts stored", posts.clone());
         registry.register("deliveries", "Posts queued for a member", deliveries.clone());
+        registry.register("commits", "Transactions that stored posts (posts / commits = mean batch)", commits.clone());
         registry.register("queue_overflows", "Clients closed because their queue was full", overflows.clone());
         registry.register("closes", "WebSockets closed by the server, by close code", closes.clone());
         registry.register(
@@ -65,6 +68,7 @@ impl Default for Metrics {
                 overflows,
                 closes,
                 post_to_delivery,
+                commits,
             }),
         }
     }
@@ -78,6 +82,11 @@ impl Metrics {
     pub fn delivered(&self, members: u64, seconds: f64) {
         self.inner.deliveries.inc_by(members);
         self.inner.post_to_delivery.observe(seconds);
+    }
+
+    /// A group commit of posts finished.
+    pub fn committed(&self) {
+        self.inner.commits.inc();
     }
 
     pub fn overflowed(&self) {

@@ -40,7 +40,7 @@ pub async fn serve(listener: TcpListener, router: Router, header_timeout: Durati
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(TokioIo::new(crate::linger::Lingering::new(stream)), service)
             .with_upgrades();
         let stop = shutdown.clone();
         connections.spawn(async move {

@@ -4,7 +4,7 @@
 
 use crate::hub::{ConnId, Hub};
 use crate::queue::ClientHandle;
-use app::domain::{RoomName, Username};
+use app::domain::{ClientId, PostText, RoomName, Username};
 use app::protocol::{decode_client, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION, TYPING_RELAY_MIN_MS};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
@@ -64,7 +64,9 @@ impl Session {
     }
 
     /// Answers one client frame: `None` when the answer (if any) arrives through the queue.
-    pub async fn handle_text(&mut self, text: &str) -> Option<ServerMsg> {
+    /// A post's answer (its ack) comes once the hub has stored it: await it with
+    /// [`Reply::resolve`], or keep reading and let it finish later (the WebSocket pipelines).
+    pub async fn handle_text(&mut self, text: &str) -> Reply {
         if self.limiter.check().is_err() {
             let limit = self.rate_per_sec;
             let message = format!("too many messages: at most {limit} per second; this one was not processed");
@@ -72,12 +74,43 @@ impl Session {
                 ClientMsg::Post { client_id, .. } => Some(client_id),
                 _ => None,
             });
-            return Some(ServerMsg::Error { code: ErrorCode::RateLimited, message, client_id });
+            return Reply::Now(Some(ServerMsg::Error { code: ErrorCode::RateLimited, message, client_id }));
         }
         match decode_client(text) {
-            Err(e) => Some(e.into_msg()),
-            Ok(msg) => self.handle(msg).await,
+            Err(e) => Reply::Now(Some(e.into_msg())),
+            Ok(ClientMsg::Post { room, text, client_id }) => self.post(room, text, client_id).await,
+            Ok(msg) => Reply::Now(self.handle(msg).await),
         }
+    }
+
+    /// Hands the post to the hub, in order with this client's other messages; the ack (or
+    /// error) is ready once the post is stored.
+    async fn post(&mut self, room: RoomName, text: PostText, client_id: ClientId) -> Reply {
+        let Some(username) = self.joined.get(&room).cloned() else {
+            return Reply::Now(Some(ServerMsg::Error {
+                code: ErrorCode::NotJoined,
+                message: format!("join room {room:?} before posting to it"),
+                client_id: Some(client_id),
+            }));
+        };
+        let stored = self.hub.submit_post(room.clone(), username, client_id.clone(), text).await;
+        Reply::Later(Box::pin(async move {
+            let stored = match stored {
+                Ok(stored) => stored.into_result().await,
+                Err(e) => Err(e),
+            };
+            match stored {
+                Ok(post) => ServerMsg::Ack { room, client_id, seq: post.seq },
+                Err(e) => {
+                    tracing::error!(error = %e, "post failed");
+                    ServerMsg::Error {
+                        code: ErrorCode::Internal,
+                        message: "the post could not be stored; retry it".into(),
+                        client_id: Some(client_id),
+                    }
+                }
+            }
+        }))
     }
 
     pub async fn handle(&mut self, msg: ClientMsg) -> Option<ServerMsg> {
@@ -95,26 +128,8 @@ impl Session {
                     }
                 }
             }
-            ClientMsg::Post { room, text, client_id } => {
-                let Some(username) = self.joined.get(&room).cloned() else {
-                    return Some(ServerMsg::Error {
-                        code: ErrorCode::NotJoined,
-                        message: format!("join room {room:?} before posting to it"),
-                        client_id: Some(client_id),
-                    });
-                };
-                match hub.post(room.clone(), username, client_id.clone(), text).await {
-                    Ok(post) => Some(ServerMsg::Ack { room, client_id, seq: post.seq }),
-                    Err(e) => {
-                        tracing::error!(error = %e, "post failed");
-                        Some(ServerMsg::Error {
-                            code: ErrorCode::Internal,
-                            message: "the post could not be stored; retry it".into(),
-                            client_id: Some(client_id),
-                        })
-                    }
-                }
-            }
+            // Posts go through `post`: their answer may come later.
+            ClientMsg::Post { room, text, client_id } => self.post(room, text, client_id).await.resolve().await,
             ClientMsg::Leave { room } => {
                 if self.joined.remove(&room).is_none() {
                     return Some(error(ErrorCode::NotJoined, &format!("not in room {room:?}")));
@@ -145,6 +160,22 @@ impl Session {
     pub async fn end(&mut self) {
         self.joined.clear();
         let _ = self.hub.disconnect(self.id).await;
+    }
+}
+
+/// The answer to one client frame.
+pub enum Reply {
+    Now(Option<ServerMsg>),
+    /// A post's ack or error, ready once the hub has stored it.
+    Later(futures::future::BoxFuture<'static, ServerMsg>),
+}
+
+impl Reply {
+    pub async fn resolve(self) -> Option<ServerMsg> {
+        match self {
+            Reply::Now(answer) => answer,
+            Reply::Later(answer) => Some(answer.await),
+        }
     }
 }
 

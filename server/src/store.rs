@@ -173,16 +173,14 @@ impl Store {
         }
         // In batch order, so each room's last entry is its highest seq.
         let touched: HashMap<&str, u64> = fresh.iter().map(|p| (p.room.as_str(), p.seq)).collect();
-        for (room, seq) in touched {
-            sqlx::query(
-                "INSERT INTO rooms (room, last_seq, last_ts) VALUES (?, ?, ?) \
-                 ON CONFLICT (room) DO UPDATE SET last_seq = excluded.last_seq, last_ts = excluded.last_ts",
-            )
-            .bind(room)
-            .bind(seq as i64)
-            .bind(ts)
-            .execute(&mut *tx)
-            .await?;
+        let touched: Vec<(&str, u64)> = touched.into_iter().collect();
+        for chunk in touched.chunks(ROWS_PER_STATEMENT) {
+            let mut upsert = QueryBuilder::new("INSERT INTO rooms (room, last_seq, last_ts) ");
+            upsert.push_values(chunk, |mut row, (room, seq)| {
+                row.push_bind(*room).push_bind(*seq as i64).push_bind(ts);
+            });
+            upsert.push(" ON CONFLICT (room) DO UPDATE SET last_seq = excluded.last_seq, last_ts = excluded.last_ts");
+            upsert.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(answers)

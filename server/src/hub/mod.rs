@@ -58,6 +58,15 @@ struct PostRequest {
     reply: oneshot::Sender<Result<Post, StoreError>>,
 }
 
+/// A post the hub has accepted; resolves once it is stored.
+pub struct StoredPost(oneshot::Receiver<Result<Post, StoreError>>);
+
+impl StoredPost {
+    pub async fn into_result(self) -> Result<Post, HubError> {
+        Ok(self.0.await.map_err(|_| HubError::Stopped)??)
+    }
+}
+
 /// Why the hub could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -113,8 +122,23 @@ impl Hub {
         self.send(Command::Disconnect { conn }).await
     }
 
-    /// Stores the post (or finds the earlier one with the same client id) and, if new,
-    /// broadcasts it to the room. Returns the stored post.
+    /// Queues the post for storing (or finding the earlier one with the same client id) and,
+    /// if new, broadcasting to the room. Returns once the hub has it, in order with this
+    /// caller's earlier commands; the [`StoredPost`] resolves to the stored post.
+    pub async fn submit_post(
+        &self,
+        room: RoomName,
+        username: Username,
+        client_id: ClientId,
+        text: PostText,
+    ) -> Result<StoredPost, HubError> {
+        let (reply, rx) = oneshot::channel();
+        let post = NewPost { room, client_id, username, text };
+        self.send(Command::Post(PostRequest { post, reply })).await?;
+        Ok(StoredPost(rx))
+    }
+
+    /// [`Hub::submit_post`], then waits until the post is stored.
     pub async fn post(
         &self,
         room: RoomName,
@@ -122,10 +146,7 @@ impl Hub {
         client_id: ClientId,
         text: PostText,
     ) -> Result<Post, HubError> {
-        let (reply, rx) = oneshot::channel();
-        let post = NewPost { room, client_id, username, text };
-        self.send(Command::Post(PostRequest { post, reply })).await?;
-        Ok(rx.await.map_err(|_| HubError::Stopped)??)
+        self.submit_post(room, username, client_id, text).await?.into_result().await
     }
 
     /// People (distinct usernames) in each room that has any.

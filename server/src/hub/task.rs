@@ -129,7 +129,10 @@ impl HubTask {
         let received = Instant::now();
         let (posts, replies): (Vec<NewPost>, Vec<_>) = batch.into_iter().map(|r| (r.post, r.reply)).unzip();
         let stored = match self.store.insert_posts(&posts).await {
-            Ok(stored) => stored,
+            Ok(stored) => {
+                self.metrics.committed();
+                stored
+            }
             Err(e) => {
                 let message = e.to_string();
                 for reply in replies {

@@ -5,12 +5,12 @@ use crate::helpers::spawn_binary;
 use app::protocol::{ClientMsg, ServerMsg};
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
-use std::process::Child;
+use crate::helpers::KillOnDrop;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-fn start(db: &str) -> (Child, u16) {
+fn start(db: &str) -> (KillOnDrop, u16) {
     let binary =
         spawn_binary(&["--log", "info", "--rate-per-sec", "100000", "--rate-burst", "100000", "--database-url", db]);
     (binary.child, binary.port)

@@ -215,7 +215,7 @@ pub fn post_msg(room: &str, text: &str, client_id: &str) -> ClientMsg {
 
 /// The real `wallsocket` binary, started with `args` plus `--listen 127.0.0.1:0`.
 pub struct Binary {
-    pub child: std::process::Child,
+    pub child: KillOnDrop,
     pub port: u16,
     /// Collects the log (stderr) until the process exits; join it to read the log.
     pub log: std::thread::JoinHandle<String>,
@@ -251,5 +251,29 @@ pub fn spawn_binary(args: &[&str]) -> Binary {
         .ok()
         .flatten()
         .expect("the server said it listens within 30 s (keep info logs on)");
-    Binary { child, port, log }
+    Binary { child: KillOnDrop(child), port, log }
+}
+
+/// A child process that is killed when the test that started it ends, even by a panic, so a
+/// failing test leaves no server behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
