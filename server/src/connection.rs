@@ -13,7 +13,8 @@ use futures::stream::FuturesOrdered;
 use futures::stream::SplitStream;
 use futures::StreamExt;
 use std::net::SocketAddr;
-use tokio::sync::watch;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -24,14 +25,14 @@ pub async fn run(socket: WebSocket, id: ConnId, peer: SocketAddr, state: WsState
         let (sink, stream) = socket.split();
         let (client, queue, overflowed) = ClientHandle::channel(state.limits.queue_capacity);
         let writer_done = CancellationToken::new();
-        let (heard, heard_rx) = watch::channel(());
+        let heard = Arc::new(AtomicU64::new(0));
         let writer = Writer {
             sink,
             queue,
             overflowed,
             shutdown: state.shutdown.clone(),
             done: writer_done.clone(),
-            heard: heard_rx,
+            heard: heard.clone(),
             ping_interval: state.limits.ping_interval,
             ping_timeout: state.limits.ping_timeout,
             metrics: state.metrics.clone(),
@@ -63,7 +64,7 @@ async fn read_loop(
     session: &mut Session,
     mut stream: SplitStream<WebSocket>,
     writer_done: &CancellationToken,
-    heard: &watch::Sender<()>,
+    heard: &AtomicU64,
 ) {
     let mut pending = Pending::new();
     loop {
@@ -80,7 +81,7 @@ async fn read_loop(
             frame = stream.next(), if pending.len() < PIPELINE => frame,
         };
         // Any frame proves the peer is alive: the writer stops waiting for a pong.
-        heard.send_replace(());
+        heard.fetch_add(1, Ordering::Relaxed);
         let answer = match frame {
             None | Some(Ok(Message::Close(_))) => break,
             Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()).await,

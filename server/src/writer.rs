@@ -7,8 +7,10 @@ use app::protocol::close;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::SplitSink;
 use futures::SinkExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -19,8 +21,8 @@ pub struct Writer {
     pub shutdown: CancellationToken,
     /// Cancelled when the writer ends, so the reader stops too.
     pub done: CancellationToken,
-    /// Changes whenever the reader receives a frame.
-    pub heard: watch::Receiver<()>,
+    /// Frames the reader has received: any frame after a ping proves the peer alive.
+    pub heard: Arc<AtomicU64>,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
     pub metrics: crate::metrics::Metrics,
@@ -52,27 +54,39 @@ impl Writer {
 
     pub async fn run(mut self) {
         let _done = self.done.clone().drop_guard();
-        let mut next_ping = Instant::now() + self.ping_interval;
-        // Set when a ping is out and nothing has been heard since.
-        let mut answer_by: Option<Instant> = None;
+        // Made once, not per frame: re-creating these futures on every wake-up cost about as
+        // much as writing the frame (timer entries, notifier registrations).
+        let shutdown = self.shutdown.clone().cancelled_owned();
+        let overflowed = self.overflowed.clone().cancelled_owned();
+        let timer = sleep_until(Instant::now() + self.ping_interval);
+        tokio::pin!(shutdown, overflowed, timer);
+        // While a ping is out: how many frames had been heard when it was sent.
+        let mut ping_out: Option<u64> = None;
         let closing = loop {
             let item = tokio::select! {
                 biased;
-                _ = self.shutdown.cancelled() => break Some((close::GOING_AWAY, "server shutting down")),
-                _ = self.overflowed.cancelled() => break Some((close::SLOW_CONSUMER, "too slow: outgoing queue full")),
-                _ = sleep_until(answer_by.unwrap_or(next_ping)), if answer_by.is_some() => {
-                    break Some((close::HEARTBEAT_TIMEOUT, "no answer to ping"));
-                }
-                _ = sleep_until(next_ping) => {
-                    next_ping = Instant::now() + self.ping_interval;
-                    answer_by.get_or_insert(Instant::now() + self.ping_timeout);
-                    if self.sink.send(Message::Ping(Default::default())).await.is_err() {
-                        return;
+                _ = &mut shutdown => break Some((close::GOING_AWAY, "server shutting down")),
+                _ = &mut overflowed => break Some((close::SLOW_CONSUMER, "too slow: outgoing queue full")),
+                _ = &mut timer => {
+                    let heard = self.heard.load(Ordering::Relaxed);
+                    match ping_out {
+                        Some(at_ping) if heard == at_ping => {
+                            break Some((close::HEARTBEAT_TIMEOUT, "no answer to ping"));
+                        }
+                        Some(_) => {
+                            // Alive. The next ping is due one interval after the last one.
+                            ping_out = None;
+                            let next = self.ping_interval.saturating_sub(self.ping_timeout);
+                            timer.as_mut().reset(Instant::now() + next);
+                        }
+                        None => {
+                            if self.sink.send(Message::Ping(Default::default())).await.is_err() {
+                                return;
+                            }
+                            ping_out = Some(heard);
+                            timer.as_mut().reset(Instant::now() + self.ping_timeout);
+                        }
                     }
-                    continue;
-                }
-                Ok(()) = self.heard.changed() => {
-                    answer_by = None;
                     continue;
                 }
                 item = self.queue.recv() => item,

@@ -99,18 +99,7 @@ async fn compare(args: &CompareArgs) -> Result<CompareReport, Failure> {
     for target in targets {
         let server = Server::start(args, target).await?;
         let protocol = if target.is_some() { Protocol::Socketio } else { Protocol::Wallsocket };
-        let fanout = super::fanout::fanout(&FanoutArgs {
-            url: server.url.clone(),
-            protocol,
-            clients: args.clients,
-            publishers: args.publishers,
-            rate: args.rate,
-            size: args.size,
-            seconds: args.seconds,
-            server_pid: Some(server.pid),
-            json: false,
-        })
-        .await?;
+        // Idle first, on a fresh process: after the fan-out its heap is already grown.
         let idle = if args.idle > 0 {
             Some(
                 super::idle::idle(&IdleArgs {
@@ -127,6 +116,18 @@ async fn compare(args: &CompareArgs) -> Result<CompareReport, Failure> {
         } else {
             None
         };
+        let fanout = super::fanout::fanout(&FanoutArgs {
+            url: server.url.clone(),
+            protocol,
+            clients: args.clients,
+            publishers: args.publishers,
+            rate: args.rate,
+            size: args.size,
+            seconds: args.seconds,
+            server_pid: Some(server.pid),
+            json: false,
+        })
+        .await?;
         if target.is_none() && args.ingest_seconds > 0 {
             ingest = Some(
                 super::ingest::ingest(&IngestArgs {
@@ -153,7 +154,8 @@ struct Server {
     url: String,
     pid: u32,
     child: tokio::process::Child,
-    data: Option<PathBuf>,
+    /// Its database and log; removed when it stops.
+    dir: PathBuf,
 }
 
 impl Server {
@@ -162,12 +164,15 @@ impl Server {
         let listen = format!("127.0.0.1:{port}");
         let mut command = tokio::process::Command::new("taskset");
         command.args(["-c", &args.server_core.to_string()]).kill_on_drop(true);
-        let mut data = None;
+        // Each server's output goes to a log file in its own temp dir, named if it fails.
+        let dir = std::env::temp_dir().join(format!("wallsocket-bench-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let log = dir.join("server.log");
+        let log = std::fs::File::create(log)?;
+        command.stdout(log.try_clone()?).stderr(log);
         let name = match peer {
             None => {
-                let dir = std::env::temp_dir().join(format!("wallsocket-bench-{}", uuid::Uuid::new_v4().simple()));
                 let db = format!("sqlite://{}/bench.db", dir.display());
-                data = Some(dir);
                 command.arg(std::env::current_exe()?).args(["serve", "--listen", &listen, "--database-url", &db]);
                 command.args(["--rate-per-sec", "1000000", "--rate-burst", "1000000", "--ip-connect-rate", "1000000"]);
                 command.args(["--max-connections", "19500", "--log", "warn"]);
@@ -189,7 +194,7 @@ impl Server {
         };
         let child = command.spawn().map_err(|e| format!("cannot start {name} with taskset: {e}"))?;
         let pid = child.id().ok_or("the server exited at once")?;
-        let server = Self { name: name.into(), url: format!("http://{listen}"), pid, child, data };
+        let server = Self { name: name.into(), url: format!("http://{listen}"), pid, child, dir };
         server.wait_until_listening(&listen).await?;
         Ok(server)
     }
@@ -198,7 +203,10 @@ impl Server {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while tokio::net::TcpStream::connect(listen).await.is_err() {
             if tokio::time::Instant::now() > deadline {
-                return Err(format!("{} did not listen on {listen} within 30 s", self.name).into());
+                let log = self.dir.join("server.log");
+                return Err(
+                    format!("{} did not listen on {listen} within 30 s; see {}", self.name, log.display()).into()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -207,9 +215,7 @@ impl Server {
 
     async fn stop(mut self) {
         let _ = self.child.kill().await;
-        if let Some(dir) = self.data.take() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

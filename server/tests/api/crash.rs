@@ -2,10 +2,10 @@
 //! seqs have no holes, and retried posts are not doubled.
 
 use crate::helpers::spawn_binary;
+use crate::helpers::KillOnDrop;
 use app::protocol::{ClientMsg, ServerMsg};
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
-use crate::helpers::KillOnDrop;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
