@@ -59,10 +59,11 @@ then
   .venv/bin/pip install --quiet -r "$PEER_REQUIREMENTS"
 fi
 
-# taskset pins the benchmarks' servers to one core; wrk measures SSR requests per second.
-if ! command -v taskset >/dev/null || ! command -v wrk >/dev/null; then
-  say "installing taskset (util-linux) and wrk"
-  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y util-linux wrk
+# taskset pins the benchmarks' servers to one core; wrk measures SSR requests per second;
+# curl seeds and checks the page it measures.
+if ! command -v taskset >/dev/null || ! command -v wrk >/dev/null || ! command -v curl >/dev/null; then
+  say "installing taskset (util-linux), wrk and curl"
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y util-linux wrk curl
 fi
 
 if [[ "${1:-}" == "--browser" ]] && ! [ -x /usr/bin/chromium ]; then

@@ -19,6 +19,8 @@ use tokio_tungstenite::tungstenite::Message;
 const ONCE_MAX_ATTEMPTS: u32 = 5;
 const BASE_BACKOFF_MS: u64 = 250;
 const MAX_BACKOFF_MS: u64 = 10_000;
+/// How long to wait before re-sending posts the server turned away for now.
+const RETRY_REFUSED_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ClientArgs {
@@ -46,6 +48,10 @@ struct Session {
     last_seq: Option<u64>,
     /// Posts sent but not acknowledged, oldest first.
     unacked: Vec<ClientMsg>,
+    /// Posts the server turned away for now (rate limit, storage hiccup): sent again at
+    /// `retry_at` on the same connection.
+    refused: Vec<ClientId>,
+    retry_at: Option<tokio::time::Instant>,
     failures: usize,
 }
 
@@ -64,7 +70,16 @@ pub async fn run(args: ClientArgs) -> ExitCode {
             }
         }
     });
-    let mut session = Session { args, lines, stdin_done: false, last_seq: None, unacked: Vec::new(), failures: 0 };
+    let mut session = Session {
+        args,
+        lines,
+        stdin_done: false,
+        last_seq: None,
+        unacked: Vec::new(),
+        refused: Vec::new(),
+        retry_at: None,
+        failures: 0,
+    };
     tokio::select! {
         code = session.run() => code,
         _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
@@ -106,7 +121,10 @@ impl Session {
         let join =
             ClientMsg::Join { room: self.args.room.clone(), username: self.args.user.clone(), since: self.last_seq };
         let mut outbox = vec![join];
+        // Everything unacknowledged goes again now, the refused posts included.
         outbox.extend(self.unacked.iter().cloned());
+        self.refused.clear();
+        self.retry_at = None;
         for msg in outbox {
             if let Err(e) = send(&mut ws, &msg).await {
                 return Outcome::Lost(e);
@@ -136,6 +154,16 @@ impl Session {
                     Some(Err(e)) => return Outcome::Lost(e.to_string()),
                     None => return Outcome::Lost("connection ended".into()),
                 },
+                _ = tokio::time::sleep_until(self.retry_at.unwrap_or_else(tokio::time::Instant::now)), if self.retry_at.is_some() => {
+                    self.retry_at = None;
+                    let refused = std::mem::take(&mut self.refused);
+                    let again = self.unacked.iter().filter(|m| matches!(m, ClientMsg::Post { client_id, .. } if refused.contains(client_id)));
+                    for msg in again.cloned().collect::<Vec<_>>() {
+                        if let Err(e) = send(&mut ws, &msg).await {
+                            return Outcome::Lost(e);
+                        }
+                    }
+                }
                 line = self.lines.recv(), if !self.stdin_done => match line {
                     None => self.stdin_done = true,
                     Some(line) if line.trim().is_empty() => {}
@@ -183,9 +211,17 @@ impl Session {
             }
             ServerMsg::Error { code, message, client_id } => {
                 eprintln!("! {message} ({})", serde_json::to_string(&code).unwrap_or_default());
-                if let Some(id) = client_id.filter(|_| !matches!(code, ErrorCode::Internal | ErrorCode::RateLimited)) {
-                    self.settle(&id);
-                    self.failures += 1;
+                match client_id {
+                    // Not stored, but worth another try: the same client id, so never twice.
+                    Some(id) if matches!(code, ErrorCode::Internal | ErrorCode::RateLimited) => {
+                        self.refused.push(id);
+                        self.retry_at.get_or_insert_with(|| tokio::time::Instant::now() + RETRY_REFUSED_AFTER);
+                    }
+                    Some(id) => {
+                        self.settle(&id);
+                        self.failures += 1;
+                    }
+                    None => {}
                 }
             }
             ServerMsg::UserJoined { username, .. } if !self.args.once => eprintln!("* {username} joined"),

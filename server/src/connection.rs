@@ -84,7 +84,9 @@ async fn read_loop(
         heard.fetch_add(1, Ordering::Relaxed);
         let answer = match frame {
             None | Some(Ok(Message::Close(_))) => break,
-            Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()).await,
+            // Boxed: handling a frame needs a large future (joins, hub round trips) that an
+            // idle connection should not carry inline for its whole life.
+            Some(Ok(Message::Text(text))) => Box::pin(session.handle_text(text.as_str())).await,
             Some(Ok(Message::Binary(_))) => Reply::Now(Some(error(
                 ErrorCode::BinaryNotSupported,
                 "send JSON text frames; binary frames are not part of the protocol",

@@ -18,10 +18,11 @@ use tokio_util::task::TaskTracker;
 /// Addresses remembered by the connect-rate limiter before stale ones are dropped.
 const CONNECT_RATE_KEYS: usize = 10_000;
 
-/// Bytes tungstenite reads per call and allocates up front as its read buffer. Its default,
-/// 128 KiB, made an idle connection cost ~110 KiB of RSS; our messages are small and capped
-/// by --max-message-bytes, and a bigger frame grows the buffer only while it is being read.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Bytes tungstenite reads per call; it allocates and zero-fills that much up front for every
+/// connection. Its default, 128 KiB, made an idle connection cost ~110 KiB of RSS. A post's
+/// frame is usually well under 1 KiB; a bigger frame just takes a few more reads (the buffer
+/// grows to hold it, up to --max-message-bytes).
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// Frames are gathered up to this many bytes before a write to the socket, so a burst of
 /// broadcasts costs a few syscalls, not one per frame (the writer flushes after each burst).

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs the benchmarks and prints their tables (docs/BENCHMARKS.md records the results):
+#  1. `wallsocket bench compare`: idle memory and fan-out on wallsocket and on the socket.io
+#     peers (Node socket.io 4.8, python-socketio 5), then wallsocket's durable ingest. Every
+#     server is pinned to core 0, the load generator to core 1.
+#  2. SSR: wrk against a room page with 50 posts, server pinned to core 0.
+#  3. The hydrate bundle: bytes raw and brotli-compressed (what a browser downloads).
+# Usage: scripts/bench.sh [--tiny]
+#   --tiny runs every scenario at a toy size: the test command does, so the harness cannot rot.
+# Loopback only; every run is bounded in time and stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-tools.sh
+source scripts/env.sh
+cargo leptos build --release
+
+if [[ "${1:-}" == "--tiny" ]]; then
+  COMPARE=(--clients 5 --publishers 2 --rate 10 --seconds 1 --idle 20 --ingest-seconds 1)
+  WRK=(-t1 -c4 -d1s)
+else
+  COMPARE=()
+  WRK=(-t1 -c32 -d10s)
+fi
+bin=target/release/wallsocket
+
+echo "==> fan-out, idle memory and ingest"
+taskset -c 1 "$bin" bench compare "${COMPARE[@]}"
+
+echo
+echo "==> SSR of a room page with 50 posts"
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+taskset -c 0 "$bin" serve --listen "127.0.0.1:$port" --database-url "sqlite://$work/ssr.db" \
+  --site-root target/site --log warn &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+seq 1 50 | sed 's/^/post number /' |
+  "$bin" client --url "ws://127.0.0.1:$port/ws" --room ssr-bench --user bencher --once >/dev/null
+posts=$(curl -sf "http://127.0.0.1:$port/r/ssr-bench" | grep -o 'post number [0-9]*' | sort -u | wc -l)
+if [[ "$posts" != 50 ]]; then
+  echo "the room page shows $posts of 50 posts" >&2
+  exit 1
+fi
+report=$(taskset -c 1 wrk "${WRK[@]}" "http://127.0.0.1:$port/r/ssr-bench")
+echo "$report" | grep -E 'Latency|requests in|Requests/sec|Non-2xx'
+if grep -q 'Non-2xx' <<<"$report"; then
+  echo "some SSR responses were errors" >&2
+  exit 1
+fi
+
+echo
+echo "==> hydrate bundle (release, wasm-opt)"
+node -e '
+  const fs = require("fs"), zlib = require("zlib"), path = require("path");
+  const dir = "target/site/pkg";
+  let raw = 0, brotli = 0;
+  for (const f of fs.readdirSync(dir).filter((f) => /\.(wasm|js)$/.test(f))) {
+    const bytes = fs.readFileSync(path.join(dir, f));
+    const packed = zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+    console.log(`${f.padEnd(24)} ${(bytes.length / 1024).toFixed(1).padStart(8)} KiB raw ${(packed / 1024).toFixed(1).padStart(8)} KiB brotli`);
+    raw += bytes.length; brotli += packed;
+  }
+  console.log(`${"total".padEnd(24)} ${(raw / 1024).toFixed(1).padStart(8)} KiB raw ${(brotli / 1024).toFixed(1).padStart(8)} KiB brotli`);
+'
