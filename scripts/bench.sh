@@ -31,7 +31,7 @@ echo "==> SSR of a room page with 50 posts"
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 taskset -c 0 "$bin" serve --listen "127.0.0.1:$port" --database-url "sqlite://$work/ssr.db" \
-  --site-root target/site --log warn &
+  --site-root target/site --log warn --rate-per-sec 1000 --rate-burst 1000 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done

@@ -14,3 +14,6 @@ cargo leptos build --release
 
 echo "==> browser tests"
 (cd end2end && npx playwright test)
+
+echo "==> every benchmark once, at a toy size (so the harness cannot rot)"
+scripts/bench.sh --tiny
