@@ -19,7 +19,8 @@
 //! - `connection.rs` — one WebSocket's reader, feeding its `Session`.
 //! - `writer.rs` — one socket's writer: queue → socket, pings, every close code.
 //! - `queue.rs` — a connection's bounded outgoing queue; a full queue closes that client.
-//! - `hub.rs` — the actor that owns rooms, stores posts in order and broadcasts them.
+//! - `hub/` — the actor that owns rooms, stores posts in batches (group commit), in order,
+//!   and broadcasts them.
 //! - `store.rs` — SQLite storage with embedded migrations (`migrations/`).
 //! - `wall_data.rs` — what the pages' server functions read.
 //! - `telemetry.rs` — logging.
