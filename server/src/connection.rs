@@ -93,9 +93,9 @@ async fn read_loop(
             ))),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             Some(Err(e)) => {
-                if let Some((code, reason)) = close_for(e) {
-                    tracing::info!(code, reason, "closing a misbehaving peer");
-                    let _ = session.client().send(Outbound::Close(code, reason)).await;
+                if let Some(close) = close_for(e) {
+                    tracing::info!(code = close.0, reason = close.1, "closing a misbehaving peer");
+                    let _ = session.client().send(Outbound::Close(close)).await;
                 }
                 return;
             }
@@ -117,15 +117,15 @@ async fn read_loop(
 
 /// Queues a reply for this client (waiting for room). False when the connection is gone.
 async fn reply(session: &Session, msg: &ServerMsg) -> bool {
-    session.client().send(Outbound::Text(encode_server(msg).into())).await.is_ok()
+    session.client().send(Outbound::text(encode_server(msg))).await.is_ok()
 }
 
 /// The close code for a peer that broke the WebSocket rules, if the socket can still say so.
-fn close_for(e: axum::Error) -> Option<(u16, &'static str)> {
+fn close_for(e: axum::Error) -> Option<&'static (u16, &'static str)> {
     match e.into_inner().downcast_ref::<tungstenite::Error>()? {
-        tungstenite::Error::Capacity(_) => Some((close::TOO_BIG, "message too big")),
-        tungstenite::Error::Utf8(_) => Some((close::INVALID_DATA, "text frame is not valid UTF-8")),
-        tungstenite::Error::Protocol(_) => Some((close::PROTOCOL_ERROR, "protocol violation")),
+        tungstenite::Error::Capacity(_) => Some(&(close::TOO_BIG, "message too big")),
+        tungstenite::Error::Utf8(_) => Some(&(close::INVALID_DATA, "text frame is not valid UTF-8")),
+        tungstenite::Error::Protocol(_) => Some(&(close::PROTOCOL_ERROR, "protocol violation")),
         _ => None,
     }
 }

@@ -9,7 +9,7 @@
 //! - `POST /x/send?session=ID` — client → server: one `ClientMsg` as the body; the answer
 //!   is a JSON array with the direct reply, if any (broadcasts arrive on the stream).
 
-use crate::queue::{ClientHandle, Outbound};
+use crate::queue::{ClientHandle, Outbound, Queue};
 use crate::session::{error, Session};
 use crate::ws::WsState;
 use app::protocol::{encode_server, ErrorCode, ServerMsg};
@@ -37,7 +37,7 @@ const POLL_BATCH: usize = 200;
 struct HttpSession {
     session: tokio::sync::Mutex<Session>,
     /// Long polling only: the queue, drained by polls (SSE streams own theirs).
-    queue: tokio::sync::Mutex<Option<mpsc::Receiver<Outbound>>>,
+    queue: tokio::sync::Mutex<Option<Queue>>,
     overflowed: CancellationToken,
     last_seen: Mutex<Instant>,
 }
@@ -115,7 +115,7 @@ fn admit(state: &WsState, headers: &HeaderMap) -> Result<(), Response> {
 }
 
 /// Opens a session whose replies and broadcasts go to a fresh queue.
-fn open(state: &WsState) -> (String, Session, mpsc::Receiver<Outbound>, CancellationToken) {
+fn open(state: &WsState) -> (String, Session, Queue, CancellationToken) {
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let (client, queue, overflowed): (ClientHandle, _, _) = ClientHandle::channel(state.limits.queue_capacity);
     let session = Session::new(id, state.hub.clone(), client, &state.limits);
@@ -135,12 +135,12 @@ pub async fn sse(State(state): State<WsState>, headers: HeaderMap, Query(query):
     }
     let (id, mut session, mut queue, overflowed) = open(&state);
     let hello = state.limits.hello(Some(id.clone()));
-    let _ = session.client().deliver(Outbound::Text(encode_server(&hello).into()));
+    let _ = session.client().deliver(Outbound::text(encode_server(&hello)));
     if let (Some(room), Some(username)) = (query.room, query.username) {
         let last_event = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         let join = serde_json::json!({ "type": "join", "room": room, "username": username, "since": last_event.or(query.since) });
         if let Some(answer) = session.handle_text(&join.to_string()).await.resolve().await {
-            let _ = session.client().deliver(Outbound::Text(encode_server(&answer).into()));
+            let _ = session.client().deliver(Outbound::text(encode_server(&answer)));
         }
     }
     let entry = Arc::new(HttpSession {
@@ -279,7 +279,7 @@ pub async fn poll(State(state): State<WsState>, headers: HeaderMap, Query(query)
     let mut next = first;
     while let Some(Outbound::Text(text)) = next {
         batch.push(serde_json::from_str(text.as_str()).unwrap_or(serde_json::Value::Null));
-        next = if batch.len() < POLL_BATCH { queue.try_recv().ok() } else { None };
+        next = if batch.len() < POLL_BATCH { queue.try_recv() } else { None };
     }
     entry.touch();
     Json(batch).into_response()

@@ -2,21 +2,20 @@
 //! every way the socket closes: shutdown (1001), a full queue (SLOW_CONSUMER), a silent peer
 //! (HEARTBEAT_TIMEOUT), or a close the reader queued (1009 for an oversized message).
 
-use crate::queue::Outbound;
+use crate::queue::{Outbound, Queue};
 use app::protocol::close;
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::stream::SplitSink;
 use futures::SinkExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 pub struct Writer {
     pub sink: SplitSink<WebSocket, Message>,
-    pub queue: mpsc::Receiver<Outbound>,
+    pub queue: Queue,
     pub overflowed: CancellationToken,
     pub shutdown: CancellationToken,
     /// Cancelled when the writer ends, so the reader stops too.
@@ -35,17 +34,19 @@ impl Writer {
     /// Writes `first` and whatever else is already queued (up to [`BURST`] frames), then
     /// flushes once: a broadcast burst costs one flush, not one per frame. Returns a close
     /// found in the queue (after the frames before it are written), or Err if the socket failed.
-    async fn write_burst(&mut self, first: axum::extract::ws::Utf8Bytes) -> Result<Option<(u16, &'static str)>, ()> {
-        self.sink.feed(Message::Text(first)).await.map_err(|_| ())?;
+    async fn write_burst(&mut self, first: Arc<Utf8Bytes>) -> Result<Option<(u16, &'static str)>, ()> {
+        self.sink.feed(Message::Text(Utf8Bytes::clone(&first))).await.map_err(|_| ())?;
         let mut close = None;
         for _ in 1..BURST {
             match self.queue.try_recv() {
-                Ok(Outbound::Text(text)) => self.sink.feed(Message::Text(text)).await.map_err(|_| ())?,
-                Ok(Outbound::Close(code, reason)) => {
+                Some(Outbound::Text(text)) => {
+                    self.sink.feed(Message::Text(Utf8Bytes::clone(&text))).await.map_err(|_| ())?
+                }
+                Some(Outbound::Close(&(code, reason))) => {
                     close = Some((code, reason));
                     break;
                 }
-                Err(_) => break,
+                None => break,
             }
         }
         self.sink.flush().await.map_err(|_| ())?;
@@ -93,7 +94,7 @@ impl Writer {
             };
             match item {
                 None => break None,
-                Some(Outbound::Close(code, reason)) => break Some((code, reason)),
+                Some(Outbound::Close(&(code, reason))) => break Some((code, reason)),
                 Some(Outbound::Text(text)) => match self.write_burst(text).await {
                     Ok(None) => {}
                     Ok(Some(close)) => break Some(close),

@@ -9,6 +9,7 @@ use app::domain::{RoomName, Username};
 use app::protocol::{encode_server, ServerMsg, HISTORY_PAGE, REPLAY_LIMIT};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
@@ -111,7 +112,7 @@ impl HubTask {
             present: entry.people.keys().cloned().collect(),
             truncated,
         };
-        client.deliver(Outbound::Text(encode_server(&joined).into()));
+        client.deliver(Outbound::text(encode_server(&joined)));
         if arrived {
             let members = entry.count();
             self.broadcast(&room, &ServerMsg::UserJoined { room: room.clone(), username, members }, Some(conn));
@@ -169,13 +170,13 @@ impl HubTask {
     /// Queues `msg` for the room's members but `except` and those already in `failed`;
     /// returns how many took it and adds to `failed` those who could not.
     fn deliver_all(&self, room: &Room, msg: &ServerMsg, except: Option<ConnId>, failed: &mut HashSet<ConnId>) -> u64 {
-        let frame: Utf8Bytes = encode_server(msg).into();
+        let frame = Arc::new(Utf8Bytes::from(encode_server(msg)));
         let mut queued = 0;
         for (conn, member) in room.members.iter() {
             if Some(*conn) == except || failed.contains(conn) {
                 continue;
             }
-            match member.client.deliver(Outbound::Text(frame.clone())) {
+            match member.client.deliver(Outbound::Text(Arc::clone(&frame))) {
                 Delivery::Queued => queued += 1,
                 Delivery::Overflowed => {
                     self.metrics.overflowed();
