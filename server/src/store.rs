@@ -24,8 +24,6 @@ pub enum StoreError {
     Corrupt(#[from] ValidationError),
     #[error("the batch that carried this post failed: {0}")]
     Batch(String),
-    #[error("the store answered for fewer posts than it was given")]
-    Lost,
 }
 
 /// A post to store: validated, not yet given a seq.
@@ -109,24 +107,6 @@ impl Store {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self { pool })
-    }
-
-    /// Stores a post under the room's next seq, unless its client id is already stored.
-    pub async fn insert_post(
-        &self,
-        room: &RoomName,
-        client_id: &ClientId,
-        username: &Username,
-        text: &PostText,
-    ) -> Result<Inserted, StoreError> {
-        let post = NewPost {
-            room: room.clone(),
-            client_id: client_id.clone(),
-            username: username.clone(),
-            text: text.clone(),
-        };
-        let mut inserted = self.insert_posts(std::slice::from_ref(&post)).await?;
-        inserted.pop().ok_or(StoreError::Lost)
     }
 
     /// Stores a batch in one transaction (group commit: one fsync for all of them), in order.

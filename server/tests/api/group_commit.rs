@@ -3,6 +3,7 @@
 //! seq order however many clients post at once.
 
 use crate::helpers::{spawn_app, spawn_app_with};
+use app::protocol::{ClientMsg, ServerMsg};
 use wallsocket::store::{Inserted, NewPost, Store};
 
 fn new_post(room: &str, client_id: &str, text: &str) -> NewPost {
@@ -92,4 +93,31 @@ async fn many_concurrent_posters_get_distinct_acks_and_every_member_sees_one_gap
         seen.push(watcher.next_post().await.seq);
     }
     assert_eq!(seen, (1..=total).collect::<Vec<_>>(), "the watcher sees every post once, in seq order");
+}
+
+#[tokio::test]
+async fn posts_sent_without_waiting_are_acked_in_the_order_they_were_sent() {
+    let app = spawn_app_with(
+        std::sync::Arc::new(tempfile::tempdir().unwrap()),
+        &["--rate-per-sec", "10000", "--rate-burst", "10000"],
+    )
+    .await;
+    let mut client = app.client().await;
+    client.join("burst", "eager", None).await;
+    // 30 posts back to back, then a ping: the server reads ahead while posts are stored.
+    for i in 0..30 {
+        client.send(&crate::helpers::post_msg("burst", &format!("post {i}"), &format!("b-{i}"))).await;
+    }
+    client.send(&ClientMsg::Ping).await;
+    let mut answers = Vec::new();
+    while answers.last() != Some(&"pong".to_owned()) {
+        match client.recv().await {
+            ServerMsg::Ack { client_id, seq, .. } => answers.push(format!("{client_id}={seq}")),
+            ServerMsg::Pong => answers.push("pong".into()),
+            _ => {}
+        }
+    }
+    let mut expected: Vec<String> = (0..30).map(|i| format!("b-{i}={}", i + 1)).collect();
+    expected.push("pong".into());
+    assert_eq!(answers, expected, "every ack, in send order, then the pong");
 }

@@ -2,7 +2,7 @@
 
 use crate::helpers::{spawn_app, spawn_app_with, Client, TestApp};
 use proptest::prelude::*;
-use wallsocket::store::Store;
+use wallsocket::store::{NewPost, Store};
 
 const ROOM: &str = "resume";
 
@@ -58,10 +58,13 @@ async fn clients_resume_across_a_restart_with_no_gap_and_no_duplicate() {
     let store = Store::connect(&format!("sqlite://{}/wall.db", dir.path().display())).await.unwrap();
     for i in 6..=8 {
         let id = format!("side{i}").parse().unwrap();
-        store
-            .insert_post(&ROOM.parse().unwrap(), &id, &"side".parse().unwrap(), &"meanwhile".parse().unwrap())
-            .await
-            .unwrap();
+        let post = NewPost {
+            room: ROOM.parse().unwrap(),
+            client_id: id,
+            username: "side".parse().unwrap(),
+            text: "meanwhile".parse().unwrap(),
+        };
+        store.insert_posts(&[post]).await.unwrap();
     }
     store.close().await;
 
