@@ -3,9 +3,9 @@
 //! the connections come from several worker processes (`bench idle-worker`), each from its
 //! own 127.0.0.x source address (which also keeps each address's ephemeral ports plenty).
 
-use super::fanout::Protocol;
 use super::proc::rss_bytes;
 use super::socketio;
+use super::wire::Protocol;
 use super::Failure;
 use clap::ValueEnum;
 use futures::SinkExt;

@@ -60,7 +60,7 @@ pub async fn ingest(args: &IngestArgs) -> Result<IngestReport, Failure> {
     let mut sockets = Vec::new();
     for i in 0..args.publishers {
         let room = format!("ingest-{}-{i}", &run[..8]);
-        sockets.push((room.clone(), super::fanout::joined(&ws_url, &room, format!("pub{i}")).await?));
+        sockets.push((room.clone(), super::wire::joined(&ws_url, &room, format!("pub{i}")).await?));
     }
     let cpu_before = args.server_pid.and_then(cpu_seconds);
     let started = Instant::now();
@@ -93,7 +93,7 @@ pub async fn ingest(args: &IngestArgs) -> Result<IngestReport, Failure> {
 /// Posts until `until`, keeping `window` in flight; then waits for the outstanding acks.
 /// Returns the acks and each post's ack latency in ms.
 async fn publish(
-    mut ws: super::fanout::Socket,
+    mut ws: super::wire::Socket,
     room: String,
     text: String,
     window: usize,

@@ -5,6 +5,7 @@
 //! - `fanout.rs` — one room, K subscribers, P publishers: deliveries, latency, loss, order.
 //! - `ingest.rs` — publishers as fast as acks allow: durable acked posts per second.
 //! - `idle.rs` — C idle WebSockets from several processes and source addresses: RSS each.
+//! - `wire.rs` — joining, posting and reading frames in either protocol.
 //! - `socketio.rs` — the Engine.IO v4 / Socket.IO client used against the peers.
 //! - `compare.rs` — starts wallsocket and the peers pinned to one core and prints one table.
 //! - `proc.rs` — CPU time and RSS from /proc; the machine and the commit.
@@ -16,6 +17,7 @@ pub mod ingest;
 pub mod proc;
 pub mod socketio;
 pub mod speed;
+pub mod wire;
 
 use std::process::ExitCode;
 
