@@ -1,6 +1,11 @@
 //! `wallsocket`: runs the server until SIGINT or SIGTERM, or the terminal client.
 
 use clap::Parser;
+
+// glibc's malloc was the largest item in a profile of server-side rendering (allocation-heavy
+// string building); mimalloc halves that cost (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use wallsocket::config::{Cli, Command, Config};
 use wallsocket::startup::Application;
 
