@@ -21,11 +21,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use governor::{Quota, RateLimiter};
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +43,12 @@ pub enum StartupError {
     #[error("invalid Leptos configuration: {0}")]
     Leptos(String),
 }
+
+/// The app's routes, generated once per process. Generating them runs the app with resource
+/// loading switched off by a process-wide flag (leptos_server), so a page that another server
+/// of the same process rendered at that moment would wait forever (leptos issue #4773): the
+/// integration tests start many servers in one process.
+static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
 
 #[derive(Clone, FromRef)]
 struct AppState {
@@ -104,7 +110,7 @@ impl Application {
         tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
         let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub });
         let state = AppState { leptos_options: leptos_options.clone(), ws };
-        let routes = generate_route_list(App);
+        let routes = ROUTES.clone();
         let router = Router::new()
             .route("/ws", get(ws::upgrade))
             .route("/health", get(ws::health))

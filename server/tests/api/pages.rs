@@ -2,11 +2,14 @@
 
 use crate::helpers::{spawn_app, spawn_app_with};
 use std::sync::Arc;
+use std::time::Duration;
 
+/// A page and its status; fails the test if the page takes longer than 20 s.
 async fn get(url: &str) -> (u16, String) {
-    let response = reqwest::get(url).await.expect("HTTP request");
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
+    let response = client.get(url).send().await.expect("HTTP response within 20 s");
     let status = response.status().as_u16();
-    (status, response.text().await.expect("body"))
+    (status, response.text().await.expect("body within 20 s"))
 }
 
 #[tokio::test]
@@ -52,4 +55,27 @@ async fn unknown_pages_and_invalid_rooms_say_so() {
     assert!(html.contains("Page not found"));
     let (_, html) = get(&app.http_url("/r/Not%20A%20Room")).await;
     assert!(html.contains("No such room"));
+}
+
+/// Building a server generates the app's route list, which runs the app with resource loading
+/// switched off by a process-wide flag (leptos_server). A page rendered by another server of
+/// the same process at that moment used to wait forever (leptos issue #4773).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_other_servers_start_in_the_same_process() {
+    let app = spawn_app().await;
+    let mut alice = app.client().await;
+    alice.join("lobby", "alice", None).await;
+    alice.post("lobby", "still here", "s-1").await;
+    let starting = tokio::spawn(async {
+        for _ in 0..40 {
+            let other = spawn_app().await;
+            other.stop().await;
+        }
+    });
+    while !starting.is_finished() {
+        let (status, html) = get(&app.http_url("/r/lobby")).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("still here"));
+    }
+    starting.await.expect("servers start and stop");
 }
