@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Bumped whenever a message changes in a way an old client would misread.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest message the server accepts; a bigger one closes the socket with [`close::TOO_BIG`].
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -28,6 +28,10 @@ pub const TYPING_RELAY_MIN_MS: u64 = 1_000;
 
 /// How long a client shows "… is typing" after the last `typing` event.
 pub const TYPING_SHOW_MS: u64 = 4_000;
+
+/// A room's arrivals and departures are announced at most this often: a crowd arriving or
+/// leaving at once costs each member one `presence` message, not one per person.
+pub const PRESENCE_INTERVAL_MS: u64 = 250;
 
 /// WebSocket close codes the server uses (see `docs/PROTOCOL.md`).
 pub mod close {
@@ -113,10 +117,11 @@ pub enum ServerMsg {
     Post(Post),
     /// The author's confirmation: the post with this `client_id` is stored as `seq`.
     Ack { room: RoomName, client_id: ClientId, seq: u64 },
-    /// A person arrived in a joined room (their first connection to it).
-    UserJoined { room: RoomName, username: Username, members: u32 },
-    /// A person left a joined room (their last connection to it closed or left).
-    UserLeft { room: RoomName, username: Username, members: u32 },
+    /// Who arrived in (first connection) or left (last connection) a joined room since its
+    /// previous `presence`, sent at most every [`PRESENCE_INTERVAL_MS`]. Each name is in the
+    /// list of its latest state; apply both lists as set operations (a name may already be
+    /// in the `present` of a recent `joined`, one's own included). `members` counts people.
+    Presence { room: RoomName, joined: Vec<Username>, left: Vec<Username>, members: u32 },
     /// Someone in a joined room is typing; show it for [`TYPING_SHOW_MS`] unless repeated.
     Typing { room: RoomName, username: Username },
     /// Reply to `leave`.
@@ -273,8 +278,12 @@ mod tests {
             },
             ServerMsg::Post(post()),
             ServerMsg::Ack { room: room(), client_id: ClientId::parse("c-1").unwrap(), seq: 7 },
-            ServerMsg::UserJoined { room: room(), username: Username::parse("bo").unwrap(), members: 2 },
-            ServerMsg::UserLeft { room: room(), username: Username::parse("bo").unwrap(), members: 1 },
+            ServerMsg::Presence {
+                room: room(),
+                joined: vec![Username::parse("bo").unwrap()],
+                left: vec![Username::parse("cy").unwrap()],
+                members: 2,
+            },
             ServerMsg::Typing { room: room(), username: Username::parse("bo").unwrap() },
             ServerMsg::Left { room: room() },
             ServerMsg::Pong,

@@ -8,6 +8,7 @@
 use app::domain::{ClientId, PostText, RoomName, Username};
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use futures::{SinkExt, StreamExt};
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -53,6 +54,8 @@ struct Session {
     refused: Vec<ClientId>,
     retry_at: Option<tokio::time::Instant>,
     failures: usize,
+    /// Who is in the room, to print only real arrivals and departures.
+    present: BTreeSet<Username>,
 }
 
 enum Outcome {
@@ -79,6 +82,7 @@ pub async fn run(args: ClientArgs) -> ExitCode {
         refused: Vec::new(),
         retry_at: None,
         failures: 0,
+        present: BTreeSet::new(),
     };
     tokio::select! {
         code = session.run() => code,
@@ -192,6 +196,7 @@ impl Session {
                     let names: Vec<&str> = present.iter().map(Username::as_str).collect();
                     eprintln!("* joined #{} — here: {}", self.args.room, names.join(", "));
                 }
+                self.present = present.into_iter().collect();
                 history.into_iter().for_each(|p| self.show(ServerMsg::Post(p)));
             }
             ServerMsg::Post(post) => {
@@ -224,8 +229,19 @@ impl Session {
                     None => {}
                 }
             }
-            ServerMsg::UserJoined { username, .. } if !self.args.once => eprintln!("* {username} joined"),
-            ServerMsg::UserLeft { username, .. } if !self.args.once => eprintln!("* {username} left"),
+            ServerMsg::Presence { joined, left, .. } => {
+                for username in left {
+                    if self.present.remove(&username) && !self.args.once {
+                        eprintln!("* {username} left");
+                    }
+                }
+                for username in joined {
+                    if !self.args.once && !self.present.contains(&username) {
+                        eprintln!("* {username} joined");
+                    }
+                    self.present.insert(username);
+                }
+            }
             _ => {}
         }
     }

@@ -121,15 +121,17 @@ impl WallState {
         }
     }
 
+    /// Applies one arrival or departure; a notice only for a real change (a `presence` may
+    /// repeat what a recent `joined` already showed).
     fn announce(&self, username: Username, joined: bool) {
+        let mut changed = false;
         self.present.update(|p| {
             let p = p.get_or_insert_with(BTreeSet::new);
-            if joined {
-                p.insert(username.clone());
-            } else {
-                p.remove(&username);
-            }
+            changed = if joined { p.insert(username.clone()) } else { p.remove(&username) };
         });
+        if !changed {
+            return;
+        }
         if !joined {
             self.typing.update(|t| {
                 t.remove(&username);
@@ -162,8 +164,14 @@ impl WallState {
                     return FollowUp::Resync;
                 }
             }
-            ServerMsg::UserJoined { username, .. } => self.announce(username, true),
-            ServerMsg::UserLeft { username, .. } => self.announce(username, false),
+            ServerMsg::Presence { joined, left, .. } => {
+                for username in left {
+                    self.announce(username, false);
+                }
+                for username in joined {
+                    self.announce(username, true);
+                }
+            }
             ServerMsg::Typing { username, .. } => self.typing.update(|t| {
                 t.insert(username, now_ms + TYPING_SHOW_MS as i64);
             }),
@@ -185,6 +193,7 @@ impl WallState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::RoomName;
 
     fn post(seq: u64) -> Post {
         Post {
@@ -227,5 +236,31 @@ mod tests {
             &page,
         );
         assert!(state.pending.get_untracked().is_empty());
+    }
+
+    #[test]
+    fn presence_changes_apply_as_sets_with_a_notice_per_real_change() {
+        let owner = Owner::new();
+        owner.set();
+        let state = WallState::new();
+        let page = HistoryPage { posts: vec![], has_older: false, now_ms: 0 };
+        let names = |list: &[&str]| list.iter().map(|n| n.parse().unwrap()).collect::<Vec<Username>>();
+        let room: RoomName = "lobby".parse().unwrap();
+        let joined = ServerMsg::Joined {
+            room: room.clone(),
+            history: vec![],
+            members: 2,
+            present: names(&["al", "bo"]),
+            truncated: false,
+        };
+        state.apply(joined, 0, &page);
+        // Repeats al and bo (already shown), brings cy, takes away bo and dee (never shown).
+        let presence = ServerMsg::Presence { room, joined: names(&["al", "cy"]), left: names(&["bo", "dee"]), members: 2 };
+        state.apply(presence, 0, &page);
+        let present: Vec<String> = state.present.get_untracked().unwrap().iter().map(|u| u.to_string()).collect();
+        assert_eq!(present, ["al", "cy"]);
+        let notices: Vec<(String, bool)> =
+            state.notices.get_untracked().into_iter().map(|n| (n.username, n.joined)).collect();
+        assert_eq!(notices, [("bo".to_owned(), false), ("cy".to_owned(), true)]);
     }
 }

@@ -7,8 +7,10 @@
 //!
 //! - `mod.rs` — the handle and its commands.
 //! - `task.rs` — the actor: its loop, joins, batched posts, broadcast, departures.
-//! - `room.rs` — a room's members and people.
+//! - `room.rs` — a room's members and people, and who came or went since last announced.
+//! - `presence.rs` — announcing arrivals and departures, at most every 250 ms per room.
 
+mod presence;
 mod room;
 mod task;
 

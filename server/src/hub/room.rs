@@ -1,13 +1,19 @@
-//! A room's members and the people they are: one person with three tabs is here once.
+//! A room's members and the people they are: one person with three tabs is here once. It
+//! also remembers who came or went since its last `presence` announcement, and in what
+//! order, so a member who joined in between hears only what its `joined` could not show.
 
 use super::ConnId;
 use crate::queue::ClientHandle;
 use app::domain::Username;
 use std::collections::{BTreeMap, HashMap};
+use tokio::time::Instant;
 
 pub(super) struct Member {
     pub(super) username: Username,
     pub(super) client: ClientHandle,
+    /// The room's change count when this member joined: its `joined` showed every change
+    /// up to it.
+    pub(super) seen: u64,
 }
 
 #[derive(Default)]
@@ -15,6 +21,14 @@ pub(super) struct Room {
     pub(super) members: HashMap<ConnId, Member>,
     /// Connections per person: one person with three tabs is here once.
     pub(super) people: BTreeMap<Username, usize>,
+    /// People who arrived (`true`) or left (`false`) since the last announcement, each with
+    /// their latest state and its change number: a crowd coming and going costs one entry
+    /// per person.
+    pub(super) changes: BTreeMap<Username, (bool, u64)>,
+    /// Arrivals and departures so far (numbers the changes).
+    changed: u64,
+    /// When the last announcement went out.
+    pub(super) announced_at: Option<Instant>,
 }
 
 impl Room {
@@ -23,22 +37,32 @@ impl Room {
     }
 
     /// Adds a connection; true when its person was not here before.
-    pub(super) fn add(&mut self, conn: ConnId, member: Member) -> bool {
-        let count = self.people.entry(member.username.clone()).or_default();
+    pub(super) fn add(&mut self, conn: ConnId, username: Username, client: ClientHandle) -> bool {
+        let count = self.people.entry(username.clone()).or_default();
         *count += 1;
-        self.members.insert(conn, member);
-        *count == 1
+        let arrived = *count == 1;
+        if arrived {
+            self.record(username.clone(), true);
+        }
+        self.members.insert(conn, Member { username, client, seen: self.changed });
+        arrived
     }
 
-    /// Removes a connection; returns its person if that was their last connection here.
-    pub(super) fn take(&mut self, conn: ConnId) -> Option<Username> {
-        let member = self.members.remove(&conn)?;
-        let count = self.people.get_mut(&member.username)?;
+    /// Removes a connection; true if that was its person's last connection here.
+    pub(super) fn take(&mut self, conn: ConnId) -> bool {
+        let Some(member) = self.members.remove(&conn) else { return false };
+        let Some(count) = self.people.get_mut(&member.username) else { return false };
         *count -= 1;
         if *count > 0 {
-            return None;
+            return false;
         }
         self.people.remove(&member.username);
-        Some(member.username)
+        self.record(member.username, false);
+        true
+    }
+
+    fn record(&mut self, username: Username, here: bool) {
+        self.changed += 1;
+        self.changes.insert(username, (here, self.changed));
     }
 }

@@ -1,6 +1,6 @@
 //! The hub's actor: owns every room, stores posts in batches, broadcasts them in order.
 
-use super::room::{Member, Room};
+use super::room::Room;
 use super::{Command, ConnId, PostRequest};
 use crate::metrics::Metrics;
 use crate::queue::{ClientHandle, Delivery, Outbound};
@@ -10,7 +10,7 @@ use app::protocol::{encode_server, ServerMsg, HISTORY_PAGE, REPLAY_LIMIT};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 use tokio::sync::mpsc;
 
 /// Most posts stored in one transaction. Bounds how long one commit holds up everything else
@@ -19,18 +19,35 @@ const MAX_BATCH: usize = 256;
 
 pub(super) struct HubTask {
     store: Store,
-    metrics: Metrics,
-    rooms: HashMap<RoomName, Room>,
+    pub(super) metrics: Metrics,
+    pub(super) rooms: HashMap<RoomName, Room>,
+    /// Rooms with presence changes held back because their last announcement was recent.
+    pub(super) held: HashSet<RoomName>,
+    /// When the held changes go out.
+    pub(super) held_until: Option<Instant>,
 }
 
 impl HubTask {
     pub(super) fn new(store: Store, metrics: Metrics) -> Self {
-        Self { store, metrics, rooms: HashMap::new() }
+        Self { store, metrics, rooms: HashMap::new(), held: HashSet::new(), held_until: None }
     }
 
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        let mut next = rx.recv().await;
-        while let Some(command) = next.take() {
+        let mut carried = None;
+        loop {
+            let command = match carried.take() {
+                Some(command) => command,
+                None => tokio::select! {
+                    command = rx.recv() => match command {
+                        Some(command) => command,
+                        None => break,
+                    },
+                    () = super::presence::until(self.held_until) => {
+                        self.announce_held();
+                        continue;
+                    }
+                },
+            };
             if let Command::Post(first) = command {
                 // Whatever posts are already waiting share this transaction. A command of
                 // another kind ends the batch and is handled right after it, so order holds.
@@ -39,7 +56,7 @@ impl HubTask {
                     match rx.try_recv() {
                         Ok(Command::Post(post)) => batch.push(post),
                         Ok(other) => {
-                            next = Some(other);
+                            carried = Some(other);
                             break;
                         }
                         Err(_) => break,
@@ -48,9 +65,6 @@ impl HubTask {
                 self.post_batch(batch).await;
             } else {
                 self.handle(command).await;
-            }
-            if next.is_none() {
-                next = rx.recv().await;
             }
         }
         tracing::debug!("hub stopped");
@@ -104,7 +118,7 @@ impl HubTask {
         // A second join of the same room (a new name) replaces the first.
         self.remove(conn, &room);
         let entry = self.rooms.entry(room.clone()).or_default();
-        let arrived = entry.add(conn, Member { username: username.clone(), client: client.clone() });
+        let arrived = entry.add(conn, username, client.clone());
         let joined = ServerMsg::Joined {
             room: room.clone(),
             history,
@@ -114,8 +128,7 @@ impl HubTask {
         };
         client.deliver(Outbound::text(encode_server(&joined)));
         if arrived {
-            let members = entry.count();
-            self.broadcast(&room, &ServerMsg::UserJoined { room: room.clone(), username, members }, Some(conn));
+            self.presence_changed(&room);
         }
         Ok(())
     }
@@ -190,24 +203,16 @@ impl HubTask {
         queued
     }
 
-    /// Removes connections from a room and announces the people who left. Announcing can
-    /// overflow more queues: those are removed in the next round. Every member fails at most
-    /// once, so a mass overflow costs linear work and no recursion.
-    fn drop_members(&mut self, room: &RoomName, mut leaving: Vec<ConnId>) {
-        while !leaving.is_empty() {
-            let Some(entry) = self.rooms.get_mut(room) else { return };
-            let departed: Vec<Username> = leaving.drain(..).filter_map(|conn| entry.take(conn)).collect();
-            if entry.members.is_empty() {
-                self.rooms.remove(room);
-                return;
-            }
-            let Some(entry) = self.rooms.get(room) else { return };
-            let mut failed = HashSet::new();
-            for username in departed {
-                let left = ServerMsg::UserLeft { room: room.clone(), username, members: entry.count() };
-                self.deliver_all(entry, &left, None, &mut failed);
-            }
-            leaving.extend(failed);
+    /// Removes connections from a room; the people who left are announced with the room's
+    /// next `presence`.
+    pub(super) fn drop_members(&mut self, room: &RoomName, leaving: Vec<ConnId>) {
+        let Some(entry) = self.rooms.get_mut(room) else { return };
+        let departed = leaving.into_iter().filter(|conn| entry.take(*conn)).count();
+        if entry.members.is_empty() {
+            self.rooms.remove(room);
+            self.held.remove(room);
+        } else if departed > 0 {
+            self.presence_changed(room);
         }
     }
 }

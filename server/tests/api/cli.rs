@@ -80,7 +80,7 @@ async fn interactive_prints_posts_sends_lines_and_resumes_after_a_restart() {
     let mut bob = app.client().await;
     bob.join("term", "bob", None).await;
     // Wait until the CLI is in the room: its arrival reaches bob.
-    assert!(matches!(bob.recv().await, app::protocol::ServerMsg::UserJoined { .. }));
+    assert!(matches!(bob.recv().await, app::protocol::ServerMsg::Presence { .. }));
     bob.post("term", "hi terminal", "b-1").await;
     assert_eq!(next_line(&mut out).await, "[1] bob: hi terminal");
     stdin.write_all(b"hi bob\n").await.unwrap();

@@ -178,7 +178,7 @@ async fn a_poll_waits_for_news_and_an_unknown_session_is_refused() {
     assert!(!waiting.is_finished(), "the poll is held open until there is news");
     app.client().await.join("lobby", "ws", None).await;
     let body = tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap();
-    assert!(body.contains("user_joined"), "{body}");
+    assert!(body.contains(r#""type":"presence""#), "{body}");
 
     let (status, answer) = send(&app, "no-such-session", &ClientMsg::Ping).await;
     assert_eq!(status, 404);
@@ -211,10 +211,10 @@ async fn closing_an_sse_stream_leaves_the_room() {
     alice.join("lobby", "alice", None).await;
     let mut sse = SseReader::open(&app, "?room=lobby&username=streamer", None).await;
     sse.next().await; // hello
-    assert!(matches!(alice.recv().await, ServerMsg::UserJoined { .. }));
+    assert!(matches!(alice.recv().await, ServerMsg::Presence { .. }));
     drop(sse);
     match alice.recv().await {
-        ServerMsg::UserLeft { username, members, .. } => assert_eq!((username.as_str(), members), ("streamer", 1)),
+        ServerMsg::Presence { left, members, .. } => assert_eq!((left, members), (vec!["streamer".parse().unwrap()], 1)),
         other => panic!("expected streamer to leave, got {other:?}"),
     }
 }

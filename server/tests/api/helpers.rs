@@ -202,7 +202,7 @@ impl Client {
 
 /// Arrivals, departures and typing: what tests about posts step over.
 pub fn is_presence(msg: &ServerMsg) -> bool {
-    matches!(msg, ServerMsg::UserJoined { .. } | ServerMsg::UserLeft { .. } | ServerMsg::Typing { .. })
+    matches!(msg, ServerMsg::Presence { .. } | ServerMsg::Typing { .. })
 }
 
 pub fn post_msg(room: &str, text: &str, client_id: &str) -> ClientMsg {

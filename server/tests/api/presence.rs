@@ -1,11 +1,18 @@
 //! Who is here (each person once), arrivals and departures, and the typing relay.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 use app::domain::Username;
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 fn name(n: &str) -> Username {
     n.parse().unwrap()
+}
+
+fn presence(joined: &[&str], left: &[&str], members: u32) -> ServerMsg {
+    let names = |list: &[&str]| list.iter().map(|n| name(n)).collect();
+    ServerMsg::Presence { room: "lobby".parse().unwrap(), joined: names(joined), left: names(left), members }
 }
 
 async fn joined_present(client: &mut crate::helpers::Client, room: &str, user: &str) -> Vec<Username> {
@@ -27,7 +34,7 @@ async fn one_person_with_several_tabs_is_here_once() {
     assert_eq!(joined_present(&mut tab2, "lobby", "alice").await, [name("alice")]);
     tab1.expect_silence(200).await; // a second tab is no arrival
     assert_eq!(joined_present(&mut bob, "lobby", "bob").await, [name("alice"), name("bob")]);
-    let arrival = ServerMsg::UserJoined { room: "lobby".parse().unwrap(), username: name("bob"), members: 2 };
+    let arrival = presence(&["bob"], &[], 2);
     assert_eq!(tab1.recv().await, arrival);
     assert_eq!(tab2.recv().await, arrival);
 
@@ -35,10 +42,7 @@ async fn one_person_with_several_tabs_is_here_once() {
     bob.expect_silence(300).await;
     tab1.send(&ClientMsg::Leave { room: "lobby".parse().unwrap() }).await;
     assert!(matches!(tab1.recv().await, ServerMsg::Left { .. }));
-    assert_eq!(
-        bob.recv().await,
-        ServerMsg::UserLeft { room: "lobby".parse().unwrap(), username: name("alice"), members: 1 }
-    );
+    assert_eq!(bob.recv().await, presence(&[], &["alice"], 1));
 }
 
 #[tokio::test]
@@ -47,12 +51,10 @@ async fn closing_the_last_tab_is_a_departure() {
     let (mut alice, mut bob) = (app.client().await, app.client().await);
     joined_present(&mut alice, "lobby", "alice").await;
     joined_present(&mut bob, "lobby", "bob").await;
-    assert!(matches!(alice.recv().await, ServerMsg::UserJoined { .. }));
+    assert_eq!(alice.recv().await, presence(&["bob"], &[], 2));
+    bob.expect_silence(100).await; // nobody announces bob's arrival to bob
     drop(bob);
-    assert_eq!(
-        alice.recv().await,
-        ServerMsg::UserLeft { room: "lobby".parse().unwrap(), username: name("bob"), members: 1 }
-    );
+    assert_eq!(alice.recv().await, presence(&[], &["bob"], 1));
 }
 
 #[tokio::test]
@@ -81,4 +83,36 @@ async fn typing_outside_a_joined_room_is_refused() {
     let mut alice = app.client().await;
     alice.send(&ClientMsg::Typing { room: "lobby".parse().unwrap() }).await;
     assert!(matches!(alice.recv().await, ServerMsg::Error { code: ErrorCode::NotJoined, .. }));
+}
+
+/// 150 of a room's 200 people leave at once. The 50 who stay hear it in a few `presence`
+/// messages (not 150 each), so even members that read nothing meanwhile, with room for 16
+/// frames in their queue, are not closed as slow.
+#[tokio::test]
+async fn a_crowd_leaving_at_once_is_announced_in_a_few_messages() {
+    let app = spawn_app_with(Arc::new(tempfile::tempdir().unwrap()), &["--queue-capacity", "16"]).await;
+    let (mut stayers, mut leavers) = (Vec::new(), Vec::new());
+    for i in 0..200 {
+        let mut client = app.client().await;
+        client.join("hall", &format!("p{i}"), None).await;
+        if i < 50 { stayers.push(client) } else { leavers.push(client) }
+    }
+    drop(leavers);
+    for stayer in &mut stayers {
+        let (mut left, mut messages) = (BTreeSet::new(), 0);
+        while left.len() < 150 {
+            match stayer.recv().await {
+                ServerMsg::Presence { left: gone, members, .. } => {
+                    messages += 1;
+                    left.extend(gone);
+                    if left.len() == 150 {
+                        assert_eq!(members, 50);
+                    }
+                }
+                other => panic!("expected presence, got {other:?}"),
+            }
+        }
+        assert!(messages <= 16, "{messages} presence messages");
+        assert_eq!(left, (50..200).map(|i| name(&format!("p{i}"))).collect());
+    }
 }
