@@ -133,7 +133,7 @@ async fn compare(args: &CompareArgs) -> Result<CompareReport, Failure> {
                 super::ingest::ingest(&IngestArgs {
                     url: server.url.clone(),
                     publishers: 64,
-                    window: 8,
+                    window: 32,
                     size: args.size,
                     seconds: args.ingest_seconds,
                     server_pid: Some(server.pid),

@@ -22,7 +22,7 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=2_000))]
     pub publishers: u32,
     /// Posts each publisher keeps in flight (sent, not yet acked).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub window: u32,
     /// Post size in bytes.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=2_000))]

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 /// Most posts stored in one transaction. Bounds how long one commit holds up everything else
 /// the hub does (joins, typing) while still sharing each fsync among many posts.
-const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 1024;
 
 pub(super) struct HubTask {
     store: Store,
