@@ -3,7 +3,8 @@
 #  1. `wallsocket bench compare`: idle memory and fan-out on wallsocket and on the socket.io
 #     peers (Node socket.io 4.8, python-socketio 5), then wallsocket's durable ingest. Every
 #     server is pinned to core 0, the load generator to core 1.
-#  2. SSR: wrk against a room page with 50 posts, server pinned to core 0.
+#  2. SSR: wrk against a room page with 50 posts, server pinned to core 0; once rendering
+#     every request, once with the page cache on (the default).
 #  3. The hydrate bundle: bytes raw and brotli-compressed (what a browser downloads).
 # Usage: scripts/bench.sh [--tiny]
 #   --tiny runs every scenario at a toy size: the test command does, so the harness cannot rot.
@@ -26,28 +27,40 @@ bin=target/release/wallsocket
 echo "==> fan-out, idle memory and ingest"
 taskset -c 1 "$bin" bench compare "${COMPARE[@]}"
 
-echo
-echo "==> SSR of a room page with 50 posts"
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-taskset -c 0 "$bin" serve --listen "127.0.0.1:$port" --database-url "sqlite://$work/ssr.db" \
-  --site-root target/site --log warn --rate-per-sec 1000 --rate-burst 1000 &
-server=$!
-trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-seq 1 50 | sed 's/^/post number /' |
-  "$bin" client --url "ws://127.0.0.1:$port/ws" --room ssr-bench --user bencher --once >/dev/null
-posts=$(curl -sf "http://127.0.0.1:$port/r/ssr-bench" | grep -o 'post number [0-9]*' | sort -u | wc -l)
-if [[ "$posts" != 50 ]]; then
-  echo "the room page shows $posts of 50 posts" >&2
-  exit 1
-fi
-report=$(taskset -c 1 wrk "${WRK[@]}" "http://127.0.0.1:$port/r/ssr-bench")
-echo "$report" | grep -E 'Latency|requests in|Requests/sec|Non-2xx'
-if grep -q 'Non-2xx' <<<"$report"; then
-  echo "some SSR responses were errors" >&2
-  exit 1
-fi
+# ssr LABEL [SERVER FLAGS...]: a fresh server on core 0, a room seeded with 50 posts
+# through the CLI client, then wrk from core 1 against that room's page.
+ssr() {
+  local label=$1 work port server posts report
+  shift
+  echo
+  echo "==> SSR of a room page with 50 posts: $label"
+  work=$(mktemp -d)
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  taskset -c 0 "$bin" serve --listen "127.0.0.1:$port" --database-url "sqlite://$work/ssr.db" \
+    --site-root target/site --log warn --rate-per-sec 1000 --rate-burst 1000 "$@" &
+  server=$!
+  trap "kill $server 2>/dev/null; rm -rf '$work'" EXIT
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+  seq 1 50 | sed 's/^/post number /' |
+    "$bin" client --url "ws://127.0.0.1:$port/ws" --room ssr-bench --user bencher --once >/dev/null
+  posts=$(curl -sf "http://127.0.0.1:$port/r/ssr-bench" | grep -o 'post number [0-9]*' | sort -u | wc -l)
+  if [[ "$posts" != 50 ]]; then
+    echo "the room page shows $posts of 50 posts" >&2
+    exit 1
+  fi
+  report=$(taskset -c 1 wrk "${WRK[@]}" "http://127.0.0.1:$port/r/ssr-bench")
+  echo "$report" | grep -E 'Latency|requests in|Requests/sec|Non-2xx'
+  if grep -q 'Non-2xx' <<<"$report"; then
+    echo "some SSR responses were errors" >&2
+    exit 1
+  fi
+  kill "$server"
+  wait "$server" 2>/dev/null || true
+  rm -rf "$work"
+  trap - EXIT
+}
+ssr "every request rendered (--page-cache-ms 0)" --page-cache-ms 0
+ssr "page cache on (the default: kept 1 s or until a post)"
 
 echo
 echo "==> hydrate bundle (release, wasm-opt)"

@@ -69,6 +69,11 @@ pub struct Config {
     #[arg(long, env = "WALLSOCKET_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
     pub header_read_timeout_ms: u64,
 
+    /// Milliseconds a rendered room page is served again while no post was stored since;
+    /// 0 renders every request.
+    #[arg(long, env = "WALLSOCKET_PAGE_CACHE_MS", default_value_t = 1_000)]
+    pub page_cache_ms: u64,
+
     /// Most WebSockets open at once; upgrades past it get HTTP 503.
     #[arg(long, env = "WALLSOCKET_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,

@@ -23,6 +23,7 @@
 //!   and broadcasts them.
 //! - `store.rs` — SQLite storage with embedded migrations (`migrations/`).
 //! - `wall_data.rs` — what the pages' server functions read.
+//! - `page_cache.rs` — room pages rendered once per second or per new post, not per request.
 //! - `telemetry.rs` — logging.
 
 pub mod bench;
@@ -35,6 +36,7 @@ pub mod lab;
 pub mod linger;
 pub mod metrics;
 pub mod origin;
+pub mod page_cache;
 pub mod queue;
 pub mod serve;
 pub mod session;

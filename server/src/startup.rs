@@ -9,6 +9,7 @@ use crate::hub::Hub;
 use crate::lab::LabState;
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
+use crate::page_cache::{self, PageCache};
 use crate::session::Limits;
 use crate::store::{Store, StoreError};
 use crate::wall_data::ServerWallData;
@@ -125,6 +126,7 @@ impl Application {
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
             .with_state(state)
             .merge(lab.router(config.max_message_bytes))
+            .layer(axum::middleware::from_fn_with_state(PageCache::new(store.clone(), Duration::from_millis(config.page_cache_ms)), page_cache::serve))
             // Spans name the method and path only: query strings can carry session tokens.
             .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())

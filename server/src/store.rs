@@ -8,6 +8,8 @@ use app::domain::{ClientId, PostText, RoomName, Username, ValidationError};
 use app::protocol::Post;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, QueryBuilder, SqlitePool};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -59,6 +61,8 @@ pub struct RoomTotals {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// Bumped after every commit that stored posts: what was read before is out of date.
+    version: Arc<AtomicU64>,
 }
 
 #[derive(FromRow)]
@@ -92,6 +96,11 @@ fn into_posts(rows: Vec<PostRow>) -> Result<Vec<Post>, StoreError> {
 const POST_COLUMNS: &str = "room, seq, client_id, username, text, ts";
 
 impl Store {
+    /// Changes whenever posts are stored: equal versions mean equal posts.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
     /// Opens (creating if needed) the database at `url` and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -106,7 +115,7 @@ impl Store {
         }
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, version: Arc::new(AtomicU64::new(0)) })
     }
 
     /// Stores a batch in one transaction (group commit: one fsync for all of them), in order.
@@ -163,6 +172,9 @@ impl Store {
             upsert.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        if !fresh.is_empty() {
+            self.version.fetch_add(1, Ordering::Release);
+        }
         Ok(answers)
     }
 

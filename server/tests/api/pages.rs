@@ -79,3 +79,38 @@ async fn pages_render_while_other_servers_start_in_the_same_process() {
     }
     starting.await.expect("servers start and stop");
 }
+
+/// Room pages are kept for up to a second: the same page twice is the same render, byte for
+/// byte (its hydration data carries the server's clock), yet a post stored in between shows
+/// at once, and a page a second old is rendered again.
+#[tokio::test]
+async fn a_room_page_is_rendered_again_only_for_new_posts_or_after_a_second() {
+    let app = spawn_app().await;
+    let mut alice = app.client().await;
+    alice.join("lobby", "alice", None).await;
+    alice.post("lobby", "first post", "p-1").await;
+    let (_, one) = get(&app.http_url("/r/lobby")).await;
+    let (_, two) = get(&app.http_url("/r/lobby")).await;
+    assert!(one.contains("first post"));
+    assert_eq!(one, two, "served again");
+    alice.post("lobby", "second post", "p-2").await;
+    let (_, three) = get(&app.http_url("/r/lobby")).await;
+    assert!(three.contains("second post"), "a new post shows at once");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, four) = get(&app.http_url("/r/lobby")).await;
+    assert_eq!(status, 200);
+    assert_ne!(three, four, "rendered again after a second");
+}
+
+#[tokio::test]
+async fn with_the_page_cache_off_every_request_is_rendered() {
+    let app = spawn_app_with(Arc::new(tempfile::tempdir().unwrap()), &["--page-cache-ms", "0"]).await;
+    let mut alice = app.client().await;
+    alice.join("lobby", "alice", None).await;
+    alice.post("lobby", "a post", "p-1").await;
+    let (_, one) = get(&app.http_url("/r/lobby")).await;
+    tokio::time::sleep(Duration::from_millis(5)).await; // another millisecond on the page's clock
+    let (_, two) = get(&app.http_url("/r/lobby")).await;
+    assert!(one.contains("a post") && two.contains("a post"));
+    assert_ne!(one, two);
+}

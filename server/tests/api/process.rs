@@ -18,6 +18,7 @@ fn help_explains_every_setting() {
         "--max-message-bytes",
         "--queue-capacity",
         "--rate-per-sec",
+        "--page-cache-ms",
     ] {
         assert!(help.contains(needle), "--help mentions {needle}:\n{help}");
     }
