@@ -1,8 +1,8 @@
 //! The data behind the pages' server functions: posts from the store, live member counts
 //! from the hub.
 
-use crate::hub::Hub;
-use crate::store::{now_ms, Store};
+use crate::hub::{Hub, HubError};
+use crate::store::{now_ms, Store, StoreError};
 use app::api::{BackendError, HistoryPage, RoomSummary, WallData};
 use app::domain::RoomName;
 use futures::future::BoxFuture;
@@ -13,8 +13,15 @@ pub struct ServerWallData {
     pub hub: Hub,
 }
 
-fn logged(e: impl std::fmt::Display) -> BackendError {
-    tracing::error!(error = %e, "page data failed");
+fn logged(e: impl Into<HubError>) -> BackendError {
+    match e.into() {
+        // Shutting down: a page still rendering for a client that already left (wrk, a
+        // closed tab) finds the pool closed or the hub gone. Nobody is waiting for it.
+        HubError::Store(StoreError::Database(sqlx::Error::PoolClosed)) | HubError::Stopped => {
+            tracing::debug!("page data skipped: shutting down")
+        }
+        e => tracing::error!(error = %e, "page data failed"),
+    }
     BackendError
 }
 
