@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-tools.sh
 source scripts/env.sh
-cargo leptos build --release
+cargo leptos build --release --split
 
 if [[ "${1:-}" == "--tiny" ]]; then
   COMPARE=(--clients 5 --publishers 2 --rate 10 --seconds 1 --idle 20 --ingest-seconds 1)
@@ -63,16 +63,26 @@ ssr "every request rendered (--page-cache-ms 0)" --page-cache-ms 0
 ssr "page cache on (the default: kept 1 s or until a post)"
 
 echo
-echo "==> hydrate bundle (release, wasm-opt)"
+echo "==> hydrate bundle (release, wasm-opt, lesson pages split off)"
 node -e '
   const fs = require("fs"), zlib = require("zlib"), path = require("path");
   const dir = "target/site/pkg";
-  let raw = 0, brotli = 0;
-  for (const f of fs.readdirSync(dir).filter((f) => /\.(wasm|js)$/.test(f))) {
+  const size = (f) => {
     const bytes = fs.readFileSync(path.join(dir, f));
     const packed = zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
-    console.log(`${f.padEnd(24)} ${(bytes.length / 1024).toFixed(1).padStart(8)} KiB raw ${(packed / 1024).toFixed(1).padStart(8)} KiB brotli`);
-    raw += bytes.length; brotli += packed;
+    return [bytes.length, packed];
+  };
+  const line = (label, [raw, brotli]) =>
+    console.log(`${label.padEnd(30)} ${(raw / 1024).toFixed(1).padStart(8)} KiB raw ${(brotli / 1024).toFixed(1).padStart(8)} KiB brotli`);
+  const sum = (files) => files.map(size).reduce(([a, b], [c, d]) => [a + c, b + d], [0, 0]);
+  // Every page loads the main module, its JS glue and the split loader.
+  const first = fs.readdirSync(dir).filter((f) => f === "wallsocket.wasm" || /\.js$/.test(f));
+  line("first load (every page)", sum(first));
+  // A lazy page adds the chunks the manifest lists for it (shared chunks counted for each).
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, "__wasm_split_manifest.json")));
+  for (const [name, chunks] of Object.entries(manifest).sort()) {
+    const page = name.replace(/^__/, "").replace(/_route_view_.*$/, "");
+    line(`+ /${page} when opened`, sum(chunks.map((c) => `${c}.wasm`)));
   }
-  console.log(`${"total".padEnd(24)} ${(raw / 1024).toFixed(1).padStart(8)} KiB raw ${(brotli / 1024).toFixed(1).padStart(8)} KiB brotli`);
+  line("total of all files", sum(fs.readdirSync(dir).filter((f) => /\.(wasm|js)$/.test(f))));
 '

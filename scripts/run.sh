@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-tools.sh
 source scripts/env.sh
-cargo leptos build --release
+cargo leptos build --release --split
 [[ "${1:-}" == "--" ]] && shift
 exec target/release/wallsocket --site-root target/site "$@"

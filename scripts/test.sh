@@ -10,7 +10,7 @@ echo "==> unit and integration tests"
 RUSTFLAGS="--cfg erase_components" cargo test --workspace --exclude frontend --features app/ssr
 
 echo "==> release build (server + WASM bundle)"
-cargo leptos build --release
+cargo leptos build --release --split
 
 echo "==> browser tests"
 (cd end2end && npx playwright test)

@@ -2,14 +2,16 @@
 
 use crate::components::username::{CurrentUser, UsernameField};
 use crate::pages::{
-    home::HomePage, inspect::InspectPage, lab::LabPage, not_found::NotFound, room::RoomPage, speed::SpeedPage,
-    stats::StatsPage,
+    home::HomePage,
+    lazy::{InspectRoute, LabRoute, SpeedRoute, StatsRoute},
+    not_found::NotFound,
+    room::RoomPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 /// The whole document, rendered by the server around [`App`].
@@ -70,10 +72,11 @@ pub fn App() -> impl IntoView {
                     // Async: the HTML is sent once the data is in it, so it reads without JavaScript.
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/r/:room") view=RoomPage ssr=SsrMode::Async/>
-                    <Route path=path!("/speed") view=SpeedPage/>
-                    <Route path=path!("/lab") view=LabPage/>
-                    <Route path=path!("/inspect") view=InspectPage/>
-                    <Route path=path!("/stats") view=StatsPage/>
+                    // The lessons load on demand (see pages/lazy.rs).
+                    <Route path=path!("/speed") view={Lazy::<SpeedRoute>::new()}/>
+                    <Route path=path!("/lab") view={Lazy::<LabRoute>::new()}/>
+                    <Route path=path!("/inspect") view={Lazy::<InspectRoute>::new()}/>
+                    <Route path=path!("/stats") view={Lazy::<StatsRoute>::new()}/>
                 </Routes>
             </main>
             <footer class="footer muted">

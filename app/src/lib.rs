@@ -15,6 +15,9 @@
 //! - `lab.rs` — the wire types of the lessons (speed test, transport lab, inspector).
 //! - `time.rs` — relative times.
 
+// With lazy routes the browser build's view types nest past rustc's default depth of 128.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 #[cfg(feature = "hydrate")]

@@ -68,3 +68,18 @@ test('the stats page draws the server metrics live', async ({ browser }) => {
   await box.press('Enter');
   await expect(page.getByTestId('wallsocket_posts_total')).toHaveText(String(before + 1), { timeout: 5_000 });
 });
+
+test('the wall never downloads the lessons; opening one from the menu fetches its code, and it works', async ({ browser }) => {
+  const context = await personContext(browser, 'reader');
+  const fetched: string[] = [];
+  context.on('request', (request) => fetched.push(new URL(request.url()).pathname));
+  const page = await openRoom(context, uniqueRoom('split'));
+  expect(fetched.filter((path) => path.includes('_route_view_'))).toEqual([]);
+  await page.getByRole('link', { name: 'Speed test' }).click();
+  await expect(page).toHaveURL(/\/speed$/);
+  await page.getByTestId('speed-n').fill('20');
+  await page.getByTestId('speed-run').click();
+  await expect(page.getByTestId('speed-results')).toBeVisible({ timeout: 60_000 });
+  expect(fetched.some((path) => path.includes('split___speed_route_view_'))).toBe(true);
+  await context.close();
+});

@@ -1,7 +1,12 @@
-//! The browser entry point: hydrates the HTML the server rendered.
+//! The browser entry point: hydrates the HTML the server rendered. `hydrate_lazy`, because
+//! the lessons' routes are lazy (app/src/pages/lazy.rs): it waits for a lazy page's code
+//! before hydrating it.
+
+// Hydrating the whole app in one future nests its view type past rustc's default depth.
+#![recursion_limit = "256"]
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_lazy(app::App);
 }

@@ -3,6 +3,7 @@
 pub mod home;
 pub mod inspect;
 pub mod lab;
+pub mod lazy;
 pub mod not_found;
 pub mod room;
 pub mod speed;
