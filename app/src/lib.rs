@@ -8,7 +8,8 @@
 //! - `domain.rs` — validated types (`Username`, `RoomName`, `PostText`, `ClientId`).
 //! - `api.rs` — server functions for the pages, and the `WallData` trait the server implements.
 //! - `app.rs` — the HTML shell, router and page frame.
-//! - `pages/` — one file per page; `wall_state.rs` holds a wall's client-side state.
+//! - `pages/` — one file per page; `wall_state.rs` holds a wall's client-side state;
+//!   `lazy.rs` makes the lesson pages lazy routes, split out of the main bundle.
 //! - `components/` — badge, composer, post, username field.
 //! - `client/` — browser only: the room socket (reconnects, re-sends) and local storage.
 //! - `stats.rs` — percentiles and histograms for the speed test and the lab.
