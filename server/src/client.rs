@@ -236,10 +236,9 @@ impl Session {
                     }
                 }
                 for username in joined {
-                    if !self.args.once && !self.present.contains(&username) {
+                    if self.present.insert(username.clone()) && !self.args.once {
                         eprintln!("* {username} joined");
                     }
-                    self.present.insert(username);
                 }
             }
             _ => {}

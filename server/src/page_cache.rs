@@ -3,9 +3,9 @@
 //! page is served again while the store's version is unchanged and the page is younger
 //! than `--page-cache-ms` (1 s by default: its relative times are rendered on the server).
 //! A busy room page costs one render per second, or per new post, instead of one per
-//! request. Pages that are not
-//! `200 OK` are never kept, nor pages with a Content-Security-Policy: Leptos marks its
-//! scripts with a per-response nonce, which a policy relying on it must not see reused.
+//! request. Pages that are not `200 OK` are never kept, nor pages with a
+//! Content-Security-Policy: Leptos marks its scripts with a per-response nonce, which a
+//! policy relying on it must not see reused.
 
 use crate::store::Store;
 use axum::body::{Body, Bytes};

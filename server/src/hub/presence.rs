@@ -5,7 +5,6 @@
 
 use super::task::HubTask;
 use super::ConnId;
-use crate::queue::{Delivery, Outbound};
 use app::domain::{RoomName, Username};
 use app::protocol::{encode_server, ServerMsg, PRESENCE_INTERVAL_MS};
 use axum::extract::ws::Utf8Bytes;
@@ -44,19 +43,14 @@ impl HubTask {
         let changes = std::mem::take(&mut entry.changes);
         let Some(oldest) = changes.values().map(|(_, n)| *n).min() else { return };
         entry.announced_at = Some(Instant::now());
+        let entry = &self.rooms[room];
         let members = entry.count();
         let everything = frame(room, members, &changes, 0);
         let mut failed: Vec<ConnId> = Vec::new();
         for (conn, member) in &entry.members {
             let frame = if member.seen < oldest { everything.clone() } else { frame(room, members, &changes, member.seen) };
-            let Some(frame) = frame else { continue };
-            match member.client.deliver(Outbound::Text(frame)) {
-                Delivery::Queued => {}
-                Delivery::Overflowed => {
-                    self.metrics.overflowed();
-                    failed.push(*conn);
-                }
-                Delivery::Gone => failed.push(*conn),
+            if let Some(frame) = frame {
+                self.queue(*conn, member, frame, &mut failed);
             }
         }
         if !failed.is_empty() {

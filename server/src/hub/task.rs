@@ -1,6 +1,6 @@
 //! The hub's actor: owns every room, stores posts in batches, broadcasts them in order.
 
-use super::room::Room;
+use super::room::{Member, Room};
 use super::{Command, ConnId, PostRequest};
 use crate::metrics::Metrics;
 use crate::queue::{ClientHandle, Delivery, Outbound};
@@ -19,7 +19,7 @@ const MAX_BATCH: usize = 1024;
 
 pub(super) struct HubTask {
     store: Store,
-    pub(super) metrics: Metrics,
+    metrics: Metrics,
     pub(super) rooms: HashMap<RoomName, Room>,
     /// Rooms with presence changes held back because their last announcement was recent.
     pub(super) held: HashSet<RoomName>,
@@ -174,33 +174,30 @@ impl HubTask {
     /// itself with SLOW_CONSUMER).
     fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg, except: Option<ConnId>) -> u64 {
         let Some(entry) = self.rooms.get(room) else { return 0 };
-        let mut failed = HashSet::new();
-        let queued = self.deliver_all(entry, msg, except, &mut failed);
-        self.drop_members(room, failed.into_iter().collect());
+        let frame = Arc::new(Utf8Bytes::from(encode_server(msg)));
+        let mut failed = Vec::new();
+        let mut queued = 0;
+        for (conn, member) in entry.members.iter().filter(|(conn, _)| Some(**conn) != except) {
+            if self.queue(*conn, member, Arc::clone(&frame), &mut failed) {
+                queued += 1;
+            }
+        }
+        if !failed.is_empty() {
+            self.drop_members(room, failed);
+        }
         queued
     }
 
-    /// Queues `msg` for the room's members but `except` and those already in `failed`;
-    /// returns how many took it and adds to `failed` those who could not.
-    fn deliver_all(&self, room: &Room, msg: &ServerMsg, except: Option<ConnId>, failed: &mut HashSet<ConnId>) -> u64 {
-        let frame = Arc::new(Utf8Bytes::from(encode_server(msg)));
-        let mut queued = 0;
-        for (conn, member) in room.members.iter() {
-            if Some(*conn) == except || failed.contains(conn) {
-                continue;
-            }
-            match member.client.deliver(Outbound::Text(Arc::clone(&frame))) {
-                Delivery::Queued => queued += 1,
-                Delivery::Overflowed => {
-                    self.metrics.overflowed();
-                    failed.insert(*conn);
-                }
-                Delivery::Gone => {
-                    failed.insert(*conn);
-                }
-            }
+    /// Queues `frame` for one member; true if it took it. A member whose queue is full (it
+    /// is counted and closes itself) or whose connection is gone is added to `failed`.
+    pub(super) fn queue(&self, conn: ConnId, member: &Member, frame: Arc<Utf8Bytes>, failed: &mut Vec<ConnId>) -> bool {
+        match member.client.deliver(Outbound::Text(frame)) {
+            Delivery::Queued => return true,
+            Delivery::Overflowed => self.metrics.overflowed(),
+            Delivery::Gone => {}
         }
-        queued
+        failed.push(conn);
+        false
     }
 
     /// Removes connections from a room; the people who left are announced with the room's
