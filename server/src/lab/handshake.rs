@@ -1,13 +1,16 @@
-//! The inspector's view of a WebSocket upgrade: the request and the 101 response exactly as
-//! the server handled them, and `Sec-WebSocket-Accept` worked out step by step.
+//! The inspector's view of a WebSocket upgrade: the request and the 101 response as the
+//! server handled them, and `Sec-WebSocket-Accept` worked out step by step.
 //!
 //! A page opens `/ws?capture=TOKEN`; the upgrade handler records the handshake under that
-//! token, and `GET /lab/handshake/TOKEN` returns it.
+//! token, and `GET /lab/handshake/TOKEN` returns it. Headers are recorded verbatim except
+//! credentials: the values of `Cookie`, `Authorization`, `Proxy-Authorization` and
+//! `Set-Cookie` are replaced by `[redacted]` (the header names stay, so the page still shows
+//! that the browser sent its cookies).
 
 use super::LabState;
 use app::lab::{AcceptSteps, Handshake, WEBSOCKET_GUID};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
@@ -36,8 +39,26 @@ pub struct Captures {
     inner: Arc<Mutex<(HashMap<String, Handshake>, VecDeque<String>)>>,
 }
 
+/// What a credential header's value is replaced with in a capture.
+pub const REDACTED: &str = "[redacted]";
+
+/// Headers that carry credentials: a capture keeps their name but never their value, since
+/// anyone holding the token can read it back.
+const CREDENTIAL_HEADERS: [HeaderName; 4] =
+    [header::COOKIE, header::AUTHORIZATION, header::PROXY_AUTHORIZATION, header::SET_COOKIE];
+
 fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers.iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let value = if CREDENTIAL_HEADERS.contains(name) {
+                REDACTED.to_owned()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            (name.as_str().to_owned(), value)
+        })
+        .collect()
 }
 
 impl Captures {
@@ -78,7 +99,42 @@ pub async fn show(State(lab): State<LabState>, Path(token): Path<String>) -> Res
 
 #[cfg(test)]
 mod tests {
-    use super::accept_steps;
+    use super::{accept_steps, Captures, REDACTED};
+    use axum::body::Body;
+    use axum::http::{HeaderMap, Method, Response, Uri};
+
+    #[test]
+    fn credentials_are_redacted_but_named() {
+        let mut request = HeaderMap::new();
+        request.insert("host", "wall.example".parse().unwrap());
+        request.insert("cookie", "session=s3cr3t".parse().unwrap());
+        request.insert("authorization", "Bearer t0k3n".parse().unwrap());
+        request.insert("proxy-authorization", "Basic dXNlcjpwdw==".parse().unwrap());
+        request.insert("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==".parse().unwrap());
+        let response = Response::builder()
+            .status(101)
+            .header("upgrade", "websocket")
+            .header("set-cookie", "session=n3w; HttpOnly")
+            .body(Body::empty())
+            .unwrap();
+        let captures = Captures::default();
+        captures.record("t", &Method::GET, &Uri::from_static("/ws?capture=t"), &request, &response);
+        let handshake = captures.get("t").unwrap();
+        let value = |headers: &[(String, String)], name: &str| {
+            headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap()
+        };
+        for name in ["cookie", "authorization", "proxy-authorization"] {
+            assert_eq!(value(&handshake.request_headers, name), REDACTED, "{name}");
+        }
+        assert_eq!(value(&handshake.response_headers, "set-cookie"), REDACTED);
+        assert_eq!(value(&handshake.request_headers, "host"), "wall.example");
+        assert_eq!(value(&handshake.request_headers, "sec-websocket-key"), "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(value(&handshake.response_headers, "upgrade"), "websocket");
+        let all = format!("{:?}{:?}", handshake.request_headers, handshake.response_headers);
+        for secret in ["s3cr3t", "t0k3n", "dXNlcjpwdw==", "n3w"] {
+            assert!(!all.contains(secret), "{secret} leaked");
+        }
+    }
 
     #[test]
     // RFC 6455 §1.3 gives "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" (the issue text has X for Y).
