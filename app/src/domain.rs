@@ -18,7 +18,10 @@ pub const CLIENT_ID_MAX_CHARS: usize = 64;
 /// Why a value was refused; each variant maps to one stable protocol error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
-    #[error("username must be 1–{USERNAME_MAX_CHARS} characters without control characters")]
+    #[error(
+        "username must be 1–{USERNAME_MAX_CHARS} characters without control, invisible or \
+         bidirectional-control characters"
+    )]
     Username,
     #[error(
         "room name must be 1–{ROOM_MAX_CHARS} lowercase letters, digits or hyphens, \
@@ -73,7 +76,8 @@ macro_rules! string_newtype {
 }
 
 string_newtype!(
-    /// A display name: 1–32 characters after trimming, no control characters.
+    /// A display name: 1–32 characters after trimming, no control, invisible or
+    /// bidirectional-control characters (see [`is_hidden_char`]).
     Username
 );
 string_newtype!(
@@ -93,11 +97,50 @@ impl Username {
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         let trimmed = input.trim();
         let chars = trimmed.chars().count();
-        if chars == 0 || chars > USERNAME_MAX_CHARS || trimmed.chars().any(char::is_control) {
+        if chars == 0 || chars > USERNAME_MAX_CHARS || trimmed.chars().any(|c| c.is_control() || is_hidden_char(c)) {
             return Err(ValidationError::Username);
         }
         Ok(Self(trimmed.to_owned()))
     }
+}
+
+/// Characters of Unicode general category Cf (format), Zl (line separator) or Zp (paragraph
+/// separator), as inclusive ranges; Unicode 18.0.
+///
+/// These draw nothing or reorder the text around them, so `ali\u{200B}ce` looks like `alice`
+/// and `\u{202E}` flips what follows: zero-width space and joiners, bidi marks, embeddings,
+/// overrides and isolates, soft hyphen, BOM, invisible operators, tag characters.
+///
+/// A table instead of a Unicode-properties crate at run time: this function ships in the
+/// browser bundle, where that crate's full category table would cost about 40 KB; the test
+/// `hidden_chars_are_exactly_cf_zl_zp` checks every code point against `unicode-properties`.
+const HIDDEN_CHARS: [(char, char); 21] = [
+    ('\u{AD}', '\u{AD}'),
+    ('\u{600}', '\u{605}'),
+    ('\u{61C}', '\u{61C}'),
+    ('\u{6DD}', '\u{6DD}'),
+    ('\u{70F}', '\u{70F}'),
+    ('\u{890}', '\u{891}'),
+    ('\u{8E2}', '\u{8E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{2028}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// True for invisible and bidirectional-control characters: general category Cf, Zl or Zp.
+pub fn is_hidden_char(c: char) -> bool {
+    HIDDEN_CHARS.iter().any(|&(first, last)| (first..=last).contains(&c))
 }
 
 impl RoomName {
@@ -161,6 +204,42 @@ mod tests {
         assert_eq!(Username::parse(""), Err(ValidationError::Username));
         assert_eq!(Username::parse("bob\u{7}"), Err(ValidationError::Username));
         assert_eq!(Username::parse("a\nb"), Err(ValidationError::Username));
+    }
+
+    #[test]
+    fn username_refuses_invisible_and_bidi_characters() {
+        for bad in [
+            "ali\u{200B}ce",  // zero-width space (Cf)
+            "\u{202E}evil",   // right-to-left override (Cf)
+            "a\u{2028}b",     // line separator (Zl)
+            "a\u{2029}b",     // paragraph separator (Zp)
+            "a\u{00AD}b",     // soft hyphen (Cf)
+            "a\u{2066}b",     // left-to-right isolate (Cf)
+            "a\u{200D}b",     // zero-width joiner (Cf)
+            "\u{FEFF}bob",    // byte order mark (Cf)
+            "al\u{E0041}ice", // tag character (Cf)
+        ] {
+            assert_eq!(Username::parse(bad), Err(ValidationError::Username), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hidden_chars_are_exactly_cf_zl_zp() {
+        use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            let expected = matches!(
+                c.general_category(),
+                GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+            );
+            assert_eq!(is_hidden_char(c), expected, "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn username_accepts_letters_of_any_script() {
+        for good in ["Zoë", "李雷", "José María", "Ångström", "Алиса", "أحمد"] {
+            assert_eq!(Username::parse(good).unwrap().as_str(), good);
+        }
     }
 
     #[test]
