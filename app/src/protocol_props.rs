@@ -51,7 +51,12 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
             }),
         post().prop_map(ServerMsg::Post),
         (room(), client_id(), any::<u64>()).prop_map(|(room, client_id, seq)| ServerMsg::Ack { room, client_id, seq }),
-        (room(), proptest::collection::vec(username(), 0..4), proptest::collection::vec(username(), 0..4), any::<u32>())
+        (
+            room(),
+            proptest::collection::vec(username(), 0..4),
+            proptest::collection::vec(username(), 0..4),
+            any::<u32>()
+        )
             .prop_map(|(room, joined, left, members)| ServerMsg::Presence { room, joined, left, members }),
         (room(), username()).prop_map(|(room, username)| ServerMsg::Typing { room, username }),
         room().prop_map(|room| ServerMsg::Left { room }),

@@ -255,7 +255,8 @@ mod tests {
         };
         state.apply(joined, 0, &page);
         // Repeats al and bo (already shown), brings cy, takes away bo and dee (never shown).
-        let presence = ServerMsg::Presence { room, joined: names(&["al", "cy"]), left: names(&["bo", "dee"]), members: 2 };
+        let presence =
+            ServerMsg::Presence { room, joined: names(&["al", "cy"]), left: names(&["bo", "dee"]), members: 2 };
         state.apply(presence, 0, &page);
         let present: Vec<String> = state.present.get_untracked().unwrap().iter().map(|u| u.to_string()).collect();
         assert_eq!(present, ["al", "cy"]);

@@ -214,7 +214,9 @@ async fn closing_an_sse_stream_leaves_the_room() {
     assert!(matches!(alice.recv().await, ServerMsg::Presence { .. }));
     drop(sse);
     match alice.recv().await {
-        ServerMsg::Presence { left, members, .. } => assert_eq!((left, members), (vec!["streamer".parse().unwrap()], 1)),
+        ServerMsg::Presence { left, members, .. } => {
+            assert_eq!((left, members), (vec!["streamer".parse().unwrap()], 1))
+        }
         other => panic!("expected streamer to leave, got {other:?}"),
     }
 }

@@ -95,7 +95,11 @@ async fn a_crowd_leaving_at_once_is_announced_in_a_few_messages() {
     for i in 0..200 {
         let mut client = app.client().await;
         client.join("hall", &format!("p{i}"), None).await;
-        if i < 50 { stayers.push(client) } else { leavers.push(client) }
+        if i < 50 {
+            stayers.push(client)
+        } else {
+            leavers.push(client)
+        }
     }
     drop(leavers);
     for stayer in &mut stayers {
