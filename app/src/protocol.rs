@@ -16,7 +16,8 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// How many recent posts a join or a page of history carries at most.
 pub const HISTORY_PAGE: u32 = 50;
 
-/// How many missed posts a join with `since` replays before it reports `truncated`.
+/// Most missed posts a join with `since` replays before it reports `truncated` (the server
+/// also cuts a replay that would pass its byte budget).
 pub const REPLAY_LIMIT: u32 = 1_000;
 
 /// A client sends `typing` at most this often while the user keeps typing.
@@ -161,6 +162,8 @@ pub enum ErrorCode {
     Internal,
     /// `POST /x/send` named a session that does not exist (expired or closed): reconnect.
     UnknownSession,
+    /// A `join` past the rooms one connection may be in at once: leave one first.
+    TooManyRooms,
 }
 
 impl From<&ValidationError> for ErrorCode {

@@ -56,6 +56,15 @@ pub struct Config {
     #[arg(long, env = "WALLSOCKET_QUEUE_CAPACITY", default_value_t = 256)]
     pub queue_capacity: usize,
 
+    /// Bytes queued for one client (frames waiting to be written) before it counts as too
+    /// slow and is closed with 4001, whatever the frame count.
+    #[arg(long, env = "WALLSOCKET_QUEUE_BYTES", default_value_t = 1 << 20)]
+    pub queue_bytes: usize,
+
+    /// Rooms one connection may be in at once; a join past it is refused with `too_many_rooms`.
+    #[arg(long, env = "WALLSOCKET_MAX_ROOMS_PER_CONNECTION", default_value_t = 16)]
+    pub max_rooms_per_connection: usize,
+
     /// Messages per second one connection may send, sustained.
     #[arg(long, env = "WALLSOCKET_RATE_PER_SEC", default_value = "20")]
     pub rate_per_sec: NonZeroU32,
@@ -69,16 +78,29 @@ pub struct Config {
     #[arg(long, env = "WALLSOCKET_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
     pub header_read_timeout_ms: u64,
 
+    /// Milliseconds a POST request (body and answer) may take before it is answered 408:
+    /// a client dribbling its body cannot hold a connection.
+    #[arg(long, env = "WALLSOCKET_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+
+    /// Milliseconds a connection may take no bytes from the server before it is dropped
+    /// without a close frame (a stalled reader). Defaults to the ping timeout.
+    #[arg(long, env = "WALLSOCKET_WRITE_TIMEOUT_MS")]
+    pub write_timeout_ms: Option<u64>,
+
     /// Milliseconds a rendered room page is served again while no post was stored since;
     /// 0 renders every request.
     #[arg(long, env = "WALLSOCKET_PAGE_CACHE_MS", default_value_t = 1_000)]
     pub page_cache_ms: u64,
 
-    /// Most WebSockets open at once; upgrades past it get HTTP 503.
+    /// Most long-lived connections open at once, all transports together (WebSockets, SSE
+    /// streams, long-poll sessions, lesson sockets); past it they get HTTP 503. TCP
+    /// connections are capped 1,024 above it.
     #[arg(long, env = "WALLSOCKET_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
 
-    /// New WebSockets per second one client IP may open (bursts of twice that); more get 429.
+    /// New long-lived connections per second one client IP may open (bursts of twice that);
+    /// more get 429.
     /// Behind a reverse proxy every client shares the proxy's address: raise it there.
     #[arg(long, env = "WALLSOCKET_IP_CONNECT_RATE", default_value = "20")]
     pub ip_connect_rate: NonZeroU32,

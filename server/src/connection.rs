@@ -23,7 +23,7 @@ pub async fn run(socket: WebSocket, id: ConnId, peer: SocketAddr, state: WsState
     async move {
         tracing::info!("connected");
         let (sink, stream) = socket.split();
-        let (client, queue, overflowed) = ClientHandle::channel(state.limits.queue_capacity);
+        let (client, queue, overflowed) = ClientHandle::channel(state.limits.queue_capacity, state.limits.queue_bytes);
         let writer_done = CancellationToken::new();
         let heard = Arc::new(AtomicU64::new(0));
         let writer = Writer {
@@ -102,7 +102,7 @@ async fn read_loop(
         };
         pending.push_back(match answer {
             Reply::Now(answer) => Box::pin(std::future::ready(answer)),
-            Reply::Later(answer) => Box::pin(async move { Some(answer.await) }),
+            Reply::Later(answer) => answer,
         });
     }
     // The peer is done sending: still acknowledge what it posted before it left.

@@ -9,17 +9,19 @@
 //! - `POST /x/send?session=ID` — client → server: one `ClientMsg` as the body; the answer
 //!   is a JSON array with the direct reply, if any (broadcasts arrive on the stream).
 
+use crate::gateway::Permit;
 use crate::queue::{ClientHandle, Outbound, Queue};
 use crate::session::{error, Session};
 use crate::ws::WsState;
 use app::protocol::{encode_server, ErrorCode, ServerMsg};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,7 +31,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How long one long poll waits for something to say.
 const POLL_WAIT: Duration = Duration::from_secs(25);
-/// A long-poll session not polled for this long is closed.
+/// A long-poll session not polled for this long is closed, however much it sends: a session
+/// nobody drains would otherwise hold its queue for as long as `POST /x/send` keeps it busy.
 const POLL_SESSION_IDLE: Duration = Duration::from_secs(60);
 /// Most messages one poll answer carries.
 const POLL_BATCH: usize = 200;
@@ -39,7 +42,10 @@ struct HttpSession {
     /// Long polling only: the queue, drained by polls (SSE streams own theirs).
     queue: tokio::sync::Mutex<Option<Queue>>,
     overflowed: CancellationToken,
-    last_seen: Mutex<Instant>,
+    /// When it was last polled (long polling) or opened.
+    last_polled: Mutex<Instant>,
+    /// Its slot among `--max-connections`, given back when the session is gone.
+    _permit: Option<Permit>,
 }
 
 /// The open SSE and long-poll sessions, by id.
@@ -78,7 +84,9 @@ impl HttpSessions {
             let stale: Vec<String> = match self.inner.lock() {
                 Ok(map) => map
                     .iter()
-                    .filter(|(_, s)| s.last_seen.lock().is_ok_and(|t| t.elapsed() > POLL_SESSION_IDLE) && s.is_polled())
+                    .filter(|(_, s)| {
+                        s.last_polled.lock().is_ok_and(|t| t.elapsed() > POLL_SESSION_IDLE) && s.is_polled()
+                    })
                     .map(|(id, _)| id.clone())
                     .collect(),
                 Err(_) => return,
@@ -96,28 +104,18 @@ impl HttpSession {
         self.queue.try_lock().map_or(true, |q| q.is_some())
     }
 
-    fn touch(&self) {
-        if let Ok(mut t) = self.last_seen.lock() {
+    fn polled(&self) {
+        if let Ok(mut t) = self.last_polled.lock() {
             *t = Instant::now();
         }
     }
 }
 
-/// Checks what every fallback request must pass; `Err` is the response to send.
-fn admit(state: &WsState, headers: &HeaderMap) -> Result<(), Response> {
-    if !state.origins.permits(headers) {
-        return Err((StatusCode::FORBIDDEN, "origin not allowed").into_response());
-    }
-    if state.shutdown.is_cancelled() {
-        return Err((StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response());
-    }
-    Ok(())
-}
-
 /// Opens a session whose replies and broadcasts go to a fresh queue.
 fn open(state: &WsState) -> (String, Session, Queue, CancellationToken) {
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-    let (client, queue, overflowed): (ClientHandle, _, _) = ClientHandle::channel(state.limits.queue_capacity);
+    let (client, queue, overflowed): (ClientHandle, _, _) =
+        ClientHandle::channel(state.limits.queue_capacity, state.limits.queue_bytes);
     let session = Session::new(id, state.hub.clone(), client, &state.limits);
     (uuid::Uuid::new_v4().simple().to_string(), session, queue, overflowed)
 }
@@ -129,10 +127,16 @@ pub struct SseQuery {
     since: Option<u64>,
 }
 
-pub async fn sse(State(state): State<WsState>, headers: HeaderMap, Query(query): Query<SseQuery>) -> Response {
-    if let Err(refused) = admit(&state, &headers) {
-        return refused;
-    }
+pub async fn sse(
+    State(state): State<WsState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<SseQuery>,
+) -> Response {
+    let permit = match state.gateway.admit(peer.ip(), &headers) {
+        Ok(permit) => permit,
+        Err(refusal) => return refusal.into_response(),
+    };
     let (id, mut session, mut queue, overflowed) = open(&state);
     let hello = state.limits.hello(Some(id.clone()));
     let _ = session.client().deliver(Outbound::text(encode_server(&hello)));
@@ -147,10 +151,11 @@ pub async fn sse(State(state): State<WsState>, headers: HeaderMap, Query(query):
         session: tokio::sync::Mutex::new(session),
         queue: tokio::sync::Mutex::new(None),
         overflowed: overflowed.clone(),
-        last_seen: Mutex::new(Instant::now()),
+        last_polled: Mutex::new(Instant::now()),
+        _permit: None,
     });
     state.sessions.insert(id.clone(), entry);
-    let guard = CloseOnDrop { id, sessions: state.sessions.clone() };
+    let guard = CloseOnDrop { id, sessions: state.sessions.clone(), _permit: permit };
     let shutdown = state.shutdown.clone();
     let stream = async_stream(move |tx| async move {
         let _guard = guard;
@@ -165,8 +170,11 @@ pub async fn sse(State(state): State<WsState>, headers: HeaderMap, Query(query):
             if let Some(seq) = post_seq(text.as_str()) {
                 event = event.id(seq.to_string());
             }
-            if tx.send(Ok::<_, std::convert::Infallible>(event)).await.is_err() {
-                return;
+            // A stream that stopped taking events must still notice overflow and shutdown.
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = overflowed.cancelled() => return,
+                sent = tx.send(Ok::<_, std::convert::Infallible>(event)) => if sent.is_err() { return },
             }
         }
     });
@@ -197,10 +205,11 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Closes an SSE session when its stream ends, whichever way.
+/// Closes an SSE session when its stream ends, whichever way, and gives back its slot.
 struct CloseOnDrop {
     id: String,
     sessions: HttpSessions,
+    _permit: Permit,
 }
 
 impl Drop for CloseOnDrop {
@@ -238,33 +247,43 @@ pub async fn send(
     Query(query): Query<SessionQuery>,
     body: String,
 ) -> Response {
-    if let Err(refused) = admit(&state, &headers) {
-        return refused;
+    if let Err(refusal) = state.gateway.check_origin(&headers) {
+        return refusal.into_response();
     }
     let Some(entry) = query.session.as_deref().and_then(|id| state.sessions.get(id)) else { return unknown_session() };
-    entry.touch();
     let reply = entry.session.lock().await.handle_text(&body).await;
     let answer = reply.resolve().await;
     Json(answer.into_iter().collect::<Vec<ServerMsg>>()).into_response()
 }
 
-pub async fn poll(State(state): State<WsState>, headers: HeaderMap, Query(query): Query<SessionQuery>) -> Response {
-    if let Err(refused) = admit(&state, &headers) {
-        return refused;
-    }
+pub async fn poll(
+    State(state): State<WsState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<SessionQuery>,
+) -> Response {
     let Some(id) = query.session else {
+        // A new session is a new long-lived connection: admitted, counted and capped.
+        let permit = match state.gateway.admit(peer.ip(), &headers) {
+            Ok(permit) => permit,
+            Err(refusal) => return refusal.into_response(),
+        };
         let (id, session, queue, overflowed) = open(&state);
         let entry = HttpSession {
             session: tokio::sync::Mutex::new(session),
             queue: tokio::sync::Mutex::new(Some(queue)),
             overflowed,
-            last_seen: Mutex::new(Instant::now()),
+            last_polled: Mutex::new(Instant::now()),
+            _permit: Some(permit),
         };
         state.sessions.insert(id.clone(), Arc::new(entry));
         return Json(vec![state.limits.hello(Some(id))]).into_response();
     };
+    if let Err(refusal) = state.gateway.check_origin(&headers) {
+        return refusal.into_response();
+    }
     let Some(entry) = state.sessions.get(&id) else { return unknown_session() };
-    entry.touch();
+    entry.polled();
     if entry.overflowed.is_cancelled() {
         state.sessions.close(&id).await;
         return (StatusCode::GONE, "too slow: outgoing queue full; reconnect").into_response();
@@ -281,6 +300,6 @@ pub async fn poll(State(state): State<WsState>, headers: HeaderMap, Query(query)
         batch.push(serde_json::from_str(text.as_str()).unwrap_or(serde_json::Value::Null));
         next = if batch.len() < POLL_BATCH { queue.try_recv() } else { None };
     }
-    entry.touch();
+    entry.polled();
     Json(batch).into_response()
 }

@@ -9,7 +9,9 @@
 //! - `serve.rs` — the accept loop: HTTP/1.1 with a header-read timeout, graceful stop.
 //! - `linger.rs` — lingering close: drain what a peer still sends before closing, so it
 //!   reads our last frame instead of a reset.
-//! - `ws.rs` — `GET /ws`: Origin check and upgrade; `/health`, `/metrics`.
+//! - `gateway.rs` — the one admission point for every long-lived transport: Origin,
+//!   per-address connect rate, the global connection cap; an RAII permit per connection.
+//! - `ws.rs` — `GET /ws`: admission and upgrade; `/health`, `/metrics`.
 //! - `fallback.rs` — SSE, long polling and `POST /x/send`, for when WebSockets are blocked.
 //! - `lab/` — the lessons' endpoints: echo, ticker, handshake capture, byte counts.
 //! - `metrics.rs` — counters and histograms served at `/metrics`.
@@ -31,6 +33,7 @@ pub mod client;
 pub mod config;
 pub mod connection;
 pub mod fallback;
+pub mod gateway;
 pub mod hub;
 pub mod lab;
 pub mod linger;

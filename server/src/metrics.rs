@@ -31,6 +31,7 @@ struct Inner {
     closes: Family<CloseLabels, Counter>,
     post_to_delivery: Histogram,
     commits: Counter,
+    presence_bytes: Counter,
 }
 
 impl Default for Metrics {
@@ -42,6 +43,7 @@ impl Default for Metrics {
         let deliveries = Counter::default();
         let overflows = Counter::default();
         let commits = Counter::default();
+        let presence_bytes = Counter::default();
         let closes = Family::<CloseLabels, Counter>::default();
         // 50 µs … ~1.6 s, doubling.
         let post_to_delivery =
@@ -52,6 +54,11 @@ impl Default for Metrics {
         registry.register("deliveries", "Posts queued for a member", deliveries.clone());
         registry.register("commits", "Transactions that stored posts (posts / commits = mean batch)", commits.clone());
         registry.register("queue_overflows", "Clients closed because their queue was full", overflows.clone());
+        registry.register(
+            "presence_encoded_bytes",
+            "Bytes of presence announcements encoded (each frame once, however many members get it)",
+            presence_bytes.clone(),
+        );
         registry.register("closes", "WebSockets closed by the server, by close code", closes.clone());
         registry.register(
             "post_to_delivery_seconds",
@@ -69,6 +76,7 @@ impl Default for Metrics {
                 closes,
                 post_to_delivery,
                 commits,
+                presence_bytes,
             }),
         }
     }
@@ -87,6 +95,10 @@ impl Metrics {
     /// A group commit of posts finished.
     pub fn committed(&self) {
         self.inner.commits.inc();
+    }
+
+    pub fn presence_encoded(&self, bytes: u64) {
+        self.inner.presence_bytes.inc_by(bytes);
     }
 
     pub fn overflowed(&self) {

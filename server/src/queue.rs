@@ -3,9 +3,13 @@
 //! Nothing that sends to a client ever waits on that client: the hub uses
 //! [`ClientHandle::deliver`], which either queues the frame or, when the queue is full,
 //! marks the client for closing with [`close::SLOW_CONSUMER`]. No frame is dropped silently.
+//!
+//! A queue is bounded twice: in frames, and in bytes (a frame can be 8 KB of post or a
+//! `joined` of many posts), so what one client can pin is at most `--queue-bytes`.
 
 use app::protocol::close;
 use axum::extract::ws::Utf8Bytes;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -23,13 +27,45 @@ impl Outbound {
     pub fn text(json: String) -> Self {
         Self::Text(Arc::new(json.into()))
     }
+
+    /// Bytes this item holds in a queue (a shared frame counts for every queue it is in).
+    fn bytes(&self) -> usize {
+        match self {
+            Self::Text(text) => text.len(),
+            Self::Close(_) => 0,
+        }
+    }
 }
 
 /// The sending side of one connection: its queue, plus the switch that closes it when full.
 #[derive(Debug, Clone)]
 pub struct ClientHandle {
     tx: flume::Sender<Outbound>,
+    bytes: Budget,
     overflowed: CancellationToken,
+}
+
+/// Bytes queued and not yet taken by the writer, against a limit.
+#[derive(Debug, Clone)]
+struct Budget {
+    queued: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl Budget {
+    /// Counts `n` more bytes; false (and nothing counted) when that would pass the limit.
+    fn take(&self, n: usize) -> bool {
+        let before = self.queued.fetch_add(n, Ordering::Relaxed);
+        if before.saturating_add(n) > self.limit && before > 0 {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn give_back(&self, n: usize) {
+        self.queued.fetch_sub(n, Ordering::Relaxed);
+    }
 }
 
 /// Whether [`ClientHandle::deliver`] queued the frame.
@@ -43,30 +79,56 @@ pub enum Delivery {
 }
 
 impl ClientHandle {
-    /// Creates a queue of `capacity` frames; the receiver belongs to the connection's writer.
-    pub fn channel(capacity: usize) -> (Self, Queue, CancellationToken) {
+    /// Creates a queue of at most `capacity` frames and `max_bytes` bytes (one frame larger
+    /// than that still fits in an empty queue); the receiver belongs to the connection's writer.
+    pub fn channel(capacity: usize, max_bytes: usize) -> (Self, Queue, CancellationToken) {
         let (tx, rx) = flume::bounded(capacity.max(1));
         let overflowed = CancellationToken::new();
-        (Self { tx, overflowed: overflowed.clone() }, Queue(rx), overflowed)
+        let bytes = Budget { queued: Arc::new(AtomicUsize::new(0)), limit: max_bytes };
+        (Self { tx, bytes: bytes.clone(), overflowed: overflowed.clone() }, Queue { rx, bytes }, overflowed)
     }
 
     /// Queues a frame without waiting.
     pub fn deliver(&self, frame: Outbound) -> Delivery {
+        let n = frame.bytes();
+        if !self.bytes.take(n) {
+            return self.overflow("client queue over its byte limit; closing it");
+        }
         match self.tx.try_send(frame) {
             Ok(()) => Delivery::Queued,
             Err(flume::TrySendError::Full(_)) => {
-                tracing::warn!(code = close::SLOW_CONSUMER, "client queue full; closing it");
-                self.overflowed.cancel();
-                Delivery::Overflowed
+                self.bytes.give_back(n);
+                self.overflow("client queue full; closing it")
             }
-            Err(flume::TrySendError::Disconnected(_)) => Delivery::Gone,
+            Err(flume::TrySendError::Disconnected(_)) => {
+                self.bytes.give_back(n);
+                Delivery::Gone
+            }
         }
     }
 
+    /// Closes the client as too slow without queueing anything (the hub held more for it
+    /// than it may).
+    pub fn give_up(&self) {
+        self.overflow("client fell too far behind while joining; closing it");
+    }
+
+    fn overflow(&self, why: &'static str) -> Delivery {
+        tracing::warn!(code = close::SLOW_CONSUMER, why);
+        self.overflowed.cancel();
+        Delivery::Overflowed
+    }
+
     /// Queues a frame, waiting for room: only the connection's own reader uses this, so a
-    /// client that does not read slows down nobody but itself.
+    /// client that does not read slows down nobody but itself. Its replies are counted in
+    /// bytes but never overflow the queue: the reader stops reading while it waits here.
     pub async fn send(&self, frame: Outbound) -> Result<(), Delivery> {
-        self.tx.send_async(frame).await.map_err(|_| Delivery::Gone)
+        let n = frame.bytes();
+        self.bytes.queued.fetch_add(n, Ordering::Relaxed);
+        self.tx.send_async(frame).await.map_err(|_| {
+            self.bytes.give_back(n);
+            Delivery::Gone
+        })
     }
 }
 
@@ -74,23 +136,56 @@ impl ClientHandle {
 /// buffer is allocated as frames arrive, where tokio's mpsc allocates 32 slots up front for
 /// every connection, idle or not.
 #[derive(Debug)]
-pub struct Queue(flume::Receiver<Outbound>);
+pub struct Queue {
+    rx: flume::Receiver<Outbound>,
+    bytes: Budget,
+}
 
 impl Queue {
     /// The next frame; `None` once every sender is gone and the queue is empty.
     pub async fn recv(&mut self) -> Option<Outbound> {
-        self.0.recv_async().await.ok()
+        let item = self.rx.recv_async().await.ok()?;
+        self.bytes.give_back(item.bytes());
+        Some(item)
     }
 
     /// The next frame if one is waiting.
     pub fn try_recv(&mut self) -> Option<Outbound> {
-        self.0.try_recv().ok()
+        let item = self.rx.try_recv().ok()?;
+        self.bytes.give_back(item.bytes());
+        Some(item)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Outbound;
+    use super::{ClientHandle, Delivery, Outbound};
+
+    #[test]
+    fn a_queue_overflows_on_bytes_before_frames() {
+        let (client, mut queue, overflowed) = ClientHandle::channel(100, 1_000);
+        let frame = || Outbound::text("x".repeat(400));
+        assert_eq!(client.deliver(frame()), Delivery::Queued);
+        assert_eq!(client.deliver(frame()), Delivery::Queued);
+        assert!(!overflowed.is_cancelled());
+        assert_eq!(client.deliver(frame()), Delivery::Overflowed, "1,200 bytes is over the 1,000 limit");
+        assert!(overflowed.is_cancelled());
+        // What the writer takes is given back.
+        let (client, mut queue2, _) = ClientHandle::channel(100, 1_000);
+        for _ in 0..10 {
+            assert_eq!(client.deliver(frame()), Delivery::Queued);
+            assert!(queue2.try_recv().is_some());
+        }
+        assert!(queue.try_recv().is_some());
+    }
+
+    #[test]
+    fn one_frame_larger_than_the_limit_still_fits_an_empty_queue() {
+        let (client, _queue, overflowed) = ClientHandle::channel(100, 10);
+        assert_eq!(client.deliver(Outbound::text("y".repeat(50))), Delivery::Queued);
+        assert_eq!(client.deliver(Outbound::text("z".into())), Delivery::Overflowed);
+        assert!(overflowed.is_cancelled());
+    }
 
     #[test]
     fn a_queued_frame_is_two_words() {

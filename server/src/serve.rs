@@ -1,5 +1,9 @@
-//! The accept loop: HTTP/1.1 with a header-read timeout. axum's `serve` sets none, so a
-//! client dribbling header bytes (slowloris) could hold a connection forever.
+//! The accept loop: HTTP/1.1 with a header-read timeout (axum's `serve` sets none, so a
+//! client dribbling header bytes could hold a connection forever), a write deadline on every
+//! connection (a peer that takes no bytes for `--write-timeout-ms` is dropped, whatever is
+//! writing: a page, a long poll, an SSE stream or an upgraded WebSocket), and a cap on open
+//! TCP connections: past it, a new connection gets a canned 503 and is closed, so a flood
+//! costs neither file descriptors nor tasks without bound.
 
 use axum::extract::ConnectInfo;
 use axum::Router;
@@ -7,8 +11,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -16,9 +23,23 @@ use tower::ServiceExt;
 /// How long shutdown waits for in-flight HTTP requests (upgraded sockets are tracked apart).
 const REQUESTS_GRACE: Duration = Duration::from_secs(5);
 
+/// TCP connections allowed beyond `--max-connections`: room for page loads, posts and polls
+/// while every long-lived slot is taken.
+pub const HTTP_HEADROOM: usize = 1024;
+
+/// What the accept loop enforces on every connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub header_timeout: Duration,
+    pub write_timeout: Duration,
+    /// Most TCP connections open at once.
+    pub max_open: usize,
+}
+
 /// Serves `router` until `shutdown` is cancelled, then lets in-flight requests finish.
-pub async fn serve(listener: TcpListener, router: Router, header_timeout: Duration, shutdown: CancellationToken) {
+pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimits, shutdown: CancellationToken) {
     let connections = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(limits.max_open));
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -32,18 +53,25 @@ pub async fn serve(listener: TcpListener, router: Router, header_timeout: Durati
                 }
             },
         };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            refuse(stream);
+            continue;
+        };
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             router.clone().oneshot(request)
         });
+        let mut io = TimeoutStream::new(crate::linger::Lingering::new(stream));
+        io.set_write_timeout(Some(limits.write_timeout));
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(crate::linger::Lingering::new(stream)), service)
+            .header_read_timeout(limits.header_timeout)
+            .serve_connection(TokioIo::new(Box::pin(io)), service)
             .with_upgrades();
         let stop = shutdown.clone();
         connections.spawn(async move {
+            let _slot = slot;
             tokio::pin!(connection);
             let ended = tokio::select! {
                 ended = connection.as_mut() => ended,
@@ -62,4 +90,31 @@ pub async fn serve(listener: TcpListener, router: Router, header_timeout: Durati
     if tokio::time::timeout(REQUESTS_GRACE, connections.wait()).await.is_err() {
         tracing::warn!("HTTP requests still running after the grace period");
     }
+}
+
+/// Gives every POST (reading its body and answering it) `limit`, then answers 408: a client
+/// that dribbles its body holds neither a connection nor a task for longer.
+pub async fn post_deadline(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if request.method() != hyper::Method::POST {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (hyper::StatusCode::REQUEST_TIMEOUT, "the request took too long to arrive").into_response(),
+    }
+}
+
+/// Answers a connection over the cap without reading it: one non-blocking write of a canned
+/// 503 (a fresh socket's send buffer always has room for it), then a lingering close.
+fn refuse(stream: TcpStream) {
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
+        content-length: 38\r\nconnection: close\r\n\r\nthe server is at its connection limit\n";
+    tracing::debug!("refused a TCP connection: connection cap reached");
+    let _ = stream.try_write(BUSY);
+    drop(crate::linger::Lingering::new(stream));
 }

@@ -2,7 +2,7 @@
 //! rooms joined, rate limit, typing throttle. Decodes a client frame and produces the
 //! reply, if any; broadcasts reach the client through its queue.
 
-use crate::hub::{ConnId, Hub};
+use crate::hub::{ConnId, History, Hub, HubError};
 use crate::queue::ClientHandle;
 use app::domain::{ClientId, PostText, RoomName, Username};
 use app::protocol::{decode_client, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION, TYPING_RELAY_MIN_MS};
@@ -12,6 +12,11 @@ use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 const TYPING_RELAY_MIN: Duration = Duration::from_millis(TYPING_RELAY_MIN_MS);
+
+/// Joins one connection may make per second, sustained: each reads history, so joins are
+/// held well below the message rate. The burst lets a client join its rooms at once.
+const JOINS_PER_SEC: NonZeroU32 = NonZeroU32::new(2).unwrap();
+const JOIN_BURST: NonZeroU32 = NonZeroU32::new(16).unwrap();
 
 /// Per-connection limits (see `wallsocket --help`).
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +29,10 @@ pub struct Limits {
     pub ping_interval: Duration,
     /// How long after a ping the peer has to show a sign of life before it is closed.
     pub ping_timeout: Duration,
+    /// Bytes queued for one client before it is closed as too slow.
+    pub queue_bytes: usize,
+    /// Rooms one connection may be in at once.
+    pub max_rooms: usize,
 }
 
 impl Limits {
@@ -43,6 +52,8 @@ pub struct Session {
     last_typing: HashMap<RoomName, Instant>,
     limiter: DefaultDirectRateLimiter,
     rate_per_sec: NonZeroU32,
+    joins: DefaultDirectRateLimiter,
+    max_rooms: usize,
 }
 
 impl Session {
@@ -56,6 +67,8 @@ impl Session {
             last_typing: HashMap::new(),
             limiter,
             rate_per_sec: limits.rate_per_sec,
+            joins: RateLimiter::direct(Quota::per_second(JOINS_PER_SEC).allow_burst(JOIN_BURST)),
+            max_rooms: limits.max_rooms,
         }
     }
 
@@ -79,6 +92,7 @@ impl Session {
         match decode_client(text) {
             Err(e) => Reply::Now(Some(e.into_msg())),
             Ok(ClientMsg::Post { room, text, client_id }) => self.post(room, text, client_id).await,
+            Ok(ClientMsg::Join { room, username, since }) => self.join(room, username, since).await,
             Ok(msg) => Reply::Now(self.handle(msg).await),
         }
     }
@@ -99,7 +113,7 @@ impl Session {
                 Ok(stored) => stored.into_result().await,
                 Err(e) => Err(e),
             };
-            match stored {
+            Some(match stored {
                 Ok(post) => ServerMsg::Ack { room, client_id, seq: post.seq },
                 Err(e) => {
                     tracing::error!(error = %e, "post failed");
@@ -109,25 +123,47 @@ impl Session {
                         client_id: Some(client_id),
                     }
                 }
-            }
+            })
         }))
+    }
+
+    /// Joins (or renames in) a room: registered with the hub now, in order with this
+    /// client's other messages; `joined` follows once the history is read, which happens
+    /// while the reader goes on reading.
+    async fn join(&mut self, room: RoomName, username: Username, since: Option<u64>) -> Reply {
+        tracing::debug!(%room, "join");
+        // Already in the room (a new name): it has every post since it joined, so nothing
+        // is replayed, and a client cannot make the server re-read history.
+        let history = match (self.joined.insert(room.clone(), username.clone()), since) {
+            (Some(_), _) => History::None,
+            (None, Some(since)) => History::Since(since),
+            (None, None) => History::Latest,
+        };
+        if history != History::None && self.joined.len() > self.max_rooms {
+            self.joined.remove(&room);
+            let max = self.max_rooms;
+            let message = format!("a connection may be in at most {max} rooms at once: leave one first");
+            return Reply::Now(Some(error(ErrorCode::TooManyRooms, &message)));
+        }
+        if history != History::None && self.joins.check().is_err() {
+            self.joined.remove(&room);
+            let message = format!("too many joins: at most {JOINS_PER_SEC} per second; join again shortly");
+            return Reply::Now(Some(error(ErrorCode::RateLimited, &message)));
+        }
+        let pending = match self.hub.register(self.id, room.clone(), username, history, self.client.clone()).await {
+            Ok(pending) => pending,
+            Err(e) => {
+                self.joined.remove(&room);
+                return Reply::Now(Some(join_failed(e)));
+            }
+        };
+        Reply::Later(Box::pin(async move { pending.complete().await.err().map(join_failed) }))
     }
 
     pub async fn handle(&mut self, msg: ClientMsg) -> Option<ServerMsg> {
         let hub = self.hub.clone();
         match msg {
-            ClientMsg::Join { room, username, since } => {
-                tracing::debug!(%room, "join");
-                self.joined.insert(room.clone(), username.clone());
-                match hub.join(self.id, room.clone(), username, since, self.client.clone()).await {
-                    Ok(()) => None,
-                    Err(e) => {
-                        self.joined.remove(&room);
-                        tracing::error!(error = %e, "join failed");
-                        Some(error(ErrorCode::Internal, "could not join the room; try again"))
-                    }
-                }
-            }
+            ClientMsg::Join { room, username, since } => self.join(room, username, since).await.resolve().await,
             // Posts go through `post`: their answer may come later.
             ClientMsg::Post { room, text, client_id } => self.post(room, text, client_id).await.resolve().await,
             ClientMsg::Leave { room } => {
@@ -166,17 +202,23 @@ impl Session {
 /// The answer to one client frame.
 pub enum Reply {
     Now(Option<ServerMsg>),
-    /// A post's ack or error, ready once the hub has stored it.
-    Later(futures::future::BoxFuture<'static, ServerMsg>),
+    /// Ready once the hub is done: a post's ack or error; a join's error, if any (its
+    /// `joined` arrives through the queue).
+    Later(futures::future::BoxFuture<'static, Option<ServerMsg>>),
 }
 
 impl Reply {
     pub async fn resolve(self) -> Option<ServerMsg> {
         match self {
             Reply::Now(answer) => answer,
-            Reply::Later(answer) => Some(answer.await),
+            Reply::Later(answer) => answer.await,
         }
     }
+}
+
+fn join_failed(e: HubError) -> ServerMsg {
+    tracing::error!(error = %e, "join failed");
+    error(ErrorCode::Internal, "could not join the room; try again")
 }
 
 pub fn error(code: ErrorCode, message: &str) -> ServerMsg {

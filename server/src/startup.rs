@@ -5,11 +5,13 @@
 
 use crate::config::Config;
 use crate::fallback::{self, HttpSessions};
+use crate::gateway::Gateway;
 use crate::hub::Hub;
 use crate::lab::LabState;
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
 use crate::page_cache::{self, PageCache};
+use crate::serve::ConnectionLimits;
 use crate::session::Limits;
 use crate::store::{Store, StoreError};
 use crate::wall_data::ServerWallData;
@@ -20,20 +22,16 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRef;
 use axum::routing::{get, post};
 use axum::Router;
-use governor::{Quota, RateLimiter};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
-
-const TWO: NonZeroU32 = NonZeroU32::new(2).unwrap();
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -64,7 +62,7 @@ pub struct Application {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     grace: Duration,
-    header_timeout: Duration,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -84,10 +82,11 @@ impl Application {
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let origins = Arc::new(OriginPolicy::new(&config.allowed_origins));
-        let lab = LabState::new(origins.clone(), shutdown.clone());
+        let gateway = Gateway::new(origins, config.ip_connect_rate, config.max_connections, shutdown.clone());
+        let lab = LabState::new(gateway.clone(), shutdown.clone());
         let ws = WsState {
             hub: hub.clone(),
-            origins,
+            gateway,
             limits: Limits {
                 max_message_bytes: config.max_message_bytes,
                 queue_capacity: config.queue_capacity,
@@ -95,23 +94,21 @@ impl Application {
                 rate_burst: config.rate_burst,
                 ping_interval: Duration::from_millis(config.ping_interval_ms.max(1)),
                 ping_timeout: Duration::from_millis(config.ping_timeout_ms.max(1)),
+                queue_bytes: config.queue_bytes,
+                max_rooms: config.max_rooms_per_connection,
             },
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
             next_id: Arc::new(AtomicU64::new(1)),
             sessions: HttpSessions::default(),
             captures: lab.captures.clone(),
-            open: Arc::new(AtomicUsize::new(0)),
-            max_connections: config.max_connections,
             metrics,
-            connect_rate: Arc::new(RateLimiter::keyed(
-                Quota::per_second(config.ip_connect_rate).allow_burst(config.ip_connect_rate.saturating_mul(TWO)),
-            )),
         };
         tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
         let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub });
         let state = AppState { leptos_options: leptos_options.clone(), ws };
         let routes = ROUTES.clone();
+        let request_timeout = Duration::from_millis(config.request_timeout_ms.max(1));
         let router = Router::new()
             .route("/ws", get(ws::upgrade))
             .route("/health", get(ws::health))
@@ -126,6 +123,7 @@ impl Application {
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
             .with_state(state)
             .merge(lab.router(config.max_message_bytes))
+            .layer(axum::middleware::from_fn_with_state(request_timeout, crate::serve::post_deadline))
             .layer(axum::middleware::from_fn_with_state(PageCache::new(store.clone(), Duration::from_millis(config.page_cache_ms)), page_cache::serve))
             // Spans name the method and path only: query strings can carry session tokens.
             .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -138,7 +136,11 @@ impl Application {
             shutdown,
             tracker,
             grace: Duration::from_millis(config.shutdown_grace_ms),
-            header_timeout: Duration::from_millis(config.header_read_timeout_ms.max(1)),
+            limits: ConnectionLimits {
+                header_timeout: Duration::from_millis(config.header_read_timeout_ms.max(1)),
+                write_timeout: Duration::from_millis(config.write_timeout_ms.unwrap_or(config.ping_timeout_ms).max(1)),
+                max_open: config.max_connections.saturating_add(crate::serve::HTTP_HEADROOM),
+            },
         })
     }
 
@@ -152,9 +154,9 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { listener, router, store, shutdown, tracker, grace, header_timeout } = self;
+        let Self { listener, router, store, shutdown, tracker, grace, limits } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
-        crate::serve::serve(listener, router, header_timeout, shutdown.clone()).await;
+        crate::serve::serve(listener, router, limits, shutdown.clone()).await;
         // Upgraded sockets outlive `serve`: wait for them to send their close frames.
         tracker.close();
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {

@@ -8,10 +8,10 @@ use app::domain::{ClientId, PostText, RoomName, Username, ValidationError};
 use app::protocol::Post;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, QueryBuilder, SqlitePool};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, thiserror::Error)]
@@ -252,16 +252,33 @@ impl Store {
     }
 
     /// Up to `limit` posts with seq above `since`, oldest first.
-    pub async fn after(&self, room: &RoomName, since: u64, limit: u32) -> Result<Vec<Post>, StoreError> {
-        let rows: Vec<PostRow> = sqlx::query_as(&format!(
-            "SELECT {POST_COLUMNS} FROM posts WHERE room = ? AND seq > ? ORDER BY seq ASC LIMIT ?"
-        ))
-        .bind(room.as_str())
-        .bind(since.min(i64::MAX as u64) as i64)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        into_posts(rows)
+    /// The posts after `since`, oldest first, if there are at most `limit` of them and they
+    /// weigh at most `max_bytes` (text and name); `None` as soon as either is passed, so a
+    /// long history is never read into memory whole.
+    pub async fn after_within(
+        &self,
+        room: &RoomName,
+        since: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Post>>, StoreError> {
+        use futures::TryStreamExt;
+        let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE room = ? AND seq > ? ORDER BY seq ASC LIMIT ?");
+        let mut rows = sqlx::query_as::<_, PostRow>(&sql)
+            .bind(room.as_str())
+            .bind(since.min(i64::MAX as u64) as i64)
+            .bind(i64::from(limit) + 1)
+            .fetch(&self.pool);
+        let (mut posts, mut bytes) = (Vec::new(), 0usize);
+        while let Some(row) = rows.try_next().await? {
+            let post = Post::try_from(row)?;
+            bytes = bytes.saturating_add(post.text.as_str().len() + post.username.as_str().len());
+            if posts.len() == limit as usize || bytes > max_bytes {
+                return Ok(None);
+            }
+            posts.push(post);
+        }
+        Ok(Some(posts))
     }
 
     /// Every room that has posts, most recently active first.

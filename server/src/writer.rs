@@ -1,6 +1,10 @@
 //! A connection's writer: drains its bounded queue onto the socket, pings the peer, and owns
 //! every way the socket closes: shutdown (1001), a full queue (SLOW_CONSUMER), a silent peer
 //! (HEARTBEAT_TIMEOUT), or a close the reader queued (1009 for an oversized message).
+//!
+//! A write to a peer that takes nothing fails after `--write-timeout-ms` (the connection's
+//! stream carries that deadline, see `serve.rs`); shutdown and overflow are noticed while a
+//! write is pending, and a peer that still takes nothing then is dropped without a close frame.
 
 use crate::queue::{Outbound, Queue};
 use app::protocol::close;
@@ -30,11 +34,26 @@ pub struct Writer {
 /// Most frames written between two flushes: bounds how long one burst holds the writer.
 const BURST: usize = 64;
 
+/// When a close is due while a write is pending, how long the write may still take so the
+/// close frame can follow it.
+const CLOSING_WRITE_GRACE: Duration = Duration::from_secs(1);
+
+/// A close code and reason.
+type Close = (u16, &'static str);
+
+/// How a burst of writes ended.
+enum Burst {
+    /// Written; the queue held this close after the frames.
+    Written(Option<Close>),
+    /// The socket failed or took nothing in time: nothing more can be sent.
+    Failed,
+}
+
 impl Writer {
     /// Writes `first` and whatever else is already queued (up to [`BURST`] frames), then
     /// flushes once: a broadcast burst costs one flush, not one per frame. Returns a close
     /// found in the queue (after the frames before it are written), or Err if the socket failed.
-    async fn write_burst(&mut self, first: Arc<Utf8Bytes>) -> Result<Option<(u16, &'static str)>, ()> {
+    async fn write_burst(&mut self, first: Arc<Utf8Bytes>) -> Result<Option<Close>, ()> {
         self.sink.feed(Message::Text(Utf8Bytes::clone(&first))).await.map_err(|_| ())?;
         let mut close = None;
         for _ in 1..BURST {
@@ -51,6 +70,30 @@ impl Writer {
         }
         self.sink.flush().await.map_err(|_| ())?;
         Ok(close)
+    }
+
+    /// Writes a burst while watching `due`: if a close becomes due first, the write gets
+    /// [`CLOSING_WRITE_GRACE`] to finish before that close is sent; a peer that takes nothing
+    /// in that time is dropped without one.
+    async fn write_noticing(&mut self, first: Arc<Utf8Bytes>, due: impl std::future::Future<Output = Close>) -> Burst {
+        let (close, finished) = {
+            let write = self.write_burst(first);
+            tokio::pin!(write);
+            let close = tokio::select! {
+                biased;
+                written = &mut write => return written.map_or(Burst::Failed, Burst::Written),
+                close = due => close,
+            };
+            (close, tokio::time::timeout(CLOSING_WRITE_GRACE, write).await)
+        };
+        match finished {
+            Ok(Ok(_)) => Burst::Written(Some(close)),
+            _ => {
+                tracing::info!(code = close.0, "dropped without a close frame: the peer takes nothing");
+                self.metrics.closed(close.0);
+                Burst::Failed
+            }
+        }
     }
 
     pub async fn run(mut self) {
@@ -95,11 +138,20 @@ impl Writer {
             match item {
                 None => break None,
                 Some(Outbound::Close(&(code, reason))) => break Some((code, reason)),
-                Some(Outbound::Text(text)) => match self.write_burst(text).await {
-                    Ok(None) => {}
-                    Ok(Some(close)) => break Some(close),
-                    Err(()) => return,
-                },
+                Some(Outbound::Text(text)) => {
+                    let due = async {
+                        tokio::select! {
+                            biased;
+                            _ = &mut shutdown => (close::GOING_AWAY, "server shutting down"),
+                            _ = &mut overflowed => (close::SLOW_CONSUMER, "too slow: outgoing queue full"),
+                        }
+                    };
+                    match self.write_noticing(text, due).await {
+                        Burst::Written(None) => {}
+                        Burst::Written(Some(close)) => break Some(close),
+                        Burst::Failed => return,
+                    }
+                }
             }
         };
         if let Some((code, reason)) = closing {

@@ -1,22 +1,17 @@
-//! `GET /ws`: checks the Origin, then upgrades and hands the socket to [`crate::connection`].
+//! `GET /ws`: admitted by the [`Gateway`], then upgraded and handed to [`crate::connection`].
 
 use crate::connection;
+use crate::gateway::Gateway;
 use crate::hub::Hub;
-use crate::origin::OriginPolicy;
 use crate::session::Limits;
 use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use governor::DefaultKeyedRateLimiter;
-use std::net::IpAddr;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-/// Addresses remembered by the connect-rate limiter before stale ones are dropped.
-const CONNECT_RATE_KEYS: usize = 10_000;
 
 /// Bytes tungstenite reads per call; it allocates and zero-fills that much up front for every
 /// connection. Its default, 128 KiB, made an idle connection cost ~110 KiB of RSS. A post's
@@ -32,7 +27,8 @@ const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 #[derive(Clone)]
 pub struct WsState {
     pub hub: Hub,
-    pub origins: Arc<OriginPolicy>,
+    /// Admission for every long-lived transport: Origin, connect rate, the connection cap.
+    pub gateway: Gateway,
     pub limits: Limits,
     /// Cancelled on shutdown: every connection closes with 1001.
     pub shutdown: CancellationToken,
@@ -43,21 +39,7 @@ pub struct WsState {
     pub sessions: crate::fallback::HttpSessions,
     /// Upgrades recorded for the inspector (`/ws?capture=TOKEN`).
     pub captures: crate::lab::handshake::Captures,
-    /// Open WebSockets, against `--max-connections`.
-    pub open: Arc<AtomicUsize>,
-    pub max_connections: usize,
-    /// New WebSockets per client IP (`--ip-connect-rate`).
-    pub connect_rate: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     pub metrics: crate::metrics::Metrics,
-}
-
-/// Counts one open connection for as long as it lives, or until the upgrade is abandoned.
-struct OpenSlot(Arc<AtomicUsize>);
-
-impl Drop for OpenSlot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 #[derive(serde::Deserialize)]
@@ -74,26 +56,10 @@ pub async fn upgrade(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !state.origins.permits(&headers) {
-        tracing::info!(%peer, "refused WebSocket upgrade from a foreign origin");
-        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
-    }
-    if state.shutdown.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down").into_response();
-    }
-    if state.connect_rate.check_key(&peer.ip()).is_err() {
-        tracing::info!(%peer, "refused WebSocket upgrade: connection rate from this address");
-        return (StatusCode::TOO_MANY_REQUESTS, "too many new connections from your address; retry in a few seconds")
-            .into_response();
-    }
-    if state.connect_rate.len() > CONNECT_RATE_KEYS {
-        state.connect_rate.retain_recent();
-    }
-    let slot = OpenSlot(state.open.clone());
-    if state.open.fetch_add(1, Ordering::Relaxed) >= state.max_connections {
-        tracing::warn!(max = state.max_connections, "refused WebSocket upgrade: connection cap reached");
-        return (StatusCode::SERVICE_UNAVAILABLE, "the server is at its connection limit; retry later").into_response();
-    }
+    let permit = match state.gateway.admit(peer.ip(), &headers) {
+        Ok(permit) => permit,
+        Err(refusal) => return refusal.into_response(),
+    };
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let max = state.limits.max_message_bytes;
     let captures = state.captures.clone();
@@ -101,7 +67,7 @@ pub async fn upgrade(
     let response = upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
         let tracker = state.tracker.clone();
         tracker.track_future(async move {
-            let _slot = slot;
+            let _permit = permit;
             connection::run(socket, id, peer, state).await
         })
     });
@@ -119,6 +85,6 @@ pub async fn health() -> &'static str {
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<WsState>) -> Response {
     let rooms = state.hub.member_counts().await.map(|m| m.len()).unwrap_or(0);
-    let body = state.metrics.render(state.open.load(Ordering::Relaxed), rooms);
+    let body = state.metrics.render(state.gateway.open(), rooms);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }

@@ -1,9 +1,14 @@
 //! The hub: one task owns every room and its members; a cloneable [`Hub`] sends it commands.
 //!
 //! Posts are stored by the hub itself, then broadcast: so every member of a room sees posts
-//! in seq order, and a join's history and the live posts that follow it meet with no gap
-//! and no duplicate. Posts already waiting when the hub gets to one are stored together in
-//! one transaction (group commit), still in arrival order.
+//! in seq order. Posts already waiting when the hub gets to one are stored together in one
+//! transaction (group commit), still in arrival order.
+//!
+//! A join never makes the hub wait on the store. The hub registers the member at once and
+//! holds the posts broadcast to it from then on; the joiner reads its history itself, then
+//! hands it back ([`PendingJoin::complete`]): the hub sends `joined`, then the held posts
+//! newer than the history. Every post was either stored before the registration (so the
+//! joiner's read finds it) or broadcast after it (so it was held): no gap, no duplicate.
 //!
 //! - `mod.rs` — the handle and its commands.
 //! - `task.rs` — the actor: its loop, joins, batched posts, broadcast, departures.
@@ -18,24 +23,50 @@ use crate::metrics::Metrics;
 use crate::queue::ClientHandle;
 use crate::store::{NewPost, Store, StoreError};
 use app::domain::{ClientId, PostText, RoomName, Username};
-use app::protocol::Post;
+use app::protocol::{Post, HISTORY_PAGE, REPLAY_LIMIT};
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
 /// Identifies one WebSocket connection for the life of the process.
 pub type ConnId = u64;
 
+/// What a `joined` reply carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    /// The latest page.
+    Latest,
+    /// Every post after this seq, if few enough; else the latest page, marked `truncated`.
+    Since(u64),
+    /// Nothing: the connection is in the room already and has every post since.
+    None,
+}
+
+/// Most bytes of posts (text and names) a `joined` replays; past it the client gets the
+/// latest page, marked `truncated`, and pages back itself. With the latest page (50 posts of
+/// at most 8 KB) a `joined` stays well under the default `--queue-bytes`.
+const REPLAY_BYTES: usize = 256 * 1024;
+
 /// Commands waiting for the hub; senders wait when it is this far behind.
 const COMMAND_QUEUE: usize = 1024;
 
 enum Command {
+    /// Adds a member; with `History::None` it is live at once, else it waits for `CaughtUp`.
     Join {
         conn: ConnId,
         room: RoomName,
         username: Username,
-        since: Option<u64>,
+        history: History,
         client: ClientHandle,
-        reply: oneshot::Sender<Result<(), StoreError>>,
+        reply: oneshot::Sender<()>,
+    },
+    /// A joiner's history, read after its registration: send `joined`, then what was held.
+    CaughtUp {
+        conn: ConnId,
+        room: RoomName,
+        history: Vec<Post>,
+        truncated: bool,
+        /// Posts up to this seq are in the history or were asked not to be replayed.
+        fence: u64,
     },
     Leave {
         conn: ConnId,
@@ -82,6 +113,45 @@ pub enum HubError {
 #[derive(Clone, Debug)]
 pub struct Hub {
     commands: mpsc::Sender<Command>,
+    /// Joiners read their history through it, outside the hub.
+    store: Store,
+}
+
+/// A member registered by [`Hub::register`] whose `joined` waits for its history.
+#[must_use = "the member hears nothing until its join is completed"]
+pub struct PendingJoin {
+    hub: Hub,
+    conn: ConnId,
+    room: RoomName,
+    history: History,
+}
+
+impl PendingJoin {
+    /// Reads the history (in the caller's task, not the hub's) and hands it to the hub,
+    /// which sends `joined` and then every post held since the registration. On a storage
+    /// error the member leaves the room again.
+    pub async fn complete(self) -> Result<(), HubError> {
+        let Self { hub, conn, room, history } = self;
+        let read = match history {
+            History::None => return Ok(()),
+            History::Latest => hub.store.page(&room, None, HISTORY_PAGE).await.map(|(page, _)| (page, false, 0)),
+            History::Since(since) => match hub.store.after_within(&room, since, REPLAY_LIMIT, REPLAY_BYTES).await {
+                Ok(Some(missed)) => Ok((missed, false, since)),
+                Ok(None) => hub.store.page(&room, None, HISTORY_PAGE).await.map(|(page, _)| (page, true, 0)),
+                Err(e) => Err(e),
+            },
+        };
+        match read {
+            Ok((history, truncated, since)) => {
+                let fence = history.last().map_or(since, |p| p.seq.max(since));
+                hub.send(Command::CaughtUp { conn, room, history, truncated, fence }).await
+            }
+            Err(e) => {
+                let _ = hub.leave(conn, room).await;
+                Err(e.into())
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Command {
@@ -93,22 +163,36 @@ impl std::fmt::Debug for Command {
 impl Hub {
     pub fn spawn(store: Store, metrics: Metrics) -> Self {
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
-        tokio::spawn(task::HubTask::new(store, metrics).run(rx));
-        Self { commands }
+        tokio::spawn(task::HubTask::new(store.clone(), metrics).run(rx));
+        Self { commands, store }
     }
 
-    /// Adds the connection to the room (or renames it there) and queues `joined` for it.
+    /// Adds the connection to the room (or renames it there). Posts broadcast from now on
+    /// reach it after its `joined`, which [`PendingJoin::complete`] sends.
+    pub async fn register(
+        &self,
+        conn: ConnId,
+        room: RoomName,
+        username: Username,
+        history: History,
+        client: ClientHandle,
+    ) -> Result<PendingJoin, HubError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Join { conn, room: room.clone(), username, history, client, reply }).await?;
+        rx.await.map_err(|_| HubError::Stopped)?;
+        Ok(PendingJoin { hub: self.clone(), conn, room, history })
+    }
+
+    /// [`Hub::register`], then [`PendingJoin::complete`].
     pub async fn join(
         &self,
         conn: ConnId,
         room: RoomName,
         username: Username,
-        since: Option<u64>,
+        history: History,
         client: ClientHandle,
     ) -> Result<(), HubError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Command::Join { conn, room, username, since, client, reply }).await?;
-        Ok(rx.await.map_err(|_| HubError::Stopped)??)
+        self.register(conn, room, username, history, client).await?.complete().await
     }
 
     pub async fn leave(&self, conn: ConnId, room: RoomName) -> Result<(), HubError> {

@@ -5,15 +5,20 @@
 use super::ConnId;
 use crate::queue::ClientHandle;
 use app::domain::Username;
+use axum::extract::ws::Utf8Bytes;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use tokio::time::Instant;
 
 pub(super) struct Member {
     pub(super) username: Username,
     pub(super) client: ClientHandle,
-    /// The room's change count when this member joined: its `joined` showed every change
+    /// The room's change count when this member's `joined` was made: it showed every change
     /// up to it.
     pub(super) seen: u64,
+    /// While it reads its history: the posts broadcast since it registered, by seq, to send
+    /// after its `joined`. `None` once it is live.
+    pub(super) held: Option<Vec<(u64, Arc<Utf8Bytes>)>>,
 }
 
 #[derive(Default)]
@@ -36,15 +41,22 @@ impl Room {
         self.people.len() as u32
     }
 
-    /// Adds a connection; true when its person was not here before.
-    pub(super) fn add(&mut self, conn: ConnId, username: Username, client: ClientHandle) -> bool {
+    /// Arrivals and departures so far.
+    pub(super) fn change_count(&self) -> u64 {
+        self.changed
+    }
+
+    /// Adds a connection, held until its `joined` when `held`; true when its person was not
+    /// here before.
+    pub(super) fn add(&mut self, conn: ConnId, username: Username, client: ClientHandle, held: bool) -> bool {
         let count = self.people.entry(username.clone()).or_default();
         *count += 1;
         let arrived = *count == 1;
         if arrived {
             self.record(username.clone(), true);
         }
-        self.members.insert(conn, Member { username, client, seen: self.changed });
+        let held = held.then(Vec::new);
+        self.members.insert(conn, Member { username, client, seen: self.changed, held });
         arrived
     }
 

@@ -1,25 +1,29 @@
 //! The hub's actor: owns every room, stores posts in batches, broadcasts them in order.
 
 use super::room::{Member, Room};
-use super::{Command, ConnId, PostRequest};
+use super::{Command, ConnId, History, PostRequest};
 use crate::metrics::Metrics;
 use crate::queue::{ClientHandle, Delivery, Outbound};
 use crate::store::{Inserted, NewPost, Store, StoreError};
 use app::domain::{RoomName, Username};
-use app::protocol::{encode_server, ServerMsg, HISTORY_PAGE, REPLAY_LIMIT};
+use app::protocol::{encode_server, Post, ServerMsg};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use tokio::time::Instant;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// Most posts stored in one transaction. Bounds how long one commit holds up everything else
 /// the hub does (joins, typing) while still sharing each fsync among many posts.
 const MAX_BATCH: usize = 1024;
 
+/// Posts held for one member while it reads its history; past it the member is closed as a
+/// slow consumer (it would have overflowed its queue anyway).
+const HELD_MAX: usize = 1024;
+
 pub(super) struct HubTask {
     store: Store,
-    metrics: Metrics,
+    pub(super) metrics: Metrics,
     pub(super) rooms: HashMap<RoomName, Room>,
     /// Rooms with presence changes held back because their last announcement was recent.
     pub(super) held: HashSet<RoomName>,
@@ -72,14 +76,18 @@ impl HubTask {
 
     async fn handle(&mut self, command: Command) {
         match command {
-            Command::Join { conn, room, username, since, client, reply } => {
-                let _ = reply.send(self.join(conn, room, username, since, client).await);
+            Command::Join { conn, room, username, history, client, reply } => {
+                self.join(conn, room, username, history, client);
+                let _ = reply.send(());
+            }
+            Command::CaughtUp { conn, room, history, truncated, fence } => {
+                self.caught_up(conn, &room, history, truncated, fence)
             }
             Command::Leave { conn, room } => self.remove(conn, &room),
             Command::Typing { conn, room } => {
                 let username = self.rooms.get(&room).and_then(|r| r.members.get(&conn)).map(|m| m.username.clone());
                 if let Some(username) = username {
-                    self.broadcast(&room, &ServerMsg::Typing { room: room.clone(), username }, Some(conn));
+                    self.broadcast(&room, &ServerMsg::Typing { room: room.clone(), username }, None, Some(conn));
                 }
             }
             Command::Disconnect { conn } => {
@@ -96,41 +104,44 @@ impl HubTask {
         }
     }
 
-    async fn join(
-        &mut self,
-        conn: ConnId,
-        room: RoomName,
-        username: Username,
-        since: Option<u64>,
-        client: ClientHandle,
-    ) -> Result<(), StoreError> {
-        let (history, truncated) = match since {
-            Some(since) => {
-                let missed = self.store.after(&room, since, REPLAY_LIMIT + 1).await?;
-                if missed.len() > REPLAY_LIMIT as usize {
-                    (self.store.page(&room, None, HISTORY_PAGE).await?.0, true)
-                } else {
-                    (missed, false)
-                }
-            }
-            None => (self.store.page(&room, None, HISTORY_PAGE).await?.0, false),
-        };
+    /// Registers a member. With history to read it is held (nothing is sent to it) until its
+    /// `CaughtUp`; a rename (`History::None`) is live at once with an empty `joined`.
+    fn join(&mut self, conn: ConnId, room: RoomName, username: Username, history: History, client: ClientHandle) {
         // A second join of the same room (a new name) replaces the first.
         self.remove(conn, &room);
         let entry = self.rooms.entry(room.clone()).or_default();
-        let arrived = entry.add(conn, username, client.clone());
-        let joined = ServerMsg::Joined {
-            room: room.clone(),
-            history,
-            members: entry.count(),
-            present: entry.people.keys().cloned().collect(),
-            truncated,
-        };
-        client.deliver(Outbound::text(encode_server(&joined)));
+        let arrived = entry.add(conn, username, client, history != History::None);
+        if history == History::None {
+            self.caught_up(conn, &room, Vec::new(), false, 0);
+        }
         if arrived {
             self.presence_changed(&room);
         }
-        Ok(())
+    }
+
+    /// Sends a held member its `joined`, then the posts broadcast since it registered that
+    /// its history does not have (seq above `fence`), and makes it live.
+    fn caught_up(&mut self, conn: ConnId, room: &RoomName, history: Vec<Post>, truncated: bool, fence: u64) {
+        let Some(entry) = self.rooms.get_mut(room) else { return };
+        let seen = entry.change_count();
+        let present = entry.people.keys().cloned().collect();
+        let members = entry.count();
+        let Some(member) = entry.members.get_mut(&conn) else { return };
+        let held = member.held.take().unwrap_or_default();
+        member.seen = seen;
+        let joined = ServerMsg::Joined { room: room.clone(), history, members, present, truncated };
+        let mut failed = Vec::new();
+        let joined = Arc::new(Utf8Bytes::from(encode_server(&joined)));
+        if queue_to(&self.metrics, conn, member, joined, None, &mut failed) {
+            for (seq, frame) in held.into_iter().filter(|(seq, _)| *seq > fence) {
+                if !queue_to(&self.metrics, conn, member, frame, Some(seq), &mut failed) {
+                    break;
+                }
+            }
+        }
+        if !failed.is_empty() {
+            self.drop_members(room, failed);
+        }
     }
 
     fn remove(&mut self, conn: ConnId, room: &RoomName) {
@@ -159,7 +170,8 @@ impl HubTask {
             let post = match inserted {
                 Inserted::New(post) => {
                     self.metrics.post_stored();
-                    let queued = self.broadcast(&post.room.clone(), &ServerMsg::Post(post.clone()), None);
+                    let queued =
+                        self.broadcast(&post.room.clone(), &ServerMsg::Post(post.clone()), Some(post.seq), None);
                     self.metrics.delivered(queued, received.elapsed().as_secs_f64());
                     post
                 }
@@ -170,15 +182,16 @@ impl HubTask {
     }
 
     /// Encodes once and queues the same bytes for every member (but `except`); returns how
-    /// many got it. Members whose queue is full leave the room (their connection closes
-    /// itself with SLOW_CONSUMER).
-    fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg, except: Option<ConnId>) -> u64 {
-        let Some(entry) = self.rooms.get(room) else { return 0 };
+    /// many got it. A post (`seq`) is held for members still reading their history; other
+    /// messages skip them (their `joined` will show the room as it is then). Members whose
+    /// queue is full leave the room (their connection closes itself with SLOW_CONSUMER).
+    fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg, seq: Option<u64>, except: Option<ConnId>) -> u64 {
+        let Some(entry) = self.rooms.get_mut(room) else { return 0 };
         let frame = Arc::new(Utf8Bytes::from(encode_server(msg)));
         let mut failed = Vec::new();
         let mut queued = 0;
-        for (conn, member) in entry.members.iter().filter(|(conn, _)| Some(**conn) != except) {
-            if self.queue(*conn, member, Arc::clone(&frame), &mut failed) {
+        for (conn, member) in entry.members.iter_mut().filter(|(conn, _)| Some(**conn) != except) {
+            if queue_to(&self.metrics, *conn, member, Arc::clone(&frame), seq, &mut failed) {
                 queued += 1;
             }
         }
@@ -186,18 +199,6 @@ impl HubTask {
             self.drop_members(room, failed);
         }
         queued
-    }
-
-    /// Queues `frame` for one member; true if it took it. A member whose queue is full (it
-    /// is counted and closes itself) or whose connection is gone is added to `failed`.
-    pub(super) fn queue(&self, conn: ConnId, member: &Member, frame: Arc<Utf8Bytes>, failed: &mut Vec<ConnId>) -> bool {
-        match member.client.deliver(Outbound::Text(frame)) {
-            Delivery::Queued => return true,
-            Delivery::Overflowed => self.metrics.overflowed(),
-            Delivery::Gone => {}
-        }
-        failed.push(conn);
-        false
     }
 
     /// Removes connections from a room; the people who left are announced with the room's
@@ -212,4 +213,36 @@ impl HubTask {
             self.presence_changed(room);
         }
     }
+}
+
+/// Queues `frame` for one member, or holds it while the member reads its history (posts
+/// only: `seq`); true if it took it. A member whose queue is full, whose held posts pass
+/// [`HELD_MAX`] (it is counted and closes itself) or whose connection is gone is added to
+/// `failed`.
+pub(super) fn queue_to(
+    metrics: &Metrics,
+    conn: ConnId,
+    member: &mut Member,
+    frame: Arc<Utf8Bytes>,
+    seq: Option<u64>,
+    failed: &mut Vec<ConnId>,
+) -> bool {
+    if let Some(held) = member.held.as_mut() {
+        let Some(seq) = seq else { return false };
+        if held.len() < HELD_MAX {
+            held.push((seq, frame));
+            return true;
+        }
+        member.client.give_up();
+        metrics.overflowed();
+        failed.push(conn);
+        return false;
+    }
+    match member.client.deliver(Outbound::Text(frame)) {
+        Delivery::Queued => return true,
+        Delivery::Overflowed => metrics.overflowed(),
+        Delivery::Gone => {}
+    }
+    failed.push(conn);
+    false
 }

@@ -6,17 +6,19 @@
 //!   it; `POST /lab/echo/sse?run=R&session=S` sends the body back as the next event.
 
 use super::wire::{request_head_bytes, response_head_bytes};
-use super::{run_id, LabState};
+use super::{run_id, LabState, LESSON_IDLE, LESSON_LIFETIME};
 use app::lab::frame_header_len;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::Deserialize;
+use std::net::SocketAddr;
 use tokio::sync::mpsc;
+use tokio::time::timeout;
 
 #[derive(Deserialize)]
 pub struct RunQuery {
@@ -54,22 +56,36 @@ pub async fn http(
 
 pub async fn ws(
     State(lab): State<LabState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<RunQuery>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let Some(run) = run_id(&q.run).map(str::to_owned) else { return bad_run() };
-    if !lab.origins.permits(&headers) {
-        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
-    }
-    upgrade.max_message_size(app::protocol::MAX_MESSAGE_BYTES).on_upgrade(move |socket| echo_frames(socket, lab, run))
+    let permit = match lab.gateway.admit(peer.ip(), &headers) {
+        Ok(permit) => permit,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let max = app::protocol::MAX_MESSAGE_BYTES;
+    upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| async move {
+        let _permit = permit;
+        echo_frames(socket, lab, run).await
+    })
 }
 
+/// Echoes until the peer goes quiet for [`LESSON_IDLE`] or the socket has lived
+/// [`LESSON_LIFETIME`] (a peer that takes no echo fails the write, see `serve.rs`).
 async fn echo_frames(mut socket: WebSocket, lab: LabState, run: String) {
+    let lifetime = tokio::time::sleep(LESSON_LIFETIME);
+    tokio::pin!(lifetime);
     loop {
         let frame = tokio::select! {
             _ = lab.shutdown.cancelled() => return,
-            frame = socket.recv() => frame,
+            _ = &mut lifetime => return,
+            frame = timeout(LESSON_IDLE, socket.recv()) => match frame {
+                Ok(frame) => frame,
+                Err(_) => return,
+            },
         };
         let Some(Ok(Message::Text(text))) = frame else {
             match frame {
@@ -92,24 +108,32 @@ async fn echo_frames(mut socket: WebSocket, lab: LabState, run: String) {
     }
 }
 
-pub async fn sse_stream(State(lab): State<LabState>, Query(q): Query<RunQuery>, headers: HeaderMap) -> Response {
+pub async fn sse_stream(
+    State(lab): State<LabState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<RunQuery>,
+    headers: HeaderMap,
+) -> Response {
     let Some(run) = run_id(&q.run).map(str::to_owned) else { return bad_run() };
-    if !lab.origins.permits(&headers) {
-        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
-    }
+    let permit = match lab.gateway.admit(peer.ip(), &headers) {
+        Ok(permit) => permit,
+        Err(refusal) => return refusal.into_response(),
+    };
     let session = uuid::Uuid::new_v4().simple().to_string();
     let (tx, rx) = mpsc::channel::<String>(64);
     lab.echo_sessions.insert(session.clone(), tx);
     let first = Event::default().event("session").data(session.clone());
-    let guard = lab.echo_sessions.guard(session);
+    let guard = (lab.echo_sessions.guard(session), permit);
     let shutdown = lab.shutdown.clone();
     let ledger = lab.ledger.clone();
+    let ends = tokio::time::Instant::now() + LESSON_LIFETIME;
     let echoes = futures::stream::unfold((rx, guard), move |(mut rx, guard)| {
         let (ledger, run, shutdown) = (ledger.clone(), run.clone(), shutdown.clone());
         async move {
             let payload = tokio::select! {
                 _ = shutdown.cancelled() => None,
-                payload = rx.recv() => payload,
+                _ = tokio::time::sleep_until(ends) => None,
+                payload = timeout(LESSON_IDLE, rx.recv()) => payload.ok().flatten(),
             }?;
             ledger.add(&run, "sse", |c| {
                 c.messages_down += 1;

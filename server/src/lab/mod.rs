@@ -12,15 +12,21 @@ pub mod handshake;
 pub mod ticker;
 pub mod wire;
 
-use crate::origin::OriginPolicy;
+use crate::gateway::Gateway;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+/// A lesson socket or stream that carries nothing for this long is closed.
+pub const LESSON_IDLE: Duration = Duration::from_secs(60);
+/// The longest any lesson socket or stream lives: a lesson is minutes, not hours.
+pub const LESSON_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
 #[derive(Clone)]
 pub struct LabState {
@@ -28,18 +34,19 @@ pub struct LabState {
     pub captures: handshake::Captures,
     pub tickers: ticker::Tickers,
     pub echo_sessions: EchoSessions,
-    pub origins: Arc<OriginPolicy>,
+    /// Every lesson socket and stream is admitted like the wall's own connections.
+    pub gateway: Gateway,
     pub shutdown: CancellationToken,
 }
 
 impl LabState {
-    pub fn new(origins: Arc<OriginPolicy>, shutdown: CancellationToken) -> Self {
+    pub fn new(gateway: Gateway, shutdown: CancellationToken) -> Self {
         Self {
             ledger: wire::Ledger::default(),
             captures: handshake::Captures::default(),
             tickers: ticker::Tickers::default(),
             echo_sessions: EchoSessions::default(),
-            origins,
+            gateway,
             shutdown,
         }
     }

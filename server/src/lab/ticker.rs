@@ -6,10 +6,11 @@
 
 use super::wire::{request_head_bytes, response_head_bytes};
 use super::LabState;
+use crate::gateway::Permit;
 use crate::store::now_ms;
 use app::lab::{frame_header_len, Tick};
 use axum::extract::ws::{Message, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +18,7 @@ use axum::Json;
 use futures::StreamExt;
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -47,9 +49,19 @@ pub struct StartQuery {
     rate: u32,
 }
 
-pub async fn start(State(lab): State<LabState>, Query(q): Query<StartQuery>) -> Response {
+pub async fn start(
+    State(lab): State<LabState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<StartQuery>,
+) -> Response {
     if !(1..=MAX_RATE).contains(&q.rate) {
         return (StatusCode::BAD_REQUEST, format!("rate must be 1–{MAX_RATE} events per second")).into_response();
+    }
+    // A ticker is a task that runs for minutes: started like a connection (Origin, rate),
+    // though it holds no slot; the streams that deliver it each take one.
+    if let Err(refusal) = lab.gateway.admit(peer.ip(), &headers) {
+        return refusal.into_response();
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (tx, rx) = watch::channel(Tick { n: 0, ts: now_ms() });
@@ -146,10 +158,19 @@ fn content_length_line(len: usize) -> u64 {
     ("content-length: ".len() + len.to_string().len() + 2) as u64
 }
 
-pub async fn sse(State(lab): State<LabState>, Path(id): Path<String>) -> Response {
+pub async fn sse(
+    State(lab): State<LabState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some(rx) = lab.tickers.get(&id) else { return gone() };
+    let permit = match lab.gateway.admit(peer.ip(), &headers) {
+        Ok(permit) => permit,
+        Err(refusal) => return refusal.into_response(),
+    };
     let ledger = lab.ledger.clone();
-    let ticks = tokio_stream_of(rx).map(move |tick| {
+    let ticks = ticks_of(rx, permit).map(move |tick| {
         let data = serde_json::to_string(&tick).unwrap_or_default();
         ledger.add(&id, "sse", |c| {
             c.messages_down += 1;
@@ -163,16 +184,20 @@ pub async fn sse(State(lab): State<LabState>, Path(id): Path<String>) -> Respons
 
 pub async fn ws(
     State(lab): State<LabState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let Some(rx) = lab.tickers.get(&id) else { return gone() };
-    if !lab.origins.permits(&headers) {
-        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
-    }
-    upgrade.on_upgrade(move |mut socket| async move {
-        let mut ticks = Box::pin(tokio_stream_of(rx));
+    let permit = match lab.gateway.admit(peer.ip(), &headers) {
+        Ok(permit) => permit,
+        Err(refusal) => return refusal.into_response(),
+    };
+    // The ticker sends and reads nothing: a frame of any size is a client out of line.
+    let max = app::protocol::MAX_MESSAGE_BYTES;
+    upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |mut socket| async move {
+        let mut ticks = Box::pin(ticks_of(rx, permit));
         while let Some(tick) = ticks.next().await {
             let data = serde_json::to_string(&tick).unwrap_or_default();
             lab.ledger.add(&id, "ws", |c| {
@@ -187,12 +212,13 @@ pub async fn ws(
     })
 }
 
-/// Every tick published after now, until the ticker stops.
-fn tokio_stream_of(rx: watch::Receiver<Tick>) -> impl futures::Stream<Item = Tick> {
-    futures::stream::unfold(rx, |mut rx| async move {
+/// Every tick published after now, until the ticker stops; the stream holds the permit of
+/// the connection that carries it.
+fn ticks_of(rx: watch::Receiver<Tick>, permit: Permit) -> impl futures::Stream<Item = Tick> {
+    futures::stream::unfold((rx, permit), |(mut rx, permit)| async move {
         rx.changed().await.ok()?;
         let tick = *rx.borrow_and_update();
-        Some((tick, rx))
+        Some((tick, (rx, permit)))
     })
 }
 

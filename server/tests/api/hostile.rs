@@ -231,3 +231,38 @@ async fn floods_of_oversized_fragmented_messages_keep_memory_bounded() {
     binary.child.kill().unwrap();
     binary.child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn posts_that_dribble_their_body_are_answered_408_in_time() {
+    let app = spawn_app_with(Arc::new(tempfile::tempdir().unwrap()), &["--request-timeout-ms", "1000"]).await;
+    let started = std::time::Instant::now();
+    let dribblers = (0..20).map(|_| async {
+        let mut stream = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+        let head = format!(
+            "POST /lab/echo/http?run=d HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 100\r\n\r\n",
+            app.port
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        loop {
+            // One body byte every 300 ms, never finishing.
+            if stream.write_all(b"x").await.is_err() {
+                break;
+            }
+            let mut buf = [0u8; 512];
+            match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    });
+    let answers = tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(dribblers))
+        .await
+        .expect("posts_that_dribble_their_body_are_answered_408_in_time: a dribbler was never cut off");
+    for answer in answers {
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    }
+    assert!(started.elapsed() < Duration::from_millis(2_500), "cut off after {:?}", started.elapsed());
+}

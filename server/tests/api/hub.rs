@@ -1,7 +1,7 @@
 //! The hub on its own: rooms kept apart, and a full client queue closes only that client.
 
 use app::protocol::ServerMsg;
-use wallsocket::hub::Hub;
+use wallsocket::hub::{History, Hub};
 use wallsocket::queue::{ClientHandle, Outbound};
 use wallsocket::store::Store;
 
@@ -21,10 +21,10 @@ fn decode(item: Outbound) -> ServerMsg {
 #[tokio::test]
 async fn rooms_are_kept_apart() {
     let (hub, _dir) = hub().await;
-    let (a, mut a_rx, _) = ClientHandle::channel(16);
-    let (b, mut b_rx, _) = ClientHandle::channel(16);
-    hub.join(1, "red".parse().unwrap(), "ann".parse().unwrap(), None, a).await.unwrap();
-    hub.join(2, "blue".parse().unwrap(), "ben".parse().unwrap(), None, b).await.unwrap();
+    let (a, mut a_rx, _) = ClientHandle::channel(16, usize::MAX);
+    let (b, mut b_rx, _) = ClientHandle::channel(16, usize::MAX);
+    hub.join(1, "red".parse().unwrap(), "ann".parse().unwrap(), History::Latest, a).await.unwrap();
+    hub.join(2, "blue".parse().unwrap(), "ben".parse().unwrap(), History::Latest, b).await.unwrap();
     assert!(matches!(decode(a_rx.recv().await.unwrap()), ServerMsg::Joined { .. }));
     assert!(matches!(decode(b_rx.recv().await.unwrap()), ServerMsg::Joined { .. }));
     let post = hub
@@ -38,10 +38,10 @@ async fn rooms_are_kept_apart() {
 #[tokio::test]
 async fn a_full_queue_closes_only_that_client() {
     let (hub, _dir) = hub().await;
-    let (slow, _slow_rx_never_read, slow_overflowed) = ClientHandle::channel(2);
-    let (fast, mut fast_rx, fast_overflowed) = ClientHandle::channel(64);
-    hub.join(1, "room".parse().unwrap(), "slow".parse().unwrap(), None, slow).await.unwrap();
-    hub.join(2, "room".parse().unwrap(), "fast".parse().unwrap(), None, fast).await.unwrap();
+    let (slow, _slow_rx_never_read, slow_overflowed) = ClientHandle::channel(2, usize::MAX);
+    let (fast, mut fast_rx, fast_overflowed) = ClientHandle::channel(64, usize::MAX);
+    hub.join(1, "room".parse().unwrap(), "slow".parse().unwrap(), History::Latest, slow).await.unwrap();
+    hub.join(2, "room".parse().unwrap(), "fast".parse().unwrap(), History::Latest, fast).await.unwrap();
     for i in 0..10 {
         hub.post(
             "room".parse().unwrap(),
@@ -69,15 +69,15 @@ async fn a_mass_overflow_drops_each_slow_member_once_and_keeps_the_rest() {
     let store = Store::connect(&format!("sqlite://{}/hub.db", dir.path().display())).await.unwrap();
     let metrics = wallsocket::metrics::Metrics::default();
     let hub = Hub::spawn(store, metrics.clone());
-    let (fast, mut fast_rx, _) = ClientHandle::channel(100_000);
-    hub.join(0, "big".parse().unwrap(), "fast".parse().unwrap(), None, fast).await.unwrap();
+    let (fast, mut fast_rx, _) = ClientHandle::channel(100_000, usize::MAX);
+    hub.join(0, "big".parse().unwrap(), "fast".parse().unwrap(), History::Latest, fast).await.unwrap();
     // 500 members that never read, with room for one frame each: their `joined` fills it,
     // so the post (or an arrival notice before it) overflows every one of them.
     let mut tokens = Vec::new();
     let mut receivers = Vec::new();
     for i in 1..=500u64 {
-        let (slow, rx, overflowed) = ClientHandle::channel(1);
-        hub.join(i, "big".parse().unwrap(), format!("slow{i}").parse().unwrap(), None, slow).await.unwrap();
+        let (slow, rx, overflowed) = ClientHandle::channel(1, usize::MAX);
+        hub.join(i, "big".parse().unwrap(), format!("slow{i}").parse().unwrap(), History::Latest, slow).await.unwrap();
         tokens.push(overflowed);
         receivers.push(rx);
     }

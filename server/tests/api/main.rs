@@ -1,5 +1,6 @@
 //! Integration tests: the real server on port 0, its own temporary database, native clients.
 
+mod admission;
 mod cli;
 mod crash;
 mod errors;
@@ -9,12 +10,15 @@ mod heartbeat;
 mod helpers;
 mod hostile;
 mod hub;
+mod joins;
 mod lab;
 mod observability;
 mod pages;
 mod persistence;
 mod presence;
 mod process;
+mod replay;
 mod resume;
 mod slow;
+mod stall;
 mod wall;
