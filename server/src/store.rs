@@ -11,7 +11,7 @@ use sqlx::{FromRow, QueryBuilder, SqlitePool};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +63,12 @@ pub struct Store {
     pool: SqlitePool,
     /// Bumped after every commit that stored posts: what was read before is out of date.
     version: Arc<AtomicU64>,
+    /// Why the last write failed; `None` once a write succeeds (or before any).
+    last_failure: Arc<Mutex<Option<String>>>,
 }
+
+/// Longest failure reason kept for `/health`.
+const MAX_REASON_CHARS: usize = 300;
 
 #[derive(FromRow)]
 struct PostRow {
@@ -115,13 +120,27 @@ impl Store {
         }
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool, version: Arc::new(AtomicU64::new(0)) })
+        Ok(Self { pool, version: Arc::new(AtomicU64::new(0)), last_failure: Arc::default() })
+    }
+
+    /// Why the last write failed, if it did: the error as SQLite put it (never a row's
+    /// values), for `/health`. A later successful write clears it.
+    pub fn last_write_failure(&self) -> Option<String> {
+        self.last_failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Stores a batch in one transaction (group commit: one fsync for all of them), in order.
     /// Each post gets its room's next seq unless its (room, client id) is already stored or
     /// came earlier in the batch: then the answer is that earlier post. Seqs stay dense.
+    /// The outcome is remembered for [`Store::last_write_failure`].
     pub async fn insert_posts(&self, batch: &[NewPost]) -> Result<Vec<Inserted>, StoreError> {
+        let result = self.insert_batch(batch).await;
+        let failure = result.as_ref().err().map(|e| e.to_string().chars().take(MAX_REASON_CHARS).collect());
+        *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = failure;
+        result
+    }
+
+    async fn insert_batch(&self, batch: &[NewPost]) -> Result<Vec<Inserted>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut known = self.existing(&mut tx, batch).await?;
         let mut last_seq = self.last_seqs(&mut tx, batch).await?;

@@ -77,9 +77,18 @@ pub async fn upgrade(
     response
 }
 
-/// `GET /health`: the process is up and serving.
-pub async fn health() -> &'static str {
-    "ok"
+/// `GET /health`: `200 {"status":"ok"}` while the hub runs and the last commit succeeded,
+/// else `503 {"status":"failing","reason":"…"}`. Cheap enough to poll: no hub round trip, no
+/// query.
+pub async fn health(State(state): State<WsState>) -> Response {
+    match state.hub.health() {
+        Ok(()) => axum::Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Err(reason) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": "failing", "reason": reason })),
+        )
+            .into_response(),
+    }
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -235,6 +235,18 @@ impl Hub {
         self.submit_post(room, username, client_id, text).await?.into_result().await
     }
 
+    /// Whether the hub can take posts: `Err` says why not (its task has stopped, or the last
+    /// commit failed). Cheap: no round trip to the hub.
+    pub fn health(&self) -> Result<(), String> {
+        if self.commands.is_closed() {
+            return Err("the hub has stopped".to_owned());
+        }
+        match self.store.last_write_failure() {
+            Some(reason) => Err(format!("last commit failed: {reason}")),
+            None => Ok(()),
+        }
+    }
+
     /// People (distinct usernames) in each room that has any.
     pub async fn member_counts(&self) -> Result<HashMap<RoomName, u32>, HubError> {
         let (reply, rx) = oneshot::channel();

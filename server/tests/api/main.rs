@@ -21,4 +21,5 @@ mod replay;
 mod resume;
 mod slow;
 mod stall;
+mod store_health;
 mod wall;

@@ -21,7 +21,9 @@ fn value(metrics: &str, name: &str) -> f64 {
 #[tokio::test]
 async fn health_and_metrics_follow_the_traffic() {
     let app = spawn_app().await;
-    assert_eq!(reqwest::get(app.http_url("/health")).await.unwrap().text().await.unwrap(), "ok");
+    let health = reqwest::get(app.http_url("/health")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), r#"{"status":"ok"}"#);
     let mut alice = app.client().await;
     let mut bob = app.client().await;
     alice.join("lobby", "alice", None).await;
