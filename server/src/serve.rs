@@ -36,8 +36,16 @@ pub struct ConnectionLimits {
     pub max_open: usize,
 }
 
-/// Serves `router` until `shutdown` is cancelled, then lets in-flight requests finish.
-pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimits, shutdown: CancellationToken) {
+/// Serves `router` until `shutdown` is cancelled, then drains: in-flight requests finish
+/// and `sockets` (the upgraded connections' own wind-down) completes, while every new
+/// connection is told 503 rather than left waiting in the backlog.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: CancellationToken,
+    sockets: impl std::future::Future<Output = ()>,
+) {
     let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(limits.max_open));
     loop {
@@ -54,7 +62,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
             },
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            refuse(stream);
+            refuse(stream, AT_CAPACITY);
             continue;
         };
         let router = router.clone();
@@ -87,8 +95,22 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
         });
     }
     connections.close();
-    if tokio::time::timeout(REQUESTS_GRACE, connections.wait()).await.is_err() {
-        tracing::warn!("HTTP requests still running after the grace period");
+    let drained = async {
+        let requests = async {
+            if tokio::time::timeout(REQUESTS_GRACE, connections.wait()).await.is_err() {
+                tracing::warn!("HTTP requests still running after the grace period");
+            }
+        };
+        tokio::join!(requests, sockets);
+    };
+    tokio::pin!(drained);
+    loop {
+        tokio::select! {
+            () = &mut drained => return,
+            accepted = listener.accept() => if let Ok((stream, _)) = accepted {
+                refuse(stream, SHUTTING_DOWN);
+            },
+        }
     }
 }
 
@@ -109,12 +131,15 @@ pub async fn post_deadline(
     }
 }
 
-/// Answers a connection over the cap without reading it: one non-blocking write of a canned
-/// 503 (a fresh socket's send buffer always has room for it), then a lingering close.
-fn refuse(stream: TcpStream) {
-    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
-        content-length: 38\r\nconnection: close\r\n\r\nthe server is at its connection limit\n";
-    tracing::debug!("refused a TCP connection: connection cap reached");
-    let _ = stream.try_write(BUSY);
+const AT_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
+    content-length: 38\r\nconnection: close\r\n\r\nthe server is at its connection limit\n";
+const SHUTTING_DOWN: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
+    content-length: 21\r\nconnection: close\r\n\r\nserver shutting down\n";
+
+/// Answers a connection without reading it: one non-blocking write of a canned 503 (a fresh
+/// socket's send buffer always has room for it), then a lingering close.
+fn refuse(stream: TcpStream, answer: &[u8]) {
+    tracing::debug!("refused a TCP connection");
+    let _ = stream.try_write(answer);
     drop(crate::linger::Lingering::new(stream));
 }

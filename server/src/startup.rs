@@ -156,12 +156,14 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self { listener, router, store, shutdown, tracker, grace, limits } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
-        crate::serve::serve(listener, router, limits, shutdown.clone()).await;
-        // Upgraded sockets outlive `serve`: wait for them to send their close frames.
-        tracker.close();
-        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-            tracing::warn!(open = tracker.len(), "sockets still open after the shutdown grace period");
-        }
+        // Upgraded sockets outlive their HTTP requests: the drain waits for their close frames.
+        let sockets = async move {
+            tracker.close();
+            if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+                tracing::warn!(open = tracker.len(), "sockets still open after the shutdown grace period");
+            }
+        };
+        crate::serve::serve(listener, router, limits, shutdown.clone(), sockets).await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())
