@@ -99,3 +99,38 @@ async fn a_mass_overflow_drops_each_slow_member_once_and_keeps_the_rest() {
     assert!(got_post);
     assert_eq!(hub.member_counts().await.unwrap()[&"big".parse().unwrap()], 501 - dropped as u32);
 }
+
+#[tokio::test]
+async fn a_crowd_arriving_at_once_costs_each_member_a_bounded_share_of_presence() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}/hub.db", dir.path().display())).await.unwrap();
+    let metrics = wallsocket::metrics::Metrics::default();
+    let hub = Hub::spawn(store, metrics.clone());
+    // 2,000 people arrive together; nobody reads (their queues are large enough to hold all).
+    const CROWD: u64 = 2_000;
+    let mut receivers = Vec::new();
+    let joins = (0..CROWD).map(|i| {
+        let (client, rx, _) = ClientHandle::channel(100_000, usize::MAX);
+        receivers.push(rx);
+        let hub = hub.clone();
+        async move {
+            let name = format!("person{i:04}").parse().unwrap();
+            hub.join(i, "hall".parse().unwrap(), name, History::Latest, client).await.unwrap();
+        }
+    });
+    futures::future::join_all(joins.collect::<Vec<_>>()).await;
+    // Wait past the presence window so every arrival has been announced.
+    tokio::time::sleep(std::time::Duration::from_millis(2 * app::protocol::PRESENCE_INTERVAL_MS)).await;
+    hub.member_counts().await.unwrap();
+    let rendered = metrics.render(0, 0);
+    let encoded: u64 = rendered
+        .lines()
+        .find_map(|l| l.strip_prefix("wallsocket_presence_encoded_bytes_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no presence counter in:\n{rendered}"));
+    // Each name is ~20 bytes of JSON: the whole crowd once is ~40 KB. Tailoring a frame per
+    // arrival would encode ~K²/2 names (~40 MB); a few shared frames per window is the bound.
+    let per_member = encoded / CROWD;
+    assert!(per_member <= 300, "{encoded} bytes of presence encoded for {CROWD} arrivals ({per_member} each)");
+    drop(receivers);
+}
