@@ -32,6 +32,8 @@ struct Inner {
     post_to_delivery: Histogram,
     commits: Counter,
     presence_bytes: Counter,
+    page_cache_hits: Counter,
+    page_cache_misses: Counter,
 }
 
 impl Default for Metrics {
@@ -44,6 +46,8 @@ impl Default for Metrics {
         let overflows = Counter::default();
         let commits = Counter::default();
         let presence_bytes = Counter::default();
+        let page_cache_hits = Counter::default();
+        let page_cache_misses = Counter::default();
         let closes = Family::<CloseLabels, Counter>::default();
         // 50 µs … ~1.6 s, doubling.
         let post_to_delivery =
@@ -58,6 +62,12 @@ impl Default for Metrics {
             "presence_encoded_bytes",
             "Bytes of presence announcements encoded (each frame once, however many members get it)",
             presence_bytes.clone(),
+        );
+        registry.register("page_cache_hits", "Room pages served from the page cache", page_cache_hits.clone());
+        registry.register(
+            "page_cache_misses",
+            "Room pages rendered because the cache had no fresh copy",
+            page_cache_misses.clone(),
         );
         registry.register("closes", "WebSockets closed by the server, by close code", closes.clone());
         registry.register(
@@ -77,6 +87,8 @@ impl Default for Metrics {
                 post_to_delivery,
                 commits,
                 presence_bytes,
+                page_cache_hits,
+                page_cache_misses,
             }),
         }
     }
@@ -99,6 +111,14 @@ impl Metrics {
 
     pub fn presence_encoded(&self, bytes: u64) {
         self.inner.presence_bytes.inc_by(bytes);
+    }
+
+    pub fn page_cache_hit(&self) {
+        self.inner.page_cache_hits.inc();
+    }
+
+    pub fn page_cache_miss(&self) {
+        self.inner.page_cache_misses.inc();
     }
 
     pub fn overflowed(&self) {

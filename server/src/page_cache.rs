@@ -6,7 +6,12 @@
 //! request. Pages that are not `200 OK` are never kept, nor pages with a
 //! Content-Security-Policy: Leptos marks its scripts with a per-response nonce, which a
 //! policy relying on it must not see reused.
+//!
+//! Pages are keyed on their path plus only the query parameters that change what is
+//! rendered ([`PAGE_QUERY_KEYS`]; room pages read none today), so `?x=1`, `?x=2`… share one
+//! page instead of each costing a render. Hits and misses are counted in `/metrics`.
 
+use crate::metrics::Metrics;
 use crate::store::Store;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -22,12 +27,18 @@ const MAX_PAGES: usize = 512;
 /// Largest page kept (50 posts of 2,000 characters fit easily).
 const MAX_PAGE_BYTES: usize = 4 << 20;
 
+/// Query parameters that change a room page's HTML, and so belong in its cache key; any
+/// other parameter is ignored. Room pages read none (older posts are fetched by a server
+/// function, not by `?before=`): add a key here when a page starts reading one.
+const PAGE_QUERY_KEYS: &[&str] = &[];
+
 #[derive(Clone)]
 pub struct PageCache {
     store: Store,
     /// How long a page is served again at most; zero keeps nothing.
     fresh_for: Duration,
     pages: Arc<Mutex<HashMap<String, Page>>>,
+    metrics: Metrics,
 }
 
 struct Page {
@@ -38,8 +49,8 @@ struct Page {
 }
 
 impl PageCache {
-    pub fn new(store: Store, fresh_for: Duration) -> Self {
-        Self { store, fresh_for, pages: Arc::default() }
+    pub fn new(store: Store, fresh_for: Duration, metrics: Metrics) -> Self {
+        Self { store, fresh_for, pages: Arc::default(), metrics }
     }
 
     fn fresh(&self, page: &Page, version: u64) -> bool {
@@ -69,12 +80,14 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
     if cache.fresh_for.is_zero() || request.method() != Method::GET || !request.uri().path().starts_with("/r/") {
         return next.run(request).await;
     }
-    let key = request.uri().to_string();
+    let key = cache_key(request.uri());
     // Read before rendering: a post stored meanwhile makes this page stale, not the next.
     let version = cache.store.version();
     if let Some(response) = cache.get(&key, version) {
+        cache.metrics.page_cache_hit();
         return response;
     }
+    cache.metrics.page_cache_miss();
     let made = Instant::now();
     let response = next.run(request).await;
     if response.status() != StatusCode::OK || response.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
@@ -93,4 +106,34 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
     headers.remove(header::TRANSFER_ENCODING);
     cache.put(key, Page { version, made, headers, body: body.clone() });
     Response::from_parts(parts, Body::from(body))
+}
+
+/// The path, plus the query parameters among [`PAGE_QUERY_KEYS`] in a fixed order: requests
+/// that render the same page share a key.
+fn cache_key(uri: &axum::http::Uri) -> String {
+    let mut kept: Vec<&str> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| PAGE_QUERY_KEYS.contains(&pair.split('=').next().unwrap_or("")))
+        .collect();
+    if kept.is_empty() {
+        return uri.path().to_owned();
+    }
+    kept.sort_unstable();
+    format!("{}?{}", uri.path(), kept.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cache_key;
+
+    #[test]
+    fn the_key_is_the_path_without_unread_query_parameters() {
+        let key = |uri: &str| cache_key(&uri.parse().unwrap());
+        assert_eq!(key("/r/lobby"), "/r/lobby");
+        assert_eq!(key("/r/lobby?x=1"), "/r/lobby");
+        assert_eq!(key("/r/lobby?utm_source=a&x=2"), "/r/lobby");
+        assert_ne!(key("/r/lobby"), key("/r/other"));
+    }
 }

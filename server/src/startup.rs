@@ -79,6 +79,7 @@ impl Application {
         let store = Store::connect(&config.database_url).await?;
         let metrics = Metrics::default();
         let hub = Hub::spawn(store.clone(), metrics.clone());
+        let page_cache = PageCache::new(store.clone(), Duration::from_millis(config.page_cache_ms), metrics.clone());
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let origins = Arc::new(OriginPolicy::new(&config.allowed_origins));
@@ -124,7 +125,7 @@ impl Application {
             .with_state(state)
             .merge(lab.router(config.max_message_bytes))
             .layer(axum::middleware::from_fn_with_state(request_timeout, crate::serve::post_deadline))
-            .layer(axum::middleware::from_fn_with_state(PageCache::new(store.clone(), Duration::from_millis(config.page_cache_ms)), page_cache::serve))
+            .layer(axum::middleware::from_fn_with_state(page_cache, page_cache::serve))
             // Spans name the method and path only: query strings can carry session tokens.
             .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())

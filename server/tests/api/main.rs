@@ -19,6 +19,7 @@ mod presence;
 mod process;
 mod replay;
 mod resume;
+mod room_page_cache;
 mod slow;
 mod stall;
 mod store_health;
