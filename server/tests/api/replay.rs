@@ -23,16 +23,20 @@ async fn client(port: u16) -> Client {
 }
 
 /// Posts `n` posts of 8 KB (2,000 four-byte characters, the longest there is) and waits
-/// for their acks.
+/// for their acks, 50 in flight at a time: the author reads its own broadcasts as it goes,
+/// so its queue never holds more than its byte limit.
 async fn seed(author: &mut Client, room: &str, n: usize) {
     let text = "😀".repeat(2_000);
-    for i in 0..n {
-        author.send(&post_msg(room, &text, &format!("seed-{i}"))).await;
-    }
-    let mut acked = 0;
-    while acked < n {
-        if let ServerMsg::Ack { .. } = author.recv().await {
-            acked += 1;
+    for start in (0..n).step_by(50) {
+        let batch = 50.min(n - start);
+        for i in start..start + batch {
+            author.send(&post_msg(room, &text, &format!("seed-{i}"))).await;
+        }
+        let mut acked = 0;
+        while acked < batch {
+            if let ServerMsg::Ack { .. } = author.recv().await {
+                acked += 1;
+            }
         }
     }
 }
@@ -82,4 +86,83 @@ async fn long_poll_sessions_that_replay_a_big_room_and_never_poll_keep_memory_bo
     let after = rss_kib(binary.child.id());
     // Ten sessions at most 1 MiB queued each, plus the allocator's slack.
     assert!(after < before + 48 * 1024, "memory grew from {before} KiB to {after} KiB");
+}
+
+/// A client that joins `room` with `since=0` (a full replay), leaves, and again, at 20
+/// messages a second, until `stop`.
+async fn replayer(port: u16, room: &'static str, n: usize, stop: tokio_util::sync::CancellationToken) {
+    let mut client = client(port).await;
+    let pace = Duration::from_millis(50);
+    while !stop.is_cancelled() {
+        let join = format!(r#"{{"type":"join","room":"{room}","username":"replayer{n}","since":0}}"#);
+        client.send_text(&join).await;
+        // Joined, or refused by the join rate limit: either way the answer comes.
+        while !matches!(client.recv().await, ServerMsg::Joined { .. } | ServerMsg::Error { .. }) {}
+        tokio::time::sleep(pace).await;
+        client.send_text(&format!(r#"{{"type":"leave","room":"{room}"}}"#)).await;
+        while !matches!(client.recv().await, ServerMsg::Left { .. } | ServerMsg::Error { .. }) {}
+        tokio::time::sleep(pace).await;
+    }
+}
+
+#[tokio::test]
+async fn replaying_joins_neither_stall_posting_nor_close_live_clients() {
+    // How much replays slow other rooms is measured in release by `bench hostile`
+    // (docs/BENCHMARKS.md); timings in a debug build sharing two cores with the rest of the
+    // suite say nothing. This checks what must hold whatever the machine does.
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/latency.db", dir.path().display());
+    let flags = ["--log", "info", "--database-url", &db, "--ip-connect-rate", "100000", "--rate-per-sec", "1000"];
+    // Pings every second: a reader held up by joins for 3 s would be closed with 4002.
+    // Writes keep a roomy deadline: this test's own clients share two busy cores.
+    let timing = ["--rate-burst", "1000", "--ping-interval-ms", "1000", "--ping-timeout-ms", "3000"];
+    let timing = [&timing[..], &["--write-timeout-ms", "10000"]].concat();
+    let binary = spawn_binary(&[&flags[..], &timing[..]].concat());
+    let port = binary.port;
+    let mut author = client(port).await;
+    author.join("big", "author", None).await;
+    seed(&mut author, "big", 1_000).await;
+    drop(author);
+    let mut poster = client(port).await;
+    poster.join("quiet", "poster", None).await;
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    // A member of the replayed room that keeps reading (and so answering pings).
+    let mut watcher = client(port).await;
+    watcher.join("big", "watcher", Some(1_000)).await;
+    let watching = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return watcher,
+                    frame = watcher.next_frame() => match frame {
+                        Some(Ok(_)) => continue,
+                        other => panic!("the watcher was closed: {other:?}"),
+                    },
+                }
+            }
+        }
+    });
+    let replayers: Vec<_> = (0..10).map(|n| tokio::spawn(replayer(port, "big", n, stop.clone()))).collect();
+    // Three seconds of replays (past the join burst, into the rate limit), posting meanwhile:
+    // every post is acknowledged (the helper fails after 5 s without one).
+    let started = std::time::Instant::now();
+    let mut acked = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        poster.post("quiet", "tick", &format!("t-{acked}")).await;
+        acked += 1;
+    }
+    stop.cancel();
+    for replayer in replayers {
+        tokio::time::timeout(Duration::from_secs(10), replayer)
+            .await
+            .expect("replaying_joins_neither_stall_posting_nor_close_live_clients: a replayer stopped")
+            .expect("every join and leave was answered, none closed");
+    }
+    let mut watcher = watching.await.expect("the watcher stayed connected");
+    assert_eq!(watcher.post("big", "after", "after-1").await, 1_001);
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(!metrics.contains("code=\"4002\""), "a live client was closed for missing pongs:\n{metrics}");
+    assert!(acked > 10, "only {acked} posts acknowledged in 3 s");
 }
