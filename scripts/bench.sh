@@ -5,7 +5,8 @@
 #     server is pinned to core 0, the load generator to core 1.
 #  2. SSR: wrk against a room page with 50 posts, server pinned to core 0; once rendering
 #     every request, once with the page cache on (the default).
-#  3. The hydrate bundle: bytes raw and brotli-compressed (what a browser downloads).
+#  3. `wallsocket bench hostile`: the fan-out quiet and under attack, server on core 0.
+#  4. The hydrate bundle: bytes raw and brotli-compressed (what a browser downloads).
 # Usage: scripts/bench.sh [--tiny]
 #   --tiny runs every scenario at a toy size: the test command does, so the harness cannot rot.
 # Loopback only; every run is bounded in time and stops by itself.
@@ -18,29 +19,44 @@ cargo leptos build --release --split
 if [[ "${1:-}" == "--tiny" ]]; then
   COMPARE=(--clients 5 --publishers 2 --rate 10 --seconds 1 --idle 20 --ingest-seconds 1)
   WRK=(-t1 -c4 -d1s)
+  HOSTILE=(--clients 5 --rate 10 --seconds 1 --stalled 2 --replayers 2 --junk 2 --replay-posts 20)
 else
   COMPARE=()
   WRK=(-t1 -c32 -d10s)
+  HOSTILE=(--clients 1000 --rate 100 --seconds 10)
 fi
 bin=target/release/wallsocket
 
 echo "==> fan-out, idle memory and ingest"
 taskset -c 1 "$bin" bench compare "${COMPARE[@]}"
 
-# ssr LABEL [SERVER FLAGS...]: a fresh server on core 0, a room seeded with 50 posts
-# through the CLI client, then wrk from core 1 against that room's page.
-ssr() {
-  local label=$1 work port server posts report
-  shift
-  echo
-  echo "==> SSR of a room page with 50 posts: $label"
+# start_server [SERVER FLAGS...]: a fresh server on core 0 with its own database; sets
+# $port, $server (its pid) and $work (its temp dir). stop_server ends it.
+start_server() {
   work=$(mktemp -d)
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  taskset -c 0 "$bin" serve --listen "127.0.0.1:$port" --database-url "sqlite://$work/ssr.db" \
+  taskset -c 0 "$bin" serve --listen "127.0.0.1:$port" --database-url "sqlite://$work/bench.db" \
     --site-root target/site --log warn --rate-per-sec 1000 --rate-burst 1000 "$@" &
   server=$!
   trap "kill $server 2>/dev/null; rm -rf '$work'" EXIT
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+}
+
+stop_server() {
+  kill "$server"
+  wait "$server" 2>/dev/null || true
+  rm -rf "$work"
+  trap - EXIT
+}
+
+# ssr LABEL [SERVER FLAGS...]: a room seeded with 50 posts through the CLI client, then wrk
+# from core 1 against that room's page.
+ssr() {
+  local label=$1 posts report
+  shift
+  echo
+  echo "==> SSR of a room page with 50 posts: $label"
+  start_server "$@"
   seq 1 50 | sed 's/^/post number /' |
     "$bin" client --url "ws://127.0.0.1:$port/ws" --room ssr-bench --user bencher --once >/dev/null
   posts=$(curl -sf "http://127.0.0.1:$port/r/ssr-bench" | grep -o 'post number [0-9]*' | sort -u | wc -l)
@@ -54,13 +70,18 @@ ssr() {
     echo "some SSR responses were errors" >&2
     exit 1
   fi
-  kill "$server"
-  wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-  trap - EXIT
+  stop_server
 }
 ssr "every request rendered (--page-cache-ms 0)" --page-cache-ms 0
 ssr "page cache on (the default: kept 1 s or until a post)"
+
+echo
+echo "==> fan-out quiet and under attack (stalled readers, replaying joins, junk rooms)"
+# The attackers share the load generator's address, so the connect rate is raised; they pace
+# themselves at the default 20 messages/s; joins, rooms and queue bytes keep their defaults.
+start_server --ip-connect-rate 100000
+taskset -c 1 "$bin" bench hostile --url "http://127.0.0.1:$port" --server-pid "$server" "${HOSTILE[@]}"
+stop_server
 
 echo
 echo "==> hydrate bundle (release, wasm-opt, lesson pages split off)"

@@ -1,19 +1,37 @@
 #!/usr/bin/env bash
-# Runs every test: unit and integration tests (cargo), then the browser tests (Playwright
-# with Debian's Chromium) against a release build. Installs missing tools first.
+# Runs every test: formatting and lints, unit and integration tests (cargo), then the browser
+# tests (Playwright with Debian's Chromium) against a release build, then every benchmark at a
+# toy size. Installs missing tools first. Each step runs under its own time limit, so a hang
+# fails with the step's name instead of eating the whole CI budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-tools.sh --browser
+
+# step NAME LIMIT COMMAND...: runs COMMAND, failing with NAME if it takes longer than LIMIT.
+step() {
+  local name=$1 limit=$2 status=0
+  shift 2
+  echo "==> $name (limit $limit)"
+  timeout --kill-after=30s "$limit" "$@" || status=$?
+  if [[ $status == 124 || $status == 137 ]]; then
+    echo "FAILED: '$name' did not finish within $limit" >&2
+  fi
+  if [[ $status != 0 ]]; then
+    exit "$status"
+  fi
+}
+
+step "install missing tools" 60m scripts/install-tools.sh --browser
 source scripts/env.sh
 
-echo "==> unit and integration tests"
-RUSTFLAGS="--cfg erase_components" cargo test --workspace --exclude frontend --features app/ssr
+# The RUSTFLAGS value is the one `cargo leptos` uses for debug builds: one set of compiled
+# dependencies for lints, tests and `cargo leptos watch`.
+export RUSTFLAGS="--cfg erase_components"
+step "formatting (cargo fmt --check)" 5m cargo fmt --all --check
+step "lints (cargo clippy -D warnings)" 30m \
+  cargo clippy --workspace --exclude frontend --features app/ssr --all-targets -- -D warnings
+step "unit and integration tests" 30m cargo test --workspace --exclude frontend --features app/ssr
+unset RUSTFLAGS
 
-echo "==> release build (server + WASM bundle)"
-cargo leptos build --release --split
-
-echo "==> browser tests"
-(cd end2end && npx playwright test)
-
-echo "==> every benchmark once, at a toy size (so the harness cannot rot)"
-scripts/bench.sh --tiny
+step "release build (server + WASM bundle)" 40m cargo leptos build --release --split
+step "browser tests" 20m bash -c 'cd end2end && npx playwright test'
+step "every benchmark once, at a toy size (so the harness cannot rot)" 20m scripts/bench.sh --tiny

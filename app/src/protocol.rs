@@ -191,8 +191,11 @@ impl DecodeError {
     }
 }
 
+/// Checks one field's raw value against its rule.
+type FieldCheck = fn(&str) -> Result<(), ValidationError>;
+
 /// Fields whose validation failure deserves its own error code.
-const VALIDATED_FIELDS: [(&str, fn(&str) -> Result<(), ValidationError>); 4] = [
+const VALIDATED_FIELDS: [(&str, FieldCheck); 4] = [
     ("room", |s| RoomName::parse(s).map(drop)),
     ("username", |s| Username::parse(s).map(drop)),
     ("text", |s| PostText::parse(s).map(drop)),

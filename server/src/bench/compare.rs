@@ -125,6 +125,7 @@ async fn compare(args: &CompareArgs) -> Result<CompareReport, Failure> {
             size: args.size,
             seconds: args.seconds,
             server_pid: Some(server.pid),
+            room: None,
             json: false,
         })
         .await?;

@@ -48,6 +48,9 @@ pub struct FanoutArgs {
     /// The server's process id, to report its CPU time (Linux /proc).
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// The room, which must be new (its seqs are counted from 1); a fresh name by default.
+    #[arg(long)]
+    pub room: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -163,7 +166,10 @@ async fn publish(protocol: Protocol, mut ws: Socket, room: String, id: u32, args
 
 pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
     let protocol = args.protocol;
-    let room = format!("fanout-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let room = match &args.room {
+        Some(room) => room.clone(),
+        None => format!("fanout-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+    };
     let (final_tx, final_rx) = tokio::sync::watch::channel(None);
     // Each subscriber reads from the moment it joins: the presence notices of later joins
     // must not pile up unread in its queue.

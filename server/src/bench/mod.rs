@@ -7,11 +7,13 @@
 //! - `idle.rs` — C idle WebSockets from several processes and source addresses: RSS each.
 //! - `wire.rs` — joining, posting and reading frames in either protocol.
 //! - `socketio.rs` — the Engine.IO v4 / Socket.IO client used against the peers.
+//! - `hostile.rs` — the fan-out quiet and under attack (stalled readers, replays, junk rooms).
 //! - `compare.rs` — starts wallsocket and the peers pinned to one core and prints one table.
 //! - `proc.rs` — CPU time and RSS from /proc; the machine and the commit.
 
 pub mod compare;
 pub mod fanout;
+pub mod hostile;
 pub mod idle;
 pub mod ingest;
 pub mod proc;
@@ -36,6 +38,9 @@ pub enum BenchCommand {
     /// One process's share of `idle` (started by `idle`, not by hand).
     #[command(hide = true)]
     IdleWorker(idle::WorkerArgs),
+    /// The fan-out run quiet, then under attack from stalled readers, replaying joins and
+    /// junk-room joins: legitimate clients' loss and p99, and the server's peak RSS.
+    Hostile(hostile::HostileArgs),
     /// Starts wallsocket and the socket.io peers pinned to one core, runs the same fan-out
     /// against each, and prints one table with ratios.
     Compare(compare::CompareArgs),
@@ -49,6 +54,7 @@ pub async fn run(command: BenchCommand) -> ExitCode {
         BenchCommand::Idle(args) => idle::run(&args).await,
         BenchCommand::IdleWorker(args) => idle::worker(&args).await,
         BenchCommand::Compare(args) => compare::run(&args).await,
+        BenchCommand::Hostile(args) => hostile::run(&args).await,
     }
 }
 

@@ -36,8 +36,11 @@ pub fn accept_steps(key: &str) -> AcceptSteps {
 
 #[derive(Clone, Default)]
 pub struct Captures {
-    inner: Arc<Mutex<(HashMap<String, Handshake>, VecDeque<String>)>>,
+    inner: Arc<Mutex<Kept>>,
 }
+
+/// The handshakes by token, and the tokens oldest first (the next to forget).
+type Kept = (HashMap<String, Handshake>, VecDeque<String>);
 
 /// What a credential header's value is replaced with in a capture.
 pub const REDACTED: &str = "[redacted]";

@@ -84,7 +84,7 @@ async fn every_long_lived_endpoint_refuses_a_foreign_origin() {
 async fn every_long_lived_endpoint_counts_against_the_one_connection_cap() {
     for &(path, kind) in ENDPOINTS {
         let app = app_with(&["--max-connections", "1"]).await;
-        let path = with_ticker(&app, &path).await;
+        let path = with_ticker(&app, path).await;
         let holder = open(&app, "/ws", Kind::WebSocket, None).await;
         assert_eq!(holder.status, 101);
         assert_eq!(open(&app, &path, kind, None).await.status, 503, "{path} past the cap");
@@ -110,7 +110,7 @@ async fn every_long_lived_endpoint_counts_against_the_one_connection_cap() {
 async fn every_long_lived_endpoint_applies_the_per_address_connect_rate() {
     for &(path, kind) in ENDPOINTS {
         let app = app_with(&["--ip-connect-rate", "1"]).await;
-        let path = with_ticker(&app, &path).await;
+        let path = with_ticker(&app, path).await;
         // A burst of two per address (starting a ticker took one); the next is refused.
         let mut held = Vec::new();
         let status = loop {

@@ -56,7 +56,7 @@ async fn long_poll_sessions_that_replay_a_big_room_and_never_poll_keep_memory_bo
     let http = reqwest::Client::new();
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
     let attack = (0..10).map(|s| {
-        let (http, url) = (http.clone(), url.clone());
+        let http = http.clone();
         async move {
             let hello: Vec<ServerMsg> = http.get(url("/x/poll")).send().await.unwrap().json().await.unwrap();
             let Some(ServerMsg::Hello { session: Some(session), .. }) = hello.into_iter().next() else {
