@@ -194,8 +194,8 @@ impl Session {
 
     /// Leaves every room.
     pub async fn end(&mut self) {
-        self.joined.clear();
-        let _ = self.hub.disconnect(self.id).await;
+        let rooms = self.joined.drain().map(|(room, _)| room).collect();
+        let _ = self.hub.disconnect(self.id, rooms).await;
     }
 }
 

@@ -76,8 +76,11 @@ enum Command {
         conn: ConnId,
         room: RoomName,
     },
+    /// The connection is gone: it leaves `rooms` (the ones it joined; at most
+    /// `--max-rooms-per-connection`, so a departure never scans every room).
     Disconnect {
         conn: ConnId,
+        rooms: Vec<RoomName>,
     },
     Post(PostRequest),
     MemberCounts {
@@ -204,8 +207,8 @@ impl Hub {
         self.send(Command::Typing { conn, room }).await
     }
 
-    pub async fn disconnect(&self, conn: ConnId) -> Result<(), HubError> {
-        self.send(Command::Disconnect { conn }).await
+    pub async fn disconnect(&self, conn: ConnId, rooms: Vec<RoomName>) -> Result<(), HubError> {
+        self.send(Command::Disconnect { conn, rooms }).await
     }
 
     /// Queues the post for storing (or finding the earlier one with the same client id) and,

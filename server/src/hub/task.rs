@@ -90,9 +90,7 @@ impl HubTask {
                     self.broadcast(&room, &ServerMsg::Typing { room: room.clone(), username }, None, Some(conn));
                 }
             }
-            Command::Disconnect { conn } => {
-                let rooms: Vec<RoomName> =
-                    self.rooms.iter().filter(|(_, r)| r.members.contains_key(&conn)).map(|(n, _)| n.clone()).collect();
+            Command::Disconnect { conn, rooms } => {
                 for room in rooms {
                     self.remove(conn, &room);
                 }
