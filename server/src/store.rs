@@ -3,6 +3,10 @@
 //! Only the hub writes, a batch at a time (group commit), so a room's seq is simply
 //! `last_seq + 1` inside the same transaction as the post: committed before anyone is told
 //! about it.
+//!
+//! Writes have a connection of their own; reads (pages, server functions, join history) use
+//! a separate pool of [`READ_CONNECTIONS`] read-only connections. In WAL mode readers and the
+//! one writer run side by side, so a burst of anonymous reads never queues a commit.
 
 use app::domain::{ClientId, PostText, RoomName, Username, ValidationError};
 use app::protocol::Post;
@@ -57,10 +61,20 @@ pub struct RoomTotals {
     pub last_ts: i64,
 }
 
+/// Connections serving reads, shared by every page, server function and join history.
+const READ_CONNECTIONS: u32 = 4;
+
+/// How long a statement waits for a lock another process holds (a backup, the sqlite3 shell)
+/// before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A cloneable handle on the database.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    /// The one connection that writes (max one connection, used by nothing else).
+    writer: SqlitePool,
+    /// Read-only connections (`query_only`) for everything else.
+    reads: SqlitePool,
     /// Bumped after every commit that stored posts: what was read before is out of date.
     version: Arc<AtomicU64>,
     /// Why the last write failed; `None` once a write succeeds (or before any).
@@ -106,21 +120,26 @@ impl Store {
         self.version.load(Ordering::Acquire)
     }
 
-    /// Opens (creating if needed) the database at `url` and applies pending migrations.
+    /// Opens (creating if needed) the database file at `url` and applies pending migrations.
+    /// The writer and the readers each open the file, so it must be a file, not `:memory:`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let options = SqliteConnectOptions::from_str(url)?.busy_timeout(BUSY_TIMEOUT);
+        let write_options = options
+            .clone()
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: an acknowledged post survives power loss, not just a process crash.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5));
+            .synchronous(SqliteSynchronous::Full);
         if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
         }
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool, version: Arc::new(AtomicU64::new(0)), last_failure: Arc::default() })
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(write_options).await?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        // Opened after the writer made the file and switched it to WAL (which the file keeps).
+        let read_options = options.pragma("query_only", "ON");
+        let reads = SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(read_options).await?;
+        Ok(Self { writer, reads, version: Arc::new(AtomicU64::new(0)), last_failure: Arc::default() })
     }
 
     /// Why the last write failed, if it did: the error as SQLite put it (never a row's
@@ -141,7 +160,9 @@ impl Store {
     }
 
     async fn insert_batch(&self, batch: &[NewPost]) -> Result<Vec<Inserted>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE takes the write lock up front, so a lock held by another process is
+        // waited for (up to BUSY_TIMEOUT) instead of failing the batch at its first INSERT.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut known = self.existing(&mut tx, batch).await?;
         let mut last_seq = self.last_seqs(&mut tx, batch).await?;
         let ts = now_ms();
@@ -262,7 +283,7 @@ impl Store {
         .bind(room.as_str())
         .bind(before)
         .bind(i64::from(limit) + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         let has_older = rows.len() > limit as usize;
         rows.truncate(limit as usize);
@@ -287,7 +308,7 @@ impl Store {
             .bind(room.as_str())
             .bind(since.min(i64::MAX as u64) as i64)
             .bind(i64::from(limit) + 1)
-            .fetch(&self.pool);
+            .fetch(&self.reads);
         let (mut posts, mut bytes) = (Vec::new(), 0usize);
         while let Some(row) = rows.try_next().await? {
             let post = Post::try_from(row)?;
@@ -304,7 +325,7 @@ impl Store {
     pub async fn rooms(&self) -> Result<Vec<RoomTotals>, StoreError> {
         let rows: Vec<(String, i64, i64)> =
             sqlx::query_as("SELECT room, last_seq, last_ts FROM rooms ORDER BY last_ts DESC LIMIT 500")
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reads)
                 .await?;
         rows.into_iter()
             .map(|(room, posts, last_ts)| {
@@ -315,7 +336,8 @@ impl Store {
 
     /// Waits for in-flight queries and closes the database cleanly.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.reads.close().await;
+        self.writer.close().await;
     }
 }
 

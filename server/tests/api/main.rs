@@ -23,4 +23,5 @@ mod room_page_cache;
 mod slow;
 mod stall;
 mod store_health;
+mod store_pools;
 mod wall;
