@@ -63,7 +63,8 @@ enum Command {
     CaughtUp {
         conn: ConnId,
         room: RoomName,
-        history: Vec<Post>,
+        /// The history as a JSON array, encoded by the joiner: a replay can be 400 KB.
+        history: String,
         truncated: bool,
         /// Posts up to this seq are in the history or were asked not to be replayed.
         fence: u64,
@@ -147,6 +148,7 @@ impl PendingJoin {
         match read {
             Ok((history, truncated, since)) => {
                 let fence = history.last().map_or(since, |p| p.seq.max(since));
+                let history = serde_json::to_string(&history).unwrap_or_else(|_| "[]".into());
                 hub.send(Command::CaughtUp { conn, room, history, truncated, fence }).await
             }
             Err(e) => {

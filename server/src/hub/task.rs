@@ -6,7 +6,7 @@ use crate::metrics::Metrics;
 use crate::queue::{ClientHandle, Delivery, Outbound};
 use crate::store::{Inserted, NewPost, Store, StoreError};
 use app::domain::{RoomName, Username};
-use app::protocol::{encode_server, Post, ServerMsg};
+use app::protocol::{encode_server, ServerMsg};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -110,7 +110,7 @@ impl HubTask {
         let entry = self.rooms.entry(room.clone()).or_default();
         let arrived = entry.add(conn, username, client, history != History::None);
         if history == History::None {
-            self.caught_up(conn, &room, Vec::new(), false, 0);
+            self.caught_up(conn, &room, "[]".into(), false, 0);
         }
         if arrived {
             self.presence_changed(&room);
@@ -119,7 +119,7 @@ impl HubTask {
 
     /// Sends a held member its `joined`, then the posts broadcast since it registered that
     /// its history does not have (seq above `fence`), and makes it live.
-    fn caught_up(&mut self, conn: ConnId, room: &RoomName, history: Vec<Post>, truncated: bool, fence: u64) {
+    fn caught_up(&mut self, conn: ConnId, room: &RoomName, history: String, truncated: bool, fence: u64) {
         let Some(entry) = self.rooms.get_mut(room) else { return };
         let seen = entry.change_count();
         let present = entry.people.keys().cloned().collect();
@@ -127,9 +127,9 @@ impl HubTask {
         let Some(member) = entry.members.get_mut(&conn) else { return };
         let held = member.held.take().unwrap_or_default();
         member.seen = seen;
-        let joined = ServerMsg::Joined { room: room.clone(), history, members, present, truncated };
+        let joined = ServerMsg::Joined { room: room.clone(), history: Vec::new(), members, present, truncated };
         let mut failed = Vec::new();
-        let joined = Arc::new(Utf8Bytes::from(encode_server(&joined)));
+        let joined = Arc::new(Utf8Bytes::from(with_history(&encode_server(&joined), &history)));
         if queue_to(&self.metrics, conn, member, joined, None, &mut failed) {
             for (seq, frame) in held.into_iter().filter(|(seq, _)| *seq > fence) {
                 if !queue_to(&self.metrics, conn, member, frame, Some(seq), &mut failed) {
@@ -243,4 +243,36 @@ pub(super) fn queue_to(
     }
     failed.push(conn);
     false
+}
+
+/// A `joined` frame encoded with an empty history, with `history` (a JSON array) put in its
+/// place: the hub encodes the small part, the joiner already encoded the large one. The
+/// first `"history":[]` is the field: `room` comes before it and cannot hold a quote, and
+/// quotes inside the names after it are escaped.
+fn with_history(joined: &str, history: &str) -> String {
+    joined.replacen(r#""history":[]"#, &format!(r#""history":{history}"#), 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_history;
+    use app::protocol::{encode_server, Post, ServerMsg};
+
+    #[test]
+    fn a_spliced_joined_is_the_joined_encoded_whole() {
+        let post: Post = serde_json::from_str(
+            r#"{"room":"lobby","seq":7,"client_id":"c","username":"\"history\":[]","text":"hi","ts":1}"#,
+        )
+        .unwrap();
+        let joined = |history| ServerMsg::Joined {
+            room: "lobby".parse().unwrap(),
+            history,
+            members: 1,
+            present: vec![post.username.clone()],
+            truncated: false,
+        };
+        let history = serde_json::to_string(&vec![post.clone()]).unwrap();
+        let spliced = with_history(&encode_server(&joined(Vec::new())), &history);
+        assert_eq!(spliced, encode_server(&joined(vec![post.clone()])));
+    }
 }
