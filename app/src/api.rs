@@ -50,7 +50,8 @@ mod backend {
             before: Option<u64>,
             limit: u32,
         ) -> BoxFuture<'_, Result<HistoryPage, BackendError>>;
-        /// Every room with at least one post or one member: most recently active first.
+        /// The directory: a bounded list whatever the number of rooms (the busiest live rooms
+        /// without posts first, then the most recently active rooms with posts).
         fn rooms(&self) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>>;
     }
 

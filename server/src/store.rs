@@ -112,6 +112,12 @@ fn into_posts(rows: Vec<PostRow>) -> Result<Vec<Post>, StoreError> {
     rows.into_iter().map(|r| Post::try_from(r).map_err(StoreError::from)).collect()
 }
 
+fn into_totals(rows: Vec<(String, i64, i64)>) -> Result<Vec<RoomTotals>, StoreError> {
+    rows.into_iter()
+        .map(|(room, posts, last_ts)| Ok(RoomTotals { room: RoomName::parse(&room)?, posts: posts as u64, last_ts }))
+        .collect()
+}
+
 const POST_COLUMNS: &str = "room, seq, client_id, username, text, ts";
 
 impl Store {
@@ -321,17 +327,31 @@ impl Store {
         Ok(Some(posts))
     }
 
-    /// Every room that has posts, most recently active first.
-    pub async fn rooms(&self) -> Result<Vec<RoomTotals>, StoreError> {
+    /// Up to `limit` of the rooms that have posts, most recently active first (read from the
+    /// `rooms_by_last_ts` index).
+    pub async fn rooms(&self, limit: u32) -> Result<Vec<RoomTotals>, StoreError> {
         let rows: Vec<(String, i64, i64)> =
-            sqlx::query_as("SELECT room, last_seq, last_ts FROM rooms ORDER BY last_ts DESC LIMIT 500")
+            sqlx::query_as("SELECT room, last_seq, last_ts FROM rooms ORDER BY last_ts DESC LIMIT ?")
+                .bind(i64::from(limit))
                 .fetch_all(&self.reads)
                 .await?;
-        rows.into_iter()
-            .map(|(room, posts, last_ts)| {
-                Ok(RoomTotals { room: RoomName::parse(&room)?, posts: posts as u64, last_ts })
-            })
-            .collect()
+        into_totals(rows)
+    }
+
+    /// The totals of those of `rooms` that have posts (one primary-key lookup each).
+    pub async fn totals_of(&self, rooms: &[RoomName]) -> Result<Vec<RoomTotals>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in rooms.chunks(ROWS_PER_STATEMENT) {
+            let mut select = QueryBuilder::new("SELECT room, last_seq, last_ts FROM rooms WHERE room IN (");
+            let mut names = select.separated(", ");
+            for room in chunk {
+                names.push_bind(room.as_str());
+            }
+            select.push(")");
+            let rows: Vec<(String, i64, i64)> = select.build_query_as().fetch_all(&self.reads).await?;
+            found.extend(into_totals(rows)?);
+        }
+        Ok(found)
     }
 
     /// Waits for in-flight queries and closes the database cleanly.

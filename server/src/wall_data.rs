@@ -1,5 +1,5 @@
 //! The data behind the pages' server functions: posts from the store, live member counts
-//! from the hub.
+//! from the counts the hub keeps (no round trip to it).
 
 use crate::hub::{Hub, HubError};
 use crate::store::{now_ms, Store, StoreError};
@@ -7,6 +7,13 @@ use app::api::{BackendError, HistoryPage, RoomSummary, WallData};
 use app::domain::RoomName;
 use futures::future::BoxFuture;
 use futures::FutureExt;
+use std::collections::HashSet;
+
+/// Rooms with posts the directory lists at most: the most recently active.
+pub const STORED_LISTED: u32 = 100;
+/// Live rooms the directory lists besides those, at most: the busiest. Rooms anyone can make
+/// by joining them, so bounded: 100,000 junk rooms cost no more than 50.
+pub const LIVE_LISTED: usize = 50;
 
 pub struct ServerWallData {
     pub store: Store,
@@ -39,26 +46,34 @@ impl WallData for ServerWallData {
         .boxed()
     }
 
+    /// Costs the same however many rooms exist: the [`STORED_LISTED`] most recently active
+    /// rooms with posts (from an index), and the [`LIVE_LISTED`] busiest live rooms not among
+    /// them (from the counts the hub keeps), whose totals are looked up by key.
     fn rooms(&self) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>> {
         async move {
-            let totals = self.store.rooms().await.map_err(logged)?;
-            let mut live = self.hub.member_counts().await.map_err(logged)?;
-            let mut rooms: Vec<RoomSummary> = totals
+            let occupancy = self.hub.occupancy();
+            let mut stored = self.store.rooms(STORED_LISTED).await.map_err(logged)?;
+            let listed: HashSet<RoomName> = stored.iter().map(|t| t.room.clone()).collect();
+            let live = occupancy.busiest(LIVE_LISTED, |room| !listed.contains(room));
+            let names: Vec<RoomName> = live.iter().map(|(room, _)| room.clone()).collect();
+            // Live rooms whose posts are older than the stored list's: listed with their posts.
+            let older = self.store.totals_of(&names).await.map_err(logged)?;
+            let with_posts: HashSet<RoomName> = older.iter().map(|t| t.room.clone()).collect();
+            stored.extend(older);
+            stored.sort_by(|a, b| b.last_ts.cmp(&a.last_ts).then(a.room.cmp(&b.room)));
+            // Rooms people are in but nobody has posted to yet come first (busiest first):
+            // they are live.
+            let mut rooms: Vec<RoomSummary> = live
                 .into_iter()
-                .map(|t| RoomSummary {
-                    members: live.remove(&t.room).unwrap_or(0),
-                    room: t.room.to_string(),
-                    posts: t.posts,
-                })
-                .collect();
-            // Rooms people are in but nobody has posted to yet come first: they are live.
-            let mut fresh: Vec<RoomSummary> = live
-                .into_iter()
+                .filter(|(room, _)| !with_posts.contains(room))
                 .map(|(room, members)| RoomSummary { room: room.to_string(), posts: 0, members })
                 .collect();
-            fresh.sort_by(|a, b| b.members.cmp(&a.members).then(a.room.cmp(&b.room)));
-            fresh.append(&mut rooms);
-            Ok(fresh)
+            rooms.extend(stored.into_iter().map(|t| RoomSummary {
+                members: occupancy.people(&t.room),
+                room: t.room.to_string(),
+                posts: t.posts,
+            }));
+            Ok(rooms)
         }
         .boxed()
     }

@@ -93,7 +93,7 @@ pub async fn health(State(state): State<WsState>) -> Response {
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<WsState>) -> Response {
-    let rooms = state.hub.member_counts().await.map(|m| m.len()).unwrap_or(0);
+    let rooms = state.hub.occupancy().rooms();
     let body = state.metrics.render(state.gateway.open(), rooms);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }

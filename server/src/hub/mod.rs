@@ -14,10 +14,15 @@
 //! - `task.rs` — the actor: its loop, joins, batched posts, broadcast, departures.
 //! - `room.rs` — a room's members and people, and who came or went since last announced.
 //! - `presence.rs` — announcing arrivals and departures, at most every 250 ms per room.
+//! - `occupancy.rs` — people per room, kept by the hub, read by the directory and
+//!   `/metrics` without a round trip.
 
+mod occupancy;
 mod presence;
 mod room;
 mod task;
+
+pub use occupancy::Occupancy;
 
 use crate::metrics::Metrics;
 use crate::queue::ClientHandle;
@@ -119,6 +124,8 @@ pub struct Hub {
     commands: mpsc::Sender<Command>,
     /// Joiners read their history through it, outside the hub.
     store: Store,
+    /// People per room, kept by the hub task as they come and go.
+    occupancy: Occupancy,
 }
 
 /// A member registered by [`Hub::register`] whose `joined` waits for its history.
@@ -168,8 +175,9 @@ impl std::fmt::Debug for Command {
 impl Hub {
     pub fn spawn(store: Store, metrics: Metrics) -> Self {
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
-        tokio::spawn(task::HubTask::new(store.clone(), metrics).run(rx));
-        Self { commands, store }
+        let occupancy = Occupancy::default();
+        tokio::spawn(task::HubTask::new(store.clone(), metrics, occupancy.clone()).run(rx));
+        Self { commands, store, occupancy }
     }
 
     /// Adds the connection to the room (or renames it there). Posts broadcast from now on
@@ -252,7 +260,14 @@ impl Hub {
         }
     }
 
-    /// People (distinct usernames) in each room that has any.
+    /// People (distinct usernames) in each room that has any, kept up to date by the hub:
+    /// reading it costs no round trip.
+    pub fn occupancy(&self) -> &Occupancy {
+        &self.occupancy
+    }
+
+    /// [`Hub::occupancy`] of every room, once the hub has handled every command sent before
+    /// this one (a round trip: for tests; the server reads [`Hub::occupancy`]).
     pub async fn member_counts(&self) -> Result<HashMap<RoomName, u32>, HubError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::MemberCounts { reply }).await?;

@@ -1,5 +1,6 @@
 //! The hub's actor: owns every room, stores posts in batches, broadcasts them in order.
 
+use super::occupancy::Occupancy;
 use super::room::{Member, Room};
 use super::{Command, ConnId, History, PostRequest};
 use crate::metrics::Metrics;
@@ -29,11 +30,18 @@ pub(super) struct HubTask {
     pub(super) held: HashSet<RoomName>,
     /// When the held changes go out.
     pub(super) held_until: Option<Instant>,
+    /// People per room, updated whenever someone arrives or leaves.
+    occupancy: Occupancy,
 }
 
 impl HubTask {
-    pub(super) fn new(store: Store, metrics: Metrics) -> Self {
-        Self { store, metrics, rooms: HashMap::new(), held: HashSet::new(), held_until: None }
+    pub(super) fn new(store: Store, metrics: Metrics, occupancy: Occupancy) -> Self {
+        Self { store, metrics, rooms: HashMap::new(), held: HashSet::new(), held_until: None, occupancy }
+    }
+
+    /// Publishes the room's count of people (0 once it is gone).
+    fn recount(&self, room: &RoomName) {
+        self.occupancy.set(room, self.rooms.get(room).map_or(0, Room::count));
     }
 
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -97,7 +105,7 @@ impl HubTask {
             }
             Command::Post(request) => self.post_batch(vec![request]).await,
             Command::MemberCounts { reply } => {
-                let _ = reply.send(self.rooms.iter().map(|(name, r)| (name.clone(), r.count())).collect());
+                let _ = reply.send(self.occupancy.all());
             }
         }
     }
@@ -114,6 +122,7 @@ impl HubTask {
         }
         if arrived {
             self.presence_changed(&room);
+            self.recount(&room);
         }
     }
 
@@ -207,8 +216,10 @@ impl HubTask {
         if entry.members.is_empty() {
             self.rooms.remove(room);
             self.held.remove(room);
+            self.recount(room);
         } else if departed > 0 {
             self.presence_changed(room);
+            self.recount(room);
         }
     }
 }

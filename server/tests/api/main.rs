@@ -3,6 +3,7 @@
 mod admission;
 mod cli;
 mod crash;
+mod directory_bounds;
 mod errors;
 mod fallback;
 mod group_commit;
