@@ -112,12 +112,16 @@ impl Client {
 
     /// The next server message; fails the test on timeout, close or a non-JSON frame.
     pub async fn recv(&mut self) -> ServerMsg {
+        serde_json::from_str(self.recv_text().await.as_str()).expect("server sends valid ServerMsg")
+    }
+
+    /// The next text frame, undecoded (for clients that only need its type); fails the test
+    /// on timeout or close.
+    pub async fn recv_text(&mut self) -> tungstenite::Utf8Bytes {
         loop {
             let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await.expect("a message within 5 s");
             match frame {
-                Some(Ok(Message::Text(text))) => {
-                    return serde_json::from_str(&text).expect("server sends valid ServerMsg")
-                }
+                Some(Ok(Message::Text(text))) => return text,
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 other => panic!("expected a text message, got {other:?}"),
             }
