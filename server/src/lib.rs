@@ -3,10 +3,11 @@
 //! # Layout
 //! - `config.rs` — command-line flags and their environment variables; subcommands.
 //! - `client.rs` — `wallsocket client`, the terminal client.
-//! - `bench/` — `wallsocket bench speed|fanout|ingest|idle|compare`: the load generators.
+//! - `bench/` — `wallsocket bench speed|fanout|ingest|idle|compare|hostile`: the load generators.
 //! - `startup.rs` — `Application`: binds, opens the store, starts the hub, builds the router,
 //!   runs until the shutdown token is cancelled, then lets sockets close.
-//! - `serve.rs` — the accept loop: HTTP/1.1 with a header-read timeout, graceful stop.
+//! - `serve.rs` — the accept loop: HTTP/1.1, a cap on TCP connections, header-read, write and
+//!   POST deadlines, and a drain that answers 503 on stop.
 //! - `linger.rs` — lingering close: drain what a peer still sends before closing, so it
 //!   reads our last frame instead of a reset.
 //! - `gateway.rs` — the one admission point for every long-lived transport: Origin,
