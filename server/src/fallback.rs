@@ -129,14 +129,10 @@ pub struct SseQuery {
 
 pub async fn sse(
     State(state): State<WsState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    permit: Permit,
     headers: HeaderMap,
     Query(query): Query<SseQuery>,
 ) -> Response {
-    let permit = match state.gateway.admit(peer.ip(), &headers) {
-        Ok(permit) => permit,
-        Err(refusal) => return refusal.into_response(),
-    };
     let (id, mut session, mut queue, overflowed) = open(&state);
     let hello = state.limits.hello(Some(id.clone()));
     let _ = session.client().deliver(Outbound::text(encode_server(&hello)));

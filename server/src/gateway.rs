@@ -3,16 +3,21 @@
 //! [`Permit`] before it starts and holds it for as long as it lives, so a new endpoint cannot
 //! forget a check, and `--max-connections` counts every one of them.
 //!
+//! Handlers take a [`Permit`] as an extractor (the router's state provides the `Gateway`),
+//! so a handler that holds one was admitted.
+//!
 //! Admission checks, in order: the Origin (a page on another site must not ride a user's
 //! browser), shutdown (draining servers take nothing new), the per-address connect rate, and
 //! the global cap. Requests that belong to something already admitted (a `POST /x/send`, a
 //! poll of an open session) pass [`Gateway::check_origin`] only.
 
 use crate::origin::OriginPolicy;
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -75,6 +80,23 @@ pub struct Permit {
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gateway").field("open", &self.open).field("max", &self.max).finish()
+    }
+}
+
+/// Admission as an extractor: a handler that takes a `Permit` only runs once admitted; a
+/// refusal is the response.
+impl<S> FromRequestParts<S> for Permit
+where
+    Gateway: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Refusal;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // The accept loop records every peer; a request without one shares one bucket.
+        let peer =
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        Gateway::from_ref(state).admit(peer, &parts.headers)
     }
 }
 

@@ -55,6 +55,13 @@ struct AppState {
     ws: WsState,
 }
 
+/// What the [`crate::gateway::Permit`] extractor admits with.
+impl FromRef<AppState> for Gateway {
+    fn from_ref(state: &AppState) -> Self {
+        state.ws.gateway.clone()
+    }
+}
+
 pub struct Application {
     listener: TcpListener,
     router: Router,

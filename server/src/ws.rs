@@ -1,7 +1,7 @@
 //! `GET /ws`: admitted by the [`Gateway`], then upgraded and handed to [`crate::connection`].
 
 use crate::connection;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Permit};
 use crate::hub::Hub;
 use crate::session::Limits;
 use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
@@ -49,6 +49,7 @@ pub struct UpgradeQuery {
 
 pub async fn upgrade(
     State(state): State<WsState>,
+    permit: Permit,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<UpgradeQuery>,
     method: Method,
@@ -56,10 +57,6 @@ pub async fn upgrade(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let permit = match state.gateway.admit(peer.ip(), &headers) {
-        Ok(permit) => permit,
-        Err(refusal) => return refusal.into_response(),
-    };
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let max = state.limits.max_message_bytes;
     let captures = state.captures.clone();

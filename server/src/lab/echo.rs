@@ -7,16 +7,16 @@
 
 use super::wire::{request_head_bytes, response_head_bytes};
 use super::{run_id, LabState, LESSON_IDLE, LESSON_LIFETIME};
+use crate::gateway::Permit;
 use app::lab::frame_header_len;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
@@ -56,16 +56,11 @@ pub async fn http(
 
 pub async fn ws(
     State(lab): State<LabState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    permit: Permit,
     Query(q): Query<RunQuery>,
-    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let Some(run) = run_id(&q.run).map(str::to_owned) else { return bad_run() };
-    let permit = match lab.gateway.admit(peer.ip(), &headers) {
-        Ok(permit) => permit,
-        Err(refusal) => return refusal.into_response(),
-    };
     let max = app::protocol::MAX_MESSAGE_BYTES;
     upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| async move {
         let _permit = permit;
@@ -108,17 +103,8 @@ async fn echo_frames(mut socket: WebSocket, lab: LabState, run: String) {
     }
 }
 
-pub async fn sse_stream(
-    State(lab): State<LabState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(q): Query<RunQuery>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn sse_stream(State(lab): State<LabState>, permit: Permit, Query(q): Query<RunQuery>) -> Response {
     let Some(run) = run_id(&q.run).map(str::to_owned) else { return bad_run() };
-    let permit = match lab.gateway.admit(peer.ip(), &headers) {
-        Ok(permit) => permit,
-        Err(refusal) => return refusal.into_response(),
-    };
     let session = uuid::Uuid::new_v4().simple().to_string();
     let (tx, rx) = mpsc::channel::<String>(64);
     lab.echo_sessions.insert(session.clone(), tx);

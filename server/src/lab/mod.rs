@@ -28,7 +28,7 @@ pub const LESSON_IDLE: Duration = Duration::from_secs(60);
 /// The longest any lesson socket or stream lives: a lesson is minutes, not hours.
 pub const LESSON_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
-#[derive(Clone)]
+#[derive(Clone, axum::extract::FromRef)]
 pub struct LabState {
     pub ledger: wire::Ledger,
     pub captures: handshake::Captures,

@@ -10,7 +10,7 @@ use crate::gateway::Permit;
 use crate::store::now_ms;
 use app::lab::{frame_header_len, Tick};
 use axum::extract::ws::{Message, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,6 @@ use axum::Json;
 use futures::StreamExt;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -51,17 +50,13 @@ pub struct StartQuery {
 
 pub async fn start(
     State(lab): State<LabState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    // A ticker is a task that runs for minutes: started like a connection (Origin, rate,
+    // a free slot), though it keeps no slot; the streams that deliver it each hold one.
+    _admitted: Permit,
     Query(q): Query<StartQuery>,
 ) -> Response {
     if !(1..=MAX_RATE).contains(&q.rate) {
         return (StatusCode::BAD_REQUEST, format!("rate must be 1–{MAX_RATE} events per second")).into_response();
-    }
-    // A ticker is a task that runs for minutes: started like a connection (Origin, rate),
-    // though it holds no slot; the streams that deliver it each take one.
-    if let Err(refusal) = lab.gateway.admit(peer.ip(), &headers) {
-        return refusal.into_response();
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (tx, rx) = watch::channel(Tick { n: 0, ts: now_ms() });
@@ -158,17 +153,8 @@ fn content_length_line(len: usize) -> u64 {
     ("content-length: ".len() + len.to_string().len() + 2) as u64
 }
 
-pub async fn sse(
-    State(lab): State<LabState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn sse(State(lab): State<LabState>, permit: Permit, Path(id): Path<String>) -> Response {
     let Some(rx) = lab.tickers.get(&id) else { return gone() };
-    let permit = match lab.gateway.admit(peer.ip(), &headers) {
-        Ok(permit) => permit,
-        Err(refusal) => return refusal.into_response(),
-    };
     let ledger = lab.ledger.clone();
     let ticks = ticks_of(rx, permit).map(move |tick| {
         let data = serde_json::to_string(&tick).unwrap_or_default();
@@ -184,16 +170,11 @@ pub async fn sse(
 
 pub async fn ws(
     State(lab): State<LabState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    permit: Permit,
     Path(id): Path<String>,
-    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let Some(rx) = lab.tickers.get(&id) else { return gone() };
-    let permit = match lab.gateway.admit(peer.ip(), &headers) {
-        Ok(permit) => permit,
-        Err(refusal) => return refusal.into_response(),
-    };
     // The ticker sends and reads nothing: a frame of any size is a client out of line.
     let max = app::protocol::MAX_MESSAGE_BYTES;
     upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |mut socket| async move {

@@ -1,7 +1,7 @@
 //! Hostile clients over raw TCP (the key Autobahn cases re-created), limits on connections,
 //! and no compression: every violation is closed with its code and nobody else notices.
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{rss_kib, spawn_app, spawn_app_with, TestApp};
 use app::protocol::close;
 use std::sync::Arc;
 use std::time::Duration;
@@ -189,16 +189,6 @@ async fn a_slowloris_client_is_cut_off_and_fresh_clients_still_get_in() {
         .await
         .expect("the dribbling client was cut off");
     assert!(started.elapsed() < Duration::from_secs(3), "cut off after the header timeout, not later");
-}
-
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 #[tokio::test]

@@ -1,19 +1,9 @@
 //! Replays cost bounded memory: long-poll sessions that join a big room again and again
 //! and never poll pin at most their queue's byte limit each, and posting goes on.
 
-use crate::helpers::{post_msg, spawn_binary, Client};
+use crate::helpers::{post_msg, rss_kib, spawn_binary, Client};
 use app::protocol::ServerMsg;
 use std::time::Duration;
-
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
 
 async fn client(port: u16) -> Client {
     let (ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await.unwrap();

@@ -16,6 +16,17 @@ async fn tiny_window(app: &TestApp) -> TcpStream {
     socket.connect(([127, 0, 0, 1], app.port).into()).await.unwrap()
 }
 
+/// A WebSocket over a tiny window that joins the busy room, then reads nothing.
+async fn stalled_websocket(app: &TestApp) -> Client {
+    let stream = tiny_window(app).await;
+    let (ws, _) =
+        tokio_tungstenite::client_async(app.ws_url(), tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap();
+    let mut stalled = Client::from_stream(ws);
+    stalled.recv().await; // hello
+    stalled.join("busy", "stalled", None).await;
+    stalled
+}
+
 async fn metric(app: &TestApp, name: &str) -> f64 {
     let text = reqwest::get(app.http_url("/metrics")).await.unwrap().text().await.unwrap();
     text.lines()
@@ -78,24 +89,14 @@ async fn stalled_peer_is_dropped(app: &TestApp, test: &str) {
 async fn a_websocket_that_never_reads_is_dropped_even_when_its_queue_never_fills() {
     // A queue so large it never overflows: only the write deadline can end this connection.
     let app = stalled_app(&["--queue-capacity", "100000", "--queue-bytes", "1000000000"]).await;
-    let stream = tiny_window(&app).await;
-    let (ws, _) =
-        tokio_tungstenite::client_async(app.ws_url(), tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap();
-    let mut stalled = Client::from_stream(ws);
-    stalled.recv().await; // hello
-    stalled.join("busy", "stalled", None).await;
+    let _stalled = stalled_websocket(&app).await;
     stalled_peer_is_dropped(&app, "websocket, no overflow").await;
 }
 
 #[tokio::test]
 async fn a_websocket_whose_queue_overflows_mid_write_is_dropped() {
     let app = stalled_app(&[]).await;
-    let stream = tiny_window(&app).await;
-    let (ws, _) =
-        tokio_tungstenite::client_async(app.ws_url(), tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap();
-    let mut stalled = Client::from_stream(ws);
-    stalled.recv().await; // hello
-    stalled.join("busy", "stalled", None).await;
+    let _stalled = stalled_websocket(&app).await;
     stalled_peer_is_dropped(&app, "websocket, overflow").await;
     assert!(metric(&app, "wallsocket_queue_overflows_total").await >= 1.0);
 }
