@@ -5,15 +5,18 @@
 //! WebSocket is retried in the background. `?transport=ws|sse|longpoll` forces one. The page talks to it through a [`RoomSocket`] handle; the
 //! task reports every server message back through a callback and its state through a signal.
 //! Posts stay in the room's outbox (saved in `localStorage`, so a reload keeps them) until
-//! acknowledged, and are re-sent after every (re)join; the server recognises retries by
-//! `client_id`. Silence, or a post left unacknowledged too long, counts as a dead connection.
+//! acknowledged, and are sent only once `joined` has arrived on the current connection, then
+//! again after every (re)join; the server recognises retries by `client_id`. Silence, a post
+//! or a join left unanswered too long, or a refused join counts as a dead connection; a post
+//! answered `not_joined` makes the task join again (see [`Membership`]).
 
 use super::link::{Kind, Link};
 use super::now_ms;
 use super::storage::{load_outbox, load_transport, save_outbox, save_transport, OutboxEntry};
 use crate::components::badge::ConnState;
 use crate::domain::{ClientId, RoomName, Username};
-use crate::protocol::{ClientMsg, ErrorCode, ServerMsg};
+use crate::pages::room::membership::{refused_for_good, Membership, Next};
+use crate::protocol::{ClientMsg, ServerMsg};
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::stream::Fuse;
 use futures::{select, FutureExt, StreamExt};
@@ -69,6 +72,7 @@ impl RoomSocket {
             state,
             outbox,
             sent_at: Vec::new(),
+            membership: Membership::default(),
             kind,
             forced: forced.is_some(),
         };
@@ -119,6 +123,8 @@ struct Task {
     outbox: Vec<OutboxEntry>,
     /// When each outbox post was last sent on the current connection.
     sent_at: Vec<(ClientId, i64)>,
+    /// Whether the current connection is in the room yet.
+    membership: Membership,
     kind: Kind,
     /// Set by `?transport=`: never fall back or upgrade.
     forced: bool,
@@ -184,17 +190,31 @@ impl Task {
         let mut last_heard = now_ms();
         let mut ping_sent: Option<i64> = None;
         self.sent_at.clear();
+        self.membership = Membership::default();
         loop {
             // Replies can queue more messages (a join's reply re-sends the outbox): loop until empty.
             while !outbox.is_empty() {
                 for msg in std::mem::take(&mut outbox) {
-                    if let ClientMsg::Post { client_id, .. } = &msg {
-                        self.sent_at.retain(|(id, _)| id != client_id);
-                        self.sent_at.push((client_id.clone(), now_ms()));
+                    match &msg {
+                        ClientMsg::Join { .. } => self.membership.join_sent(now_ms()),
+                        ClientMsg::Ping => {}
+                        // Not in the room yet: the server would refuse it. A post stays in the
+                        // outbox and goes once `joined` arrives; `typing` is not worth keeping.
+                        _ if !self.membership.joined() => continue,
+                        ClientMsg::Post { client_id, .. } => {
+                            self.sent_at.retain(|(id, _)| id != client_id);
+                            self.sent_at.push((client_id.clone(), now_ms()));
+                        }
+                        _ => {}
                     }
-                    match link.send(&msg).await {
-                        Ok(replies) => replies.into_iter().for_each(|reply| self.receive(reply, &mut outbox, attempt)),
+                    let replies = match link.send(&msg).await {
+                        Ok(replies) => replies,
                         Err(_) => return Ended::Lost,
+                    };
+                    for reply in replies {
+                        if let Err(ended) = self.receive(reply, &mut outbox, attempt) {
+                            return ended;
+                        }
                     }
                 }
             }
@@ -203,14 +223,17 @@ impl Task {
                     Some(msg) => {
                         last_heard = now_ms();
                         ping_sent = None;
-                        self.receive(msg, &mut outbox, attempt);
+                        if let Err(ended) = self.receive(msg, &mut outbox, attempt) {
+                            return ended;
+                        }
                     }
                     None => return Ended::Lost,
                 },
                 _ = checks.next() => {
                     let now = now_ms();
                     let overdue = self.sent_at.iter().any(|(_, at)| now - at > ANSWER_TIMEOUT_MS);
-                    if overdue || ping_sent.is_some_and(|at| now - at > ANSWER_TIMEOUT_MS) {
+                    let silent = ping_sent.is_some_and(|at| now - at > ANSWER_TIMEOUT_MS);
+                    if overdue || silent || self.membership.join_overdue(now) {
                         return Ended::Lost;
                     }
                     if ping_sent.is_none() && now - last_heard > PING_AFTER_MS {
@@ -264,15 +287,25 @@ impl Task {
         true
     }
 
-    /// Handles one server message: state, outbox, then the page.
-    fn receive(&mut self, msg: ServerMsg, outbox: &mut Vec<ClientMsg>, attempt: &mut u32) {
-        if matches!(msg, ServerMsg::Joined { .. }) {
-            *attempt = 0;
-            self.state.set(ConnState::Live { transport: self.kind.name() });
-            outbox.extend(self.outbox.iter().map(|e| self.post_msg(e)));
+    /// Handles one server message: state, outbox, then the page. `Err` when the connection
+    /// must be dropped (the join was refused).
+    fn receive(&mut self, msg: ServerMsg, outbox: &mut Vec<ClientMsg>, attempt: &mut u32) -> Result<(), Ended> {
+        let next = self.membership.on_message(&msg, now_ms());
+        match next {
+            Next::SendOutbox => {
+                *attempt = 0;
+                self.state.set(ConnState::Live { transport: self.kind.name() });
+                outbox.extend(self.outbox.iter().map(|e| self.post_msg(e)));
+            }
+            Next::Rejoin => outbox.push(self.join_msg()),
+            Next::Reconnect | Next::Nothing => {}
         }
         self.settle(&msg);
         (self.on_message)(msg);
+        match next {
+            Next::Reconnect => Err(Ended::Lost),
+            _ => Ok(()),
+        }
     }
 
     fn join_msg(&self) -> ClientMsg {
@@ -292,7 +325,7 @@ impl Task {
     fn settle(&mut self, msg: &ServerMsg) {
         let done: Option<&ClientId> = match msg {
             ServerMsg::Ack { client_id, .. } => Some(client_id),
-            ServerMsg::Error { code, client_id: Some(id), .. } if !retryable(*code) => Some(id),
+            ServerMsg::Error { code, client_id: Some(id), .. } if refused_for_good(*code) => Some(id),
             _ => None,
         };
         if let Some(done) = done {
@@ -301,10 +334,6 @@ impl Task {
             save_outbox(&self.room, &self.outbox);
         }
     }
-}
-
-fn retryable(code: ErrorCode) -> bool {
-    matches!(code, ErrorCode::Internal | ErrorCode::RateLimited)
 }
 
 /// The transport named by `?transport=` in the page's URL, if any.

@@ -167,3 +167,4 @@ use browser::connect;
 
 #[cfg(feature = "hydrate")]
 mod browser;
+pub(crate) mod membership;

@@ -1,6 +1,7 @@
 //! A wall's state in the page: posts by seq (so duplicates collapse and order is by seq),
 //! the author's pending posts, and what the server said about the room.
 
+use super::room::membership::refused_for_good;
 use crate::api::HistoryPage;
 use crate::components::presence::Notice;
 use crate::domain::{ClientId, PostText, Username};
@@ -178,11 +179,15 @@ impl WallState {
             ServerMsg::Ack { client_id, .. } => {
                 self.pending.update(|pending| pending.retain(|p| p.client_id != client_id));
             }
-            ServerMsg::Error { message, client_id: Some(id), .. } => self.pending.update(|pending| {
-                if let Some(p) = pending.iter_mut().find(|p| p.client_id == id) {
-                    p.error = Some(message);
-                }
-            }),
+            ServerMsg::Error { code, message, client_id: Some(id) } if refused_for_good(code) => {
+                self.pending.update(|pending| {
+                    if let Some(p) = pending.iter_mut().find(|p| p.client_id == id) {
+                        p.error = Some(message);
+                    }
+                })
+            }
+            // The socket sends it again (after joining again, or on the next connection): not failed.
+            ServerMsg::Error { client_id: Some(_), .. } => {}
             ServerMsg::Error { message, client_id: None, .. } => self.notice.set(Some(message)),
             ServerMsg::Hello { .. } | ServerMsg::Left { .. } | ServerMsg::Pong => {}
         }
@@ -194,6 +199,7 @@ impl WallState {
 mod tests {
     use super::*;
     use crate::domain::RoomName;
+    use crate::protocol::ErrorCode;
 
     fn post(seq: u64) -> Post {
         Post {
@@ -236,6 +242,22 @@ mod tests {
             &page,
         );
         assert!(state.pending.get_untracked().is_empty());
+    }
+
+    #[test]
+    fn a_post_that_will_be_retried_is_not_shown_as_failed() {
+        let owner = Owner::new();
+        owner.set();
+        let state = WallState::new();
+        let page = HistoryPage { posts: vec![], has_older: false, now_ms: 0 };
+        let pending = |id: &str| Pending { client_id: id.parse().unwrap(), text: "hi".parse().unwrap(), error: None };
+        state.pending.set(vec![pending("c1"), pending("c2")]);
+        let error =
+            |code, id: &str| ServerMsg::Error { code, message: "no".into(), client_id: Some(id.parse().unwrap()) };
+        state.apply(error(ErrorCode::NotJoined, "c1"), 0, &page);
+        state.apply(error(ErrorCode::InvalidText, "c2"), 0, &page);
+        let errors: Vec<Option<String>> = state.pending.get_untracked().into_iter().map(|p| p.error).collect();
+        assert_eq!(errors, [None, Some("no".to_owned())]);
     }
 
     #[test]
