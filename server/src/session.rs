@@ -132,11 +132,12 @@ impl Session {
     /// while the reader goes on reading.
     async fn join(&mut self, room: RoomName, username: Username, since: Option<u64>) -> Reply {
         tracing::debug!(%room, "join");
-        // Already in the room (a new name): it has every post since it joined, so nothing
-        // is replayed, and a client cannot make the server re-read history.
+        // Already in the room: it has every post since it joined, so a rename replays
+        // nothing; a re-join with `since` is a client repairing a gap it saw, and replays
+        // like any join (counted by the join limit).
         let history = match (self.joined.insert(room.clone(), username.clone()), since) {
-            (Some(_), _) => History::None,
-            (None, Some(since)) => History::Since(since),
+            (_, Some(since)) => History::Since(since),
+            (Some(_), None) => History::None,
             (None, None) => History::Latest,
         };
         if history != History::None && self.joined.len() > self.max_rooms {
