@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and prints their tables (docs/BENCHMARKS.md records the results):
-#  1. `wallsocket bench compare`: idle memory and fan-out on wallsocket and on the socket.io
+#  1. `wallsocket-tools bench compare`: idle memory and fan-out on wallsocket and on the socket.io
 #     peers (Node socket.io 4.8, python-socketio 5), then wallsocket's durable ingest. Every
 #     server is pinned to core 0, the load generator to core 1.
 #  2. SSR: wrk against a room page with 50 posts, server pinned to core 0; once rendering
 #     every request, once with the page cache on (the default).
-#  3. `wallsocket bench hostile`: the fan-out quiet and under attack, server on core 0.
+#  3. `wallsocket-tools bench hostile`: the fan-out quiet and under attack, server on core 0.
 #  4. The hydrate bundle: bytes raw and brotli-compressed (what a browser downloads).
 # Usage: scripts/bench.sh [--tiny]
 #   --tiny runs every scenario at a toy size: the test command does, so the harness cannot rot.
@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 scripts/install-tools.sh
 source scripts/env.sh
 cargo leptos build --release --split
+cargo build --release -p wallsocket-tools
 
 if [[ "${1:-}" == "--tiny" ]]; then
   COMPARE=(--clients 5 --publishers 2 --rate 10 --seconds 1 --idle 20 --ingest-seconds 1)
@@ -26,9 +27,10 @@ else
   HOSTILE=(--clients 1000 --rate 100 --seconds 10)
 fi
 bin=target/release/wallsocket
+tools=target/release/wallsocket-tools
 
 echo "==> fan-out, idle memory and ingest"
-taskset -c 1 "$bin" bench compare "${COMPARE[@]}"
+taskset -c 1 "$tools" bench compare --server-bin "$bin" "${COMPARE[@]}"
 
 # start_server [SERVER FLAGS...]: a fresh server on core 0 with its own database; sets
 # $port, $server (its pid) and $work (its temp dir). stop_server ends it.
@@ -58,7 +60,7 @@ ssr() {
   echo "==> SSR of a room page with 50 posts: $label"
   start_server "$@"
   seq 1 50 | sed 's/^/post number /' |
-    "$bin" client --url "ws://127.0.0.1:$port/ws" --room ssr-bench --user bencher --once >/dev/null
+    "$tools" client --url "ws://127.0.0.1:$port/ws" --room ssr-bench --user bencher --once >/dev/null
   posts=$(curl -sf "http://127.0.0.1:$port/r/ssr-bench" | grep -o 'post number [0-9]*' | sort -u | wc -l)
   if [[ "$posts" != 50 ]]; then
     echo "the room page shows $posts of 50 posts" >&2
@@ -80,7 +82,7 @@ echo "==> fan-out quiet and under attack (stalled readers, replaying joins, junk
 # The attackers share the load generator's address, so the connect rate is raised; they pace
 # themselves at the default 20 messages/s; joins, rooms and queue bytes keep their defaults.
 start_server --ip-connect-rate 100000
-taskset -c 1 "$bin" bench hostile --url "http://127.0.0.1:$port" --server-pid "$server" "${HOSTILE[@]}"
+taskset -c 1 "$tools" bench hostile --url "http://127.0.0.1:$port" --server-pid "$server" "${HOSTILE[@]}"
 stop_server
 
 echo

@@ -33,7 +33,7 @@ if ! command -v npm >/dev/null; then
   say "installing Node.js and npm"
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
 fi
-for dir in end2end bench/peers/socketio-node; do
+for dir in end2end tools/peers/socketio-node; do
   if ! (cd "$dir" && npm ls --depth=0 >/dev/null 2>&1); then
     say "installing npm packages in $dir/"
     (cd "$dir" && npm ci --no-audit --no-fund)
@@ -42,7 +42,7 @@ done
 
 # A virtual environment with the pinned `websockets` package (the Python example and its
 # test) and python-socketio with its pins (the benchmarks' Python peer).
-PEER_REQUIREMENTS=bench/peers/python-socketio/requirements.txt
+PEER_REQUIREMENTS=tools/peers/python-socketio/requirements.txt
 if ! .venv/bin/python -c "import websockets, sys; sys.exit(websockets.__version__ != '${PY_WEBSOCKETS_VERSION}')" 2>/dev/null; then
   say "creating .venv with websockets ${PY_WEBSOCKETS_VERSION}"
   python3 -m venv .venv

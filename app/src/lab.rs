@@ -85,7 +85,7 @@ mod tests {
     }
 }
 
-/// One transport's result in a speed test (browser or `wallsocket bench speed`).
+/// One transport's result in a speed test (browser or `wallsocket-tools bench speed`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpeedResult {
     /// `http`, `ws` or `sse`.

@@ -1,5 +1,5 @@
 //! Latency statistics for the speed test and the transport lab: percentiles and histograms,
-//! shared by the browser pages and the `wallsocket bench` command.
+//! shared by the browser pages and the `wallsocket-tools bench` command.
 
 use serde::{Deserialize, Serialize};
 

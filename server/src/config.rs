@@ -22,11 +22,6 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (what `wallsocket` with no command does).
     Serve(Config),
-    /// Join a room from the terminal: prints posts as they come, posts each line typed.
-    Client(crate::client::ClientArgs),
-    /// Measure a running server (see docs/BENCHMARKS.md).
-    #[command(subcommand)]
-    Bench(crate::bench::BenchCommand),
 }
 
 /// The server's settings.

@@ -2,8 +2,6 @@
 //!
 //! # Layout
 //! - `config.rs` — command-line flags and their environment variables; subcommands.
-//! - `client.rs` — `wallsocket client`, the terminal client.
-//! - `bench/` — `wallsocket bench speed|fanout|ingest|idle|compare|hostile`: the load generators.
 //! - `startup.rs` — `Application`: binds, opens the store, starts the hub, builds the router,
 //!   runs until the shutdown token is cancelled, then lets sockets close.
 //! - `serve.rs` — the accept loop: HTTP/1.1, a cap on TCP connections, header-read, write and
@@ -29,8 +27,6 @@
 //! - `page_cache.rs` — room pages rendered once per second or per new post, not per request.
 //! - `telemetry.rs` — logging.
 
-pub mod bench;
-pub mod client;
 pub mod config;
 pub mod connection;
 pub mod fallback;

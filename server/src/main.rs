@@ -1,4 +1,5 @@
-//! `wallsocket`: runs the server until SIGINT or SIGTERM, or the terminal client.
+//! `wallsocket`: runs the server until SIGINT or SIGTERM (the terminal client and the load
+//! generators are `wallsocket-tools`).
 
 use clap::Parser;
 
@@ -15,8 +16,6 @@ async fn main() -> std::process::ExitCode {
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(config)) => serve(config).await,
-        Some(Command::Client(args)) => wallsocket::client::run(args).await,
-        Some(Command::Bench(command)) => wallsocket::bench::run(command).await,
     }
 }
 

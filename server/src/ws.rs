@@ -5,7 +5,7 @@ use crate::gateway::{Gateway, Permit};
 use crate::hub::Hub;
 use crate::session::Limits;
 use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,9 +52,8 @@ pub async fn upgrade(
     permit: Permit,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<UpgradeQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    // The request as it came, for the inspector's capture.
+    request: Parts,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
@@ -69,7 +68,7 @@ pub async fn upgrade(
         })
     });
     if let Some(token) = query.capture.as_deref().and_then(crate::lab::run_id) {
-        captures.record(token, &method, &uri, &headers, &response);
+        captures.record(token, &request.method, &request.uri, &request.headers, &response);
     }
     response
 }

@@ -19,14 +19,17 @@ pub fn RoomPage() -> impl IntoView {
     let room = move || params.read().get("room").unwrap_or_default();
     move || match RoomName::parse(&room()) {
         Ok(room) => view! { <Wall room/> }.into_any(),
-        Err(e) => view! {
+        Err(e) => {
+            super::not_found::set_not_found_status();
+            view! {
             <section class="panel">
                 <h1>"No such room"</h1>
                 <p class="field-error">{e.to_string()}</p>
                 <p><a href="/">"Back to the rooms"</a></p>
             </section>
+            }
+            .into_any()
         }
-        .into_any(),
     }
 }
 

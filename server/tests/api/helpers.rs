@@ -229,7 +229,11 @@ pub struct Binary {
 /// must keep info logs on.
 pub fn spawn_binary(args: &[&str]) -> Binary {
     use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wallsocket"))
+    // Only the server's own tests have the binary (the tools' tests share these helpers).
+    let Some(exe) = option_env!("CARGO_BIN_EXE_wallsocket") else {
+        panic!("spawn_binary is for the server's own tests, which have its binary")
+    };
+    let mut child = std::process::Command::new(exe)
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
         .env("NO_COLOR", "1")

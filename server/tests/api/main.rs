@@ -1,10 +1,10 @@
 //! Integration tests: the real server on port 0, its own temporary database, native clients.
 
 mod admission;
-mod cli;
 mod crash;
 mod directory_bounds;
 mod errors;
+mod example;
 mod fallback;
 mod group_commit;
 mod heartbeat;

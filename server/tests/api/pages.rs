@@ -53,7 +53,8 @@ async fn unknown_pages_and_invalid_rooms_say_so() {
     let (status, html) = get(&app.http_url("/no/such/page")).await;
     assert_eq!(status, 404);
     assert!(html.contains("Page not found"));
-    let (_, html) = get(&app.http_url("/r/Not%20A%20Room")).await;
+    let (status, html) = get(&app.http_url("/r/Not%20A%20Room")).await;
+    assert_eq!(status, 404, "an invalid room name is no page");
     assert!(html.contains("No such room"));
 }
 

@@ -1,4 +1,4 @@
-//! `wallsocket bench hostile`: the fan-out run twice against one running server, once quiet
+//! `wallsocket-tools bench hostile`: the fan-out run twice against one running server, once quiet
 //! and once while hostile clients work at their limits from the same load generator:
 //! stalled readers in the fan-out room (a tiny receive window, never read), replayers
 //! (join a room of large posts with `since=0`, leave, again) and junk-room joiners (16 rooms

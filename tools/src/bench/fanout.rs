@@ -1,9 +1,9 @@
-//! `wallsocket bench fanout`: K subscribers in one room, P publishers posting at rate R with
+//! `wallsocket-tools bench fanout`: K subscribers in one room, P publishers posting at rate R with
 //! payload S. Reports deliveries per second, post → delivery latency, and every lost,
 //! duplicated or out-of-order delivery (all must be zero). With `--server-pid` it also reads
 //! the server's CPU time from /proc and reports deliveries per server CPU-second, which is
 //! stable on a noisy machine. `--protocol socketio` runs the same load against a Socket.IO
-//! peer from `bench/peers/` (same semantics: join a room, each post numbered and broadcast).
+//! peer from `tools/peers/` (same semantics: join a room, each post numbered and broadcast).
 
 use super::proc::{cpu_seconds, now_micros};
 use super::socketio;
@@ -269,7 +269,7 @@ pub async fn run(args: &FanoutArgs) -> std::process::ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("wallsocket bench fanout: {e}");
+            eprintln!("wallsocket-tools bench fanout: {e}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 pub enum Protocol {
     /// wallsocket's own protocol on /ws (docs/PROTOCOL.md).
     Wallsocket,
-    /// Socket.IO v5 over Engine.IO v4 on /socket.io/ (the peers in bench/peers/).
+    /// Socket.IO v5 over Engine.IO v4 on /socket.io/ (the peers in tools/peers/).
     Socketio,
 }
 

@@ -1,7 +1,7 @@
-//! `wallsocket bench compare`: starts wallsocket and each peer from `bench/peers/` in turn,
+//! `wallsocket-tools bench compare`: starts wallsocket and each peer from `tools/peers/` in turn,
 //! pinned to one core with `taskset`, puts the same fan-out and idle load on each, measures
 //! wallsocket's durable ingest, and prints one table with ratios. Run the command itself on
-//! another core (`taskset -c 1 wallsocket bench compare`, as scripts/bench.sh does) so load
+//! another core (`taskset -c 1 wallsocket-tools bench compare`, as scripts/bench.sh does) so load
 //! and server never share one.
 
 use super::fanout::{FanoutArgs, FanoutReport, Protocol};
@@ -43,8 +43,11 @@ pub struct CompareArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_value = "socketio-node,python-socketio")]
     pub peers: Vec<Peer>,
     /// Where the peers live.
-    #[arg(long, default_value = "bench/peers")]
+    #[arg(long, default_value = "tools/peers")]
     pub peers_dir: PathBuf,
+    /// The wallsocket server binary to measure (a release build).
+    #[arg(long, default_value = "target/release/wallsocket")]
+    pub server_bin: PathBuf,
     /// The Python with python-socketio installed.
     #[arg(long, default_value = ".venv/bin/python")]
     pub python: String,
@@ -57,9 +60,9 @@ pub struct CompareArgs {
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Peer {
-    /// Node.js socket.io 4.8 (bench/peers/socketio-node).
+    /// Node.js socket.io 4.8 (tools/peers/socketio-node).
     SocketioNode,
-    /// python-socketio 5 on aiohttp (bench/peers/python-socketio).
+    /// python-socketio 5 on aiohttp (tools/peers/python-socketio).
     PythonSocketio,
 }
 
@@ -174,7 +177,7 @@ impl Server {
         let name = match peer {
             None => {
                 let db = format!("sqlite://{}/bench.db", dir.display());
-                command.arg(std::env::current_exe()?).args(["serve", "--listen", &listen, "--database-url", &db]);
+                command.arg(&args.server_bin).args(["serve", "--listen", &listen, "--database-url", &db]);
                 command.args(["--rate-per-sec", "1000000", "--rate-burst", "1000000", "--ip-connect-rate", "1000000"]);
                 command.args(["--max-connections", "19500", "--log", "warn"]);
                 "wallsocket"

@@ -1,4 +1,4 @@
-//! `wallsocket bench idle`: opens C idle WebSockets and reports how much the server's
+//! `wallsocket-tools bench idle`: opens C idle WebSockets and reports how much the server's
 //! resident memory grew per connection. One process may hold at most 20,000 files here, so
 //! the connections come from several worker processes (`bench idle-worker`), each from its
 //! own 127.0.0.x source address (which also keeps each address's ephemeral ports plenty).

@@ -1,4 +1,4 @@
-//! `wallsocket client`: a room from the terminal, speaking the same protocol as the browser.
+//! `wallsocket-tools client`: a room from the terminal, speaking the same protocol as the browser.
 //!
 //! Prints the room's posts as they come, posts each line typed, reconnects with backoff and
 //! resumes from the last seq it printed, re-sending posts that were not acknowledged.

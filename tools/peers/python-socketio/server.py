@@ -1,4 +1,4 @@
-"""The Python peer for `wallsocket bench compare`: python-socketio 5 on aiohttp.
+"""The Python peer for `wallsocket-tools bench compare`: python-socketio 5 on aiohttp.
 
 The same semantics as wallsocket's wall minus storage: a client emits `join` (room) and
 `post` ({room, text, username}); each post gets the room's next seq, goes to everyone in the

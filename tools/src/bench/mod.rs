@@ -1,5 +1,5 @@
-//! `wallsocket bench …`: native load generators for a running server (and, for `compare`,
-//! for the socket.io peers in `bench/peers/`). See docs/BENCHMARKS.md.
+//! `wallsocket-tools bench …`: native load generators for a running server (and, for `compare`,
+//! for the socket.io peers in `tools/peers/`). See docs/BENCHMARKS.md.
 //!
 //! - `speed.rs` — N round trips over HTTP, WebSocket and SSE + POST.
 //! - `fanout.rs` — one room, K subscribers, P publishers: deliveries, latency, loss, order.
@@ -75,7 +75,7 @@ pub fn finish<T: serde::Serialize>(
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("wallsocket bench {name}: {e}");
+            eprintln!("wallsocket-tools bench {name}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,4 +1,4 @@
-//! `wallsocket bench speed`: the speed test's comparison run natively against a server —
+//! `wallsocket-tools bench speed`: the speed test's comparison run natively against a server —
 //! N round trips over HTTP, WebSocket and SSE + POST — printed as the same table the
 //! `/speed` page shows (or as JSON).
 

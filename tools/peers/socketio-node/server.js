@@ -1,4 +1,4 @@
-// The Node peer for `wallsocket bench compare`: a minimal socket.io 4.8 room broadcast with
+// The Node peer for `wallsocket-tools bench compare`: a minimal socket.io 4.8 room broadcast with
 // the same semantics as wallsocket's wall minus storage. A client emits `join` (room) and
 // `post` ({room, text, username}); each post gets the room's next seq, goes to everyone in
 // the room (its author too) as `post`, and is acknowledged with {seq}.

@@ -1,4 +1,4 @@
-//! `wallsocket bench ingest`: P publishers, each in its own room, keep W posts in flight and
+//! `wallsocket-tools bench ingest`: P publishers, each in its own room, keep W posts in flight and
 //! send the next as soon as one is acked. An ack means the post is committed (SQLite,
 //! synchronous=FULL), so acked posts per second is the durable ingest rate; group commit in
 //! the hub is what lets it exceed one fsync per post.

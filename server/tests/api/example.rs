@@ -1,0 +1,28 @@
+//! The Python example client, run as a real process against the real server.
+
+use crate::helpers::spawn_app;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::process::Command;
+
+#[tokio::test]
+async fn the_python_example_joins_posts_and_sees_its_ack() {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/install-tools.sh to create it", python.display());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/python_client.py");
+    let app = spawn_app().await;
+    let mut bob = app.client().await;
+    bob.join("pycon", "bob", None).await;
+
+    let out = Command::new(python)
+        .arg(script)
+        .args(["--url", &app.ws_url(), "--room", "pycon", "--user", "py", "--text", "hello from Python"])
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(20), out).await.expect("finishes").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("broadcast: [1] py: hello from Python"), "{stdout}");
+    assert!(stdout.contains("ack: stored as seq 1"), "{stdout}");
+    let post = bob.next_post().await;
+    assert_eq!((post.username.as_str(), post.text.as_str()), ("py", "hello from Python"));
+}
