@@ -27,8 +27,10 @@ source scripts/env.sh
 # dependencies for lints, tests and `cargo leptos watch`.
 export RUSTFLAGS="--cfg erase_components"
 step "formatting (cargo fmt --check)" 5m cargo fmt --all --check
-step "lints (cargo clippy -D warnings)" 30m \
+step "lints, server side (cargo clippy -D warnings)" 30m \
   cargo clippy --workspace --exclude frontend --features app/ssr --all-targets -- -D warnings
+step "lints, browser side (cargo clippy -D warnings, wasm32)" 20m \
+  cargo clippy -p app -p frontend --target wasm32-unknown-unknown --features app/hydrate -- -D warnings
 step "unit and integration tests" 30m cargo test --workspace --exclude frontend --features app/ssr
 unset RUSTFLAGS
 

@@ -52,7 +52,7 @@ pub async fn run_all(
 }
 
 fn every_percent(n: usize, done: usize) -> bool {
-    done == n || done % (n / 100).max(1) == 0
+    done == n || done.is_multiple_of((n / 100).max(1))
 }
 
 async fn http(config: SpeedConfig, run: &str, progress: &dyn Fn(usize)) -> Result<Vec<f64>, String> {
