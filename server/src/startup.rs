@@ -109,7 +109,6 @@ impl Application {
             tracker: tracker.clone(),
             next_id: Arc::new(AtomicU64::new(1)),
             sessions: HttpSessions::default(),
-            captures: lab.captures.clone(),
             metrics,
         };
         tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
@@ -118,7 +117,12 @@ impl Application {
         let routes = ROUTES.clone();
         let request_timeout = Duration::from_millis(config.request_timeout_ms.max(1));
         let router = Router::new()
-            .route("/ws", get(ws::upgrade))
+            // The inspector lesson records upgrades asked for with `?capture=`: its layer,
+            // not the wall's handler, knows about it.
+            .route("/ws", get(ws::upgrade).layer(axum::middleware::from_fn_with_state(
+                lab.captures.clone(),
+                crate::lab::handshake::capture,
+            )))
             .route("/health", get(ws::health))
             .route("/metrics", get(ws::metrics))
             .route("/x/sse", get(fallback::sse))

@@ -4,8 +4,7 @@ use crate::connection;
 use crate::gateway::{Gateway, Permit};
 use crate::hub::Hub;
 use crate::session::Limits;
-use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
-use axum::http::request::Parts;
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,40 +36,25 @@ pub struct WsState {
     pub next_id: Arc<AtomicU64>,
     /// Sessions of the HTTP fallback transports (SSE, long polling).
     pub sessions: crate::fallback::HttpSessions,
-    /// Upgrades recorded for the inspector (`/ws?capture=TOKEN`).
-    pub captures: crate::lab::handshake::Captures,
     pub metrics: crate::metrics::Metrics,
-}
-
-#[derive(serde::Deserialize)]
-pub struct UpgradeQuery {
-    capture: Option<String>,
 }
 
 pub async fn upgrade(
     State(state): State<WsState>,
     permit: Permit,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<UpgradeQuery>,
-    // The request as it came, for the inspector's capture.
-    request: Parts,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let max = state.limits.max_message_bytes;
-    let captures = state.captures.clone();
     let upgrade = upgrade.read_buffer_size(READ_BUFFER_BYTES).write_buffer_size(WRITE_BUFFER_BYTES);
-    let response = upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
+    upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
         let tracker = state.tracker.clone();
         tracker.track_future(async move {
             let _permit = permit;
             connection::run(socket, id, peer, state).await
         })
-    });
-    if let Some(token) = query.capture.as_deref().and_then(crate::lab::run_id) {
-        captures.record(token, &request.method, &request.uri, &request.headers, &response);
-    }
-    response
+    })
 }
 
 /// `GET /health`: `200 {"status":"ok"}` while the hub runs and the last commit succeeded,

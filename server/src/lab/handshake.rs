@@ -1,16 +1,17 @@
 //! The inspector's view of a WebSocket upgrade: the request and the 101 response as the
 //! server handled them, and `Sec-WebSocket-Accept` worked out step by step.
 //!
-//! A page opens `/ws?capture=TOKEN`; the upgrade handler records the handshake under that
-//! token, and `GET /lab/handshake/TOKEN` returns it. Headers are recorded verbatim except
+//! A page opens `/ws?capture=TOKEN`; the [`capture`] layer on that route records the
+//! handshake under that token, and `GET /lab/handshake/TOKEN` returns it. Headers are recorded verbatim except
 //! credentials: the values of `Cookie`, `Authorization`, `Proxy-Authorization` and
 //! `Set-Cookie` are replaced by `[redacted]` (the header names stay, so the page still shows
 //! that the browser sent its cookies).
 
 use super::LabState;
 use app::lab::{AcceptSteps, Handshake, WEBSOCKET_GUID};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
@@ -62,6 +63,23 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
             (name.as_str().to_owned(), value)
         })
         .collect()
+}
+
+#[derive(serde::Deserialize)]
+struct CaptureQuery {
+    capture: Option<String>,
+}
+
+/// Middleware for the wall's `/ws`: an upgrade asked for with `?capture=TOKEN` is recorded,
+/// the request as it came and the response as it left, for the inspector. Installed on the
+/// route from outside (`startup.rs`), so the wall's socket knows nothing of the lessons.
+pub async fn capture(State(captures): State<Captures>, request: Request, next: Next) -> Response {
+    let token = Query::<CaptureQuery>::try_from_uri(request.uri()).ok().and_then(|q| q.0.capture);
+    let Some(token) = token.filter(|t| super::run_id(t).is_some()) else { return next.run(request).await };
+    let (method, uri, headers) = (request.method().clone(), request.uri().clone(), request.headers().clone());
+    let response = next.run(request).await;
+    captures.record(&token, &method, &uri, &headers, &response);
+    response
 }
 
 impl Captures {

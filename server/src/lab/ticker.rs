@@ -7,7 +7,6 @@
 use super::wire::{request_head_bytes, response_head_bytes};
 use super::LabState;
 use crate::gateway::Permit;
-use crate::store::now_ms;
 use app::lab::{frame_header_len, Tick};
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
@@ -201,6 +200,11 @@ fn ticks_of(rx: watch::Receiver<Tick>, permit: Permit) -> impl futures::Stream<I
         let tick = *rx.borrow_and_update();
         Some((tick, (rx, permit)))
     })
+}
+
+/// Milliseconds since the Unix epoch: when a tick was made.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 fn gone() -> Response {
