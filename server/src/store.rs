@@ -158,6 +158,7 @@ impl Store {
     /// Each post gets its room's next seq unless its (room, client id) is already stored or
     /// came earlier in the batch: then the answer is that earlier post. Seqs stay dense.
     /// The outcome is remembered for [`Store::last_write_failure`].
+    #[tracing::instrument(level = "debug", skip_all, fields(posts = batch.len()))]
     pub async fn insert_posts(&self, batch: &[NewPost]) -> Result<Vec<Inserted>, StoreError> {
         let result = self.insert_batch(batch).await;
         let failure = result.as_ref().err().map(|e| e.to_string().chars().take(MAX_REASON_CHARS).collect());
@@ -276,6 +277,7 @@ impl Store {
 
     /// Up to `limit` of the newest posts with seq below `before`, oldest first, and whether
     /// older ones exist.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn page(
         &self,
         room: &RoomName,
@@ -301,6 +303,7 @@ impl Store {
     /// The posts after `since`, oldest first, if there are at most `limit` of them and they
     /// weigh at most `max_bytes` (text and name); `None` as soon as either is passed, so a
     /// long history is never read into memory whole.
+    #[tracing::instrument(level = "debug", skip_all, fields(since = since))]
     pub async fn after_within(
         &self,
         room: &RoomName,
@@ -329,6 +332,7 @@ impl Store {
 
     /// Up to `limit` of the rooms that have posts, most recently active first (read from the
     /// `rooms_by_last_ts` index).
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn rooms(&self, limit: u32) -> Result<Vec<RoomTotals>, StoreError> {
         let rows: Vec<(String, i64, i64)> =
             sqlx::query_as("SELECT room, last_seq, last_ts FROM rooms ORDER BY last_ts DESC LIMIT ?")

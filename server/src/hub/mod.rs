@@ -141,6 +141,7 @@ impl PendingJoin {
     /// Reads the history (in the caller's task, not the hub's) and hands it to the hub,
     /// which sends `joined` and then every post held since the registration. On a storage
     /// error the member leaves the room again.
+    #[tracing::instrument(level = "debug", skip_all, fields(conn = self.conn))]
     pub async fn complete(self) -> Result<(), HubError> {
         let Self { hub, conn, room, history } = self;
         let read = match history {

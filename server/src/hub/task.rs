@@ -112,6 +112,7 @@ impl HubTask {
 
     /// Registers a member. With history to read it is held (nothing is sent to it) until its
     /// `CaughtUp`; a rename (`History::None`) is live at once with an empty `joined`.
+    #[tracing::instrument(level = "debug", skip_all, fields(conn = conn))]
     fn join(&mut self, conn: ConnId, room: RoomName, username: Username, history: History, client: ClientHandle) {
         // A second join of the same room (a new name) replaces the first.
         self.remove(conn, &room);
@@ -128,6 +129,7 @@ impl HubTask {
 
     /// Sends a held member its `joined`, then the posts broadcast since it registered that
     /// its history does not have (seq above `fence`), and makes it live.
+    #[tracing::instrument(level = "debug", skip_all, fields(conn = conn, bytes = history.len()))]
     fn caught_up(&mut self, conn: ConnId, room: &RoomName, history: String, truncated: bool, fence: u64) {
         let Some(entry) = self.rooms.get_mut(room) else { return };
         let seen = entry.change_count();
@@ -157,6 +159,7 @@ impl HubTask {
 
     /// Stores the batch in one transaction, then broadcasts each new post and answers each
     /// sender, in arrival order. A failed transaction fails every post in it: none is stored.
+    #[tracing::instrument(level = "debug", skip_all, fields(posts = batch.len()))]
     async fn post_batch(&mut self, batch: Vec<PostRequest>) {
         let received = Instant::now();
         let (posts, replies): (Vec<NewPost>, Vec<_>) = batch.into_iter().map(|r| (r.post, r.reply)).unzip();
