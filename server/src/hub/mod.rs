@@ -13,7 +13,8 @@
 //! - `mod.rs` — the handle and its commands.
 //! - `task.rs` — the actor: its loop, joins, batched posts, broadcast, departures.
 //! - `room.rs` — a room's members and people, and who came or went since last announced.
-//! - `presence.rs` — announcing arrivals and departures, at most every 250 ms per room.
+//! - `presence.rs` — a room's announcements (`impl Room`): when its changes may go out, and
+//!   the frame each member gets; which rooms are held back.
 //! - `occupancy.rs` — people per room, kept by the hub, read by the directory and
 //!   `/metrics` without a round trip.
 

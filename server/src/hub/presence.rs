@@ -9,12 +9,11 @@
 //! frame as well, which set semantics make harmless: a crowd of K arriving in one window
 //! costs O(K) bytes to encode, not O(K²).
 
-use super::task::{queue_to, HubTask};
-use super::ConnId;
+use super::room::Room;
 use app::domain::{RoomName, Username};
 use app::protocol::{encode_server, ServerMsg, PRESENCE_INTERVAL_MS};
 use axum::extract::ws::Utf8Bytes;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -22,62 +21,96 @@ use tokio::time::Instant;
 /// Most frames made for members who joined since the last announcement, per announcement.
 const TAILORED_MAX: usize = 8;
 
-impl HubTask {
-    /// Someone arrived in or left `room`: announce it now, or hold it for the next round.
-    pub(super) fn presence_changed(&mut self, room: &RoomName) {
-        let Some(entry) = self.rooms.get(room) else { return };
-        let interval = Duration::from_millis(PRESENCE_INTERVAL_MS);
-        match entry.announced_at.map(|at| at + interval) {
-            Some(due) if due > Instant::now() => {
-                self.held.insert(room.clone());
-                self.held_until = Some(self.held_until.map_or(due, |until| until.min(due)));
-            }
-            _ => self.announce(room),
+/// Rooms whose changes are held back because their last announcement was recent, and when
+/// the earliest of them is due.
+#[derive(Default)]
+pub(super) struct Held {
+    rooms: HashSet<RoomName>,
+    until: Option<Instant>,
+}
+
+impl Held {
+    pub(super) fn hold(&mut self, room: RoomName, due: Instant) {
+        self.rooms.insert(room);
+        self.until = Some(self.until.map_or(due, |until| until.min(due)));
+    }
+
+    /// A room that is gone has nothing to announce.
+    pub(super) fn forget(&mut self, room: &RoomName) {
+        self.rooms.remove(room);
+    }
+
+    /// Waits until held changes are due, or forever when none are held.
+    pub(super) async fn due(&self) {
+        match self.until {
+            Some(until) => tokio::time::sleep_until(until).await,
+            None => std::future::pending().await,
         }
     }
 
-    /// The held changes of every room are due.
-    pub(super) fn announce_held(&mut self) {
-        self.held_until = None;
-        for room in std::mem::take(&mut self.held) {
-            self.announce(&room);
-        }
+    /// Every held room, now due.
+    pub(super) fn take(&mut self) -> HashSet<RoomName> {
+        self.until = None;
+        std::mem::take(&mut self.rooms)
+    }
+}
+
+impl Room {
+    /// When this room's changes may go out: `None` for now (it has been quiet), else the
+    /// end of [`PRESENCE_INTERVAL_MS`] after its last announcement.
+    pub(super) fn presence_held_until(&self, now: Instant) -> Option<Instant> {
+        let due = self.announced_at? + Duration::from_millis(PRESENCE_INTERVAL_MS);
+        (due > now).then_some(due)
     }
 
-    /// Tells every member what changed since the last announcement; a member who joined
-    /// since then hears only the changes after its `joined`. Members whose queue is full
-    /// leave the room, and are announced in turn next time.
-    fn announce(&mut self, room: &RoomName) {
-        let Some(entry) = self.rooms.get_mut(room) else { return };
-        let changes = std::mem::take(&mut entry.changes);
-        let Some(oldest) = changes.values().map(|(_, n)| *n).min() else { return };
-        entry.announced_at = Some(Instant::now());
-        let members = entry.count();
-        let everything = frame(room, members, &changes, 0);
-        let mut bytes = everything.as_ref().map_or(0, |f| f.len());
-        let mut tailored: HashMap<u64, Option<Arc<Utf8Bytes>>> = HashMap::new();
-        let mut failed: Vec<ConnId> = Vec::new();
-        for (conn, member) in entry.members.iter_mut() {
-            let frame = if member.seen < oldest {
-                everything.clone()
-            } else if let Some(frame) = tailored.get(&member.seen) {
-                frame.clone()
-            } else if tailored.len() < TAILORED_MAX {
-                let frame = frame(room, members, &changes, member.seen);
-                bytes += frame.as_ref().map_or(0, |f| f.len());
-                tailored.insert(member.seen, frame.clone());
-                frame
-            } else {
-                everything.clone()
-            };
-            if let Some(frame) = frame {
-                queue_to(&self.metrics, *conn, member, frame, None, &mut failed);
-            }
+    /// Takes the changes since the last announcement, if any, as an announcement to send.
+    pub(super) fn take_announcement(&mut self, name: &RoomName) -> Option<Announcement> {
+        let changes = std::mem::take(&mut self.changes);
+        let oldest = changes.values().map(|(_, n)| *n).min()?;
+        self.announced_at = Some(Instant::now());
+        let members = self.count();
+        let everything = frame(name, members, &changes, 0);
+        let bytes = everything.as_ref().map_or(0, |f| f.len() as u64);
+        Some(Announcement { room: name.clone(), members, changes, oldest, everything, tailored: HashMap::new(), bytes })
+    }
+}
+
+/// One announcement of a room's changes: the frame each member gets, made once per kind.
+pub(super) struct Announcement {
+    room: RoomName,
+    members: u32,
+    changes: BTreeMap<Username, (bool, u64)>,
+    /// The oldest change announced: members who joined before it get `everything`.
+    oldest: u64,
+    everything: Option<Arc<Utf8Bytes>>,
+    /// Frames for members who joined since the last announcement, by what they have seen.
+    tailored: HashMap<u64, Option<Arc<Utf8Bytes>>>,
+    /// Bytes encoded so far.
+    bytes: u64,
+}
+
+impl Announcement {
+    /// The frame for a member whose `joined` showed every change up to `seen`; `None` when
+    /// nothing is new to it.
+    pub(super) fn frame_for(&mut self, seen: u64) -> Option<Arc<Utf8Bytes>> {
+        if seen < self.oldest {
+            return self.everything.clone();
         }
-        self.metrics.presence_encoded(bytes as u64);
-        if !failed.is_empty() {
-            self.drop_members(room, failed);
+        if let Some(frame) = self.tailored.get(&seen) {
+            return frame.clone();
         }
+        if self.tailored.len() >= TAILORED_MAX {
+            return self.everything.clone();
+        }
+        let frame = frame(&self.room, self.members, &self.changes, seen);
+        self.bytes += frame.as_ref().map_or(0, |f| f.len() as u64);
+        self.tailored.insert(seen, frame.clone());
+        frame
+    }
+
+    /// Bytes encoded for this announcement.
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes
     }
 }
 
@@ -103,12 +136,4 @@ fn frame(
     }
     let msg = ServerMsg::Presence { room: room.clone(), joined, left, members };
     Some(Arc::new(Utf8Bytes::from(encode_server(&msg))))
-}
-
-/// Waits until `deadline`, or forever when there is none.
-pub(super) async fn until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }

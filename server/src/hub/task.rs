@@ -1,6 +1,7 @@
 //! The hub's actor: owns every room, stores posts in batches, broadcasts them in order.
 
 use super::occupancy::Occupancy;
+use super::presence::Held;
 use super::room::{Member, Room};
 use super::{Command, ConnId, History, PostRequest};
 use crate::metrics::Metrics;
@@ -9,7 +10,7 @@ use crate::store::{Inserted, NewPost, Store, StoreError};
 use app::domain::{RoomName, Username};
 use app::protocol::{encode_server, ServerMsg};
 use axum::extract::ws::Utf8Bytes;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -24,19 +25,17 @@ const HELD_MAX: usize = 1024;
 
 pub(super) struct HubTask {
     store: Store,
-    pub(super) metrics: Metrics,
-    pub(super) rooms: HashMap<RoomName, Room>,
+    metrics: Metrics,
+    rooms: HashMap<RoomName, Room>,
     /// Rooms with presence changes held back because their last announcement was recent.
-    pub(super) held: HashSet<RoomName>,
-    /// When the held changes go out.
-    pub(super) held_until: Option<Instant>,
+    held: Held,
     /// People per room, updated whenever someone arrives or leaves.
     occupancy: Occupancy,
 }
 
 impl HubTask {
     pub(super) fn new(store: Store, metrics: Metrics, occupancy: Occupancy) -> Self {
-        Self { store, metrics, rooms: HashMap::new(), held: HashSet::new(), held_until: None, occupancy }
+        Self { store, metrics, rooms: HashMap::new(), held: Held::default(), occupancy }
     }
 
     /// Publishes the room's count of people (0 once it is gone).
@@ -54,8 +53,10 @@ impl HubTask {
                         Some(command) => command,
                         None => break,
                     },
-                    () = super::presence::until(self.held_until) => {
-                        self.announce_held();
+                    () = self.held.due() => {
+                        for room in self.held.take() {
+                            self.announce(&room);
+                        }
                         continue;
                     }
                 },
@@ -211,14 +212,41 @@ impl HubTask {
         queued
     }
 
+    /// Someone arrived in or left `room`: announce it now, or hold it for the next round.
+    fn presence_changed(&mut self, room: &RoomName) {
+        let Some(entry) = self.rooms.get(room) else { return };
+        match entry.presence_held_until(Instant::now()) {
+            Some(due) => self.held.hold(room.clone(), due),
+            None => self.announce(room),
+        }
+    }
+
+    /// Tells every member what changed since the last announcement; a member who joined
+    /// since then hears only the changes after its `joined`. Members whose queue is full
+    /// leave the room, and are announced in turn next time.
+    fn announce(&mut self, room: &RoomName) {
+        let Some(entry) = self.rooms.get_mut(room) else { return };
+        let Some(mut announcement) = entry.take_announcement(room) else { return };
+        let mut failed = Vec::new();
+        for (conn, member) in entry.members.iter_mut() {
+            if let Some(frame) = announcement.frame_for(member.seen) {
+                queue_to(&self.metrics, *conn, member, frame, None, &mut failed);
+            }
+        }
+        self.metrics.presence_encoded(announcement.bytes());
+        if !failed.is_empty() {
+            self.drop_members(room, failed);
+        }
+    }
+
     /// Removes connections from a room; the people who left are announced with the room's
     /// next `presence`.
-    pub(super) fn drop_members(&mut self, room: &RoomName, leaving: Vec<ConnId>) {
+    fn drop_members(&mut self, room: &RoomName, leaving: Vec<ConnId>) {
         let Some(entry) = self.rooms.get_mut(room) else { return };
         let departed = leaving.into_iter().filter(|conn| entry.take(*conn)).count();
         if entry.members.is_empty() {
             self.rooms.remove(room);
-            self.held.remove(room);
+            self.held.forget(room);
             self.recount(room);
         } else if departed > 0 {
             self.presence_changed(room);
@@ -231,7 +259,7 @@ impl HubTask {
 /// only: `seq`); true if it took it. A member whose queue is full, whose held posts pass
 /// [`HELD_MAX`] (it is counted and closes itself) or whose connection is gone is added to
 /// `failed`.
-pub(super) fn queue_to(
+fn queue_to(
     metrics: &Metrics,
     conn: ConnId,
     member: &mut Member,
