@@ -10,6 +10,7 @@
 //!   reads our last frame instead of a reset.
 //! - `gateway.rs` — the one admission point for every long-lived transport: Origin,
 //!   per-address connect rate, the global connection cap; an RAII permit per connection.
+//! - `routes.rs` — every HTTP route in one place, and the layers every request passes.
 //! - `ws.rs` — `GET /ws`: admission and upgrade; `/health`, `/metrics`.
 //! - `fallback.rs` — SSE, long polling and `POST /x/send`, for when WebSockets are blocked.
 //! - `lab/` — the lessons' endpoints: echo, ticker, handshake capture, byte counts.
@@ -38,6 +39,7 @@ pub mod metrics;
 pub mod origin;
 pub mod page_cache;
 pub mod queue;
+pub mod routes;
 pub mod serve;
 pub mod session;
 pub mod startup;

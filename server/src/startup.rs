@@ -4,34 +4,29 @@
 //! tests start the real server this way.
 
 use crate::config::Config;
-use crate::fallback::{self, HttpSessions};
+use crate::fallback::HttpSessions;
 use crate::gateway::Gateway;
 use crate::hub::Hub;
 use crate::lab::LabState;
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
-use crate::page_cache::{self, PageCache};
+use crate::page_cache::PageCache;
+use crate::routes::{self, AppState, RouteLimits};
 use crate::serve::ConnectionLimits;
 use crate::session::Limits;
 use crate::store::{Store, StoreError};
 use crate::wall_data::ServerWallData;
-use crate::ws::{self, WsState};
+use crate::ws::WsState;
 use app::api::WallData;
-use app::{shell, App};
-use axum::extract::DefaultBodyLimit;
-use axum::extract::FromRef;
-use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::trace::TraceLayer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -41,25 +36,6 @@ pub enum StartupError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("invalid Leptos configuration: {0}")]
     Leptos(String),
-}
-
-/// The app's routes, generated once per process. Generating them runs the app with resource
-/// loading switched off by a process-wide flag (leptos_server), so a page that another server
-/// of the same process rendered at that moment would wait forever (leptos issue #4773): the
-/// integration tests start many servers in one process.
-static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
-
-#[derive(Clone, FromRef)]
-struct AppState {
-    leptos_options: LeptosOptions,
-    ws: WsState,
-}
-
-/// What the [`crate::gateway::Permit`] extractor admits with.
-impl FromRef<AppState> for Gateway {
-    fn from_ref(state: &AppState) -> Self {
-        state.ws.gateway.clone()
-    }
 }
 
 pub struct Application {
@@ -113,34 +89,10 @@ impl Application {
         };
         tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
         let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub });
-        let state = AppState { leptos_options: leptos_options.clone(), ws };
-        let routes = ROUTES.clone();
         let request_timeout = Duration::from_millis(config.request_timeout_ms.max(1));
-        let router = Router::new()
-            // The inspector lesson records upgrades asked for with `?capture=`: its layer,
-            // not the wall's handler, knows about it.
-            .route("/ws", get(ws::upgrade).layer(axum::middleware::from_fn_with_state(
-                lab.captures.clone(),
-                crate::lab::handshake::capture,
-            )))
-            .route("/health", get(ws::health))
-            .route("/metrics", get(ws::metrics))
-            .route("/x/sse", get(fallback::sse))
-            .route("/x/poll", get(fallback::poll))
-            .route("/x/send", post(fallback::send).layer(DefaultBodyLimit::max(config.max_message_bytes)))
-            .leptos_routes_with_context(&state, routes, move || provide_context(data.clone()), {
-                let options = leptos_options.clone();
-                move || shell(options.clone())
-            })
-            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-            .with_state(state)
-            .merge(lab.router(config.max_message_bytes))
-            .layer(axum::middleware::from_fn_with_state(request_timeout, crate::serve::post_deadline))
-            .layer(axum::middleware::from_fn_with_state(page_cache, page_cache::serve))
-            // Spans name the method and path only: query strings can carry session tokens.
-            .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
-            }));
+        let state = AppState { leptos_options, ws };
+        let limits = RouteLimits { max_body: config.max_message_bytes, request_timeout };
+        let router = routes::router(state, lab, page_cache, data, limits);
         Ok(Self {
             listener,
             router,

@@ -1,5 +1,6 @@
 //! The lessons' server side: echo endpoints for the speed test, the transport lab's ticker,
-//! the inspector's handshake capture, and the byte counts they all report.
+//! the inspector's handshake capture, and the byte counts they all report. Their routes
+//! are listed with every other in `routes.rs` (`lessons`), behind their own state.
 //!
 //! # Layout
 //! - `wire.rs` — the per-run byte ledger and HTTP head sizes.
@@ -13,9 +14,8 @@ pub mod ticker;
 pub mod wire;
 
 use crate::gateway::Gateway;
-use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::extract::{Query, State};
+use axum::Json;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,22 +50,6 @@ impl LabState {
             shutdown,
         }
     }
-
-    pub fn router(self, max_body: usize) -> Router {
-        Router::new()
-            .route("/lab/echo/http", post(echo::http))
-            .route("/lab/echo/ws", get(echo::ws))
-            .route("/lab/echo/sse", get(echo::sse_stream).post(echo::sse_post))
-            .route("/lab/wire", get(report))
-            .route("/lab/handshake/{token}", get(handshake::show))
-            .route("/lab/ticker", post(ticker::start))
-            .route("/lab/ticker/{id}/poll", get(ticker::poll))
-            .route("/lab/ticker/{id}/longpoll", get(ticker::long_poll))
-            .route("/lab/ticker/{id}/sse", get(ticker::sse))
-            .route("/lab/ticker/{id}/ws", get(ticker::ws))
-            .layer(DefaultBodyLimit::max(max_body))
-            .with_state(self)
-    }
 }
 
 /// A run id (and capture token) follows the client-id rule: 1–64 of `A–Z a–z 0–9 - _`.
@@ -78,7 +62,7 @@ pub struct ReportQuery {
     run: String,
 }
 
-async fn report(State(lab): State<LabState>, Query(q): Query<ReportQuery>) -> Json<app::lab::WireReport> {
+pub async fn report(State(lab): State<LabState>, Query(q): Query<ReportQuery>) -> Json<app::lab::WireReport> {
     Json(lab.ledger.report(&q.run))
 }
 

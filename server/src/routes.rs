@@ -1,0 +1,98 @@
+//! Every HTTP route the server answers, in one place, top to bottom: the wall's realtime
+//! endpoints, the pages (Leptos), the lessons, then the layers every request passes.
+
+use crate::fallback;
+use crate::gateway::Gateway;
+use crate::lab::{echo, handshake, ticker, LabState};
+use crate::page_cache::{self, PageCache};
+use crate::ws::{self, WsState};
+use app::api::WallData;
+use app::{shell, App};
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+use tower_http::trace::TraceLayer;
+
+/// The pages' routes, generated once per process. Generating them runs the app with resource
+/// loading switched off by a process-wide flag (leptos_server), so a page that another server
+/// of the same process rendered at that moment would wait forever (leptos issue #4773): the
+/// integration tests start many servers in one process.
+static PAGES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
+
+/// What the wall's routes and the pages share.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub ws: WsState,
+}
+
+/// What the [`crate::gateway::Permit`] extractor admits with.
+impl FromRef<AppState> for Gateway {
+    fn from_ref(state: &AppState) -> Self {
+        state.ws.gateway.clone()
+    }
+}
+
+/// Limits that apply per request.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteLimits {
+    /// Largest request body (`--max-message-bytes`); larger ones get 413.
+    pub max_body: usize,
+    /// Time for a POST's body and answer (`--request-timeout-ms`); then 408.
+    pub request_timeout: Duration,
+}
+
+pub fn router(
+    state: AppState,
+    lab: LabState,
+    page_cache: PageCache,
+    data: Arc<dyn WallData>,
+    limits: RouteLimits,
+) -> Router {
+    let options = state.leptos_options.clone();
+    Router::new()
+        // The wall's realtime endpoints. The inspector lesson records upgrades asked for with
+        // `?capture=`: its layer, not the wall's handler, knows about it.
+        .route("/ws", get(ws::upgrade).layer(from_fn_with_state(lab.captures.clone(), handshake::capture)))
+        .route("/x/sse", get(fallback::sse))
+        .route("/x/poll", get(fallback::poll))
+        .route("/x/send", post(fallback::send).layer(DefaultBodyLimit::max(limits.max_body)))
+        .route("/health", get(ws::health))
+        .route("/metrics", get(ws::metrics))
+        // The pages and their server functions; anything else is a file or the 404 page.
+        .leptos_routes_with_context(&state, PAGES.clone(), move || provide_context(data.clone()), move || {
+            shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
+        .merge(lessons(lab, limits.max_body))
+        // Every request: POST deadline, the room-page cache, a span (method and path only:
+        // query strings can carry session tokens).
+        .layer(from_fn_with_state(limits.request_timeout, crate::serve::post_deadline))
+        .layer(from_fn_with_state(page_cache, page_cache::serve))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
+}
+
+/// The lessons' endpoints, with their own state (`server/src/lab/`).
+fn lessons(lab: LabState, max_body: usize) -> Router {
+    Router::new()
+        .route("/lab/echo/http", post(echo::http))
+        .route("/lab/echo/ws", get(echo::ws))
+        .route("/lab/echo/sse", get(echo::sse_stream).post(echo::sse_post))
+        .route("/lab/wire", get(crate::lab::report))
+        .route("/lab/handshake/{token}", get(handshake::show))
+        .route("/lab/ticker", post(ticker::start))
+        .route("/lab/ticker/{id}/poll", get(ticker::poll))
+        .route("/lab/ticker/{id}/longpoll", get(ticker::long_poll))
+        .route("/lab/ticker/{id}/sse", get(ticker::sse))
+        .route("/lab/ticker/{id}/ws", get(ticker::ws))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(lab)
+}
