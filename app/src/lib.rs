@@ -30,6 +30,7 @@ pub mod pages;
 pub mod protocol;
 #[cfg(test)]
 mod protocol_props;
+pub mod room_client;
 pub mod stats;
 pub mod time;
 

@@ -1,8 +1,8 @@
 //! What the browser remembers across reloads: the username and each room's outbox of posts
 //! not yet acknowledged (`localStorage`), and the transport that works (`sessionStorage`).
 
-use crate::domain::{ClientId, PostText, RoomName, Username};
-use serde::{Deserialize, Serialize};
+use crate::domain::{RoomName, Username};
+use crate::room_client::OutboxEntry;
 
 const USERNAME_KEY: &str = "wallsocket.username";
 
@@ -21,13 +21,6 @@ pub fn save_username(name: &Username) {
     if let Some(storage) = local_storage() {
         let _ = storage.set_item(USERNAME_KEY, name.as_str());
     }
-}
-
-/// A post waiting for its acknowledgement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxEntry {
-    pub client_id: ClientId,
-    pub text: PostText,
 }
 
 fn outbox_key(room: &RoomName) -> String {

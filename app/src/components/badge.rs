@@ -1,20 +1,10 @@
 //! The connection badge: connecting, live, or reconnecting with a countdown.
 
+use crate::room_client::ConnState;
 use leptos::prelude::*;
 
-/// The state of a page's real-time connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnState {
-    /// Not connected yet (also what the server renders).
-    Connecting,
-    /// Joined and receiving posts over this transport (`ws`, `sse`, `longpoll`).
-    Live { transport: &'static str },
-    /// Lost; the next attempt starts in `retry_in_s` seconds.
-    Reconnecting { retry_in_s: u32 },
-}
-
 #[component]
-pub fn Badge(state: ReadSignal<ConnState>, #[prop(into)] on_retry: Callback<()>) -> impl IntoView {
+pub fn Badge(#[prop(into)] state: Signal<ConnState>, #[prop(into)] on_retry: Callback<()>) -> impl IntoView {
     let class = move || match state.get() {
         ConnState::Connecting => "badge badge-connecting",
         ConnState::Live { .. } => "badge badge-live",

@@ -3,7 +3,7 @@
 
 use super::wall_state::{Pending, WallState};
 use crate::api::{get_history, HistoryPage};
-use crate::components::badge::{Badge, ConnState};
+use crate::components::badge::Badge;
 use crate::components::composer::Composer;
 use crate::components::post_item::PostItem;
 use crate::components::presence::{typing_label, NoticeList, PresenceList};
@@ -35,36 +35,50 @@ pub fn RoomPage() -> impl IntoView {
 
 #[component]
 fn Wall(room: RoomName) -> impl IntoView {
-    let user = use_current_user();
-    let state = WallState::new();
-    let (conn, set_conn) = signal(ConnState::Connecting);
     let history = Resource::new(|| (), {
         let room = room.to_string();
         move |_| get_history(room.clone(), None)
     });
-    let controls = connect(room.clone(), state, history, set_conn);
-
-    let on_send = Callback::new(move |text: PostText| controls.post(state, text));
-    let on_retry = Callback::new(move |_| controls.retry_now());
-    let on_typing = Callback::new(move |_| controls.typing());
-    let me = move || user.0.get().map(String::from);
     let title = format!("#{room} · wallsocket");
-
     view! {
         <Title text=title/>
+        <Suspense fallback=|| view! { <p class="muted">"Loading posts…"</p> }>
+            {move || history.get().map(|page| match page {
+                Err(e) => view! { <p class="notice" role="alert">"Could not load posts: " {e.to_string()}</p> }.into_any(),
+                Ok(page) => view! { <LiveWall room=room.clone() page/> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+/// The wall once its newest page is known: that page seeds the state, and the connection
+/// resumes after its last post.
+#[component]
+fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
+    let user = use_current_user();
+    let state = WallState::seeded(&page);
+    let wall = browser::start(room.clone(), state, page.posts.last().map(|p| p.seq));
+    let on_send = Callback::new(move |text: PostText| wall.post(text));
+    let on_retry = Callback::new(move |_| wall.retry_now());
+    let on_typing = Callback::new(move |_| wall.typing());
+    let me = move || user.0.get().map(String::from);
+    let posts = Memo::new(move |_| state.posts_newest_first());
+    let now_ms = Signal::derive(move || state.now_ms.get());
+
+    view! {
         <section class="wall">
             <header class="wall-header">
                 <div>
                     <h1 class="room-title">"#" {room.to_string()}</h1>
                     <p class="muted" data-testid="members">
-                        {move || match state.present.with(|p| p.as_ref().map(|p| p.len())) {
+                        {move || match state.present.with(|p| p.as_ref().map(Vec::len)) {
                             Some(1) => "1 person here".to_owned(),
                             Some(n) => format!("{n} people here"),
                             None => "\u{a0}".to_owned(),
                         }}
                     </p>
                 </div>
-                <Badge state=conn on_retry/>
+                <Badge state=wall.conn() on_retry/>
             </header>
             <PresenceList people=Signal::derive(move || state.present.with(|p| p.iter().flatten().map(|u| u.to_string()).collect())) me=Signal::derive(me)/>
             <NoticeList notices=state.notices/>
@@ -85,35 +99,21 @@ fn Wall(room: RoomName) -> impl IntoView {
                     <PendingItem pending=p/>
                 </For>
             </ul>
-            <Suspense fallback=|| view! { <p class="muted">"Loading posts…"</p> }>
-                {move || history.get().map(|page| match page {
-                    Err(e) => view! { <p class="notice" role="alert">"Could not load posts: " {e.to_string()}</p> }.into_any(),
-                    Ok(page) => {
-                        let page = StoredValue::new(page);
-                        let now_ms = Signal::derive(move || state.now_ms.get().unwrap_or(page.with_value(|p| p.now_ms)));
-                        let has_older = move || state.has_older.get().unwrap_or(page.with_value(|p| p.has_older));
-                        let posts = Memo::new(move |_| page.with_value(|p| state.posts_newest_first(p)));
-                        view! {
-                            <ol class="posts" data-testid="posts">
-                                <For each=move || posts.get() key=|p| p.seq let:post>
-                                    {
-                                        let author = post.username.to_string();
-                                        let mine = Signal::derive(move || me().as_deref() == Some(author.as_str()));
-                                        view! { <PostItem post mine now_ms/> }
-                                    }
-                                </For>
-                            </ol>
-                            <Show when=move || posts.with(Vec::is_empty)>
-                                <p class="muted empty">"No posts yet. Say hello!"</p>
-                            </Show>
-                            <Show when=has_older>
-                                <button class="button secondary older" on:click=move |_| controls.load_older(state)>"Older posts"</button>
-                            </Show>
-                        }
-                        .into_any()
+            <ol class="posts" data-testid="posts">
+                <For each=move || posts.get() key=|p| p.seq let:post>
+                    {
+                        let author = post.username.to_string();
+                        let mine = Signal::derive(move || me().as_deref() == Some(author.as_str()));
+                        view! { <PostItem post mine now_ms/> }
                     }
-                })}
-            </Suspense>
+                </For>
+            </ol>
+            <Show when=move || posts.with(Vec::is_empty)>
+                <p class="muted empty">"No posts yet. Say hello!"</p>
+            </Show>
+            <Show when=move || state.has_older.get()>
+                <button class="button secondary older" on:click=move |_| wall.load_older()>"Older posts"</button>
+            </Show>
         </section>
     }
 }
@@ -133,41 +133,10 @@ fn PendingItem(pending: Pending) -> impl IntoView {
     }
 }
 
-/// What the page can ask of its connection; a no-op on the server.
-#[derive(Clone, Copy)]
-struct Controls {
-    #[cfg(feature = "hydrate")]
-    socket: StoredValue<Option<crate::client::socket::RoomSocket>, LocalStorage>,
-    #[cfg(feature = "hydrate")]
-    history: Resource<Result<HistoryPage, ServerFnError>>,
-    #[cfg(feature = "hydrate")]
-    room: StoredValue<RoomName>,
-    /// When this page last sent `typing` (browser clock, ms).
-    #[cfg(feature = "hydrate")]
-    last_typing_ms: StoredValue<i64>,
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn connect(
-    _: RoomName,
-    _: WallState,
-    _: Resource<Result<HistoryPage, ServerFnError>>,
-    _: WriteSignal<ConnState>,
-) -> Controls {
-    Controls {}
-}
-
-#[cfg(not(feature = "hydrate"))]
-impl Controls {
-    fn post(&self, _: WallState, _: PostText) {}
-    fn retry_now(&self) {}
-    fn typing(&self) {}
-    fn load_older(&self, _: WallState) {}
-}
-
-#[cfg(feature = "hydrate")]
-use browser::connect;
-
+// The page's browser half, and its inert twin for the server's render.
 #[cfg(feature = "hydrate")]
 mod browser;
-pub(crate) mod membership;
+#[cfg(not(feature = "hydrate"))]
+mod inert;
+#[cfg(not(feature = "hydrate"))]
+use inert as browser;

@@ -1,9 +1,5 @@
-//! Whether one connection is in its room yet, judged from what the server says: the rules the
-//! room socket (`client/socket.rs`) follows so that a failed or forgotten join costs no post.
-//! Pure, so it is unit-tested natively; the socket is browser-only.
-
-// Used by the browser build (and the unit tests).
-#![cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+//! Whether one connection is in its room yet, judged from what the server says, so that a
+//! failed or forgotten join costs no post.
 
 use crate::protocol::{ErrorCode, ServerMsg};
 
@@ -38,6 +34,11 @@ impl Membership {
     /// True once posts may be sent: a post sent before `joined` would be refused `not_joined`.
     pub fn joined(&self) -> bool {
         self.joined
+    }
+
+    /// True while a `join` waits for its answer.
+    pub fn joining(&self) -> bool {
+        self.join_sent_at.is_some()
     }
 
     /// A `join` went out at `now`: until its `joined`, posts wait.

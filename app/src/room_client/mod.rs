@@ -1,0 +1,321 @@
+//! # The room client, without I/O
+//!
+//! Every rule a client of one room follows, as a plain state machine shared by the browser
+//! (`client/socket.rs`) and the terminal client (`tools/src/client.rs`): what to send when a
+//! connection opens, when a post may go and when it goes again, where to resume after a loss,
+//! what a server message means, and when a silent connection is dead. It does no I/O and reads
+//! no clock: the driver passes in what arrived and the time, sends [`Step::send`], shows
+//! [`Step::events`], and reconnects (waiting [`Backoff`]) when [`Step::reconnect`] says so.
+//!
+//! # Layout
+//! - `mod.rs` — [`RoomClient`] and what it hands back ([`Step`], [`Event`], [`ConnState`]).
+//! - `cursor.rs` — where to resume, and which posts are already held.
+//! - `outbox.rs` — posts not yet stored: sent after `joined`, again after a refusal for now.
+//! - `membership.rs` — whether the connection is in the room yet; which refusals are final.
+//! - `presence.rs` — who is here, applied as sets.
+//! - `backoff.rs` — the reconnect delay.
+//! - `tests.rs` — the rules, one test each.
+
+mod backoff;
+mod cursor;
+mod membership;
+mod outbox;
+mod presence;
+#[cfg(test)]
+mod tests;
+
+pub use backoff::Backoff;
+pub use outbox::OutboxEntry;
+
+use crate::domain::{ClientId, PostText, RoomName, Username};
+use crate::protocol::{ClientMsg, ErrorCode, Post, ServerMsg, TYPING_RESEND_MS};
+use cursor::{Cursor, Seen};
+use membership::{refused_for_good, Membership, Next};
+use outbox::{Outbox, ANSWER_TIMEOUT_MS};
+use presence::Presence;
+
+/// After this long without a message, ask the server for a `pong`.
+pub const PING_AFTER_MS: i64 = 15_000;
+
+/// The state of a client's connection, as a badge shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnState {
+    /// Not connected yet (also what the server renders).
+    Connecting,
+    /// Joined and receiving posts over this transport (`ws`, `sse`, `longpoll`).
+    Live { transport: &'static str },
+    /// Lost; the next attempt starts in `retry_in_s` seconds.
+    Reconnecting { retry_in_s: u32 },
+}
+
+/// What the client learnt, for the driver to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The room answered the join: posts flow.
+    Live,
+    /// Posts not held before, in the order they came (a post past a gap comes before the gap
+    /// is filled). Each seq comes once.
+    Posts(Vec<Post>),
+    /// Who is here now, and who arrived or left since the last [`Event::Presence`] (each a
+    /// real change; empty after a `joined`, which sets the list afresh).
+    Presence {
+        present: Vec<Username>,
+        arrived: Vec<Username>,
+        left: Vec<Username>,
+    },
+    Typing(Username),
+    /// The posts waiting to be stored changed (one was written, stored or refused).
+    Outbox(Vec<OutboxEntry>),
+    /// The server stored one of this client's posts.
+    Stored {
+        client_id: ClientId,
+        seq: u64,
+    },
+    /// The server turned a post away for now (`rate_limited`, `internal`, `not_joined`); the
+    /// client sends it again by itself.
+    Delayed {
+        client_id: ClientId,
+        code: ErrorCode,
+        message: String,
+    },
+    /// The server will never store this post as it is.
+    Refused {
+        post: OutboxEntry,
+        code: ErrorCode,
+        message: String,
+    },
+    /// The server refused something that was not a post (a join, a `typing`).
+    Notice {
+        code: ErrorCode,
+        message: String,
+    },
+    /// More was missed than a join replays: the posts handed on so far have a hole that only
+    /// reading the history again fills.
+    HistoryTruncated,
+}
+
+/// What the driver must do after one input.
+#[derive(Debug, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Step {
+    /// Messages to send now, in order.
+    pub send: Vec<ClientMsg>,
+    pub events: Vec<Event>,
+    /// The connection is of no more use: drop it and reconnect after the backoff delay.
+    pub reconnect: bool,
+}
+
+/// One client in one room, across any number of connections.
+#[derive(Debug)]
+pub struct RoomClient {
+    room: RoomName,
+    username: Username,
+    cursor: Cursor,
+    outbox: Outbox,
+    membership: Membership,
+    presence: Presence,
+    /// Whether a connection is open (from `on_open` to `on_close`).
+    open: bool,
+    last_heard: i64,
+    ping_sent_at: Option<i64>,
+    last_typing_at: Option<i64>,
+}
+
+impl RoomClient {
+    /// A client that holds every post up to `since` and still has `saved` posts to store.
+    pub fn new(room: RoomName, username: Username, since: Option<u64>, saved: Vec<OutboxEntry>) -> Self {
+        Self {
+            room,
+            username,
+            cursor: Cursor::starting_at(since),
+            outbox: Outbox::new(saved),
+            membership: Membership::default(),
+            presence: Presence::default(),
+            open: false,
+            last_heard: 0,
+            ping_sent_at: None,
+            last_typing_at: None,
+        }
+    }
+
+    pub fn room(&self) -> &RoomName {
+        &self.room
+    }
+
+    /// The newest seq held without a gap: where the next join resumes.
+    pub fn since(&self) -> Option<u64> {
+        self.cursor.since()
+    }
+
+    pub fn outbox(&self) -> Vec<OutboxEntry> {
+        self.outbox.entries()
+    }
+
+    /// True when every post written has been stored or refused.
+    pub fn all_settled(&self) -> bool {
+        self.outbox.is_empty()
+    }
+
+    /// A connection opened at `now`: join (posts wait for `joined`).
+    pub fn on_open(&mut self, now: i64) -> Step {
+        self.open = true;
+        self.membership = Membership::default();
+        self.outbox.connection_lost();
+        self.last_heard = now;
+        self.ping_sent_at = None;
+        Step { send: vec![self.join(now)], ..Step::default() }
+    }
+
+    /// The connection is gone; posts wait for the next one.
+    pub fn on_close(&mut self) {
+        self.open = false;
+        self.outbox.connection_lost();
+    }
+
+    /// Writes a post: kept until stored, sent now if the room is joined.
+    pub fn post(&mut self, client_id: ClientId, text: PostText, now: i64) -> Step {
+        let mut step = Step::default();
+        if !self.outbox.push(OutboxEntry { client_id: client_id.clone(), text }) {
+            return step;
+        }
+        step.events.push(Event::Outbox(self.outbox.entries()));
+        if self.open && self.membership.joined() {
+            step.send.extend(self.outbox.send_one(&client_id, now).map(|e| self.post_msg(e)));
+        }
+        step
+    }
+
+    /// Tells the room this user is typing, at most once per [`TYPING_RESEND_MS`].
+    pub fn typing(&mut self, now: i64) -> Step {
+        let recent = self.last_typing_at.is_some_and(|at| now - at < TYPING_RESEND_MS as i64);
+        if !self.open || !self.membership.joined() || recent {
+            return Step::default();
+        }
+        self.last_typing_at = Some(now);
+        Step { send: vec![ClientMsg::Typing { room: self.room.clone() }], ..Step::default() }
+    }
+
+    /// Takes a new name; an open connection joins again under it.
+    pub fn rename(&mut self, username: Username, now: i64) -> Step {
+        self.username = username;
+        let send = if self.open { vec![self.join(now)] } else { Vec::new() };
+        Step { send, ..Step::default() }
+    }
+
+    /// Takes in a server message received at `now`.
+    pub fn on_message(&mut self, msg: ServerMsg, now: i64) -> Step {
+        self.last_heard = now;
+        self.ping_sent_at = None;
+        let mut step = Step::default();
+        match self.membership.on_message(&msg, now) {
+            Next::SendOutbox => step.events.push(Event::Live),
+            Next::Rejoin => step.send.push(self.join_msg()),
+            Next::Reconnect => step.reconnect = true,
+            Next::Nothing => {}
+        }
+        match msg {
+            ServerMsg::Joined { history, present, truncated, .. } => {
+                step.events.push(self.presence.replace(present));
+                self.take_posts(history, &mut step, now);
+                // After the history, which may hold posts stored before an ack was lost.
+                let again = self.outbox.send_all(now);
+                step.send.extend(again.into_iter().map(|e| self.post_msg(e)));
+                if truncated {
+                    // Continue from where the replay stopped (a browser may rather reload).
+                    step.events.push(Event::HistoryTruncated);
+                    step.send.push(self.join(now));
+                }
+            }
+            ServerMsg::Post(post) => self.take_posts(vec![post], &mut step, now),
+            ServerMsg::Ack { client_id, seq, .. } => self.settle(client_id, seq, &mut step),
+            ServerMsg::Presence { joined, left, .. } => step.events.extend(self.presence.apply(joined, left)),
+            ServerMsg::Typing { username, .. } => step.events.push(Event::Typing(username)),
+            ServerMsg::Error { code, message, client_id: Some(id) } => self.refused(id, code, message, &mut step, now),
+            ServerMsg::Error { code, message, client_id: None } => step.events.push(Event::Notice { code, message }),
+            ServerMsg::Hello { .. } | ServerMsg::Left { .. } | ServerMsg::Pong => {}
+        }
+        step
+    }
+
+    /// Checks the connection at `now` (call about once a second): asks a silent server for a
+    /// `pong`, re-sends posts whose retry time has come, and gives up on a connection that
+    /// left a join, a post or a ping unanswered for too long.
+    pub fn on_tick(&mut self, now: i64) -> Step {
+        let mut step = Step::default();
+        if !self.open {
+            return step;
+        }
+        let ping_unanswered = self.ping_sent_at.is_some_and(|at| now - at > ANSWER_TIMEOUT_MS);
+        if ping_unanswered || self.outbox.overdue(now) || self.membership.join_overdue(now) {
+            step.reconnect = true;
+            return step;
+        }
+        if self.ping_sent_at.is_none() && now - self.last_heard > PING_AFTER_MS {
+            self.ping_sent_at = Some(now);
+            step.send.push(ClientMsg::Ping);
+        }
+        if self.membership.joined() {
+            let due = self.outbox.due(now);
+            step.send.extend(due.into_iter().map(|e| self.post_msg(e)));
+        }
+        step
+    }
+
+    /// Hands on the posts not held yet; a post past a gap asks for the gap (one join at a time).
+    fn take_posts(&mut self, posts: Vec<Post>, step: &mut Step, now: i64) {
+        let mut fresh = Vec::new();
+        let mut gap = false;
+        for post in posts {
+            self.settle(post.client_id.clone(), post.seq, step);
+            match self.cursor.take(post.seq) {
+                Seen::Duplicate => continue,
+                Seen::PastGap => gap = true,
+                Seen::New => {}
+            }
+            fresh.push(post);
+        }
+        if !fresh.is_empty() {
+            step.events.push(Event::Posts(fresh));
+        }
+        if gap && self.cursor.has_gap() && self.open && !self.membership.joining() {
+            step.send.push(self.join(now));
+        }
+    }
+
+    fn refused(&mut self, client_id: ClientId, code: ErrorCode, message: String, step: &mut Step, now: i64) {
+        if refused_for_good(code) {
+            if let Some(post) = self.outbox.remove(&client_id) {
+                step.events.push(Event::Outbox(self.outbox.entries()));
+                step.events.push(Event::Refused { post, code, message });
+            }
+        } else {
+            // `not_joined` posts go with the next `joined`; the others after a pause.
+            if code != ErrorCode::NotJoined {
+                self.outbox.retry_later(&client_id, now);
+            }
+            step.events.push(Event::Delayed { client_id, code, message });
+        }
+    }
+
+    /// A post of this client's is stored as `seq`: it leaves the outbox (reported once, by
+    /// whichever comes first of its ack and the post itself).
+    fn settle(&mut self, client_id: ClientId, seq: u64, step: &mut Step) {
+        if self.outbox.remove(&client_id).is_some() {
+            step.events.push(Event::Outbox(self.outbox.entries()));
+            step.events.push(Event::Stored { client_id, seq });
+        }
+    }
+
+    fn join(&mut self, now: i64) -> ClientMsg {
+        self.membership.join_sent(now);
+        self.join_msg()
+    }
+
+    fn join_msg(&self) -> ClientMsg {
+        ClientMsg::Join { room: self.room.clone(), username: self.username.clone(), since: self.cursor.since() }
+    }
+
+    fn post_msg(&self, entry: OutboxEntry) -> ClientMsg {
+        ClientMsg::Post { room: self.room.clone(), text: entry.text, client_id: entry.client_id }
+    }
+}

@@ -1,0 +1,108 @@
+//! The posts a client wrote that the server has not stored yet, oldest first. A post leaves
+//! only when the server stored it (an `ack`, or the post itself coming back) or refused it
+//! for good; until then it is sent again on every join, under the same client id, so the
+//! server stores it once.
+
+use crate::domain::{ClientId, PostText};
+use serde::{Deserialize, Serialize};
+
+/// A post will be answered within this long, or the connection is taken for dead.
+pub const ANSWER_TIMEOUT_MS: i64 = 10_000;
+/// A post the server turned away for now (`rate_limited`, `internal`) goes again this much later.
+pub const RETRY_REFUSED_AFTER_MS: i64 = 1_000;
+
+/// A post waiting to be stored; what a client keeps across restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub client_id: ClientId,
+    pub text: PostText,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    entry: OutboxEntry,
+    /// When it was last sent on the current connection and not yet answered.
+    sent_at: Option<i64>,
+    /// When to send it again after a refusal for now.
+    retry_at: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+pub struct Outbox {
+    waiting: Vec<Waiting>,
+}
+
+impl Outbox {
+    pub fn new(saved: Vec<OutboxEntry>) -> Self {
+        Self { waiting: saved.into_iter().map(|entry| Waiting { entry, sent_at: None, retry_at: None }).collect() }
+    }
+
+    pub fn entries(&self) -> Vec<OutboxEntry> {
+        self.waiting.iter().map(|w| w.entry.clone()).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Adds a post; a client id already waiting is not added twice.
+    pub fn push(&mut self, entry: OutboxEntry) -> bool {
+        if self.waiting.iter().any(|w| w.entry.client_id == entry.client_id) {
+            return false;
+        }
+        self.waiting.push(Waiting { entry, sent_at: None, retry_at: None });
+        true
+    }
+
+    /// Removes a post the server stored or refused for good.
+    pub fn remove(&mut self, client_id: &ClientId) -> Option<OutboxEntry> {
+        let at = self.waiting.iter().position(|w| &w.entry.client_id == client_id)?;
+        Some(self.waiting.remove(at).entry)
+    }
+
+    /// Marks every post as sent at `now` and returns them all: what a `joined` re-sends.
+    pub fn send_all(&mut self, now: i64) -> Vec<OutboxEntry> {
+        self.waiting.iter_mut().map(|w| w.sent(now)).collect()
+    }
+
+    /// Marks one post as sent at `now`.
+    pub fn send_one(&mut self, client_id: &ClientId, now: i64) -> Option<OutboxEntry> {
+        self.waiting.iter_mut().find(|w| &w.entry.client_id == client_id).map(|w| w.sent(now))
+    }
+
+    /// The server turned a post away for now: it no longer counts as awaiting an answer, and
+    /// goes again [`RETRY_REFUSED_AFTER_MS`] later.
+    pub fn retry_later(&mut self, client_id: &ClientId, now: i64) {
+        if let Some(w) = self.waiting.iter_mut().find(|w| &w.entry.client_id == client_id) {
+            w.sent_at = None;
+            w.retry_at = Some(now + RETRY_REFUSED_AFTER_MS);
+        }
+    }
+
+    /// The posts whose retry time has come, marked as sent at `now`.
+    pub fn due(&mut self, now: i64) -> Vec<OutboxEntry> {
+        let due = self.waiting.iter_mut().filter(|w| w.retry_at.is_some_and(|at| at <= now));
+        due.map(|w| w.sent(now)).collect()
+    }
+
+    /// True when a post sent on this connection has waited too long for its answer.
+    pub fn overdue(&self, now: i64) -> bool {
+        self.waiting.iter().any(|w| w.sent_at.is_some_and(|at| now - at > ANSWER_TIMEOUT_MS))
+    }
+
+    /// A connection ended: nothing is in flight any more.
+    pub fn connection_lost(&mut self) {
+        for w in &mut self.waiting {
+            w.sent_at = None;
+            w.retry_at = None;
+        }
+    }
+}
+
+impl Waiting {
+    fn sent(&mut self, now: i64) -> OutboxEntry {
+        self.sent_at = Some(now);
+        self.retry_at = None;
+        self.entry.clone()
+    }
+}

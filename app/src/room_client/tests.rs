@@ -1,0 +1,314 @@
+//! The room client's rules, each driven through its inputs as a driver would.
+
+use super::*;
+use crate::protocol::REPLAY_LIMIT;
+
+fn room() -> RoomName {
+    "lobby".parse().unwrap()
+}
+
+fn name(n: &str) -> Username {
+    n.parse().unwrap()
+}
+
+fn id(n: &str) -> ClientId {
+    n.parse().unwrap()
+}
+
+fn post(seq: u64, client_id: &str) -> Post {
+    Post {
+        room: room(),
+        seq,
+        client_id: id(client_id),
+        username: name("al"),
+        text: format!("post {seq}").parse().unwrap(),
+        ts: 0,
+    }
+}
+
+fn joined(history: Vec<Post>, present: &[&str]) -> ServerMsg {
+    let present: Vec<Username> = present.iter().map(|n| name(n)).collect();
+    ServerMsg::Joined { room: room(), history, members: present.len() as u32, present, truncated: false }
+}
+
+fn error(code: ErrorCode, client_id: Option<&str>) -> ServerMsg {
+    ServerMsg::Error { code, message: "no".into(), client_id: client_id.map(id) }
+}
+
+fn join_since(msg: &ClientMsg) -> Option<Option<u64>> {
+    match msg {
+        ClientMsg::Join { since, .. } => Some(*since),
+        _ => None,
+    }
+}
+
+fn posted_ids(step: &Step) -> Vec<String> {
+    let ids = step.send.iter().filter_map(|m| match m {
+        ClientMsg::Post { client_id, .. } => Some(client_id.to_string()),
+        _ => None,
+    });
+    ids.collect()
+}
+
+fn seqs(step: &Step) -> Vec<u64> {
+    let posts = step.events.iter().filter_map(|e| match e {
+        Event::Posts(posts) => Some(posts.iter().map(|p| p.seq)),
+        _ => None,
+    });
+    posts.flatten().collect()
+}
+
+/// A client in the room on an open connection, holding every post up to `since`.
+fn live(since: Option<u64>) -> RoomClient {
+    let mut c = RoomClient::new(room(), name("al"), since, Vec::new());
+    let _ = c.on_open(0);
+    let _ = c.on_message(joined(vec![], &["al"]), 1);
+    c
+}
+
+fn text() -> PostText {
+    "hello".parse().unwrap()
+}
+
+#[test]
+fn opening_joins_from_the_last_seq_held() {
+    let mut c = RoomClient::new(room(), name("al"), Some(41), Vec::new());
+    let step = c.on_open(0);
+    assert_eq!(step.send.iter().map(join_since).collect::<Vec<_>>(), [Some(Some(41))]);
+}
+
+#[test]
+fn a_post_waits_for_joined_then_goes_once() {
+    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    let _ = c.on_open(0);
+    let step = c.post(id("c1"), text(), 1);
+    assert!(step.send.is_empty(), "sent before joined, it would be refused");
+    assert_eq!(step.events, [Event::Outbox(c.outbox())]);
+    let step = c.on_message(joined(vec![], &["al"]), 2);
+    assert_eq!(posted_ids(&step), ["c1"]);
+    assert!(step.events.contains(&Event::Live));
+    let step = c.post(id("c2"), text(), 3);
+    assert_eq!(posted_ids(&step), ["c2"], "joined: straight out");
+}
+
+#[test]
+fn an_outbox_saved_by_an_earlier_run_goes_after_the_first_join() {
+    let saved = vec![OutboxEntry { client_id: id("old"), text: text() }];
+    let mut c = RoomClient::new(room(), name("al"), None, saved);
+    assert!(!c.all_settled());
+    let _ = c.on_open(0);
+    assert_eq!(posted_ids(&c.on_message(joined(vec![], &[]), 1)), ["old"]);
+}
+
+#[test]
+fn every_unstored_post_goes_again_after_a_reconnect_and_an_ack_settles_it() {
+    let mut c = live(None);
+    let _ = c.post(id("c1"), text(), 2);
+    c.on_close();
+    let _ = c.on_open(10);
+    let step = c.on_message(joined(vec![], &[]), 11);
+    assert_eq!(posted_ids(&step), ["c1"], "the same client id, so the server stores it once");
+    let step = c.on_message(ServerMsg::Ack { room: room(), client_id: id("c1"), seq: 1 }, 12);
+    assert!(step.events.contains(&Event::Stored { client_id: id("c1"), seq: 1 }));
+    assert!(c.all_settled());
+}
+
+#[test]
+fn a_post_found_in_the_replayed_history_is_settled_not_sent_again() {
+    let mut c = live(Some(0));
+    let _ = c.post(id("c1"), text(), 2);
+    c.on_close();
+    let _ = c.on_open(10);
+    // Stored before the connection died; its ack was lost with it.
+    let step = c.on_message(joined(vec![post(1, "c1")], &[]), 11);
+    assert!(posted_ids(&step).is_empty());
+    assert!(c.all_settled());
+    assert_eq!(seqs(&step), [1]);
+}
+
+#[test]
+fn its_own_post_coming_back_settles_it_and_the_later_ack_adds_nothing() {
+    let mut c = live(Some(0));
+    let _ = c.post(id("c1"), text(), 2);
+    let step = c.on_message(ServerMsg::Post(post(1, "c1")), 3);
+    let stored = Event::Stored { client_id: id("c1"), seq: 1 };
+    assert_eq!(step.events, [Event::Outbox(vec![]), stored, Event::Posts(vec![post(1, "c1")])]);
+    let ack = c.on_message(ServerMsg::Ack { room: room(), client_id: id("c1"), seq: 1 }, 4);
+    assert!(ack.events.is_empty(), "reported once");
+}
+
+#[test]
+fn a_post_past_a_missing_seq_asks_for_a_resync_from_before_the_gap() {
+    let mut c = live(Some(2));
+    let step = c.on_message(ServerMsg::Post(post(4, "x4")), 2);
+    assert_eq!(seqs(&step), [4], "shown at once");
+    assert_eq!(step.send.iter().map(join_since).collect::<Vec<_>>(), [Some(Some(2))]);
+    assert_eq!(c.since(), Some(2));
+    // A second post past the gap while the resync is on its way: no second join.
+    let step = c.on_message(ServerMsg::Post(post(5, "x5")), 3);
+    assert!(step.send.is_empty());
+    // The replay fills the gap; what was already shown is not handed on again.
+    let step = c.on_message(joined(vec![post(3, "x3"), post(4, "x4"), post(5, "x5")], &[]), 4);
+    assert_eq!(seqs(&step), [3]);
+    assert_eq!(c.since(), Some(5));
+}
+
+#[test]
+fn duplicates_are_handed_on_once() {
+    let mut c = live(Some(0));
+    assert_eq!(seqs(&c.on_message(ServerMsg::Post(post(1, "x1")), 2)), [1]);
+    assert!(seqs(&c.on_message(ServerMsg::Post(post(1, "x1")), 3)).is_empty());
+    assert!(seqs(&c.on_message(joined(vec![post(1, "x1")], &[]), 4)).is_empty());
+}
+
+#[test]
+fn without_a_starting_seq_the_first_post_held_starts_the_cursor() {
+    let mut c = live(None);
+    let step = c.on_message(ServerMsg::Post(post(7, "x7")), 2);
+    assert_eq!(seqs(&step), [7]);
+    assert!(step.send.is_empty(), "no gap below the first post held");
+    assert_eq!(c.since(), Some(7));
+}
+
+#[test]
+fn a_truncated_replay_is_reported_and_continued() {
+    let mut c = RoomClient::new(room(), name("al"), Some(1), Vec::new());
+    let _ = c.on_open(0);
+    let history: Vec<Post> = (2..4).map(|s| post(s, &format!("x{s}"))).collect();
+    let msg = ServerMsg::Joined { room: room(), history, members: 0, present: vec![], truncated: true };
+    let step = c.on_message(msg, 1);
+    assert!(step.events.contains(&Event::HistoryTruncated), "more than {REPLAY_LIMIT} missed");
+    assert_eq!(c.since(), Some(3));
+    let joins: Vec<Option<Option<u64>>> = step.send.iter().map(join_since).filter(Option::is_some).collect();
+    assert_eq!(joins, [Some(Some(3))], "and asks for the rest");
+}
+
+#[test]
+fn a_retryable_refusal_keeps_the_post_and_sends_it_again_a_second_later() {
+    let mut c = live(None);
+    let _ = c.post(id("c1"), text(), 10);
+    let step = c.on_message(error(ErrorCode::RateLimited, Some("c1")), 20);
+    let delayed = Event::Delayed { client_id: id("c1"), code: ErrorCode::RateLimited, message: "no".into() };
+    assert_eq!(step.events, [delayed], "not failed");
+    assert!(posted_ids(&c.on_tick(500)).is_empty(), "not yet");
+    assert_eq!(posted_ids(&c.on_tick(1_020)), ["c1"]);
+    assert!(!c.all_settled());
+}
+
+#[test]
+fn a_final_refusal_reports_the_post_and_forgets_it() {
+    let mut c = live(None);
+    let _ = c.post(id("c1"), text(), 10);
+    let step = c.on_message(error(ErrorCode::InvalidText, Some("c1")), 20);
+    let refused = Event::Refused {
+        post: OutboxEntry { client_id: id("c1"), text: text() },
+        code: ErrorCode::InvalidText,
+        message: "no".into(),
+    };
+    assert_eq!(step.events, [Event::Outbox(vec![]), refused]);
+    assert!(c.all_settled());
+}
+
+#[test]
+fn not_joined_rejoins_once_and_the_posts_go_after_joined() {
+    let mut c = live(Some(3));
+    let _ = c.post(id("c1"), text(), 2);
+    let _ = c.post(id("c2"), text(), 2);
+    let step = c.on_message(error(ErrorCode::NotJoined, Some("c1")), 3);
+    assert_eq!(step.send.iter().map(join_since).collect::<Vec<_>>(), [Some(Some(3))]);
+    assert!(c.on_message(error(ErrorCode::NotJoined, Some("c2")), 4).send.is_empty());
+    assert_eq!(posted_ids(&c.on_message(joined(vec![], &[]), 5)), ["c1", "c2"]);
+}
+
+#[test]
+fn a_refused_join_drops_the_connection_with_a_notice() {
+    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    let _ = c.on_open(0);
+    let step = c.on_message(error(ErrorCode::TooManyRooms, None), 1);
+    assert!(step.reconnect);
+    assert_eq!(step.events, [Event::Notice { code: ErrorCode::TooManyRooms, message: "no".into() }]);
+}
+
+#[test]
+fn presence_applies_as_sets_and_reports_only_real_changes() {
+    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    let _ = c.on_open(0);
+    let _ = c.on_message(joined(vec![], &["al", "bo"]), 1);
+    // Repeats al (already here), brings cy, takes away bo and dee (never here).
+    let msg = ServerMsg::Presence {
+        room: room(),
+        joined: vec![name("al"), name("cy")],
+        left: vec![name("bo"), name("dee")],
+        members: 2,
+    };
+    let step = c.on_message(msg, 2);
+    let expected =
+        Event::Presence { present: vec![name("al"), name("cy")], arrived: vec![name("cy")], left: vec![name("bo")] };
+    assert_eq!(step.events, [expected]);
+    let again = ServerMsg::Presence { room: room(), joined: vec![name("cy")], left: vec![], members: 2 };
+    assert!(c.on_message(again, 3).events.is_empty());
+}
+
+#[test]
+fn a_silent_server_is_pinged_then_given_up_on() {
+    let mut c = live(None);
+    assert!(c.on_tick(PING_AFTER_MS).send.is_empty());
+    let step = c.on_tick(PING_AFTER_MS + 2);
+    assert_eq!(step.send, [ClientMsg::Ping]);
+    assert!(c.on_tick(PING_AFTER_MS + 3).send.is_empty(), "one ping at a time");
+    assert!(!c.on_tick(PING_AFTER_MS + 2 + ANSWER_TIMEOUT_MS).reconnect);
+    assert!(c.on_tick(PING_AFTER_MS + 3 + ANSWER_TIMEOUT_MS).reconnect);
+}
+
+#[test]
+fn any_message_answers_the_ping() {
+    let mut c = live(None);
+    let _ = c.on_tick(PING_AFTER_MS + 2);
+    let _ = c.on_message(ServerMsg::Pong, PING_AFTER_MS + 5);
+    assert!(!c.on_tick(PING_AFTER_MS + 5 + ANSWER_TIMEOUT_MS).reconnect);
+}
+
+#[test]
+fn an_unanswered_post_or_join_means_a_dead_connection() {
+    let mut c = live(None);
+    let _ = c.post(id("c1"), text(), 100);
+    assert!(!c.on_tick(100 + ANSWER_TIMEOUT_MS).reconnect);
+    assert!(c.on_tick(101 + ANSWER_TIMEOUT_MS).reconnect);
+
+    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    let _ = c.on_open(0);
+    assert!(c.on_tick(1 + membership::JOIN_TIMEOUT_MS).reconnect);
+}
+
+#[test]
+fn a_rename_joins_again_and_posts_wait_for_its_answer() {
+    let mut c = live(Some(9));
+    let step = c.rename(name("bo"), 2);
+    let Some(ClientMsg::Join { username, since, .. }) = step.send.first() else { panic!("no join: {step:?}") };
+    assert_eq!((username.as_str(), *since), ("bo", Some(9)));
+    assert!(c.post(id("c1"), text(), 3).send.is_empty());
+    let mut closed = RoomClient::new(room(), name("al"), None, Vec::new());
+    assert!(closed.rename(name("bo"), 0).send.is_empty(), "offline: the next join carries it");
+}
+
+#[test]
+fn typing_goes_only_when_joined_and_at_most_every_two_seconds() {
+    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    assert!(c.typing(0).send.is_empty());
+    let mut c = live(None);
+    assert_eq!(c.typing(10).send.len(), 1);
+    assert!(c.typing(10 + TYPING_RESEND_MS as i64 - 1).send.is_empty());
+    assert_eq!(c.typing(10 + TYPING_RESEND_MS as i64).send.len(), 1);
+}
+
+#[test]
+fn backoff_doubles_up_to_ten_seconds_and_resets_after_a_join() {
+    let mut b = Backoff::default();
+    let worst: Vec<u128> = (0..8).map(|_| b.failed(1.0).as_millis()).collect();
+    assert_eq!(worst, [500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000]);
+    assert_eq!(b.failures(), 8);
+    assert_eq!(b.failed(0.0).as_millis(), 100, "never at once");
+    assert_eq!(b.failed(0.5).as_millis(), 5_000, "full jitter: anywhere below the cap");
+    b.reset();
+    assert_eq!(b.failed(1.0).as_millis(), 500);
+}
