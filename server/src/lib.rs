@@ -17,12 +17,12 @@
 //! - `metrics.rs` — counters and histograms served at `/metrics`.
 //! - `origin.rs` — the Origin allowlist.
 //! - `session.rs` — one client's protocol state, whatever the transport: decode, rate limit,
-//!   answer; the per-connection `Limits`.
+//!   answer through its hub `Member`; the per-connection `Limits`.
 //! - `connection.rs` — one WebSocket's reader, feeding its `Session`.
 //! - `writer.rs` — one socket's writer: queue → socket, pings, every close code.
 //! - `queue.rs` — a connection's bounded outgoing queue; a full queue closes that client.
-//! - `hub/` — the actor that owns rooms, stores posts in batches (group commit), in order,
-//!   and broadcasts them.
+//! - `hub/` — the actor that owns rooms and who is in them, stores posts in batches (group
+//!   commit), in order, and broadcasts them; `Hub::connect` gives a connection its `Member`.
 //! - `store.rs` — SQLite storage with embedded migrations (`migrations/`).
 //! - `wall_data.rs` — what the pages' server functions read.
 //! - `page_cache.rs` — room pages rendered once per second or per new post, not per request.

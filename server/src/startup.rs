@@ -21,7 +21,6 @@ use app::api::WallData;
 use axum::Router;
 use leptos::prelude::*;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -83,7 +82,6 @@ impl Application {
             },
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
-            next_id: Arc::new(AtomicU64::new(1)),
             sessions: HttpSessions::default(),
             metrics,
         };
