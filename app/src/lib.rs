@@ -8,6 +8,8 @@
 //! - `domain.rs` — validated types (`Username`, `RoomName`, `PostText`, `ClientId`).
 //! - `api.rs` — server functions for the pages, and the `WallData` trait the server implements.
 //! - `app.rs` — the HTML shell, router and page frame.
+//! - `error.rs` — `AppError` (what can make a page fail, with its HTTP status) and the one
+//!   `ErrorPage` every error shows.
 //! - `pages/` — one file per page; `wall_state.rs` holds a wall's client-side state;
 //!   `lazy.rs` makes the lesson pages lazy routes, split out of the main bundle.
 //! - `components/` — badge, composer, post, username field.
@@ -25,6 +27,7 @@ pub mod app;
 pub mod client;
 pub mod components;
 pub mod domain;
+pub mod error;
 pub mod lab;
 pub mod pages;
 pub mod protocol;

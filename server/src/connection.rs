@@ -1,7 +1,6 @@
 //! One WebSocket connection: the reader feeds client frames to its [`Session`] and queues
 //! the replies; the writer (`writer.rs`) drains the queue onto the socket.
 
-use crate::hub::ConnId;
 use crate::queue::{ClientHandle, Outbound};
 use crate::session::{error, Reply, Session};
 use crate::writer::Writer;
@@ -18,12 +17,13 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-pub async fn run(socket: WebSocket, id: ConnId, peer: SocketAddr, state: WsState) {
-    let span = tracing::info_span!("conn", id, %peer);
+pub async fn run(socket: WebSocket, peer: SocketAddr, state: WsState) {
+    let (client, queue, overflowed) = ClientHandle::channel(state.limits.queue_capacity, state.limits.queue_bytes);
+    let member = state.hub.connect(client, state.limits.max_rooms);
+    let span = tracing::info_span!("conn", id = member.id(), %peer);
     async move {
         tracing::info!("connected");
         let (sink, stream) = socket.split();
-        let (client, queue, overflowed) = ClientHandle::channel(state.limits.queue_capacity, state.limits.queue_bytes);
         let writer_done = CancellationToken::new();
         let heard = Arc::new(AtomicU64::new(0));
         let writer = Writer {
@@ -38,12 +38,12 @@ pub async fn run(socket: WebSocket, id: ConnId, peer: SocketAddr, state: WsState
             metrics: state.metrics.clone(),
         };
         let writer = tokio::spawn(writer.run().in_current_span());
-        let mut session = Session::new(id, state.hub.clone(), client, &state.limits);
+        let mut session = Session::new(member, &state.limits);
         if reply(&session, &state.limits.hello(None)).await {
             read_loop(&mut session, stream, &writer_done, &heard).await;
         }
-        session.end().await;
-        // The session holds a sender of the writer's queue: drop it so the writer ends.
+        // The disconnect: the session's member leaves its rooms. The session also holds a
+        // sender of the writer's queue: dropping it lets the writer end.
         drop(session);
         let _ = writer.await;
         tracing::info!("disconnected");

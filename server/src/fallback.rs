@@ -22,7 +22,6 @@ use axum::Json;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -65,12 +64,11 @@ impl HttpSessions {
         }
     }
 
-    /// Removes a session and leaves its rooms.
-    async fn close(&self, id: &str) {
+    /// Removes a session: it leaves its rooms once the last request using it is done (the
+    /// session's drop is its disconnect).
+    fn close(&self, id: &str) {
         let removed = self.inner.lock().ok().and_then(|mut map| map.remove(id));
-        if let Some(entry) = removed {
-            entry.session.lock().await.end().await;
-        }
+        drop(removed);
     }
 
     /// Closes long-poll sessions nobody polls any more; runs until shutdown.
@@ -93,7 +91,7 @@ impl HttpSessions {
             };
             for id in stale {
                 tracing::info!("closing idle long-poll session");
-                self.close(&id).await;
+                self.close(&id);
             }
         }
     }
@@ -113,10 +111,9 @@ impl HttpSession {
 
 /// Opens a session whose replies and broadcasts go to a fresh queue.
 fn open(state: &WsState) -> (String, Session, Queue, CancellationToken) {
-    let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let (client, queue, overflowed): (ClientHandle, _, _) =
         ClientHandle::channel(state.limits.queue_capacity, state.limits.queue_bytes);
-    let session = Session::new(id, state.hub.clone(), client, &state.limits);
+    let session = Session::new(state.hub.connect(client, state.limits.max_rooms), &state.limits);
     (uuid::Uuid::new_v4().simple().to_string(), session, queue, overflowed)
 }
 
@@ -210,8 +207,7 @@ struct CloseOnDrop {
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
-        let (id, sessions) = (std::mem::take(&mut self.id), self.sessions.clone());
-        tokio::spawn(async move { sessions.close(&id).await });
+        self.sessions.close(&self.id);
     }
 }
 
@@ -281,7 +277,7 @@ pub async fn poll(
     let Some(entry) = state.sessions.get(&id) else { return unknown_session() };
     entry.polled();
     if entry.overflowed.is_cancelled() {
-        state.sessions.close(&id).await;
+        state.sessions.close(&id);
         return (StatusCode::GONE, "too slow: outgoing queue full; reconnect").into_response();
     }
     let mut queue = entry.queue.lock().await;

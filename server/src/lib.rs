@@ -2,27 +2,29 @@
 //!
 //! # Layout
 //! - `config.rs` — command-line flags and their environment variables; subcommands.
-//! - `startup.rs` — `Application`: binds, opens the store, starts the hub, builds the router,
-//!   runs until the shutdown token is cancelled, then lets sockets close.
+//! - `startup.rs` — `Application`: binds, opens the store, builds the routes' state (starting
+//!   the hub) and the router, runs until the shutdown token is cancelled, then lets sockets
+//!   close. `router_state` alone serves tests that call the router without a port.
 //! - `serve.rs` — the accept loop: HTTP/1.1, a cap on TCP connections, header-read, write and
 //!   POST deadlines, and a drain that answers 503 on stop.
 //! - `linger.rs` — lingering close: drain what a peer still sends before closing, so it
 //!   reads our last frame instead of a reset.
 //! - `gateway.rs` — the one admission point for every long-lived transport: Origin,
 //!   per-address connect rate, the global connection cap; an RAII permit per connection.
-//! - `routes.rs` — every HTTP route in one place, and the layers every request passes.
+//! - `routes.rs` — every HTTP route in one place, and the layers every request passes:
+//!   `router(RouterState) -> Router`.
 //! - `ws.rs` — `GET /ws`: admission and upgrade; `/health`, `/metrics`.
 //! - `fallback.rs` — SSE, long polling and `POST /x/send`, for when WebSockets are blocked.
 //! - `lab/` — the lessons' endpoints: echo, ticker, handshake capture, byte counts.
 //! - `metrics.rs` — counters and histograms served at `/metrics`.
 //! - `origin.rs` — the Origin allowlist.
 //! - `session.rs` — one client's protocol state, whatever the transport: decode, rate limit,
-//!   answer; the per-connection `Limits`.
+//!   answer through its hub `Member`; the per-connection `Limits`.
 //! - `connection.rs` — one WebSocket's reader, feeding its `Session`.
 //! - `writer.rs` — one socket's writer: queue → socket, pings, every close code.
 //! - `queue.rs` — a connection's bounded outgoing queue; a full queue closes that client.
-//! - `hub/` — the actor that owns rooms, stores posts in batches (group commit), in order,
-//!   and broadcasts them.
+//! - `hub/` — the actor that owns rooms and who is in them, stores posts in batches (group
+//!   commit), in order, and broadcasts them; `Hub::connect` gives a connection its `Member`.
 //! - `store.rs` — SQLite storage with embedded migrations (`migrations/`).
 //! - `wall_data.rs` — what the pages' server functions read.
 //! - `page_cache.rs` — room pages rendered once per second or per new post, not per request.

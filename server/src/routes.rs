@@ -1,5 +1,9 @@
 //! Every HTTP route the server answers, in one place, top to bottom: the wall's realtime
 //! endpoints, the pages (Leptos), the lessons, then the layers every request passes.
+//!
+//! [`router`] needs only its [`RouterState`]: a test can build one (see
+//! `crate::startup::router_state`) and call the router with `tower::ServiceExt::oneshot`,
+//! without binding a port.
 
 use crate::fallback;
 use crate::gateway::Gateway;
@@ -47,13 +51,20 @@ pub struct RouteLimits {
     pub request_timeout: Duration,
 }
 
-pub fn router(
-    state: AppState,
-    lab: LabState,
-    page_cache: PageCache,
-    data: Arc<dyn WallData>,
-    limits: RouteLimits,
-) -> Router {
+/// Everything the routes need.
+#[derive(Clone)]
+pub struct RouterState {
+    pub app: AppState,
+    /// The lessons' own state, apart from the wall's.
+    pub lab: LabState,
+    pub page_cache: PageCache,
+    /// What the pages' server functions read.
+    pub data: Arc<dyn WallData>,
+    pub limits: RouteLimits,
+}
+
+pub fn router(state: RouterState) -> Router {
+    let RouterState { app: state, lab, page_cache, data, limits } = state;
     let options = state.leptos_options.clone();
     Router::new()
         // The wall's realtime endpoints. The inspector lesson records upgrades asked for with

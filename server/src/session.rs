@@ -1,22 +1,15 @@
 //! One client's protocol state, whatever carries it (WebSocket, SSE + POST, long polling):
-//! rooms joined, rate limit, typing throttle. Decodes a client frame and produces the
-//! reply, if any; broadcasts reach the client through its queue.
+//! its message rate, and its membership in the hub ([`Member`]: which rooms it is in, under
+//! what name, is the hub's to know). Decodes a client frame and produces the reply, if any;
+//! broadcasts reach the client through its queue.
 
-use crate::hub::{ConnId, History, Hub, HubError};
+use crate::hub::{Answer, HubError, JoinRequest, Member, NewPost, JOINS_PER_SEC};
 use crate::queue::ClientHandle;
-use app::domain::{ClientId, PostText, RoomName, Username};
-use app::protocol::{decode_client, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION, TYPING_RELAY_MIN_MS};
+use app::domain::RoomName;
+use app::protocol::{decode_client, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::time::{Duration, Instant};
-
-const TYPING_RELAY_MIN: Duration = Duration::from_millis(TYPING_RELAY_MIN_MS);
-
-/// Joins one connection may make per second, sustained: each reads history, so joins are
-/// held well below the message rate. The burst lets a client join its rooms at once.
-const JOINS_PER_SEC: NonZeroU32 = NonZeroU32::new(2).unwrap();
-const JOIN_BURST: NonZeroU32 = NonZeroU32::new(16).unwrap();
+use std::time::Duration;
 
 /// Per-connection limits (see `wallsocket --help`).
 #[derive(Debug, Clone, Copy)]
@@ -42,43 +35,27 @@ impl Limits {
     }
 }
 
+/// A client's session; dropping it is the disconnect (its [`Member`] leaves every room).
 pub struct Session {
-    id: ConnId,
-    hub: Hub,
-    client: ClientHandle,
-    /// Rooms joined, with the name each was joined under.
-    joined: HashMap<RoomName, Username>,
-    /// When this client's last `typing` was relayed, per room.
-    last_typing: HashMap<RoomName, Instant>,
+    member: Member,
     limiter: DefaultDirectRateLimiter,
     rate_per_sec: NonZeroU32,
-    joins: DefaultDirectRateLimiter,
-    max_rooms: usize,
 }
 
 impl Session {
-    pub fn new(id: ConnId, hub: Hub, client: ClientHandle, limits: &Limits) -> Self {
+    pub fn new(member: Member, limits: &Limits) -> Self {
         let limiter = RateLimiter::direct(Quota::per_second(limits.rate_per_sec).allow_burst(limits.rate_burst));
-        Self {
-            id,
-            hub,
-            client,
-            joined: HashMap::new(),
-            last_typing: HashMap::new(),
-            limiter,
-            rate_per_sec: limits.rate_per_sec,
-            joins: RateLimiter::direct(Quota::per_second(JOINS_PER_SEC).allow_burst(JOIN_BURST)),
-            max_rooms: limits.max_rooms,
-        }
+        Self { member, limiter, rate_per_sec: limits.rate_per_sec }
     }
 
     pub fn client(&self) -> &ClientHandle {
-        &self.client
+        self.member.client()
     }
 
     /// Answers one client frame: `None` when the answer (if any) arrives through the queue.
-    /// A post's answer (its ack) comes once the hub has stored it: await it with
-    /// [`Reply::resolve`], or keep reading and let it finish later (the WebSocket pipelines).
+    /// Most answers come once the hub has handled the frame (a post's ack once it is
+    /// stored): await them with [`Reply::resolve`], or keep reading and let them finish
+    /// later (the WebSocket pipelines).
     pub async fn handle_text(&mut self, text: &str) -> Reply {
         if self.limiter.check().is_err() {
             let limit = self.rate_per_sec;
@@ -91,30 +68,49 @@ impl Session {
         }
         match decode_client(text) {
             Err(e) => Reply::Now(Some(e.into_msg())),
-            Ok(ClientMsg::Post { room, text, client_id }) => self.post(room, text, client_id).await,
-            Ok(ClientMsg::Join { room, username, since }) => self.join(room, username, since).await,
-            Ok(msg) => Reply::Now(self.handle(msg).await),
+            Ok(msg) => self.handle(msg).await,
+        }
+    }
+
+    async fn handle(&mut self, msg: ClientMsg) -> Reply {
+        match msg {
+            ClientMsg::Post { room, text, client_id } => self.post(NewPost { room, client_id, text }).await,
+            ClientMsg::Join { room, username, since } => self.join(JoinRequest { room, username, since }).await,
+            ClientMsg::Leave { room } => {
+                let answer = self.member.leave(room.clone()).await;
+                later(answer, move |left| match left {
+                    Ok(()) => Some(ServerMsg::Left { room }),
+                    Err(HubError::NotJoined) => Some(not_in(&room)),
+                    // The hub has stopped: the room is left all the same.
+                    Err(_) => Some(ServerMsg::Left { room }),
+                })
+            }
+            ClientMsg::Ping => Reply::Now(Some(ServerMsg::Pong)),
+            ClientMsg::Typing { room } => {
+                let answer = self.member.typing(room.clone()).await;
+                later(answer, move |relayed| match relayed {
+                    Ok(()) => None,
+                    Err(HubError::NotJoined) => Some(not_in(&room)),
+                    // The hub has stopped: nobody is left to tell.
+                    Err(_) => None,
+                })
+            }
         }
     }
 
     /// Hands the post to the hub, in order with this client's other messages; the ack (or
     /// error) is ready once the post is stored.
-    async fn post(&mut self, room: RoomName, text: PostText, client_id: ClientId) -> Reply {
-        let Some(username) = self.joined.get(&room).cloned() else {
-            return Reply::Now(Some(ServerMsg::Error {
-                code: ErrorCode::NotJoined,
-                message: format!("join room {room:?} before posting to it"),
-                client_id: Some(client_id),
-            }));
-        };
-        let stored = self.hub.submit_post(room.clone(), username, client_id.clone(), text).await;
-        Reply::Later(Box::pin(async move {
-            let stored = match stored {
-                Ok(stored) => stored.into_result().await,
-                Err(e) => Err(e),
-            };
+    async fn post(&mut self, post: NewPost) -> Reply {
+        let (room, client_id) = (post.room.clone(), post.client_id.clone());
+        let answer = self.member.post(post).await;
+        later(answer, move |stored| {
             Some(match stored {
                 Ok(post) => ServerMsg::Ack { room, client_id, seq: post.seq },
+                Err(HubError::NotJoined) => ServerMsg::Error {
+                    code: ErrorCode::NotJoined,
+                    message: format!("join room {room:?} before posting to it"),
+                    client_id: Some(client_id),
+                },
                 Err(e) => {
                     tracing::error!(error = %e, "post failed");
                     ServerMsg::Error {
@@ -124,87 +120,53 @@ impl Session {
                     }
                 }
             })
-        }))
+        })
     }
 
     /// Joins (or renames in) a room: registered with the hub now, in order with this
     /// client's other messages; `joined` follows once the history is read, which happens
     /// while the reader goes on reading.
-    async fn join(&mut self, room: RoomName, username: Username, since: Option<u64>) -> Reply {
-        tracing::debug!(%room, "join");
-        // Already in the room: it has every post since it joined, so a rename replays
-        // nothing; a re-join with `since` is a client repairing a gap it saw, and replays
-        // like any join (counted by the join limit).
-        let history = match (self.joined.insert(room.clone(), username.clone()), since) {
-            (_, Some(since)) => History::Since(since),
-            (Some(_), None) => History::None,
-            (None, None) => History::Latest,
-        };
-        if history != History::None && self.joined.len() > self.max_rooms {
-            self.joined.remove(&room);
-            let max = self.max_rooms;
-            let message = format!("a connection may be in at most {max} rooms at once: leave one first");
-            return Reply::Now(Some(error(ErrorCode::TooManyRooms, &message)));
-        }
-        if history != History::None && self.joins.check().is_err() {
-            self.joined.remove(&room);
-            let message = format!("too many joins: at most {JOINS_PER_SEC} per second; join again shortly");
-            return Reply::Now(Some(error(ErrorCode::RateLimited, &message)));
-        }
-        let pending = match self.hub.register(self.id, room.clone(), username, history, self.client.clone()).await {
-            Ok(pending) => pending,
-            Err(e) => {
-                self.joined.remove(&room);
-                return Reply::Now(Some(join_failed(e)));
+    async fn join(&mut self, request: JoinRequest) -> Reply {
+        tracing::debug!(room = %request.room, "join");
+        match self.member.join(request).await {
+            Ok(pending) => Reply::Later(Box::pin(async move { pending.complete().await.err().map(join_failed) })),
+            Err(HubError::TooManyRooms { max }) => {
+                let message = format!("a connection may be in at most {max} rooms at once: leave one first");
+                Reply::Now(Some(error(ErrorCode::TooManyRooms, &message)))
             }
-        };
-        Reply::Later(Box::pin(async move { pending.complete().await.err().map(join_failed) }))
+            Err(HubError::TooManyJoins) => {
+                let message = format!("too many joins: at most {JOINS_PER_SEC} per second; join again shortly");
+                Reply::Now(Some(error(ErrorCode::RateLimited, &message)))
+            }
+            Err(e) => Reply::Now(Some(join_failed(e))),
+        }
     }
+}
 
-    pub async fn handle(&mut self, msg: ClientMsg) -> Option<ServerMsg> {
-        let hub = self.hub.clone();
-        match msg {
-            ClientMsg::Join { room, username, since } => self.join(room, username, since).await.resolve().await,
-            // Posts go through `post`: their answer may come later.
-            ClientMsg::Post { room, text, client_id } => self.post(room, text, client_id).await.resolve().await,
-            ClientMsg::Leave { room } => {
-                if self.joined.remove(&room).is_none() {
-                    return Some(error(ErrorCode::NotJoined, &format!("not in room {room:?}")));
-                }
-                self.last_typing.remove(&room);
-                let _ = hub.leave(self.id, room.clone()).await;
-                Some(ServerMsg::Left { room })
-            }
-            ClientMsg::Ping => Some(ServerMsg::Pong),
-            ClientMsg::Typing { room } => {
-                if !self.joined.contains_key(&room) {
-                    return Some(error(ErrorCode::NotJoined, &format!("not in room {room:?}")));
-                }
-                // Relay at most one per TYPING_RELAY_MIN_MS: more would only repeat what the
-                // others already show.
-                let now = Instant::now();
-                let recent = self.last_typing.get(&room).is_some_and(|t| now.duration_since(*t) < TYPING_RELAY_MIN);
-                if !recent {
-                    self.last_typing.insert(room.clone(), now);
-                    let _ = hub.typing(self.id, room).await;
-                }
-                None
-            }
-        }
-    }
+/// The reply once the hub has answered: `answer` makes it from the hub's answer (or from the
+/// hub having stopped).
+fn later<T: Send + 'static>(
+    answer: Result<Answer<T>, HubError>,
+    reply: impl FnOnce(Result<T, HubError>) -> Option<ServerMsg> + Send + 'static,
+) -> Reply {
+    Reply::Later(Box::pin(async move {
+        let answer = match answer {
+            Ok(answer) => answer.into_result().await,
+            Err(e) => Err(e),
+        };
+        reply(answer)
+    }))
+}
 
-    /// Leaves every room.
-    pub async fn end(&mut self) {
-        let rooms = self.joined.drain().map(|(room, _)| room).collect();
-        let _ = self.hub.disconnect(self.id, rooms).await;
-    }
+fn not_in(room: &RoomName) -> ServerMsg {
+    error(ErrorCode::NotJoined, &format!("not in room {room:?}"))
 }
 
 /// The answer to one client frame.
 pub enum Reply {
     Now(Option<ServerMsg>),
     /// Ready once the hub is done: a post's ack or error; a join's error, if any (its
-    /// `joined` arrives through the queue).
+    /// `joined` arrives through the queue); a leave's `left`; a typing notice's error.
     Later(futures::future::BoxFuture<'static, Option<ServerMsg>>),
 }
 

@@ -1,7 +1,8 @@
 //! Builds the application (store, hub, router) and runs it until shutdown.
 //!
 //! `Application::build` binds first, so port 0 works and `port()` tells the real one;
-//! tests start the real server this way.
+//! tests start the real server this way. Tests that need no socket build the routes' state
+//! with [`router_state`] and call [`routes::router`] directly.
 
 use crate::config::Config;
 use crate::fallback::HttpSessions;
@@ -11,7 +12,7 @@ use crate::lab::LabState;
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
 use crate::page_cache::PageCache;
-use crate::routes::{self, AppState, RouteLimits};
+use crate::routes::{self, AppState, RouteLimits, RouterState};
 use crate::serve::ConnectionLimits;
 use crate::session::Limits;
 use crate::store::{Store, StoreError};
@@ -21,7 +22,6 @@ use app::api::WallData;
 use axum::Router;
 use leptos::prelude::*;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -50,49 +50,17 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let mut leptos_options =
-            get_configuration(None).map_err(|e| StartupError::Leptos(e.to_string()))?.leptos_options;
+        let mut leptos_options = leptos_options(&config)?;
         let addr = config.listen.unwrap_or(leptos_options.site_addr);
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let local = listener.local_addr().map_err(|source| StartupError::Bind { addr, source })?;
         leptos_options.site_addr = local;
-        leptos_options.output_name = "wallsocket".into();
-        leptos_options.site_root = config.site_root.to_string_lossy().as_ref().into();
 
         let store = Store::connect(&config.database_url).await?;
-        let metrics = Metrics::default();
-        let hub = Hub::spawn(store.clone(), metrics.clone());
-        let page_cache = PageCache::new(store.clone(), Duration::from_millis(config.page_cache_ms), metrics.clone());
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let origins = Arc::new(OriginPolicy::new(&config.allowed_origins));
-        let gateway = Gateway::new(origins, config.ip_connect_rate, config.max_connections, shutdown.clone());
-        let lab = LabState::new(gateway.clone(), shutdown.clone());
-        let ws = WsState {
-            hub: hub.clone(),
-            gateway,
-            limits: Limits {
-                max_message_bytes: config.max_message_bytes,
-                queue_capacity: config.queue_capacity,
-                rate_per_sec: config.rate_per_sec,
-                rate_burst: config.rate_burst,
-                ping_interval: Duration::from_millis(config.ping_interval_ms.max(1)),
-                ping_timeout: Duration::from_millis(config.ping_timeout_ms.max(1)),
-                queue_bytes: config.queue_bytes,
-                max_rooms: config.max_rooms_per_connection,
-            },
-            shutdown: shutdown.clone(),
-            tracker: tracker.clone(),
-            next_id: Arc::new(AtomicU64::new(1)),
-            sessions: HttpSessions::default(),
-            metrics,
-        };
-        tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
-        let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub });
-        let request_timeout = Duration::from_millis(config.request_timeout_ms.max(1));
-        let state = AppState { leptos_options, ws };
-        let limits = RouteLimits { max_body: config.max_message_bytes, request_timeout };
-        let router = routes::router(state, lab, page_cache, data, limits);
+        let state = router_state(&config, store.clone(), leptos_options, shutdown.clone(), tracker.clone());
+        let router = routes::router(state);
         Ok(Self {
             listener,
             router,
@@ -132,4 +100,52 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The Leptos options from the workspace's metadata, serving the site at `--site-root`.
+pub fn leptos_options(config: &Config) -> Result<LeptosOptions, StartupError> {
+    let mut options = get_configuration(None).map_err(|e| StartupError::Leptos(e.to_string()))?.leptos_options;
+    options.output_name = "wallsocket".into();
+    options.site_root = config.site_root.to_string_lossy().as_ref().into();
+    Ok(options)
+}
+
+/// Everything the routes need, on `store`: starts the hub and the sweep of idle long-poll
+/// sessions (until `shutdown`); connection tasks are tracked by `tracker`.
+pub fn router_state(
+    config: &Config,
+    store: Store,
+    leptos_options: LeptosOptions,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) -> RouterState {
+    let metrics = Metrics::default();
+    let hub = Hub::spawn(store.clone(), metrics.clone());
+    let page_cache = PageCache::new(store.clone(), Duration::from_millis(config.page_cache_ms), metrics.clone());
+    let origins = Arc::new(OriginPolicy::new(&config.allowed_origins));
+    let gateway = Gateway::new(origins, config.ip_connect_rate, config.max_connections, shutdown.clone());
+    let lab = LabState::new(gateway.clone(), shutdown.clone());
+    let ws = WsState {
+        hub: hub.clone(),
+        gateway,
+        limits: Limits {
+            max_message_bytes: config.max_message_bytes,
+            queue_capacity: config.queue_capacity,
+            rate_per_sec: config.rate_per_sec,
+            rate_burst: config.rate_burst,
+            ping_interval: Duration::from_millis(config.ping_interval_ms.max(1)),
+            ping_timeout: Duration::from_millis(config.ping_timeout_ms.max(1)),
+            queue_bytes: config.queue_bytes,
+            max_rooms: config.max_rooms_per_connection,
+        },
+        shutdown: shutdown.clone(),
+        tracker: tracker.clone(),
+        sessions: HttpSessions::default(),
+        metrics,
+    };
+    tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
+    let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub });
+    let request_timeout = Duration::from_millis(config.request_timeout_ms.max(1));
+    let limits = RouteLimits { max_body: config.max_message_bytes, request_timeout };
+    RouterState { app: AppState { leptos_options, ws }, lab, page_cache, data, limits }
 }

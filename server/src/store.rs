@@ -34,7 +34,7 @@ pub enum StoreError {
 
 /// A post to store: validated, not yet given a seq.
 #[derive(Debug, Clone)]
-pub struct NewPost {
+pub struct PostToInsert {
     pub room: RoomName,
     pub client_id: ClientId,
     pub username: Username,
@@ -159,14 +159,14 @@ impl Store {
     /// came earlier in the batch: then the answer is that earlier post. Seqs stay dense.
     /// The outcome is remembered for [`Store::last_write_failure`].
     #[tracing::instrument(level = "debug", skip_all, fields(posts = batch.len()))]
-    pub async fn insert_posts(&self, batch: &[NewPost]) -> Result<Vec<Inserted>, StoreError> {
+    pub async fn insert_posts(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
         let result = self.insert_batch(batch).await;
         let failure = result.as_ref().err().map(|e| e.to_string().chars().take(MAX_REASON_CHARS).collect());
         *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = failure;
         result
     }
 
-    async fn insert_batch(&self, batch: &[NewPost]) -> Result<Vec<Inserted>, StoreError> {
+    async fn insert_batch(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
         // IMMEDIATE takes the write lock up front, so a lock held by another process is
         // waited for (up to BUSY_TIMEOUT) instead of failing the batch at its first INSERT.
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -229,7 +229,7 @@ impl Store {
     async fn existing(
         &self,
         tx: &mut sqlx::SqliteConnection,
-        batch: &[NewPost],
+        batch: &[PostToInsert],
     ) -> Result<HashMap<(String, String), Post>, StoreError> {
         let mut found = HashMap::new();
         for chunk in batch.chunks(ROWS_PER_STATEMENT) {
@@ -257,7 +257,7 @@ impl Store {
     async fn last_seqs(
         &self,
         tx: &mut sqlx::SqliteConnection,
-        batch: &[NewPost],
+        batch: &[PostToInsert],
     ) -> Result<HashMap<String, u64>, StoreError> {
         let rooms: HashSet<&str> = batch.iter().map(|p| p.room.as_str()).collect();
         let rooms: Vec<&str> = rooms.into_iter().collect();

@@ -7,8 +7,6 @@ use crate::session::Limits;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -33,7 +31,6 @@ pub struct WsState {
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for their close frames.
     pub tracker: TaskTracker,
-    pub next_id: Arc<AtomicU64>,
     /// Sessions of the HTTP fallback transports (SSE, long polling).
     pub sessions: crate::fallback::HttpSessions,
     pub metrics: crate::metrics::Metrics,
@@ -45,14 +42,13 @@ pub async fn upgrade(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let max = state.limits.max_message_bytes;
     let upgrade = upgrade.read_buffer_size(READ_BUFFER_BYTES).write_buffer_size(WRITE_BUFFER_BYTES);
     upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
         let tracker = state.tracker.clone();
         tracker.track_future(async move {
             let _permit = permit;
-            connection::run(socket, id, peer, state).await
+            connection::run(socket, peer, state).await
         })
     })
 }

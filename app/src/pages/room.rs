@@ -9,6 +9,7 @@ use crate::components::post_item::PostItem;
 use crate::components::presence::{typing_label, NoticeList, PresenceList};
 use crate::components::username::use_current_user;
 use crate::domain::{PostText, RoomName};
+use crate::error::{AppError, ErrorPage};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -19,17 +20,7 @@ pub fn RoomPage() -> impl IntoView {
     let room = move || params.read().get("room").unwrap_or_default();
     move || match RoomName::parse(&room()) {
         Ok(room) => view! { <Wall room/> }.into_any(),
-        Err(e) => {
-            super::not_found::set_not_found_status();
-            view! {
-            <section class="panel">
-                <h1>"No such room"</h1>
-                <p class="field-error">{e.to_string()}</p>
-                <p><a href="/">"Back to the rooms"</a></p>
-            </section>
-            }
-            .into_any()
-        }
+        Err(e) => view! { <ErrorPage error=AppError::InvalidRoom(e.to_string())/> }.into_any(),
     }
 }
 

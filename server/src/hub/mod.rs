@@ -10,31 +10,73 @@
 //! newer than the history. Every post was either stored before the registration (so the
 //! joiner's read finds it) or broadcast after it (so it was held): no gap, no duplicate.
 //!
-//! - `mod.rs` — the handle and its commands.
+//! A connection's membership is a [`Member`], made by [`Hub::connect`]: joins, posts, typing
+//! and leaves go through it as single values ([`JoinRequest`], [`NewPost`]), and dropping it
+//! is the disconnect. Only the hub knows which rooms a connection is in and under what name.
+//!
+//! - `mod.rs` — the handle, its commands and the values they carry.
+//! - `member.rs` — one connection's membership: what it may ask, and its drop (the
+//!   disconnect); a join waiting for its history (`PendingJoin`).
 //! - `task.rs` — the actor: its loop, joins, batched posts, broadcast, departures.
+//! - `connections.rs` — which rooms each connection is in (so a departure never scans every
+//!   room), and its join rate.
+//! - `delivery.rs` — queueing a frame for one member (or holding it while it reads its
+//!   history); splicing a joiner's history into its `joined`.
 //! - `room.rs` — a room's members and people, and who came or went since last announced.
 //! - `presence.rs` — a room's announcements (`impl Room`): when its changes may go out, and
 //!   the frame each member gets; which rooms are held back.
 //! - `occupancy.rs` — people per room, kept by the hub, read by the directory and
 //!   `/metrics` without a round trip.
+//! - `tests.rs` — membership through `Member`: a drop leaves every room, the hub refuses
+//!   what a connection not in the room asks, the room limit.
 
+mod connections;
+mod delivery;
+mod member;
 mod occupancy;
 mod presence;
 mod room;
 mod task;
+#[cfg(test)]
+mod tests;
 
+pub use connections::JOINS_PER_SEC;
+pub use member::{Member, PendingJoin};
 pub use occupancy::Occupancy;
 
 use crate::metrics::Metrics;
 use crate::queue::ClientHandle;
-use crate::store::{NewPost, Store, StoreError};
+use crate::store::{Store, StoreError};
 use app::domain::{ClientId, PostText, RoomName, Username};
-use app::protocol::{Post, HISTORY_PAGE, REPLAY_LIMIT};
+use app::protocol::Post;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-/// Identifies one WebSocket connection for the life of the process.
+/// Identifies one connection (WebSocket, SSE or long-poll session) for the life of the
+/// process.
 pub type ConnId = u64;
+
+/// A join as a connection asks for it.
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    pub room: RoomName,
+    /// The name to be known by in the room; a join of a room the connection is in renames it.
+    pub username: Username,
+    /// Replay the posts after this seq; `None` asks for the latest page (or, in a room the
+    /// connection is in already, for nothing: a rename).
+    pub since: Option<u64>,
+}
+
+/// A post as a connection sends it; the hub adds the name the connection joined the room
+/// under.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub room: RoomName,
+    pub client_id: ClientId,
+    pub text: PostText,
+}
 
 /// What a `joined` reply carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,23 +89,19 @@ pub enum History {
     None,
 }
 
-/// Most bytes of posts (text and names) a `joined` replays; past it the client gets the
-/// latest page, marked `truncated`, and pages back itself. With the latest page (50 posts of
-/// at most 8 KB) a `joined` stays well under the default `--queue-bytes`.
-const REPLAY_BYTES: usize = 256 * 1024;
-
 /// Commands waiting for the hub; senders wait when it is this far behind.
 const COMMAND_QUEUE: usize = 1024;
 
 enum Command {
-    /// Adds a member; with `History::None` it is live at once, else it waits for `CaughtUp`.
+    /// Adds a member (or renames it); with `History::None` it is live at once, else it waits
+    /// for `CaughtUp`. Answers with the history its `joined` is to carry.
     Join {
         conn: ConnId,
-        room: RoomName,
-        username: Username,
-        history: History,
+        request: JoinRequest,
         client: ClientHandle,
-        reply: oneshot::Sender<()>,
+        /// Rooms this connection may be in at once.
+        max_rooms: usize,
+        reply: oneshot::Sender<Result<History, HubError>>,
     },
     /// A joiner's history, read after its registration: send `joined`, then what was held.
     CaughtUp {
@@ -75,19 +113,21 @@ enum Command {
         /// Posts up to this seq are in the history or were asked not to be replayed.
         fence: u64,
     },
+    /// Answers `NotJoined` if the connection was not in the room.
     Leave {
         conn: ConnId,
         room: RoomName,
+        reply: oneshot::Sender<Result<(), HubError>>,
     },
+    /// Answers `NotJoined` if the connection is not in the room.
     Typing {
         conn: ConnId,
         room: RoomName,
+        reply: oneshot::Sender<Result<(), HubError>>,
     },
-    /// The connection is gone: it leaves `rooms` (the ones it joined; at most
-    /// `--max-rooms-per-connection`, so a departure never scans every room).
+    /// The connection is gone: it leaves every room it is in.
     Disconnect {
         conn: ConnId,
-        rooms: Vec<RoomName>,
     },
     Post(PostRequest),
     MemberCounts {
@@ -97,26 +137,35 @@ enum Command {
 
 /// A post waiting to be stored and broadcast, and who to tell.
 struct PostRequest {
+    conn: ConnId,
     post: NewPost,
-    reply: oneshot::Sender<Result<Post, StoreError>>,
+    reply: oneshot::Sender<Result<Post, HubError>>,
 }
 
-/// A post the hub has accepted; resolves once it is stored.
-pub struct StoredPost(oneshot::Receiver<Result<Post, StoreError>>);
+/// The hub's answer to a command it has taken, ready once it has handled it: a post is
+/// stored, a leave or a typing notice is done.
+#[must_use = "the answer says whether the hub did it"]
+pub struct Answer<T>(oneshot::Receiver<Result<T, HubError>>);
 
-impl StoredPost {
-    pub async fn into_result(self) -> Result<Post, HubError> {
-        Ok(self.0.await.map_err(|_| HubError::Stopped)??)
+impl<T> Answer<T> {
+    pub async fn into_result(self) -> Result<T, HubError> {
+        self.0.await.map_err(|_| HubError::Stopped)?
     }
 }
 
-/// Why the hub could not answer.
+/// Why the hub did not do what a connection asked.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the hub has stopped")]
     Stopped,
+    #[error("the connection is not in that room")]
+    NotJoined,
+    #[error("a connection may be in at most {max} rooms at once")]
+    TooManyRooms { max: usize },
+    #[error("too many joins on this connection")]
+    TooManyJoins,
 }
 
 /// A cloneable handle on the hub task. The task ends when every handle is dropped.
@@ -127,45 +176,8 @@ pub struct Hub {
     store: Store,
     /// People per room, kept by the hub task as they come and go.
     occupancy: Occupancy,
-}
-
-/// A member registered by [`Hub::register`] whose `joined` waits for its history.
-#[must_use = "the member hears nothing until its join is completed"]
-pub struct PendingJoin {
-    hub: Hub,
-    conn: ConnId,
-    room: RoomName,
-    history: History,
-}
-
-impl PendingJoin {
-    /// Reads the history (in the caller's task, not the hub's) and hands it to the hub,
-    /// which sends `joined` and then every post held since the registration. On a storage
-    /// error the member leaves the room again.
-    #[tracing::instrument(level = "debug", skip_all, fields(conn = self.conn))]
-    pub async fn complete(self) -> Result<(), HubError> {
-        let Self { hub, conn, room, history } = self;
-        let read = match history {
-            History::None => return Ok(()),
-            History::Latest => hub.store.page(&room, None, HISTORY_PAGE).await.map(|(page, _)| (page, false, 0)),
-            History::Since(since) => match hub.store.after_within(&room, since, REPLAY_LIMIT, REPLAY_BYTES).await {
-                Ok(Some(missed)) => Ok((missed, false, since)),
-                Ok(None) => hub.store.page(&room, None, HISTORY_PAGE).await.map(|(page, _)| (page, true, 0)),
-                Err(e) => Err(e),
-            },
-        };
-        match read {
-            Ok((history, truncated, since)) => {
-                let fence = history.last().map_or(since, |p| p.seq.max(since));
-                let history = serde_json::to_string(&history).unwrap_or_else(|_| "[]".into());
-                hub.send(Command::CaughtUp { conn, room, history, truncated, fence }).await
-            }
-            Err(e) => {
-                let _ = hub.leave(conn, room).await;
-                Err(e.into())
-            }
-        }
-    }
+    /// The next connection's id.
+    next_conn: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Command {
@@ -179,75 +191,14 @@ impl Hub {
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
         let occupancy = Occupancy::default();
         tokio::spawn(task::HubTask::new(store.clone(), metrics, occupancy.clone()).run(rx));
-        Self { commands, store, occupancy }
+        Self { commands, store, occupancy, next_conn: Arc::new(AtomicU64::new(1)) }
     }
 
-    /// Adds the connection to the room (or renames it there). Posts broadcast from now on
-    /// reach it after its `joined`, which [`PendingJoin::complete`] sends.
-    pub async fn register(
-        &self,
-        conn: ConnId,
-        room: RoomName,
-        username: Username,
-        history: History,
-        client: ClientHandle,
-    ) -> Result<PendingJoin, HubError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Command::Join { conn, room: room.clone(), username, history, client, reply }).await?;
-        rx.await.map_err(|_| HubError::Stopped)?;
-        Ok(PendingJoin { hub: self.clone(), conn, room, history })
-    }
-
-    /// [`Hub::register`], then [`PendingJoin::complete`].
-    pub async fn join(
-        &self,
-        conn: ConnId,
-        room: RoomName,
-        username: Username,
-        history: History,
-        client: ClientHandle,
-    ) -> Result<(), HubError> {
-        self.register(conn, room, username, history, client).await?.complete().await
-    }
-
-    pub async fn leave(&self, conn: ConnId, room: RoomName) -> Result<(), HubError> {
-        self.send(Command::Leave { conn, room }).await
-    }
-
-    /// Tells the room's other members that this connection's user is typing.
-    pub async fn typing(&self, conn: ConnId, room: RoomName) -> Result<(), HubError> {
-        self.send(Command::Typing { conn, room }).await
-    }
-
-    pub async fn disconnect(&self, conn: ConnId, rooms: Vec<RoomName>) -> Result<(), HubError> {
-        self.send(Command::Disconnect { conn, rooms }).await
-    }
-
-    /// Queues the post for storing (or finding the earlier one with the same client id) and,
-    /// if new, broadcasting to the room. Returns once the hub has it, in order with this
-    /// caller's earlier commands; the [`StoredPost`] resolves to the stored post.
-    pub async fn submit_post(
-        &self,
-        room: RoomName,
-        username: Username,
-        client_id: ClientId,
-        text: PostText,
-    ) -> Result<StoredPost, HubError> {
-        let (reply, rx) = oneshot::channel();
-        let post = NewPost { room, client_id, username, text };
-        self.send(Command::Post(PostRequest { post, reply })).await?;
-        Ok(StoredPost(rx))
-    }
-
-    /// [`Hub::submit_post`], then waits until the post is stored.
-    pub async fn post(
-        &self,
-        room: RoomName,
-        username: Username,
-        client_id: ClientId,
-        text: PostText,
-    ) -> Result<Post, HubError> {
-        self.submit_post(room, username, client_id, text).await?.into_result().await
+    /// A new connection's membership, in no room yet: broadcasts reach it through `client`.
+    /// It may be in at most `max_rooms` rooms at once. Dropping it leaves them all.
+    pub fn connect(&self, client: ClientHandle, max_rooms: usize) -> Member {
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        Member::new(self.clone(), conn, client, max_rooms)
     }
 
     /// Whether the hub can take posts: `Err` says why not (its task has stopped, or the last
@@ -278,5 +229,15 @@ impl Hub {
 
     async fn send(&self, command: Command) -> Result<(), HubError> {
         self.commands.send(command).await.map_err(|_| HubError::Stopped)
+    }
+
+    /// Sends a command that answers, and hands back its answer to await later.
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, HubError>>) -> Command,
+    ) -> Result<Answer<T>, HubError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(command(reply)).await?;
+        Ok(Answer(rx))
     }
 }

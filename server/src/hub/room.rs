@@ -1,6 +1,7 @@
 //! A room's members and the people they are: one person with three tabs is here once. It
 //! also remembers who came or went since its last `presence` announcement, and in what
 //! order, so a member who joined in between hears only what its `joined` could not show.
+//! (The rooms of each connection are indexed apart, in `connections.rs`.)
 
 use super::ConnId;
 use crate::queue::ClientHandle;
@@ -10,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::time::Instant;
 
-pub(super) struct Member {
+pub(super) struct RoomMember {
     pub(super) username: Username,
     pub(super) client: ClientHandle,
     /// The room's change count when this member's `joined` was made: it showed every change
@@ -19,11 +20,14 @@ pub(super) struct Member {
     /// While it reads its history: the posts broadcast since it registered, by seq, to send
     /// after its `joined`. `None` once it is live.
     pub(super) held: Option<Vec<(u64, Arc<Utf8Bytes>)>>,
+    /// When this member's last `typing` was relayed: more within `TYPING_RELAY_MIN_MS`
+    /// would only repeat what the others already show.
+    pub(super) last_typing: Option<Instant>,
 }
 
 #[derive(Default)]
 pub(super) struct Room {
-    pub(super) members: HashMap<ConnId, Member>,
+    pub(super) members: HashMap<ConnId, RoomMember>,
     /// Connections per person: one person with three tabs is here once.
     pub(super) people: BTreeMap<Username, usize>,
     /// People who arrived (`true`) or left (`false`) since the last announcement, each with
@@ -56,7 +60,7 @@ impl Room {
             self.record(username.clone(), true);
         }
         let held = held.then(Vec::new);
-        self.members.insert(conn, Member { username, client, seen: self.changed, held });
+        self.members.insert(conn, RoomMember { username, client, seen: self.changed, held, last_typing: None });
         arrived
     }
 

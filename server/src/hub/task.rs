@@ -1,17 +1,20 @@
 //! The hub's actor: owns every room, stores posts in batches, broadcasts them in order.
 
+use super::connections::Connections;
+use super::delivery::{queue_to, with_history};
 use super::occupancy::Occupancy;
 use super::presence::Held;
-use super::room::{Member, Room};
-use super::{Command, ConnId, History, PostRequest};
+use super::room::Room;
+use super::{Command, ConnId, History, HubError, JoinRequest, PostRequest};
 use crate::metrics::Metrics;
-use crate::queue::{ClientHandle, Delivery, Outbound};
-use crate::store::{Inserted, NewPost, Store, StoreError};
+use crate::queue::ClientHandle;
+use crate::store::{Inserted, PostToInsert, Store, StoreError};
 use app::domain::{RoomName, Username};
-use app::protocol::{encode_server, ServerMsg};
+use app::protocol::{encode_server, ServerMsg, TYPING_RELAY_MIN_MS};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -19,14 +22,15 @@ use tokio::time::Instant;
 /// the hub does (joins, typing) while still sharing each fsync among many posts.
 const MAX_BATCH: usize = 1024;
 
-/// Posts held for one member while it reads its history; past it the member is closed as a
-/// slow consumer (it would have overflowed its queue anyway).
-const HELD_MAX: usize = 1024;
+const TYPING_RELAY_MIN: Duration = Duration::from_millis(TYPING_RELAY_MIN_MS);
 
 pub(super) struct HubTask {
     store: Store,
     metrics: Metrics,
     rooms: HashMap<RoomName, Room>,
+    /// The rooms each connection is in: a connection is a member of a room here exactly when
+    /// the room is among its rooms there.
+    connections: Connections,
     /// Rooms with presence changes held back because their last announcement was recent.
     held: Held,
     /// People per room, updated whenever someone arrives or leaves.
@@ -35,7 +39,14 @@ pub(super) struct HubTask {
 
 impl HubTask {
     pub(super) fn new(store: Store, metrics: Metrics, occupancy: Occupancy) -> Self {
-        Self { store, metrics, rooms: HashMap::new(), held: Held::default(), occupancy }
+        Self {
+            store,
+            metrics,
+            rooms: HashMap::new(),
+            connections: Connections::default(),
+            held: Held::default(),
+            occupancy,
+        }
     }
 
     /// Publishes the room's count of people (0 once it is gone).
@@ -85,22 +96,22 @@ impl HubTask {
 
     async fn handle(&mut self, command: Command) {
         match command {
-            Command::Join { conn, room, username, history, client, reply } => {
-                self.join(conn, room, username, history, client);
-                let _ = reply.send(());
+            Command::Join { conn, request, client, max_rooms, reply } => {
+                let _ = reply.send(self.join(conn, request, client, max_rooms));
             }
             Command::CaughtUp { conn, room, history, truncated, fence } => {
                 self.caught_up(conn, &room, history, truncated, fence)
             }
-            Command::Leave { conn, room } => self.remove(conn, &room),
-            Command::Typing { conn, room } => {
-                let username = self.rooms.get(&room).and_then(|r| r.members.get(&conn)).map(|m| m.username.clone());
-                if let Some(username) = username {
-                    self.broadcast(&room, &ServerMsg::Typing { room: room.clone(), username }, None, Some(conn));
-                }
+            Command::Leave { conn, room, reply } => {
+                let answer = if self.connections.is_in(conn, &room) { Ok(()) } else { Err(HubError::NotJoined) };
+                self.remove(conn, &room);
+                let _ = reply.send(answer);
             }
-            Command::Disconnect { conn, rooms } => {
-                for room in rooms {
+            Command::Typing { conn, room, reply } => {
+                let _ = reply.send(self.typing(conn, room));
+            }
+            Command::Disconnect { conn } => {
+                for room in self.connections.remove(conn) {
                     self.remove(conn, &room);
                 }
             }
@@ -111,12 +122,41 @@ impl HubTask {
         }
     }
 
-    /// Registers a member. With history to read it is held (nothing is sent to it) until its
-    /// `CaughtUp`; a rename (`History::None`) is live at once with an empty `joined`.
+    /// Registers a member, and answers what history its `joined` carries. With history to
+    /// read it is held (nothing is sent to it) until its `CaughtUp`; a rename
+    /// (`History::None`) is live at once with an empty `joined`.
     #[tracing::instrument(level = "debug", skip_all, fields(conn = conn))]
-    fn join(&mut self, conn: ConnId, room: RoomName, username: Username, history: History, client: ClientHandle) {
+    fn join(
+        &mut self,
+        conn: ConnId,
+        request: JoinRequest,
+        client: ClientHandle,
+        max_rooms: usize,
+    ) -> Result<History, HubError> {
+        let JoinRequest { room, username, since } = request;
+        // Already in the room: it has every post since it joined, so a rename replays
+        // nothing; a re-join with `since` is a client repairing a gap it saw, and replays
+        // like any join (counted by the join limit).
+        let already = self.connections.is_in(conn, &room);
+        let history = match (already, since) {
+            (_, Some(since)) => History::Since(since),
+            (true, None) => History::None,
+            (false, None) => History::Latest,
+        };
+        if !already && self.connections.room_count(conn) >= max_rooms {
+            return Err(HubError::TooManyRooms { max: max_rooms });
+        }
+        if history != History::None && !self.connections.take_join(conn) {
+            return Err(HubError::TooManyJoins);
+        }
+        self.register(conn, room, username, history, client);
+        Ok(history)
+    }
+
+    fn register(&mut self, conn: ConnId, room: RoomName, username: Username, history: History, client: ClientHandle) {
         // A second join of the same room (a new name) replaces the first.
         self.remove(conn, &room);
+        self.connections.joined(conn, room.clone());
         let entry = self.rooms.entry(room.clone()).or_default();
         let arrived = entry.add(conn, username, client, history != History::None);
         if history == History::None {
@@ -126,6 +166,20 @@ impl HubTask {
             self.presence_changed(&room);
             self.recount(&room);
         }
+    }
+
+    /// Relays that a member is typing to the room's other members, at most once per
+    /// [`TYPING_RELAY_MIN`]; `NotJoined` if the connection is not in the room.
+    fn typing(&mut self, conn: ConnId, room: RoomName) -> Result<(), HubError> {
+        let member = self.rooms.get_mut(&room).and_then(|r| r.members.get_mut(&conn)).ok_or(HubError::NotJoined)?;
+        let now = Instant::now();
+        if member.last_typing.is_some_and(|last| now.duration_since(last) < TYPING_RELAY_MIN) {
+            return Ok(());
+        }
+        member.last_typing = Some(now);
+        let username = member.username.clone();
+        self.broadcast(&room, &ServerMsg::Typing { room: room.clone(), username }, None, Some(conn));
+        Ok(())
     }
 
     /// Sends a held member its `joined`, then the posts broadcast since it registered that
@@ -159,11 +213,26 @@ impl HubTask {
     }
 
     /// Stores the batch in one transaction, then broadcasts each new post and answers each
-    /// sender, in arrival order. A failed transaction fails every post in it: none is stored.
+    /// sender, in arrival order. A post from a connection not in its room is refused
+    /// (`NotJoined`); the others are stored under the name their connection joined with. A
+    /// failed transaction fails every post in it: none is stored.
     #[tracing::instrument(level = "debug", skip_all, fields(posts = batch.len()))]
     async fn post_batch(&mut self, batch: Vec<PostRequest>) {
         let received = Instant::now();
-        let (posts, replies): (Vec<NewPost>, Vec<_>) = batch.into_iter().map(|r| (r.post, r.reply)).unzip();
+        let mut posts = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for PostRequest { conn, post, reply } in batch {
+            let member = self.rooms.get(&post.room).and_then(|r| r.members.get(&conn));
+            let Some(username) = member.map(|m| m.username.clone()) else {
+                let _ = reply.send(Err(HubError::NotJoined));
+                continue;
+            };
+            posts.push(PostToInsert { room: post.room, client_id: post.client_id, username, text: post.text });
+            replies.push(reply);
+        }
+        if posts.is_empty() {
+            return;
+        }
         let stored = match self.store.insert_posts(&posts).await {
             Ok(stored) => {
                 self.metrics.committed();
@@ -172,7 +241,7 @@ impl HubTask {
             Err(e) => {
                 let message = e.to_string();
                 for reply in replies {
-                    let _ = reply.send(Err(StoreError::Batch(message.clone())));
+                    let _ = reply.send(Err(StoreError::Batch(message.clone()).into()));
                 }
                 return;
             }
@@ -243,6 +312,9 @@ impl HubTask {
     /// next `presence`.
     fn drop_members(&mut self, room: &RoomName, leaving: Vec<ConnId>) {
         let Some(entry) = self.rooms.get_mut(room) else { return };
+        for conn in &leaving {
+            self.connections.left(*conn, room);
+        }
         let departed = leaving.into_iter().filter(|conn| entry.take(*conn)).count();
         if entry.members.is_empty() {
             self.rooms.remove(room);
@@ -252,69 +324,5 @@ impl HubTask {
             self.presence_changed(room);
             self.recount(room);
         }
-    }
-}
-
-/// Queues `frame` for one member, or holds it while the member reads its history (posts
-/// only: `seq`); true if it took it. A member whose queue is full, whose held posts pass
-/// [`HELD_MAX`] (it is counted and closes itself) or whose connection is gone is added to
-/// `failed`.
-fn queue_to(
-    metrics: &Metrics,
-    conn: ConnId,
-    member: &mut Member,
-    frame: Arc<Utf8Bytes>,
-    seq: Option<u64>,
-    failed: &mut Vec<ConnId>,
-) -> bool {
-    if let Some(held) = member.held.as_mut() {
-        let Some(seq) = seq else { return false };
-        if held.len() < HELD_MAX {
-            held.push((seq, frame));
-            return true;
-        }
-        member.client.give_up();
-        metrics.overflowed();
-        failed.push(conn);
-        return false;
-    }
-    match member.client.deliver(Outbound::Text(frame)) {
-        Delivery::Queued => return true,
-        Delivery::Overflowed => metrics.overflowed(),
-        Delivery::Gone => {}
-    }
-    failed.push(conn);
-    false
-}
-
-/// A `joined` frame encoded with an empty history, with `history` (a JSON array) put in its
-/// place: the hub encodes the small part, the joiner already encoded the large one. The
-/// first `"history":[]` is the field: `room` comes before it and cannot hold a quote, and
-/// quotes inside the names after it are escaped.
-fn with_history(joined: &str, history: &str) -> String {
-    joined.replacen(r#""history":[]"#, &format!(r#""history":{history}"#), 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_history;
-    use app::protocol::{encode_server, Post, ServerMsg};
-
-    #[test]
-    fn a_spliced_joined_is_the_joined_encoded_whole() {
-        let post: Post = serde_json::from_str(
-            r#"{"room":"lobby","seq":7,"client_id":"c","username":"\"history\":[]","text":"hi","ts":1}"#,
-        )
-        .unwrap();
-        let joined = |history| ServerMsg::Joined {
-            room: "lobby".parse().unwrap(),
-            history,
-            members: 1,
-            present: vec![post.username.clone()],
-            truncated: false,
-        };
-        let history = serde_json::to_string(&vec![post.clone()]).unwrap();
-        let spliced = with_history(&encode_server(&joined(Vec::new())), &history);
-        assert_eq!(spliced, encode_server(&joined(vec![post.clone()])));
     }
 }

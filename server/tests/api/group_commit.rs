@@ -4,10 +4,10 @@
 
 use crate::helpers::{spawn_app, spawn_app_with};
 use app::protocol::{ClientMsg, ServerMsg};
-use wallsocket::store::{Inserted, NewPost, Store};
+use wallsocket::store::{Inserted, PostToInsert, Store};
 
-fn new_post(room: &str, client_id: &str, text: &str) -> NewPost {
-    NewPost {
+fn new_post(room: &str, client_id: &str, text: &str) -> PostToInsert {
+    PostToInsert {
         room: room.parse().unwrap(),
         client_id: client_id.parse().unwrap(),
         username: "batcher".parse().unwrap(),

@@ -1,7 +1,7 @@
 //! The hub on its own: rooms kept apart, and a full client queue closes only that client.
 
-use app::protocol::ServerMsg;
-use wallsocket::hub::{History, Hub};
+use app::protocol::{Post, ServerMsg};
+use wallsocket::hub::{Hub, JoinRequest, Member, NewPost};
 use wallsocket::queue::{ClientHandle, Outbound};
 use wallsocket::store::Store;
 
@@ -9,6 +9,21 @@ async fn hub() -> (Hub, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(&format!("sqlite://{}/hub.db", dir.path().display())).await.unwrap();
     (Hub::spawn(store, wallsocket::metrics::Metrics::default()), dir)
+}
+
+/// A connection on `client` that has joined `room` as `username` (its `joined` is queued).
+async fn join(hub: &Hub, room: &str, username: &str, client: ClientHandle) -> Member {
+    let member = hub.connect(client, usize::MAX);
+    let request = JoinRequest { room: room.parse().unwrap(), username: username.parse().unwrap(), since: None };
+    member.join(request).await.unwrap().complete().await.unwrap();
+    member
+}
+
+/// Posts as `member` and waits until the post is stored.
+async fn post(member: &Member, room: &str, client_id: &str, text: &str) -> Post {
+    let post =
+        NewPost { room: room.parse().unwrap(), client_id: client_id.parse().unwrap(), text: text.parse().unwrap() };
+    member.post(post).await.unwrap().into_result().await.unwrap()
 }
 
 fn decode(item: Outbound) -> ServerMsg {
@@ -23,14 +38,11 @@ async fn rooms_are_kept_apart() {
     let (hub, _dir) = hub().await;
     let (a, mut a_rx, _) = ClientHandle::channel(16, usize::MAX);
     let (b, mut b_rx, _) = ClientHandle::channel(16, usize::MAX);
-    hub.join(1, "red".parse().unwrap(), "ann".parse().unwrap(), History::Latest, a).await.unwrap();
-    hub.join(2, "blue".parse().unwrap(), "ben".parse().unwrap(), History::Latest, b).await.unwrap();
+    let ann = join(&hub, "red", "ann", a).await;
+    let _ben = join(&hub, "blue", "ben", b).await;
     assert!(matches!(decode(a_rx.recv().await.unwrap()), ServerMsg::Joined { .. }));
     assert!(matches!(decode(b_rx.recv().await.unwrap()), ServerMsg::Joined { .. }));
-    let post = hub
-        .post("red".parse().unwrap(), "ann".parse().unwrap(), "c1".parse().unwrap(), "hi".parse().unwrap())
-        .await
-        .unwrap();
+    let post = post(&ann, "red", "c1", "hi").await;
     assert_eq!(decode(a_rx.recv().await.unwrap()), ServerMsg::Post(post));
     assert!(b_rx.try_recv().is_none(), "blue heard nothing from red");
 }
@@ -40,17 +52,10 @@ async fn a_full_queue_closes_only_that_client() {
     let (hub, _dir) = hub().await;
     let (slow, _slow_rx_never_read, slow_overflowed) = ClientHandle::channel(2, usize::MAX);
     let (fast, mut fast_rx, fast_overflowed) = ClientHandle::channel(64, usize::MAX);
-    hub.join(1, "room".parse().unwrap(), "slow".parse().unwrap(), History::Latest, slow).await.unwrap();
-    hub.join(2, "room".parse().unwrap(), "fast".parse().unwrap(), History::Latest, fast).await.unwrap();
+    let _slow = join(&hub, "room", "slow", slow).await;
+    let fast = join(&hub, "room", "fast", fast).await;
     for i in 0..10 {
-        hub.post(
-            "room".parse().unwrap(),
-            "fast".parse().unwrap(),
-            format!("c{i}").parse().unwrap(),
-            "x".parse().unwrap(),
-        )
-        .await
-        .unwrap();
+        post(&fast, "room", &format!("c{i}"), "x").await;
     }
     assert!(slow_overflowed.is_cancelled(), "the slow client is told to close");
     assert!(!fast_overflowed.is_cancelled());
@@ -70,20 +75,19 @@ async fn a_mass_overflow_drops_each_slow_member_once_and_keeps_the_rest() {
     let metrics = wallsocket::metrics::Metrics::default();
     let hub = Hub::spawn(store, metrics.clone());
     let (fast, mut fast_rx, _) = ClientHandle::channel(100_000, usize::MAX);
-    hub.join(0, "big".parse().unwrap(), "fast".parse().unwrap(), History::Latest, fast).await.unwrap();
+    let fast = join(&hub, "big", "fast", fast).await;
     // 500 members that never read, with room for one frame each: their `joined` fills it,
     // so the post (or an arrival notice before it) overflows every one of them.
     let mut tokens = Vec::new();
     let mut receivers = Vec::new();
+    let mut members = Vec::new();
     for i in 1..=500u64 {
         let (slow, rx, overflowed) = ClientHandle::channel(1, usize::MAX);
-        hub.join(i, "big".parse().unwrap(), format!("slow{i}").parse().unwrap(), History::Latest, slow).await.unwrap();
+        members.push(join(&hub, "big", &format!("slow{i}"), slow).await);
         tokens.push(overflowed);
         receivers.push(rx);
     }
-    hub.post("big".parse().unwrap(), "fast".parse().unwrap(), "c1".parse().unwrap(), "x".parse().unwrap())
-        .await
-        .unwrap();
+    post(&fast, "big", "c1", "x").await;
     let dropped = tokens.iter().filter(|t| t.is_cancelled()).count();
     assert_eq!(dropped, 500, "every slow member overflowed");
     let rendered = metrics.render(0, 0);
@@ -113,12 +117,9 @@ async fn a_crowd_arriving_at_once_costs_each_member_a_bounded_share_of_presence(
         let (client, rx, _) = ClientHandle::channel(100_000, usize::MAX);
         receivers.push(rx);
         let hub = hub.clone();
-        async move {
-            let name = format!("person{i:04}").parse().unwrap();
-            hub.join(i, "hall".parse().unwrap(), name, History::Latest, client).await.unwrap();
-        }
+        async move { join(&hub, "hall", &format!("person{i:04}"), client).await }
     });
-    futures::future::join_all(joins.collect::<Vec<_>>()).await;
+    let members = futures::future::join_all(joins.collect::<Vec<_>>()).await;
     // Wait past the presence window so every arrival has been announced.
     tokio::time::sleep(std::time::Duration::from_millis(2 * app::protocol::PRESENCE_INTERVAL_MS)).await;
     hub.member_counts().await.unwrap();
@@ -132,5 +133,5 @@ async fn a_crowd_arriving_at_once_costs_each_member_a_bounded_share_of_presence(
     // arrival would encode ~K²/2 names (~40 MB); a few shared frames per window is the bound.
     let per_member = encoded / CROWD;
     assert!(per_member <= 300, "{encoded} bytes of presence encoded for {CROWD} arrivals ({per_member} each)");
-    drop(receivers);
+    drop((members, receivers));
 }

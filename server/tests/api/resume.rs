@@ -2,7 +2,7 @@
 
 use crate::helpers::{spawn_app, spawn_app_with, Client, TestApp};
 use proptest::prelude::*;
-use wallsocket::store::{NewPost, Store};
+use wallsocket::store::{PostToInsert, Store};
 
 const ROOM: &str = "resume";
 
@@ -58,7 +58,7 @@ async fn clients_resume_across_a_restart_with_no_gap_and_no_duplicate() {
     let store = Store::connect(&format!("sqlite://{}/wall.db", dir.path().display())).await.unwrap();
     for i in 6..=8 {
         let id = format!("side{i}").parse().unwrap();
-        let post = NewPost {
+        let post = PostToInsert {
             room: ROOM.parse().unwrap(),
             client_id: id,
             username: "side".parse().unwrap(),

@@ -3,10 +3,10 @@
 use app::domain::{ClientId, PostText, RoomName, Username};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use wallsocket::store::{NewPost, Store};
+use wallsocket::store::{PostToInsert, Store};
 
-fn new_post(room: &RoomName, n: usize) -> NewPost {
-    NewPost {
+fn new_post(room: &RoomName, n: usize) -> PostToInsert {
+    PostToInsert {
         room: room.clone(),
         client_id: ClientId::parse(&format!("p-{n}")).unwrap(),
         username: Username::parse("alice").unwrap(),

@@ -1,0 +1,77 @@
+//! Getting a frame to one member: queued, or held while it reads its history; and the
+//! `joined` frame with the joiner's own encoded history spliced in.
+
+use super::room::RoomMember;
+use super::ConnId;
+use crate::metrics::Metrics;
+use crate::queue::{Delivery, Outbound};
+use axum::extract::ws::Utf8Bytes;
+use std::sync::Arc;
+
+/// Posts held for one member while it reads its history; past it the member is closed as a
+/// slow consumer (it would have overflowed its queue anyway).
+const HELD_MAX: usize = 1024;
+
+/// Queues `frame` for one member, or holds it while the member reads its history (posts
+/// only: `seq`); true if it took it. A member whose queue is full, whose held posts pass
+/// [`HELD_MAX`] (it is counted and closes itself) or whose connection is gone is added to
+/// `failed`.
+pub(super) fn queue_to(
+    metrics: &Metrics,
+    conn: ConnId,
+    member: &mut RoomMember,
+    frame: Arc<Utf8Bytes>,
+    seq: Option<u64>,
+    failed: &mut Vec<ConnId>,
+) -> bool {
+    if let Some(held) = member.held.as_mut() {
+        let Some(seq) = seq else { return false };
+        if held.len() < HELD_MAX {
+            held.push((seq, frame));
+            return true;
+        }
+        member.client.give_up();
+        metrics.overflowed();
+        failed.push(conn);
+        return false;
+    }
+    match member.client.deliver(Outbound::Text(frame)) {
+        Delivery::Queued => return true,
+        Delivery::Overflowed => metrics.overflowed(),
+        Delivery::Gone => {}
+    }
+    failed.push(conn);
+    false
+}
+
+/// A `joined` frame encoded with an empty history, with `history` (a JSON array) put in its
+/// place: the hub encodes the small part, the joiner already encoded the large one. The
+/// first `"history":[]` is the field: `room` comes before it and cannot hold a quote, and
+/// quotes inside the names after it are escaped.
+pub(super) fn with_history(joined: &str, history: &str) -> String {
+    joined.replacen(r#""history":[]"#, &format!(r#""history":{history}"#), 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_history;
+    use app::protocol::{encode_server, Post, ServerMsg};
+
+    #[test]
+    fn a_spliced_joined_is_the_joined_encoded_whole() {
+        let post: Post = serde_json::from_str(
+            r#"{"room":"lobby","seq":7,"client_id":"c","username":"\"history\":[]","text":"hi","ts":1}"#,
+        )
+        .unwrap();
+        let joined = |history| ServerMsg::Joined {
+            room: "lobby".parse().unwrap(),
+            history,
+            members: 1,
+            present: vec![post.username.clone()],
+            truncated: false,
+        };
+        let history = serde_json::to_string(&vec![post.clone()]).unwrap();
+        let spliced = with_history(&encode_server(&joined(Vec::new())), &history);
+        assert_eq!(spliced, encode_server(&joined(vec![post.clone()])));
+    }
+}

@@ -1,0 +1,131 @@
+//! One connection's membership: the only way a connection joins, posts, types or leaves, and
+//! its drop is the disconnect. It holds no list of rooms: the hub keeps that, once.
+
+use super::{Answer, Command, ConnId, History, Hub, HubError, JoinRequest, NewPost, PostRequest};
+use crate::queue::ClientHandle;
+use app::domain::RoomName;
+use app::protocol::{Post, HISTORY_PAGE, REPLAY_LIMIT};
+use tokio::sync::mpsc::error::TrySendError;
+
+/// Most bytes of posts (text and names) a `joined` replays; past it the client gets the
+/// latest page, marked `truncated`, and pages back itself. With the latest page (50 posts of
+/// at most 8 KB) a `joined` stays well under the default `--queue-bytes`.
+const REPLAY_BYTES: usize = 256 * 1024;
+
+/// A connection's membership, made by [`Hub::connect`]. Each method sends one command; the
+/// hub handles a connection's commands in the order they were sent.
+#[derive(Debug)]
+pub struct Member {
+    hub: Hub,
+    conn: ConnId,
+    /// Where the hub queues this connection's broadcasts (and where its replies go).
+    client: ClientHandle,
+    max_rooms: usize,
+}
+
+impl Member {
+    pub(super) fn new(hub: Hub, conn: ConnId, client: ClientHandle, max_rooms: usize) -> Self {
+        Self { hub, conn, client, max_rooms }
+    }
+
+    pub fn id(&self) -> ConnId {
+        self.conn
+    }
+
+    /// This connection's outgoing queue.
+    pub fn client(&self) -> &ClientHandle {
+        &self.client
+    }
+
+    /// Joins (or renames in) a room. Once this returns the member is registered: posts
+    /// broadcast from now on reach it after its `joined`, which [`PendingJoin::complete`]
+    /// sends. Refused with [`HubError::TooManyRooms`] or [`HubError::TooManyJoins`].
+    pub async fn join(&self, request: JoinRequest) -> Result<PendingJoin, HubError> {
+        let room = request.room.clone();
+        let (conn, client, max_rooms) = (self.conn, self.client.clone(), self.max_rooms);
+        let answer = self.hub.ask(|reply| Command::Join { conn, request, client, max_rooms, reply }).await?;
+        let history = answer.into_result().await?;
+        Ok(PendingJoin { hub: self.hub.clone(), conn, room, history })
+    }
+
+    /// Queues the post for storing (or finding the earlier one with the same client id) and,
+    /// if new, broadcasting to the room, under the name this connection joined it with.
+    /// Returns once the hub has it; the answer is the stored post, or
+    /// [`HubError::NotJoined`].
+    pub async fn post(&self, post: NewPost) -> Result<Answer<Post>, HubError> {
+        let conn = self.conn;
+        self.hub.ask(|reply| Command::Post(PostRequest { conn, post, reply })).await
+    }
+
+    /// Leaves a room; the answer is [`HubError::NotJoined`] if the connection was not in it.
+    pub async fn leave(&self, room: RoomName) -> Result<Answer<()>, HubError> {
+        let conn = self.conn;
+        self.hub.ask(|reply| Command::Leave { conn, room, reply }).await
+    }
+
+    /// Tells the room's other members that this connection's user is typing (at most once
+    /// per `TYPING_RELAY_MIN_MS`); the answer is [`HubError::NotJoined`] if it is not in it.
+    pub async fn typing(&self, room: RoomName) -> Result<Answer<()>, HubError> {
+        let conn = self.conn;
+        self.hub.ask(|reply| Command::Typing { conn, room, reply }).await
+    }
+}
+
+/// The disconnect: the connection leaves every room it is in. A drop cannot wait, so when
+/// the hub's queue is full the departure is sent from a task of its own; either way it
+/// follows every command this member sent, all of which were queued before it was dropped.
+impl Drop for Member {
+    fn drop(&mut self) {
+        let departure = Command::Disconnect { conn: self.conn };
+        if let Err(TrySendError::Full(departure)) = self.hub.commands.try_send(departure) {
+            // Outside a runtime there is no hub task left to tell.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let commands = self.hub.commands.clone();
+                runtime.spawn(async move {
+                    let _ = commands.send(departure).await;
+                });
+            }
+        }
+    }
+}
+
+/// A member registered by [`Member::join`] whose `joined` waits for its history.
+#[must_use = "the member hears nothing until its join is completed"]
+pub struct PendingJoin {
+    hub: Hub,
+    conn: ConnId,
+    room: RoomName,
+    history: History,
+}
+
+impl PendingJoin {
+    /// Reads the history (in the caller's task, not the hub's) and hands it to the hub,
+    /// which sends `joined` and then every post held since the registration. On a storage
+    /// error the member leaves the room again.
+    #[tracing::instrument(level = "debug", skip_all, fields(conn = self.conn))]
+    pub async fn complete(self) -> Result<(), HubError> {
+        let Self { hub, conn, room, history } = self;
+        let store = &hub.store;
+        let read = match history {
+            History::None => return Ok(()),
+            History::Latest => store.page(&room, None, HISTORY_PAGE).await.map(|(page, _)| (page, false, 0)),
+            History::Since(since) => match store.after_within(&room, since, REPLAY_LIMIT, REPLAY_BYTES).await {
+                Ok(Some(missed)) => Ok((missed, false, since)),
+                Ok(None) => store.page(&room, None, HISTORY_PAGE).await.map(|(page, _)| (page, true, 0)),
+                Err(e) => Err(e),
+            },
+        };
+        match read {
+            Ok((history, truncated, since)) => {
+                let fence = history.last().map_or(since, |p| p.seq.max(since));
+                let history = serde_json::to_string(&history).unwrap_or_else(|_| "[]".into());
+                hub.send(Command::CaughtUp { conn, room, history, truncated, fence }).await
+            }
+            Err(e) => {
+                // Whether it was still there or not, it is not now: nothing to tell anyone.
+                let _ = hub.ask(|reply| Command::Leave { conn, room, reply }).await;
+                Err(e.into())
+            }
+        }
+    }
+}
