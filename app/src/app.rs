@@ -40,14 +40,8 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let user = CurrentUser(RwSignal::new(None));
     provide_context(user);
-    // The saved name is only known in the browser: read it after hydration, so the server's
-    // HTML and the first client render agree.
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        if let Some(name) = crate::client::storage::load_username() {
-            user.0.set(Some(name));
-        }
-    });
+    crate::client::storage::remember_username(user.0);
 
     view! {
         <Stylesheet id="leptos" href="/pkg/wallsocket.css"/>

@@ -1,8 +1,9 @@
 //! What the browser remembers across reloads: the username and each room's outbox of posts
-//! not yet acknowledged (`localStorage`), and the transport that works (`sessionStorage`).
+//! not yet stored (`localStorage`), and the transport that works (`sessionStorage`).
 
 use crate::domain::{RoomName, Username};
 use crate::room_client::OutboxEntry;
+use leptos::prelude::*;
 
 const USERNAME_KEY: &str = "wallsocket.username";
 
@@ -10,14 +11,29 @@ fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
+/// Keeps `user` and the saved username in step: the saved one is read after hydration (so
+/// the server's HTML and the first browser render agree), and every change is saved.
+pub fn remember_username(user: RwSignal<Option<Username>>) {
+    Effect::new(move |_| {
+        if let Some(name) = load_username() {
+            user.set(Some(name));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(name) = user.get() {
+            save_username(&name);
+        }
+    });
+}
+
 /// The saved username, if one was saved and is still valid.
-pub fn load_username() -> Option<Username> {
+fn load_username() -> Option<Username> {
     let raw = local_storage()?.get_item(USERNAME_KEY).ok().flatten()?;
     Username::parse(&raw).ok()
 }
 
 /// Saves the username; storage may be unavailable (private mode), which only costs a re-ask.
-pub fn save_username(name: &Username) {
+fn save_username(name: &Username) {
     if let Some(storage) = local_storage() {
         let _ = storage.set_item(USERNAME_KEY, name.as_str());
     }

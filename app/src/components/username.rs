@@ -12,9 +12,8 @@ pub fn use_current_user() -> CurrentUser {
 }
 
 impl CurrentUser {
+    /// Changes the name (the shell remembers it in the browser; see `client::storage`).
     pub fn set(&self, name: Username) {
-        #[cfg(feature = "hydrate")]
-        crate::client::storage::save_username(&name);
         self.0.set(Some(name));
     }
 }

@@ -6,22 +6,18 @@ use crate::domain::RoomName;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-/// How often the directory refreshes its counts in the browser.
+// The page's browser half, and its inert twin for the server's render.
 #[cfg(feature = "hydrate")]
-const REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
+mod browser;
+#[cfg(not(feature = "hydrate"))]
+mod inert;
+#[cfg(not(feature = "hydrate"))]
+use inert as browser;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let rooms = Resource::new(|| (), |_| list_rooms());
-    #[cfg(feature = "hydrate")]
-    {
-        let timer = set_interval_with_handle(move || rooms.refetch(), REFRESH).ok();
-        on_cleanup(move || {
-            if let Some(timer) = timer {
-                timer.clear();
-            }
-        });
-    }
+    browser::start(rooms);
     view! {
         <Title text="wallsocket · rooms"/>
         <section class="hero">

@@ -6,8 +6,13 @@ use crate::lab::Handshake;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+// The page's browser half, and its inert twin for the server's render.
 #[cfg(feature = "hydrate")]
-mod live;
+mod browser;
+#[cfg(not(feature = "hydrate"))]
+mod inert;
+#[cfg(not(feature = "hydrate"))]
+use inert as browser;
 
 /// One frame in the log.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,12 +72,8 @@ pub fn InspectPage() -> impl IntoView {
         room: RwSignal::new("lobby".into()),
         draft: RwSignal::new(String::new()),
     };
-    #[cfg(feature = "hydrate")]
-    let actions = live::start(ins);
-    #[cfg(feature = "hydrate")]
+    let actions = browser::start(ins);
     let (join, send) = (move || actions.join(), move || actions.post());
-    #[cfg(not(feature = "hydrate"))]
-    let (join, send) = (|| (), || ());
     let shown = move || {
         let needle = ins.filter.get().to_lowercase();
         ins.frames

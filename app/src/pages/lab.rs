@@ -8,8 +8,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use std::collections::BTreeMap;
 
+// The page's browser half, and its inert twin for the server's render.
 #[cfg(feature = "hydrate")]
-mod live;
+mod browser;
+#[cfg(not(feature = "hydrate"))]
+mod inert;
+#[cfg(not(feature = "hydrate"))]
+use inert as browser;
 
 /// The four techniques, in the order they are shown.
 pub const TRANSPORTS: [(&str, &str, &str); 4] = [
@@ -46,20 +51,13 @@ pub fn LabPage() -> impl IntoView {
         wire: RwSignal::new(WireReport::new()),
         error: RwSignal::new(None),
     };
-    #[cfg(feature = "hydrate")]
-    let controls = live::Controls::new(view_state);
+    let lab = browser::start(view_state);
     let start = move || {
         let rate: u32 = rate.get_untracked().parse().unwrap_or(5);
         let interval: u32 = interval.get_untracked().parse().unwrap_or(1000);
-        #[cfg(feature = "hydrate")]
-        controls.start(rate, interval);
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (rate, interval);
+        lab.start(rate, interval);
     };
-    let stop = move || {
-        #[cfg(feature = "hydrate")]
-        controls.stop();
-    };
+    let stop = move || lab.stop();
     view! {
         <Title text="Transport lab · wallsocket"/>
         <section class="panel lesson">

@@ -6,8 +6,15 @@ use crate::lab::SpeedResult;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+// The page's browser half (which drives `run.rs`), and its inert twin for the server's render.
+#[cfg(feature = "hydrate")]
+mod browser;
+#[cfg(not(feature = "hydrate"))]
+mod inert;
 #[cfg(feature = "hydrate")]
 mod run;
+#[cfg(not(feature = "hydrate"))]
+use inert as browser;
 
 const MAX_N: usize = 100_000;
 const MAX_SIZE: usize = 60_000;
@@ -24,15 +31,29 @@ fn label(transport: &str) -> &'static str {
     }
 }
 
+/// The page's state, shared with its browser half.
+#[derive(Clone, Copy)]
+pub struct SpeedView {
+    pub running: RwSignal<bool>,
+    /// What is being measured, and the fraction done.
+    pub progress: RwSignal<Option<(String, f64)>>,
+    pub results: RwSignal<Option<Vec<SpeedResult>>>,
+    pub error: RwSignal<Option<String>>,
+}
+
 #[component]
 pub fn SpeedPage() -> impl IntoView {
     let n = RwSignal::new("1000".to_owned());
     let size = RwSignal::new("32".to_owned());
     let pipelined = RwSignal::new(false);
-    let running = RwSignal::new(false);
-    let progress = RwSignal::new(None::<(String, f64)>);
-    let results = RwSignal::new(None::<Vec<SpeedResult>>);
-    let error = RwSignal::new(None::<String>);
+    let view_state = SpeedView {
+        running: RwSignal::new(false),
+        progress: RwSignal::new(None),
+        results: RwSignal::new(None),
+        error: RwSignal::new(None),
+    };
+    let SpeedView { running, progress, results, error } = view_state;
+    let speed = browser::start(view_state);
     let valid = move || parse_in(&n.get(), MAX_N).is_some() && parse_in(&size.get(), MAX_SIZE).is_some();
     let start = move |_| {
         let (Some(count), Some(bytes)) =
@@ -40,7 +61,7 @@ pub fn SpeedPage() -> impl IntoView {
         else {
             return;
         };
-        start_run(count, bytes, pipelined.get_untracked(), running, progress, results, error);
+        speed.run(count, bytes, pipelined.get_untracked());
     };
     view! {
         <Title text="Speed test · wallsocket"/>
@@ -150,43 +171,4 @@ fn export_href(results: &[SpeedResult]) -> String {
         })
         .collect();
     format!("data:application/json;charset=utf-8,{encoded}")
-}
-
-#[cfg(feature = "hydrate")]
-fn start_run(
-    n: usize,
-    size: usize,
-    pipelined: bool,
-    running: RwSignal<bool>,
-    progress: RwSignal<Option<(String, f64)>>,
-    results: RwSignal<Option<Vec<SpeedResult>>>,
-    error: RwSignal<Option<String>>,
-) {
-    running.set(true);
-    error.set(None);
-    results.set(None);
-    let run_id = uuid::Uuid::new_v4().simple().to_string();
-    leptos::task::spawn_local(async move {
-        let report = move |transport: &'static str, done: usize| {
-            progress.set(Some((format!("{}: {done} / {n}", label(transport)), done as f64 / n as f64)))
-        };
-        match run::run_all(run::SpeedConfig { n, size, pipelined }, run_id, report).await {
-            Ok(list) => results.set(Some(list)),
-            Err(e) => error.set(Some(format!("The run failed: {e}"))),
-        }
-        progress.set(None);
-        running.set(false);
-    });
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn start_run(
-    _: usize,
-    _: usize,
-    _: bool,
-    _: RwSignal<bool>,
-    _: RwSignal<Option<(String, f64)>>,
-    _: RwSignal<Option<Vec<SpeedResult>>>,
-    _: RwSignal<Option<String>>,
-) {
 }

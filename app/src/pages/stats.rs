@@ -4,6 +4,14 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use std::collections::BTreeMap;
 
+// The page's browser half, and its inert twin for the server's render.
+#[cfg(feature = "hydrate")]
+mod browser;
+#[cfg(not(feature = "hydrate"))]
+mod inert;
+#[cfg(not(feature = "hydrate"))]
+use inert as browser;
+
 /// Samples of a Prometheus text exposition, by series (name with labels).
 pub fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
     text.lines()
@@ -40,23 +48,7 @@ fn latency_buckets(m: &BTreeMap<String, f64>) -> Vec<(f64, f64)> {
 #[component]
 pub fn StatsPage() -> impl IntoView {
     let metrics = RwSignal::new(None::<BTreeMap<String, f64>>);
-    #[cfg(feature = "hydrate")]
-    {
-        let load = move || {
-            leptos::task::spawn_local(async move {
-                if let Ok(text) = crate::client::lessons::get_text("/metrics").await {
-                    metrics.set(Some(parse_metrics(&text)));
-                }
-            })
-        };
-        load();
-        let timer = set_interval_with_handle(load, std::time::Duration::from_secs(2)).ok();
-        on_cleanup(move || {
-            if let Some(t) = timer {
-                t.clear()
-            }
-        });
-    }
+    browser::start(metrics);
     let get = move |name: &str| metrics.with(|m| m.as_ref().and_then(|m| m.get(name).copied()));
     let card = move |label: &'static str, name: &'static str| {
         view! {

@@ -38,7 +38,7 @@ fn wall(first: HistoryPage) -> (Owner, WallState) {
 }
 
 #[test]
-fn the_first_page_seeds_the_wall_and_later_posts_and_older_pages_join_it_by_seq() {
+fn the_rendered_page_seeds_the_wall_and_later_posts_and_older_pages_join_it_by_seq() {
     let (_owner, state) = wall(page(vec![post(3), post(4)], true));
     assert_eq!(seqs(&state), [4, 3]);
     state.apply(Event::Posts(vec![post(6), post(5)]), 0);

@@ -13,10 +13,17 @@ use std::rc::Rc;
 const DELAYS_KEPT: usize = 5_000;
 
 #[derive(Clone, Copy)]
-pub struct Controls {
+pub struct LabHandle {
     view: LabView,
     /// Set to stop the current run's tasks.
     stop: StoredValue<Rc<Cell<bool>>, LocalStorage>,
+}
+
+/// Starts the lab's browser half; a run starts with [`LabHandle::start`].
+pub fn start(view: LabView) -> LabHandle {
+    let handle = LabHandle { view, stop: StoredValue::new_local(Rc::new(Cell::new(false))) };
+    on_cleanup(move || handle.stop());
+    handle
 }
 
 fn record(view: LabView, key: &str, ticks: &[Tick], request: bool) {
@@ -35,13 +42,7 @@ fn parse_ticks(body: &str) -> Vec<Tick> {
     serde_json::from_str(body).unwrap_or_default()
 }
 
-impl Controls {
-    pub fn new(view: LabView) -> Self {
-        let controls = Self { view, stop: StoredValue::new_local(Rc::new(Cell::new(false))) };
-        on_cleanup(move || controls.stop());
-        controls
-    }
-
+impl LabHandle {
     pub fn stop(&self) {
         let _ = self.stop.try_with_value(|s| s.set(true));
         self.view.running.set(false);

@@ -11,13 +11,13 @@ use gloo_net::websocket::{futures::WebSocket, Message};
 use leptos::prelude::*;
 
 #[derive(Clone, Copy)]
-pub struct Actions {
+pub struct InspectHandle {
     outbox: StoredValue<UnboundedSender<ClientMsg>>,
     ins: Inspector,
     user: crate::components::username::CurrentUser,
 }
 
-impl Actions {
+impl InspectHandle {
     fn send(&self, msg: ClientMsg) {
         self.outbox.with_value(|o| o.unbounded_send(msg).ok());
     }
@@ -45,9 +45,9 @@ impl Actions {
     }
 }
 
-pub fn start(ins: Inspector) -> Actions {
+pub fn start(ins: Inspector) -> InspectHandle {
     let (tx, rx) = unbounded::<ClientMsg>();
-    let actions = Actions { outbox: StoredValue::new(tx), ins, user: use_current_user() };
+    let actions = InspectHandle { outbox: StoredValue::new(tx), ins, user: use_current_user() };
     let token = uuid::Uuid::new_v4().simple().to_string();
     leptos::task::spawn_local(async move {
         let Ok(ws) = WebSocket::open(&ws_url(&format!("/ws?capture={token}"))) else {
