@@ -48,7 +48,10 @@ fn Wall(room: RoomName) -> impl IntoView {
 fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
     let user = use_current_user();
     let state = WallState::seeded(&page);
-    let wall = browser::start(room.clone(), state, page.posts.last().map(|p| p.seq));
+    // An empty page holds the whole room (nothing older): resume from its start, so posts made
+    // before a name is chosen are replayed too, not just the latest page of them.
+    let since = Some(page.posts.last().map_or(0, |p| p.seq));
+    let wall = browser::start(room.clone(), state, since);
     let on_send = Callback::new(move |text: PostText| wall.post(text));
     let on_retry = Callback::new(move |_| wall.retry_now());
     let on_typing = Callback::new(move |_| wall.typing());

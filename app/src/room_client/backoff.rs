@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-/// The first attempt waits up to this long; each failure doubles it up to [`MAX_DELAY_MS`].
+/// The wait after n failures in a row is up to this × 2ⁿ (so up to 500 ms after the first),
+/// at most [`MAX_DELAY_MS`].
 const BASE_DELAY_MS: f64 = 250.0;
 const MAX_DELAY_MS: f64 = 10_000.0;
 /// Never retry sooner than this, even when the dice say 0.

@@ -10,8 +10,8 @@ pub const JOIN_TIMEOUT_MS: i64 = 10_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
     Nothing,
-    /// `joined` arrived: send every post in the outbox.
-    SendOutbox,
+    /// `joined` arrived: the room is live; every post in the outbox may go.
+    Joined,
     /// The server says this connection is not in the room: send `join` again. The refused
     /// posts stay in the outbox and go again after `joined`.
     Rejoin,
@@ -59,7 +59,7 @@ impl Membership {
             ServerMsg::Joined { .. } => {
                 self.joined = true;
                 self.join_sent_at = None;
-                Next::SendOutbox
+                Next::Joined
             }
             // Errors about a post name it; one that names none while a join is unanswered
             // is the join's refusal (ephemeral messages, which could also draw one, are not
@@ -82,7 +82,7 @@ impl Membership {
 
 /// True when a post refused with `code` will never be accepted as it is (its text or id is
 /// invalid): the outbox forgets it and the page shows why. The others are retried: `internal`
-/// and `rate_limited` on the next connection, `not_joined` once joined again.
+/// and `rate_limited` after a pause (see `outbox.rs`), `not_joined` once joined again.
 pub fn refused_for_good(code: ErrorCode) -> bool {
     !matches!(code, ErrorCode::Internal | ErrorCode::RateLimited | ErrorCode::NotJoined)
 }
@@ -119,7 +119,7 @@ mod tests {
         }
         let mut m = Membership::default();
         m.join_sent(0);
-        assert_eq!(m.on_message(&joined(), 5), Next::SendOutbox);
+        assert_eq!(m.on_message(&joined(), 5), Next::Joined);
         assert!(m.joined());
         // Once joined, an error without a post (say, a `typing` refused) is not about the join.
         assert_eq!(m.on_message(&error(ErrorCode::RateLimited, None), 6), Next::Nothing);
@@ -149,7 +149,7 @@ mod tests {
         assert!(!m.joined(), "the next posts wait for the new join");
         assert_eq!(m.on_message(&error(ErrorCode::NotJoined, Some("c2")), 3), Next::Nothing, "one join is enough");
         assert!(m.join_overdue(3 + JOIN_TIMEOUT_MS), "the rejoin has a deadline too");
-        assert_eq!(m.on_message(&joined(), 4), Next::SendOutbox);
+        assert_eq!(m.on_message(&joined(), 4), Next::Joined);
         assert!(!refused_for_good(ErrorCode::NotJoined));
     }
 

@@ -89,8 +89,8 @@ pub enum Event {
         code: ErrorCode,
         message: String,
     },
-    /// More was missed than a join replays: the posts handed on so far have a hole that only
-    /// reading the history again fills.
+    /// More was missed than a join replays: the join brought the room's latest page instead,
+    /// so below it there is a hole that only reading the history again fills.
     HistoryTruncated,
 }
 
@@ -142,15 +142,6 @@ impl RoomClient {
         &self.room
     }
 
-    /// The newest seq held without a gap: where the next join resumes.
-    pub fn since(&self) -> Option<u64> {
-        self.cursor.since()
-    }
-
-    pub fn outbox(&self) -> Vec<OutboxEntry> {
-        self.outbox.entries()
-    }
-
     /// True when every post written has been stored or refused.
     pub fn all_settled(&self) -> bool {
         self.outbox.is_empty()
@@ -197,6 +188,9 @@ impl RoomClient {
 
     /// Takes a new name; an open connection joins again under it.
     pub fn rename(&mut self, username: Username, now: i64) -> Step {
+        if username == self.username {
+            return Step::default();
+        }
         self.username = username;
         let send = if self.open { vec![self.join(now)] } else { Vec::new() };
         Step { send, ..Step::default() }
@@ -208,7 +202,7 @@ impl RoomClient {
         self.ping_sent_at = None;
         let mut step = Step::default();
         match self.membership.on_message(&msg, now) {
-            Next::SendOutbox => step.events.push(Event::Live),
+            Next::Joined => step.events.push(Event::Live),
             Next::Rejoin => step.send.push(self.join_msg()),
             Next::Reconnect => step.reconnect = true,
             Next::Nothing => {}
@@ -216,15 +210,17 @@ impl RoomClient {
         match msg {
             ServerMsg::Joined { history, present, truncated, .. } => {
                 step.events.push(self.presence.replace(present));
+                if truncated {
+                    // Too much was missed: the history is the room's latest page, not what
+                    // follows `since`. Resume from that page; the hole below it is the
+                    // driver's to show (the browser reloads, the terminal says so).
+                    step.events.push(Event::HistoryTruncated);
+                    self.cursor = Cursor::starting_at(None);
+                }
                 self.take_posts(history, &mut step, now);
                 // After the history, which may hold posts stored before an ack was lost.
                 let again = self.outbox.send_all(now);
                 step.send.extend(again.into_iter().map(|e| self.post_msg(e)));
-                if truncated {
-                    // Continue from where the replay stopped (a browser may rather reload).
-                    step.events.push(Event::HistoryTruncated);
-                    step.send.push(self.join(now));
-                }
             }
             ServerMsg::Post(post) => self.take_posts(vec![post], &mut step, now),
             ServerMsg::Ack { client_id, seq, .. } => self.settle(client_id, seq, &mut step),

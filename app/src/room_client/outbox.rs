@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 
 /// A post will be answered within this long, or the connection is taken for dead.
 pub const ANSWER_TIMEOUT_MS: i64 = 10_000;
-/// A post the server turned away for now (`rate_limited`, `internal`) goes again this much later.
+/// A post the server turned away for now (`rate_limited`, `internal`) goes again this much
+/// later, doubled at each refusal of the same post up to [`RETRY_REFUSED_MAX_MS`], so that a
+/// server in trouble is not asked again every second by every client.
 pub const RETRY_REFUSED_AFTER_MS: i64 = 1_000;
+pub const RETRY_REFUSED_MAX_MS: i64 = 16_000;
 
 /// A post waiting to be stored; what a client keeps across restarts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +28,8 @@ struct Waiting {
     sent_at: Option<i64>,
     /// When to send it again after a refusal for now.
     retry_at: Option<i64>,
+    /// How often the server turned it away for now.
+    refusals: u32,
 }
 
 #[derive(Debug, Default)]
@@ -34,7 +39,12 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(saved: Vec<OutboxEntry>) -> Self {
-        Self { waiting: saved.into_iter().map(|entry| Waiting { entry, sent_at: None, retry_at: None }).collect() }
+        Self {
+            waiting: saved
+                .into_iter()
+                .map(|entry| Waiting { entry, sent_at: None, retry_at: None, refusals: 0 })
+                .collect(),
+        }
     }
 
     pub fn entries(&self) -> Vec<OutboxEntry> {
@@ -50,7 +60,7 @@ impl Outbox {
         if self.waiting.iter().any(|w| w.entry.client_id == entry.client_id) {
             return false;
         }
-        self.waiting.push(Waiting { entry, sent_at: None, retry_at: None });
+        self.waiting.push(Waiting { entry, sent_at: None, retry_at: None, refusals: 0 });
         true
     }
 
@@ -71,11 +81,13 @@ impl Outbox {
     }
 
     /// The server turned a post away for now: it no longer counts as awaiting an answer, and
-    /// goes again [`RETRY_REFUSED_AFTER_MS`] later.
+    /// goes again after a pause that grows with each refusal.
     pub fn retry_later(&mut self, client_id: &ClientId, now: i64) {
         if let Some(w) = self.waiting.iter_mut().find(|w| &w.entry.client_id == client_id) {
+            let pause = (RETRY_REFUSED_AFTER_MS << w.refusals.min(8)).min(RETRY_REFUSED_MAX_MS);
+            w.refusals = w.refusals.saturating_add(1);
             w.sent_at = None;
-            w.retry_at = Some(now + RETRY_REFUSED_AFTER_MS);
+            w.retry_at = Some(now + pause);
         }
     }
 

@@ -83,7 +83,7 @@ fn a_post_waits_for_joined_then_goes_once() {
     let _ = c.on_open(0);
     let step = c.post(id("c1"), text(), 1);
     assert!(step.send.is_empty(), "sent before joined, it would be refused");
-    assert_eq!(step.events, [Event::Outbox(c.outbox())]);
+    assert_eq!(step.events, [Event::Outbox(c.outbox.entries())]);
     let step = c.on_message(joined(vec![], &["al"]), 2);
     assert_eq!(posted_ids(&step), ["c1"]);
     assert!(step.events.contains(&Event::Live));
@@ -143,14 +143,14 @@ fn a_post_past_a_missing_seq_asks_for_a_resync_from_before_the_gap() {
     let step = c.on_message(ServerMsg::Post(post(4, "x4")), 2);
     assert_eq!(seqs(&step), [4], "shown at once");
     assert_eq!(step.send.iter().map(join_since).collect::<Vec<_>>(), [Some(Some(2))]);
-    assert_eq!(c.since(), Some(2));
+    assert_eq!(c.cursor.since(), Some(2));
     // A second post past the gap while the resync is on its way: no second join.
     let step = c.on_message(ServerMsg::Post(post(5, "x5")), 3);
     assert!(step.send.is_empty());
     // The replay fills the gap; what was already shown is not handed on again.
     let step = c.on_message(joined(vec![post(3, "x3"), post(4, "x4"), post(5, "x5")], &[]), 4);
     assert_eq!(seqs(&step), [3]);
-    assert_eq!(c.since(), Some(5));
+    assert_eq!(c.cursor.since(), Some(5));
 }
 
 #[test]
@@ -167,24 +167,26 @@ fn without_a_starting_seq_the_first_post_held_starts_the_cursor() {
     let step = c.on_message(ServerMsg::Post(post(7, "x7")), 2);
     assert_eq!(seqs(&step), [7]);
     assert!(step.send.is_empty(), "no gap below the first post held");
-    assert_eq!(c.since(), Some(7));
+    assert_eq!(c.cursor.since(), Some(7));
 }
 
 #[test]
-fn a_truncated_replay_is_reported_and_continued() {
+fn a_truncated_replay_resumes_from_the_latest_page_without_asking_again() {
     let mut c = RoomClient::new(room(), name("al"), Some(1), Vec::new());
     let _ = c.on_open(0);
-    let history: Vec<Post> = (2..4).map(|s| post(s, &format!("x{s}"))).collect();
-    let msg = ServerMsg::Joined { room: room(), history, members: 0, present: vec![], truncated: true };
+    // More than REPLAY_LIMIT missed: the server sends its latest page instead.
+    let latest: Vec<Post> = (1_951..=2_000).map(|s| post(s, &format!("x{s}"))).collect();
+    let msg = ServerMsg::Joined { room: room(), history: latest, members: 0, present: vec![], truncated: true };
     let step = c.on_message(msg, 1);
     assert!(step.events.contains(&Event::HistoryTruncated), "more than {REPLAY_LIMIT} missed");
-    assert_eq!(c.since(), Some(3));
-    let joins: Vec<Option<Option<u64>>> = step.send.iter().map(join_since).filter(Option::is_some).collect();
-    assert_eq!(joins, [Some(Some(3))], "and asks for the rest");
+    assert_eq!(seqs(&step).len(), 50, "the latest page is shown");
+    assert!(step.send.is_empty(), "no join: asking again would bring the same page");
+    assert_eq!(c.cursor.since(), Some(2_000));
+    assert!(c.on_message(ServerMsg::Post(post(2_001, "x")), 2).send.is_empty(), "live posts follow without a gap");
 }
 
 #[test]
-fn a_retryable_refusal_keeps_the_post_and_sends_it_again_a_second_later() {
+fn a_retryable_refusal_keeps_the_post_and_sends_it_again_after_a_growing_pause() {
     let mut c = live(None);
     let _ = c.post(id("c1"), text(), 10);
     let step = c.on_message(error(ErrorCode::RateLimited, Some("c1")), 20);
@@ -193,6 +195,10 @@ fn a_retryable_refusal_keeps_the_post_and_sends_it_again_a_second_later() {
     assert!(posted_ids(&c.on_tick(500)).is_empty(), "not yet");
     assert_eq!(posted_ids(&c.on_tick(1_020)), ["c1"]);
     assert!(!c.all_settled());
+    // Turned away again: the pause doubles, so a server in trouble is not hammered.
+    let _ = c.on_message(error(ErrorCode::Internal, Some("c1")), 1_100);
+    assert!(posted_ids(&c.on_tick(2_100)).is_empty());
+    assert_eq!(posted_ids(&c.on_tick(3_100)), ["c1"]);
 }
 
 #[test]
@@ -287,6 +293,7 @@ fn a_rename_joins_again_and_posts_wait_for_its_answer() {
     let Some(ClientMsg::Join { username, since, .. }) = step.send.first() else { panic!("no join: {step:?}") };
     assert_eq!((username.as_str(), *since), ("bo", Some(9)));
     assert!(c.post(id("c1"), text(), 3).send.is_empty());
+    assert!(c.rename(name("bo"), 4).send.is_empty(), "the same name again changes nothing");
     let mut closed = RoomClient::new(room(), name("al"), None, Vec::new());
     assert!(closed.rename(name("bo"), 0).send.is_empty(), "offline: the next join carries it");
 }
