@@ -10,10 +10,15 @@
 //! - `app.rs` — the HTML shell, router and page frame.
 //! - `error.rs` — `AppError` (what can make a page fail, with its HTTP status) and the one
 //!   `ErrorPage` every error shows.
-//! - `pages/` — one file per page; `wall_state.rs` holds a wall's client-side state;
-//!   `lazy.rs` makes the lesson pages lazy routes, split out of the main bundle.
-//! - `components/` — badge, composer, post, username field.
-//! - `client/` — browser only: the room socket (reconnects, re-sends) and local storage.
+//! - `room_client/` — every rule of a client in a room (resume, outbox, retries, presence,
+//!   liveness, backoff) as a state machine without I/O; the browser's room socket and the
+//!   terminal client drive it.
+//! - `pages/` — one file per page; a page's browser half is `browser.rs` (`start(..)` returns
+//!   its handle) with an inert twin `inert.rs` for the server's render; `wall_state.rs` holds
+//!   a wall's state; `lazy.rs` makes the lesson pages lazy routes, split out of the main bundle.
+//! - `components/` — badge, composer, post, presence, latency chart, username field.
+//! - `client/` — browser only: the room socket over `room_client`, its transports
+//!   (`link.rs`, `transport.rs`), the lessons' sockets, and storage.
 //! - `stats.rs` — percentiles and histograms for the speed test and the lab.
 //! - `lab.rs` — the wire types of the lessons (speed test, transport lab, inspector).
 //! - `time.rs` — relative times.
