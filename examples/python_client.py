@@ -1,38 +1,75 @@
 #!/usr/bin/env python3
-"""Join a wallsocket room, post one message, print the broadcast and the ack.
+"""Join a wallsocket room, post, print each broadcast and ack.
 
 Written from docs/PROTOCOL.md alone. Needs the `websockets` package:
     python3 -m venv .venv && .venv/bin/pip install websockets==17.4
     .venv/bin/python examples/python_client.py --url ws://127.0.0.1:3000/ws --room lobby --user py --text "hello"
+With --count N it posts N numbered copies, paced to the rate limit `hello` advertises, so the
+server refuses none of them.
 """
 import argparse
 import asyncio
 import json
 import sys
+import time
 import uuid
 
 import websockets
 
 
-async def main(url: str, room: str, user: str, text: str) -> int:
+class Pacer:
+    """A token bucket under the server's advertised rate: half its burst, 80 % of its rate
+    (messages sent at exactly the limit can arrive bunched). No `rate` in hello: no pacing."""
+
+    def __init__(self, rate):
+        self.per_s = rate["per_sec"] * 0.8 if rate else None
+        self.capacity = max(1.0, rate["burst"] / 2) if rate else 0.0
+        self.tokens = self.capacity
+        self.last = time.monotonic()
+
+    async def wait(self):
+        """Waits until one more message may go, and counts it."""
+        if self.per_s is None:
+            return
+        while True:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.per_s)
+            self.last = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            await asyncio.sleep((1 - self.tokens) / self.per_s)
+
+
+async def main(url: str, room: str, user: str, text: str, count: int) -> int:
     async with websockets.connect(url) as ws:
         hello = json.loads(await ws.recv())
         print("hello:", hello)
+        pacer = Pacer(hello.get("rate"))
+        await pacer.wait()
         await ws.send(json.dumps({"type": "join", "room": room, "username": user}))
-        client_id = uuid.uuid4().hex
-        await ws.send(json.dumps({"type": "post", "room": room, "text": text, "client_id": client_id}))
-        while True:
+        texts = [text] if count == 1 else [f"{text} ({i})" for i in range(1, count + 1)]
+        waiting = {uuid.uuid4().hex: t for t in texts}
+        # Posts go while replies come in: the reader below runs beside the sender.
+        async def send_all():
+            for client_id, t in list(waiting.items()):
+                await pacer.wait()
+                await ws.send(json.dumps({"type": "post", "room": room, "text": t, "client_id": client_id}))
+        sender = asyncio.create_task(send_all())
+        while waiting:
             msg = json.loads(await ws.recv())
             if msg["type"] == "joined":
                 print(f"joined {room}: {len(msg['history'])} recent posts, {msg['members']} here")
-            elif msg["type"] == "post" and msg["client_id"] == client_id:
+            elif msg["type"] == "post" and msg["client_id"] in waiting:
                 print(f"broadcast: [{msg['seq']}] {msg['username']}: {msg['text']}")
-            elif msg["type"] == "ack" and msg["client_id"] == client_id:
+            elif msg["type"] == "ack" and waiting.pop(msg["client_id"], None) is not None:
                 print(f"ack: stored as seq {msg['seq']}")
-                return 0
             elif msg["type"] == "error":
                 print(f"error {msg['code']}: {msg['message']}", file=sys.stderr)
+                sender.cancel()
                 return 1
+        await sender
+        return 0
 
 
 if __name__ == "__main__":
@@ -41,5 +78,6 @@ if __name__ == "__main__":
     parser.add_argument("--room", default="lobby")
     parser.add_argument("--user", default="python")
     parser.add_argument("--text", default="hello from Python")
+    parser.add_argument("--count", type=int, default=1, help="post the text this many times, numbered")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.url, args.room, args.user, args.text)))
+    sys.exit(asyncio.run(main(args.url, args.room, args.user, args.text, args.count)))

@@ -91,6 +91,14 @@ impl ClientMsg {
     pub const TYPES: [&'static str; 5] = ["join", "post", "leave", "typing", "ping"];
 }
 
+/// How many messages a connection may send: `burst` at once, then `per_sec` sustained. Every
+/// message counts (`join`, `post`, `typing`, `ping`, `leave`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub per_sec: u32,
+    pub burst: u32,
+}
+
 /// Messages the server sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -102,6 +110,10 @@ pub enum ServerMsg {
         max_message_bytes: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session: Option<String>,
+        /// The connection's message rate limit, so a polite client paces itself instead of
+        /// drawing `rate_limited`. Absent from servers that predate it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate: Option<RateLimit>,
     },
     /// Reply to `join`: the recent history (or, with `since`, every post after it) oldest first.
     Joined {
@@ -273,8 +285,13 @@ mod tests {
     #[test]
     fn every_server_message_round_trips() {
         let msgs = [
-            ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: 65_536, session: None },
-            ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: 65_536, session: Some("s1".into()) },
+            ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: 65_536, session: None, rate: None },
+            ServerMsg::Hello {
+                protocol: PROTOCOL_VERSION,
+                max_message_bytes: 65_536,
+                session: Some("s1".into()),
+                rate: Some(RateLimit { per_sec: 20, burst: 40 }),
+            },
             ServerMsg::Joined {
                 room: room(),
                 history: vec![post()],

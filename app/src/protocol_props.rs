@@ -2,7 +2,7 @@
 //! no input, however broken, makes the decoder panic.
 
 use crate::domain::{ClientId, PostText, RoomName, Username};
-use crate::protocol::{decode_client, encode_server, ClientMsg, ErrorCode, Post, ServerMsg};
+use crate::protocol::{decode_client, encode_server, ClientMsg, ErrorCode, Post, RateLimit, ServerMsg};
 use proptest::prelude::*;
 
 fn room() -> impl Strategy<Value = RoomName> {
@@ -38,9 +38,18 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
 
 fn server_msg() -> impl Strategy<Value = ServerMsg> {
     prop_oneof![
-        (any::<u32>(), any::<u32>(), proptest::option::of("[a-f0-9]{32}")).prop_map(
-            |(protocol, max_message_bytes, session)| ServerMsg::Hello { protocol, max_message_bytes, session }
-        ),
+        (
+            any::<u32>(),
+            any::<u32>(),
+            proptest::option::of("[a-f0-9]{32}"),
+            proptest::option::of((any::<u32>(), any::<u32>()))
+        )
+            .prop_map(|(protocol, max_message_bytes, session, rate)| ServerMsg::Hello {
+                protocol,
+                max_message_bytes,
+                session,
+                rate: rate.map(|(per_sec, burst)| RateLimit { per_sec, burst }),
+            }),
         (room(), proptest::collection::vec(post(), 0..4), proptest::collection::vec(username(), 0..4), any::<bool>())
             .prop_map(|(room, history, present, truncated)| ServerMsg::Joined {
                 room,

@@ -6,7 +6,7 @@
 use crate::hub::{Answer, HubError, JoinRequest, Member, NewPost, JOINS_PER_SEC};
 use crate::queue::ClientHandle;
 use app::domain::RoomName;
-use app::protocol::{decode_client, ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
+use app::protocol::{decode_client, ClientMsg, ErrorCode, RateLimit, ServerMsg, PROTOCOL_VERSION};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -31,7 +31,13 @@ pub struct Limits {
 impl Limits {
     /// The first message of every connection; HTTP transports name their session in it.
     pub fn hello(&self, session: Option<String>) -> ServerMsg {
-        ServerMsg::Hello { protocol: PROTOCOL_VERSION, max_message_bytes: self.max_message_bytes as u32, session }
+        let rate = RateLimit { per_sec: self.rate_per_sec.get(), burst: self.rate_burst.get() };
+        ServerMsg::Hello {
+            protocol: PROTOCOL_VERSION,
+            max_message_bytes: self.max_message_bytes as u32,
+            session,
+            rate: Some(rate),
+        }
     }
 }
 

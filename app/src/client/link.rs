@@ -130,19 +130,25 @@ async fn open_websocket() -> Result<Link, Broken> {
     Ok(Link::WebSocket { sink, stream: stream.fuse() })
 }
 
-/// Waits for the `hello` that names the session.
-async fn first_hello(rx: &mut Fuse<UnboundedReceiver<Option<ServerMsg>>>) -> Result<String, Broken> {
+/// Waits for the `hello` that names the session, and passes it on (it carries the rate limit
+/// the room client paces itself to).
+async fn first_hello(
+    rx: &mut Fuse<UnboundedReceiver<Option<ServerMsg>>>,
+    tx: &UnboundedSender<Option<ServerMsg>>,
+) -> Result<String, Broken> {
     let hello = futures::future::select(Box::pin(rx.next()), TimeoutFuture::new(OPEN_TIMEOUT_MS)).await;
-    match hello {
-        futures::future::Either::Left((Some(Some(ServerMsg::Hello { session: Some(session), .. })), _)) => Ok(session),
-        _ => Err(Broken),
-    }
+    let futures::future::Either::Left((Some(Some(hello)), _)) = hello else { return Err(Broken) };
+    let ServerMsg::Hello { session: Some(session), .. } = &hello else { return Err(Broken) };
+    let session = session.clone();
+    let _ = tx.unbounded_send(Some(hello));
+    Ok(session)
 }
 
 async fn open_sse() -> Result<Link, Broken> {
     let mut source = EventSource::new("/x/sse").map_err(|_| Broken)?;
     let mut events = source.subscribe("message").map_err(|_| Broken)?;
     let (tx, rx) = unbounded();
+    let hello_tx = tx.clone();
     let stopped = Rc::new(Cell::new(false));
     let stop = stopped.clone();
     leptos::task::spawn_local(async move {
@@ -161,7 +167,7 @@ async fn open_sse() -> Result<Link, Broken> {
         let _ = tx.unbounded_send(None);
     });
     let mut incoming = rx.fuse();
-    let session = first_hello(&mut incoming).await?;
+    let session = first_hello(&mut incoming, &hello_tx).await?;
     Ok(Link::Http { session, incoming, _stop: StopOnDrop(stopped, Some(source)) })
 }
 
@@ -172,7 +178,7 @@ async fn open_long_poll() -> Result<Link, Broken> {
         let _ = tx.unbounded_send(Some(msg));
     }
     let mut incoming = rx.fuse();
-    let session = first_hello(&mut incoming).await?;
+    let session = first_hello(&mut incoming, &tx).await?;
     let stopped = Rc::new(Cell::new(false));
     leptos::task::spawn_local(poll_loop(session.clone(), tx, stopped.clone()));
     Ok(Link::Http { session, incoming, _stop: StopOnDrop(stopped, None) })

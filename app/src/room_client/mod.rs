@@ -12,6 +12,7 @@
 //! - `cursor.rs` — where to resume, and which posts are already held.
 //! - `outbox.rs` — posts not yet stored: sent after `joined`, again after a refusal for now.
 //! - `membership.rs` — whether the connection is in the room yet; which refusals are final.
+//! - `pacer.rs` — keeps the client under the rate limit the server advertised.
 //! - `presence.rs` — who is here, applied as sets.
 //! - `backoff.rs` — the reconnect delay.
 //! - `tests.rs` — the rules, one test each.
@@ -20,6 +21,7 @@ mod backoff;
 mod cursor;
 mod membership;
 mod outbox;
+mod pacer;
 mod presence;
 #[cfg(test)]
 mod tests;
@@ -32,6 +34,7 @@ use crate::protocol::{ClientMsg, ErrorCode, Post, ServerMsg, TYPING_RESEND_MS};
 use cursor::{Cursor, Seen};
 use membership::{refused_for_good, Membership, Next};
 use outbox::{Outbox, ANSWER_TIMEOUT_MS};
+use pacer::Pacer;
 use presence::Presence;
 
 /// After this long without a message, ask the server for a `pong`.
@@ -119,6 +122,11 @@ pub struct RoomClient {
     last_heard: i64,
     ping_sent_at: Option<i64>,
     last_typing_at: Option<i64>,
+    /// The connection's rate limit, once its `hello` said it.
+    pacer: Option<Pacer>,
+    /// Messages sent on this connection before its `hello` arrived (the join goes at once):
+    /// the server counted them, so the pacer starts with them spent.
+    sent_before_hello: usize,
 }
 
 impl RoomClient {
@@ -135,6 +143,8 @@ impl RoomClient {
             last_heard: 0,
             ping_sent_at: None,
             last_typing_at: None,
+            pacer: None,
+            sent_before_hello: 0,
         }
     }
 
@@ -154,6 +164,8 @@ impl RoomClient {
         self.outbox.connection_lost();
         self.last_heard = now;
         self.ping_sent_at = None;
+        self.pacer = None;
+        self.sent_before_hello = 0;
         Step { send: vec![self.join(now)], ..Step::default() }
     }
 
@@ -166,23 +178,23 @@ impl RoomClient {
     /// Writes a post: kept until stored, sent now if the room is joined.
     pub fn post(&mut self, client_id: ClientId, text: PostText, now: i64) -> Step {
         let mut step = Step::default();
-        if !self.outbox.push(OutboxEntry { client_id: client_id.clone(), text }) {
+        if !self.outbox.push(OutboxEntry { client_id, text }) {
             return step;
         }
         step.events.push(Event::Outbox(self.outbox.entries()));
-        if self.open && self.membership.joined() {
-            step.send.extend(self.outbox.send_one(&client_id, now).map(|e| self.post_msg(e)));
-        }
+        self.flush(&mut step, now);
         step
     }
 
     /// Tells the room this user is typing, at most once per [`TYPING_RESEND_MS`].
     pub fn typing(&mut self, now: i64) -> Step {
         let recent = self.last_typing_at.is_some_and(|at| now - at < TYPING_RESEND_MS as i64);
-        if !self.open || !self.membership.joined() || recent {
+        // Not worth a post's place under the rate limit: dropped when there is none to spare.
+        if !self.open || !self.membership.joined() || recent || self.budget(now) == 0 {
             return Step::default();
         }
         self.last_typing_at = Some(now);
+        self.spend(1);
         Step { send: vec![ClientMsg::Typing { room: self.room.clone() }], ..Step::default() }
     }
 
@@ -203,7 +215,10 @@ impl RoomClient {
         let mut step = Step::default();
         match self.membership.on_message(&msg, now) {
             Next::Joined => step.events.push(Event::Live),
-            Next::Rejoin => step.send.push(self.join_msg()),
+            Next::Rejoin => {
+                self.spend(1);
+                step.send.push(self.join_msg());
+            }
             Next::Reconnect => step.reconnect = true,
             Next::Nothing => {}
         }
@@ -219,8 +234,7 @@ impl RoomClient {
                 }
                 self.take_posts(history, &mut step, now);
                 // After the history, which may hold posts stored before an ack was lost.
-                let again = self.outbox.send_all(now);
-                step.send.extend(again.into_iter().map(|e| self.post_msg(e)));
+                self.flush(&mut step, now);
             }
             ServerMsg::Post(post) => self.take_posts(vec![post], &mut step, now),
             ServerMsg::Ack { client_id, seq, .. } => self.settle(client_id, seq, &mut step),
@@ -228,7 +242,12 @@ impl RoomClient {
             ServerMsg::Typing { username, .. } => step.events.push(Event::Typing(username)),
             ServerMsg::Error { code, message, client_id: Some(id) } => self.refused(id, code, message, &mut step, now),
             ServerMsg::Error { code, message, client_id: None } => step.events.push(Event::Notice { code, message }),
-            ServerMsg::Hello { .. } | ServerMsg::Left { .. } | ServerMsg::Pong => {}
+            ServerMsg::Hello { rate, .. } => {
+                self.pacer = rate.map(|limit| Pacer::new(limit, now));
+                let already = std::mem::take(&mut self.sent_before_hello);
+                self.spend(already);
+            }
+            ServerMsg::Left { .. } | ServerMsg::Pong => {}
         }
         step
     }
@@ -248,12 +267,10 @@ impl RoomClient {
         }
         if self.ping_sent_at.is_none() && now - self.last_heard > PING_AFTER_MS {
             self.ping_sent_at = Some(now);
+            self.spend(1);
             step.send.push(ClientMsg::Ping);
         }
-        if self.membership.joined() {
-            let due = self.outbox.due(now);
-            step.send.extend(due.into_iter().map(|e| self.post_msg(e)));
-        }
+        self.flush(&mut step, now);
         step
     }
 
@@ -286,7 +303,9 @@ impl RoomClient {
             }
         } else {
             // `not_joined` posts go with the next `joined`; the others after a pause.
-            if code != ErrorCode::NotJoined {
+            if code == ErrorCode::NotJoined {
+                self.outbox.unsend(&client_id);
+            } else {
                 self.outbox.retry_later(&client_id, now);
             }
             step.events.push(Event::Delayed { client_id, code, message });
@@ -302,8 +321,32 @@ impl RoomClient {
         }
     }
 
+    /// Sends the posts that may go now: once in the room, as many as the rate limit allows.
+    fn flush(&mut self, step: &mut Step, now: i64) {
+        if !self.open || !self.membership.joined() {
+            return;
+        }
+        let budget = self.budget(now);
+        let ready = self.outbox.ready(now, budget);
+        self.spend(ready.len());
+        step.send.extend(ready.into_iter().map(|e| self.post_msg(e)));
+    }
+
+    /// Messages that may go at `now` under the rate limit (no limit before `hello` says one).
+    fn budget(&mut self, now: i64) -> usize {
+        self.pacer.as_mut().map_or(usize::MAX, |p| p.budget(now))
+    }
+
+    fn spend(&mut self, n: usize) {
+        match &mut self.pacer {
+            Some(pacer) => pacer.spend(n),
+            None => self.sent_before_hello += n,
+        }
+    }
+
     fn join(&mut self, now: i64) -> ClientMsg {
         self.membership.join_sent(now);
+        self.spend(1);
         self.join_msg()
     }
 

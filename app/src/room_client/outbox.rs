@@ -70,14 +70,19 @@ impl Outbox {
         Some(self.waiting.remove(at).entry)
     }
 
-    /// Marks every post as sent at `now` and returns them all: what a `joined` re-sends.
-    pub fn send_all(&mut self, now: i64) -> Vec<OutboxEntry> {
-        self.waiting.iter_mut().map(|w| w.sent(now)).collect()
+    /// Up to `budget` posts that may go at `now` (not in flight, no retry pending), oldest
+    /// first, marked as sent.
+    pub fn ready(&mut self, now: i64, budget: usize) -> Vec<OutboxEntry> {
+        let ready = self.waiting.iter_mut().filter(|w| w.sent_at.is_none() && w.retry_at.is_none_or(|at| at <= now));
+        ready.take(budget).map(|w| w.sent(now)).collect()
     }
 
-    /// Marks one post as sent at `now`.
-    pub fn send_one(&mut self, client_id: &ClientId, now: i64) -> Option<OutboxEntry> {
-        self.waiting.iter_mut().find(|w| &w.entry.client_id == client_id).map(|w| w.sent(now))
+    /// The server did not take a post because the connection was not in the room: it goes
+    /// again with the next `joined`.
+    pub fn unsend(&mut self, client_id: &ClientId) {
+        if let Some(w) = self.waiting.iter_mut().find(|w| &w.entry.client_id == client_id) {
+            w.sent_at = None;
+        }
     }
 
     /// The server turned a post away for now: it no longer counts as awaiting an answer, and
@@ -89,12 +94,6 @@ impl Outbox {
             w.sent_at = None;
             w.retry_at = Some(now + pause);
         }
-    }
-
-    /// The posts whose retry time has come, marked as sent at `now`.
-    pub fn due(&mut self, now: i64) -> Vec<OutboxEntry> {
-        let due = self.waiting.iter_mut().filter(|w| w.retry_at.is_some_and(|at| at <= now));
-        due.map(|w| w.sent(now)).collect()
     }
 
     /// True when a post sent on this connection has waited too long for its answer.

@@ -26,3 +26,19 @@ async fn the_python_example_joins_posts_and_sees_its_ack() {
     let post = bob.next_post().await;
     assert_eq!((post.username.as_str(), post.text.as_str()), ("py", "hello from Python"));
 }
+
+#[tokio::test]
+async fn the_python_example_paces_60_posts_to_the_advertised_rate_and_none_is_refused() {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/install-tools.sh to create it", python.display());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/python_client.py");
+    let app = spawn_app().await;
+    // 60 posts and a join: past the default burst of 40 messages.
+    let args = ["--url", &app.ws_url(), "--room", "pycon", "--user", "py", "--text", "hi", "--count", "60"];
+    let out = Command::new(python).arg(script).args(args).output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out).await.expect("finishes").unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ack: stored as seq")).count(), 60, "{stdout}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}
