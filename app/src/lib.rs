@@ -9,12 +9,16 @@
 //! - `api.rs` — server functions for the pages, and the `WallData` trait the server implements.
 //! - `app.rs` — the HTML shell, router and page frame.
 //! - `pages/` — one file per page; `wall_state.rs` holds a wall's client-side state;
-//!   `lazy.rs` makes the lesson pages lazy routes, split out of the main bundle.
+//!   `lazy.rs` holds the lessons' routes: lazy, each in a WASM chunk of its own, in the
+//!   browser build of `cargo leptos … --split`, eager in a build without it; the server
+//!   renders both alike.
 //! - `components/` — badge, composer, post, username field.
 //! - `client/` — browser only: the room socket (reconnects, re-sends) and local storage.
 //! - `stats.rs` — percentiles and histograms for the speed test and the lab.
 //! - `lab.rs` — the wire types of the lessons (speed test, transport lab, inspector).
 //! - `time.rs` — relative times.
+//! - `../build.rs` — sets `cfg(wasm_split)` in the browser build of `--split`, so `lazy.rs`
+//!   can tell the two builds apart.
 
 // With lazy routes the browser build's view types nest past rustc's default depth of 128.
 #![recursion_limit = "256"]
