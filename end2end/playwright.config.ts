@@ -16,6 +16,8 @@ if (!process.env.E2E_DB_DIR) {
 const port = process.env.E2E_PORT;
 // The release build by default: it is what wasm-opt touches and what users run.
 const server = process.env.E2E_SERVER ?? '../target/release/wallsocket';
+// … and the site it was built with (test.sh builds a debug bundle without `--split` elsewhere).
+const siteRoot = process.env.E2E_SITE_ROOT ?? '../target/site';
 
 export default defineConfig({
   testDir: './tests',
@@ -35,7 +37,7 @@ export default defineConfig({
     trace: 'retain-on-failure',
   },
   webServer: {
-    command: `${server} --listen 127.0.0.1:${port} --database-url sqlite://${process.env.E2E_DB_DIR}/e2e.db --site-root ../target/site --log warn --ip-connect-rate 1000`,
+    command: `${server} --listen 127.0.0.1:${port} --database-url sqlite://${process.env.E2E_DB_DIR}/e2e.db --site-root ${siteRoot} --log warn --ip-connect-rate 1000`,
     url: `http://127.0.0.1:${port}/`,
     reuseExistingServer: false,
     timeout: 60_000,

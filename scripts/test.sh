@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: formatting and lints, unit and integration tests (cargo), then the browser
-# tests (Playwright with Debian's Chromium) against a release build, then every benchmark at a
-# toy size. Installs missing tools first. Each step runs under its own time limit, so a hang
-# fails with the step's name instead of eating the whole CI budget.
+# Runs every test: formatting and lints, unit and integration tests (cargo), a browser smoke test
+# against a debug build made without `--split`, then the browser tests (Playwright with Debian's
+# Chromium) against a release build, then every benchmark at a toy size. Installs missing tools
+# first. Each step runs under its own time limit, so a hang fails with the step's name instead of
+# eating the whole CI budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,12 @@ step "lints, browser side (cargo clippy -D warnings, wasm32)" 20m \
 step "unit and integration tests" 30m cargo test --workspace --exclude frontend --features app/ssr
 unset RUSTFLAGS
 
+# The developer's plain `cargo leptos build` (no `--split`: the lesson pages in the one bundle),
+# into a site directory of its own so the release build's split bundle below is untouched.
+step "debug build without --split (server + one WASM bundle)" 30m \
+  env LEPTOS_SITE_ROOT=target/site-nosplit cargo leptos build
+step "browser smoke test against it" 5m bash -c \
+  'cd end2end && E2E_SERVER=../target/debug/wallsocket E2E_SITE_ROOT=../target/site-nosplit npx playwright test smoke.spec.ts'
 step "release build (server + WASM bundle)" 40m cargo leptos build --release --split
 step "browser tests" 20m bash -c 'cd end2end && npx playwright test'
 step "every benchmark once, at a toy size (so the harness cannot rot)" 20m scripts/bench.sh --tiny

@@ -15,13 +15,17 @@
 //!   terminal client drive it.
 //! - `pages/` — one file per page; a page's browser half is `browser.rs` (`start(..)` returns
 //!   its handle) with an inert twin `inert.rs` for the server's render; `wall_state.rs` holds
-//!   a wall's state; `lazy.rs` makes the lesson pages lazy routes, split out of the main bundle.
+//!   a wall's state; `lazy.rs` holds the lessons' routes: lazy, each in a WASM chunk of its
+//!   own, in the browser build of `cargo leptos … --split`, eager in a build without it (the
+//!   `wasm_split` cfg `build.rs` sets); the server renders both alike.
 //! - `components/` — badge, composer, post, presence, latency chart, username field.
 //! - `client/` — browser only: the room socket over `room_client`, its transports
 //!   (`link.rs`, `transport.rs`), the lessons' sockets, and storage.
 //! - `stats.rs` — percentiles and histograms for the speed test and the lab.
 //! - `lab.rs` — the wire types of the lessons (speed test, transport lab, inspector).
 //! - `time.rs` — relative times.
+//! - `../build.rs` — sets `cfg(wasm_split)` in the browser build of `--split`, so `lazy.rs`
+//!   can tell the two builds apart.
 
 // With lazy routes the browser build's view types nest past rustc's default depth of 128.
 #![recursion_limit = "256"]

@@ -1,6 +1,7 @@
 //! The browser entry point: hydrates the HTML the server rendered. `hydrate_lazy`, because
-//! the lessons' routes are lazy (app/src/pages/lazy.rs): it waits for a lazy page's code
-//! before hydrating it.
+//! in a `--split` build the lessons' routes are lazy (app/src/pages/lazy.rs): it waits for a
+//! lazy page's code before hydrating it, and hydrates the eager routes of a build without
+//! `--split` at once.
 
 // Hydrating the whole app in one future nests its view type past rustc's default depth.
 #![recursion_limit = "256"]
