@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -29,15 +29,34 @@ const LONG_POLL_WAIT: Duration = Duration::from_secs(25);
 const MAX_RATE: u32 = 50;
 /// Running tickers at once.
 const MAX_TICKERS: usize = 64;
+/// Ticks a ticker keeps for the polls: more than the slowest short poll (2 s) misses at the
+/// highest rate, so a poll gets every tick since its last one.
+const TICKS_KEPT: usize = 256;
 
-/// The running tickers: each publishes its latest tick on a watch channel.
+/// The running tickers.
 #[derive(Clone, Default)]
 pub struct Tickers {
-    inner: Arc<Mutex<HashMap<String, watch::Receiver<Tick>>>>,
+    inner: Arc<Mutex<HashMap<String, Ticker>>>,
+}
+
+/// One ticker as its readers see it: the latest tick (streams wait on it) and the last
+/// [`TICKS_KEPT`] ticks (polls answer from them).
+#[derive(Clone)]
+struct Ticker {
+    latest: watch::Receiver<Tick>,
+    recent: Arc<Mutex<VecDeque<Tick>>>,
+}
+
+impl Ticker {
+    /// The kept ticks numbered above `after`, oldest first.
+    fn after(&self, after: u64) -> Vec<Tick> {
+        let recent = self.recent.lock().map(|r| r.iter().filter(|t| t.n > after).copied().collect());
+        recent.unwrap_or_default()
+    }
 }
 
 impl Tickers {
-    fn get(&self, id: &str) -> Option<watch::Receiver<Tick>> {
+    fn get(&self, id: &str) -> Option<Ticker> {
         self.inner.lock().ok()?.get(id).cloned()
     }
 }
@@ -58,14 +77,15 @@ pub async fn start(
         return (StatusCode::BAD_REQUEST, format!("rate must be 1–{MAX_RATE} events per second")).into_response();
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let (tx, rx) = watch::channel(Tick { n: 0, ts: now_ms() });
+    let (tx, latest) = watch::channel(Tick { n: 0, ts: now_ms() });
+    let recent = Arc::new(Mutex::new(VecDeque::with_capacity(TICKS_KEPT)));
     {
         let Ok(mut map) = lab.tickers.inner.lock() else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
         if map.len() >= MAX_TICKERS {
             return (StatusCode::SERVICE_UNAVAILABLE, "too many lab tickers running; try again in a minute")
                 .into_response();
         }
-        map.insert(id.clone(), rx);
+        map.insert(id.clone(), Ticker { latest, recent: recent.clone() });
     }
     let (tickers, shutdown, key) = (lab.tickers.clone(), lab.shutdown.clone(), id.clone());
     tokio::spawn(async move {
@@ -76,7 +96,16 @@ pub async fn start(
             tokio::select! {
                 _ = &mut deadline => break,
                 _ = shutdown.cancelled() => break,
-                _ = every.tick() => { tx.send_replace(Tick { n, ts: now_ms() }); }
+                _ = every.tick() => {
+                    let tick = Tick { n, ts: now_ms() };
+                    if let Ok(mut kept) = recent.lock() {
+                        if kept.len() == TICKS_KEPT {
+                            kept.pop_front();
+                        }
+                        kept.push_back(tick);
+                    }
+                    tx.send_replace(tick);
+                }
             }
         }
         if let Ok(mut map) = tickers.inner.lock() {
@@ -92,7 +121,7 @@ pub struct AfterQuery {
     after: u64,
 }
 
-/// Short polling answers at once: the latest tick if it is newer than `after`, else `[]`.
+/// Short polling answers at once: every kept tick newer than `after` (often `[]`).
 pub async fn poll(
     State(lab): State<LabState>,
     Path(id): Path<String>,
@@ -101,13 +130,12 @@ pub async fn poll(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let Some(rx) = lab.tickers.get(&id) else { return gone() };
-    let tick = *rx.borrow();
-    let ticks: Vec<Tick> = (tick.n > q.after).then_some(tick).into_iter().collect();
-    counted_json(&lab, &id, "poll", &ticks, &method, &uri, &headers)
+    let Some(ticker) = lab.tickers.get(&id) else { return gone() };
+    counted_json(&lab, &id, "poll", &ticker.after(q.after), &method, &uri, &headers)
 }
 
-/// Long polling waits until a tick newer than `after` exists.
+/// Long polling waits until a tick newer than `after` exists, then answers every kept tick
+/// newer than `after`.
 pub async fn long_poll(
     State(lab): State<LabState>,
     Path(id): Path<String>,
@@ -116,12 +144,9 @@ pub async fn long_poll(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let Some(mut rx) = lab.tickers.get(&id) else { return gone() };
-    let newer = tokio::time::timeout(LONG_POLL_WAIT, rx.wait_for(|t| t.n > q.after)).await;
-    let ticks: Vec<Tick> = match newer {
-        Ok(Ok(tick)) => vec![*tick],
-        _ => Vec::new(),
-    };
+    let Some(mut ticker) = lab.tickers.get(&id) else { return gone() };
+    let newer = tokio::time::timeout(LONG_POLL_WAIT, ticker.latest.wait_for(|t| t.n > q.after)).await;
+    let ticks = if newer.is_ok_and(|r| r.is_ok()) { ticker.after(q.after) } else { Vec::new() };
     counted_json(&lab, &id, "longpoll", &ticks, &method, &uri, &headers)
 }
 
@@ -153,7 +178,7 @@ fn content_length_line(len: usize) -> u64 {
 }
 
 pub async fn sse(State(lab): State<LabState>, permit: Permit, Path(id): Path<String>) -> Response {
-    let Some(rx) = lab.tickers.get(&id) else { return gone() };
+    let Some(Ticker { latest: rx, .. }) = lab.tickers.get(&id) else { return gone() };
     let ledger = lab.ledger.clone();
     let ticks = ticks_of(rx, permit).map(move |tick| {
         let data = serde_json::to_string(&tick).unwrap_or_default();
@@ -173,7 +198,7 @@ pub async fn ws(
     Path(id): Path<String>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let Some(rx) = lab.tickers.get(&id) else { return gone() };
+    let Some(Ticker { latest: rx, .. }) = lab.tickers.get(&id) else { return gone() };
     // The ticker sends and reads nothing: a frame of any size is a client out of line.
     let max = app::protocol::MAX_MESSAGE_BYTES;
     upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |mut socket| async move {
