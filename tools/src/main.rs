@@ -1,11 +1,12 @@
 //! # wallsocket-tools
 //!
 //! What talks to a wallsocket server from outside, kept out of the server's binary: the
-//! terminal client and the load generators. They depend on `app` for the protocol only.
+//! terminal client and the load generators. They depend on `app` only, for the protocol and
+//! the room client.
 //!
 //! # Layout
 //! - `main.rs` — the command line: `client` and `bench …`.
-//! - `client.rs` — `wallsocket-tools client`, the terminal client.
+//! - `client.rs` — `wallsocket-tools client`, the terminal client: a driver over `app::room_client`.
 //! - `bench/` — `wallsocket-tools bench speed|fanout|ingest|idle|compare|hostile`.
 //! - `../peers/` — the benchmarks' socket.io (Node) and python-socketio servers.
 
