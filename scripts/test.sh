@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: formatting and lints, unit and integration tests (cargo), a browser smoke test
-# against a debug build made without `--split`, then the browser tests (Playwright with Debian's
-# Chromium) against a release build, then every benchmark at a toy size. Installs missing tools
-# first. Each step runs under its own time limit, so a hang fails with the step's name instead of
-# eating the whole CI budget.
+# Runs every test: formatting, line width and lints, unit and integration tests (cargo), a browser
+# smoke test against a debug build made without `--split`, then the browser tests (Playwright with
+# Debian's Chromium) against a release build, then every benchmark at a toy size. Installs missing
+# tools first. Each step runs under its own time limit, so a hang fails with the step's name
+# instead of eating the whole CI budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +28,7 @@ source scripts/env.sh
 # dependencies for lints, tests and `cargo leptos watch`.
 export RUSTFLAGS="--cfg erase_components"
 step "formatting (cargo fmt --check)" 5m cargo fmt --all --check
+step "lines at most 120 columns" 1m scripts/check-line-width.sh
 step "lints, server side (cargo clippy -D warnings)" 30m \
   cargo clippy --workspace --exclude frontend --features app/ssr --all-targets -- -D warnings
 step "lints, browser side (cargo clippy -D warnings, wasm32)" 20m \

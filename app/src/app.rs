@@ -23,7 +23,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
-                <meta name="description" content="wallsocket: post to a live wall, and learn WebSockets by measuring them."/>
+                <meta
+                    name="description"
+                    content="wallsocket: post to a live wall, and learn WebSockets by measuring them."
+                />
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>

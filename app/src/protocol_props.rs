@@ -98,8 +98,26 @@ proptest! {
 
     #[test]
     fn arbitrary_json_shapes_never_panic_the_decoder(
-        kind in prop_oneof![Just("join".to_owned()), Just("post".to_owned()), Just("leave".to_owned()), Just("typing".to_owned()), "[a-z]{0,8}"],
-        fields in proptest::collection::vec(("[a-z_]{1,10}", prop_oneof![Just("null".to_owned()), "-?[0-9]{1,25}", "\"\\PC{0,20}\"", Just("[]".to_owned()), Just("{}".to_owned())]), 0..5),
+        kind in prop_oneof![
+            Just("join".to_owned()),
+            Just("post".to_owned()),
+            Just("leave".to_owned()),
+            Just("typing".to_owned()),
+            "[a-z]{0,8}",
+        ],
+        fields in proptest::collection::vec(
+            (
+                "[a-z_]{1,10}",
+                prop_oneof![
+                    Just("null".to_owned()),
+                    "-?[0-9]{1,25}",
+                    "\"\\PC{0,20}\"",
+                    Just("[]".to_owned()),
+                    Just("{}".to_owned()),
+                ],
+            ),
+            0..5,
+        ),
     ) {
         let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
         let json = format!("{{\"type\":\"{kind}\"{}{}}}", if body.is_empty() { "" } else { "," }, body.join(","));

@@ -135,7 +135,12 @@ pub async fn sse(
     let _ = session.client().deliver(Outbound::text(encode_server(&hello)));
     if let (Some(room), Some(username)) = (query.room, query.username) {
         let last_event = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-        let join = serde_json::json!({ "type": "join", "room": room, "username": username, "since": last_event.or(query.since) });
+        let join = serde_json::json!({
+            "type": "join",
+            "room": room,
+            "username": username,
+            "since": last_event.or(query.since),
+        });
         if let Some(answer) = session.handle_text(&join.to_string()).await.resolve().await {
             let _ = session.client().deliver(Outbound::text(encode_server(&answer)));
         }

@@ -105,7 +105,9 @@ impl Terminal {
                             Step::default()
                         }
                     },
-                    Some(Ok(Message::Close(frame))) => return Err(frame.map_or("closed".into(), |f| format!("closed: {f}"))),
+                    Some(Ok(Message::Close(frame))) => {
+                        return Err(frame.map_or("closed".into(), |f| format!("closed: {f}")));
+                    }
                     Some(Ok(_)) => Step::default(),
                     Some(Err(e)) => return Err(e.to_string()),
                     None => return Err("connection ended".into()),

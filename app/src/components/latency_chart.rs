@@ -48,12 +48,18 @@ pub fn LatencyChart(series: Vec<Series>, #[prop(into)] top_ms: f64) -> impl Into
                 <line class="axis" x1=PAD y1=HEIGHT - PAD x2=WIDTH - PAD y2=HEIGHT - PAD/>
                 {ticks.into_iter().map(|t| {
                     let x = PAD + (WIDTH - 2.0 * PAD) * t / top_ms.max(f64::EPSILON);
-                    view! { <text class="tick" x=x y=HEIGHT - PAD / 3.0 text-anchor="middle">{format!("{t:.1} ms")}</text> }
+                    view! {
+                        <text class="tick" x=x y=HEIGHT - PAD / 3.0 text-anchor="middle">{format!("{t:.1} ms")}</text>
+                    }
                 }).collect_view()}
-                {hists.iter().map(|(s, h)| view! { <polyline class=format!("series {}", s.class) points=points(h, max_count)/> }).collect_view()}
+                {hists.iter().map(|(s, h)| view! {
+                    <polyline class=format!("series {}", s.class) points=points(h, max_count)/>
+                }).collect_view()}
             </svg>
             <figcaption>
-                {hists.iter().map(|(s, _)| view! { <span class=format!("legend {}", s.class)>{s.name.clone()}</span> }).collect_view()}
+                {hists.iter().map(|(s, _)| view! {
+                    <span class=format!("legend {}", s.class)>{s.name.clone()}</span>
+                }).collect_view()}
                 " — round trips per latency bucket (last bucket: everything slower)"
             </figcaption>
         </figure>

@@ -58,7 +58,11 @@ pub fn PresenceList(
             <For each=move || people.get() key=|name| name.clone() let:name>
                 {
                     let mine = name.clone();
-                    view! { <li class=move || if me.get().as_deref() == Some(mine.as_str()) { "chip me" } else { "chip" }>{name}</li> }
+                    view! {
+                        <li class=move || if me.get().as_deref() == Some(mine.as_str()) { "chip me" } else { "chip" }>
+                            {name}
+                        </li>
+                    }
                 }
             </For>
         </ul>

@@ -38,7 +38,8 @@ pub fn UsernameField() -> impl IntoView {
             when=asking
             fallback=move || view! {
                 <div class="username-current">
-                    "posting as " <strong data-testid="current-username">{move || user.0.get().map(|n| n.to_string())}</strong>
+                    "posting as "
+                    <strong data-testid="current-username">{move || user.0.get().map(|n| n.to_string())}</strong>
                     <button class="link-button" on:click=move |_| {
                         draft.set(user.0.get_untracked().map(String::from).unwrap_or_default());
                         editing.set(true);

@@ -29,8 +29,12 @@ pub fn HomePage() -> impl IntoView {
             <h2>"Rooms"</h2>
             <Transition fallback=|| view! { <p class="muted">"Loading rooms…"</p> }>
                 {move || rooms.get().map(|result| match result {
-                    Err(e) => view! { <p class="notice" role="alert">"Could not load rooms: " {e.to_string()}</p> }.into_any(),
-                    Ok(list) if list.is_empty() => view! { <p class="muted">"No rooms yet: open one above."</p> }.into_any(),
+                    Err(e) => view! {
+                        <p class="notice" role="alert">"Could not load rooms: " {e.to_string()}</p>
+                    }.into_any(),
+                    Ok(list) if list.is_empty() => view! {
+                        <p class="muted">"No rooms yet: open one above."</p>
+                    }.into_any(),
                     Ok(list) => view! {
                         <ul class="room-list" data-testid="room-list">
                             {list.into_iter().map(|r| view! { <RoomRow room=r/> }).collect_view()}

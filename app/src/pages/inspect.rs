@@ -90,7 +90,8 @@ pub fn InspectPage() -> impl IntoView {
             <p class="muted">
                 "This page opens its own WebSocket to the wall. A WebSocket starts life as an HTTP request asking to "
                 <em>"upgrade"</em>" the connection; the server answers "<code>"101 Switching Protocols"</code>
-                " and from then on both sides exchange frames. Below: the real handshake, captured by the server, and every frame this page sends and receives."
+                " and from then on both sides exchange frames. Below: the real handshake, captured by the server, "
+                "and every frame this page sends and receives."
             </p>
             <p>"Socket: " <strong data-testid="inspect-status">{move || ins.status.get()}</strong></p>
         </section>
@@ -104,19 +105,48 @@ pub fn InspectPage() -> impl IntoView {
         <section class="panel lesson">
             <h2>"Frames"</h2>
             <form class="inspect-post" on:submit=move |ev| { ev.prevent_default(); send(); }>
-                <label>"Room " <input data-testid="inspect-room" prop:value=move || ins.room.get() on:input=move |ev| ins.room.set(event_target_value(&ev))/></label>
-                <button type="button" class="button secondary" data-testid="inspect-join" on:click=move |_| join()>"Join"</button>
-                <input data-testid="inspect-text" placeholder="a post to send" prop:value=move || ins.draft.get() on:input=move |ev| ins.draft.set(event_target_value(&ev))/>
+                <label>
+                    "Room "
+                    <input
+                        data-testid="inspect-room"
+                        prop:value=move || ins.room.get()
+                        on:input=move |ev| ins.room.set(event_target_value(&ev))
+                    />
+                </label>
+                <button type="button" class="button secondary" data-testid="inspect-join" on:click=move |_| join()>
+                    "Join"
+                </button>
+                <input
+                    data-testid="inspect-text"
+                    placeholder="a post to send"
+                    prop:value=move || ins.draft.get()
+                    on:input=move |ev| ins.draft.set(event_target_value(&ev))
+                />
                 <button type="submit" class="button" data-testid="inspect-send">"Post"</button>
             </form>
             <div class="frame-tools">
-                <input placeholder="filter payloads" data-testid="inspect-filter" prop:value=move || ins.filter.get() on:input=move |ev| ins.filter.set(event_target_value(&ev))/>
-                <label class="check"><input type="checkbox" prop:checked=move || ins.paused.get() on:change=move |ev| ins.paused.set(event_target_checked(&ev))/>" pause"</label>
+                <input
+                    placeholder="filter payloads"
+                    data-testid="inspect-filter"
+                    prop:value=move || ins.filter.get()
+                    on:input=move |ev| ins.filter.set(event_target_value(&ev))
+                />
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        prop:checked=move || ins.paused.get()
+                        on:change=move |ev| ins.paused.set(event_target_checked(&ev))
+                    />
+                    " pause"
+                </label>
                 <button class="link-button" on:click=move |_| ins.frames.set(Vec::new())>"clear"</button>
             </div>
             <div class="table-wrap">
             <table class="frames" data-testid="frames">
-                <thead><tr><th>"#"</th><th>""</th><th>"time"</th><th>"opcode"</th><th>"payload"</th><th>"header"</th><th>"data"</th></tr></thead>
+                <thead><tr>
+                    <th>"#"</th><th>""</th><th>"time"</th><th>"opcode"</th>
+                    <th>"payload"</th><th>"header"</th><th>"data"</th>
+                </tr></thead>
                 <tbody>
                     <For each=shown key=|f| f.n let:f>
                         <tr class=if f.outgoing { "out" } else { "in" }>
@@ -132,7 +162,10 @@ pub fn InspectPage() -> impl IntoView {
                 </tbody>
             </table>
             </div>
-            <p class="muted">"Header sizes follow RFC 6455: 2 bytes, plus 2 or 8 for longer payloads, plus a 4-byte mask on every frame a client sends."</p>
+            <p class="muted">
+                "Header sizes follow RFC 6455: 2 bytes, plus 2 or 8 for longer payloads, plus a 4-byte mask on every "
+                "frame a client sends."
+            </p>
         </section>
     }
 }
@@ -153,7 +186,10 @@ fn HandshakeView(h: Handshake) -> impl IntoView {
         <h3>"Sec-WebSocket-Accept, step by step"</h3>
         <ol class="steps" data-testid="accept-steps">
             <li>"The browser sends a random key: " <code>{a.key.clone()}</code></li>
-            <li>"The server appends the fixed GUID " <code>{a.guid}</code> ": " <code class="wrap">{a.concatenated}</code></li>
+            <li>
+                "The server appends the fixed GUID " <code>{a.guid}</code> ": "
+                <code class="wrap">{a.concatenated}</code>
+            </li>
             <li>"SHA-1 of that string: " <code class="wrap">{a.sha1_hex}</code></li>
             <li>"Base64 of those 20 bytes is the answer: " <code data-testid="accept-value">{a.accept}</code></li>
             <li>"The browser does the same sum; a match proves the server understood the WebSocket request."</li>

@@ -18,10 +18,30 @@ use inert as browser;
 
 /// The four techniques, in the order they are shown.
 pub const TRANSPORTS: [(&str, &str, &str); 4] = [
-    ("poll", "Short polling", "The browser asks “anything new?” every interval. Simple, but most answers are empty, each costs a full HTTP exchange, and news waits for the next ask: half the interval on average."),
-    ("longpoll", "Long polling", "The browser asks, and the server holds the request open until there is news, then answers; the browser asks again at once. Delays drop to a round trip, but every event still pays for a request and a response."),
-    ("sse", "Server-Sent Events", "One long HTTP response that never ends: the server writes each event as a few lines of text. Cheap and one-way; sending back needs separate requests."),
-    ("ws", "WebSocket", "One HTTP request upgraded into a two-way channel. Each event is a frame with a 2-byte header; either side can send at any time."),
+    (
+        "poll",
+        "Short polling",
+        "The browser asks “anything new?” every interval. Simple, but most answers are empty, each costs a full \
+         HTTP exchange, and news waits for the next ask: half the interval on average.",
+    ),
+    (
+        "longpoll",
+        "Long polling",
+        "The browser asks, and the server holds the request open until there is news, then answers; the browser \
+         asks again at once. Delays drop to a round trip, but every event still pays for a request and a response.",
+    ),
+    (
+        "sse",
+        "Server-Sent Events",
+        "One long HTTP response that never ends: the server writes each event as a few lines of text. Cheap and \
+         one-way; sending back needs separate requests.",
+    ),
+    (
+        "ws",
+        "WebSocket",
+        "One HTTP request upgraded into a two-way channel. Each event is a frame with a 2-byte header; either side \
+         can send at any time.",
+    ),
 ];
 
 /// What one transport has received so far.
@@ -62,20 +82,50 @@ pub fn LabPage() -> impl IntoView {
         <Title text="Transport lab · wallsocket"/>
         <section class="panel lesson">
             <h1>"Transport lab"</h1>
-            <p class="muted">"The server ticks at the rate you choose. The same ticks travel four ways at once; watch what each costs and how late it arrives. A run lasts up to two minutes."</p>
+            <p class="muted">
+                "The server ticks at the rate you choose. The same ticks travel four ways at once; watch what each "
+                "costs and how late it arrives. A run lasts up to two minutes."
+            </p>
             <form class="lab-form" on:submit=move |ev| { ev.prevent_default(); start(); }>
                 <label>"Ticks per second "
-                    <select data-testid="lab-rate" prop:value=move || rate.get() on:change=move |ev| rate.set(event_target_value(&ev))>
-                        <option value="1">"1"</option><option value="5">"5"</option><option value="10">"10"</option><option value="20">"20"</option>
+                    <select
+                        data-testid="lab-rate"
+                        prop:value=move || rate.get()
+                        on:change=move |ev| rate.set(event_target_value(&ev))
+                    >
+                        <option value="1">"1"</option>
+                        <option value="5">"5"</option>
+                        <option value="10">"10"</option>
+                        <option value="20">"20"</option>
                     </select>
                 </label>
                 <label>"Short-poll interval "
-                    <select prop:value=move || interval.get() on:change=move |ev| interval.set(event_target_value(&ev))>
-                        <option value="250">"250 ms"</option><option value="500">"500 ms"</option><option value="1000">"1 s"</option><option value="2000">"2 s"</option>
+                    <select
+                        prop:value=move || interval.get()
+                        on:change=move |ev| interval.set(event_target_value(&ev))
+                    >
+                        <option value="250">"250 ms"</option>
+                        <option value="500">"500 ms"</option>
+                        <option value="1000">"1 s"</option>
+                        <option value="2000">"2 s"</option>
                     </select>
                 </label>
-                <button type="submit" class="button" data-testid="lab-start" disabled=move || view_state.running.get()>"Start"</button>
-                <button type="button" class="button secondary" on:click=move |_| stop() disabled=move || !view_state.running.get()>"Stop"</button>
+                <button
+                    type="submit"
+                    class="button"
+                    data-testid="lab-start"
+                    disabled=move || view_state.running.get()
+                >
+                    "Start"
+                </button>
+                <button
+                    type="button"
+                    class="button secondary"
+                    on:click=move |_| stop()
+                    disabled=move || !view_state.running.get()
+                >
+                    "Stop"
+                </button>
             </form>
             <Show when=move || view_state.error.get().is_some()>
                 <p class="notice" role="alert">{move || view_state.error.get()}</p>
@@ -92,11 +142,22 @@ pub fn LabPage() -> impl IntoView {
                         <h2>{*name}</h2>
                         <p class="muted about">{*about}</p>
                         <dl class="lab-stats">
-                            <dt>"ticks received"</dt><dd data-testid=format!("ticks-{key}")>{move || received().ticks}</dd>
+                            <dt>"ticks received"</dt>
+                            <dd data-testid=format!("ticks-{key}")>{move || received().ticks}</dd>
                             <dt>"requests made"</dt><dd>{move || received().requests}</dd>
                             <dt>"bytes transferred"</dt><dd>{move || format!("{} B", wire())}</dd>
-                            <dt>"mean delay"</dt><dd>{move || summary().map(|s| format!("{:.1} ms", s.mean)).unwrap_or_else(|| "—".into())}</dd>
-                            <dt>"p99 delay"</dt><dd>{move || summary().map(|s| format!("{:.1} ms", s.p99)).unwrap_or_else(|| "—".into())}</dd>
+                            <dt>"mean delay"</dt>
+                            <dd>
+                                {move || {
+                                    summary().map(|s| format!("{:.1} ms", s.mean)).unwrap_or_else(|| "—".into())
+                                }}
+                            </dd>
+                            <dt>"p99 delay"</dt>
+                            <dd>
+                                {move || {
+                                    summary().map(|s| format!("{:.1} ms", s.p99)).unwrap_or_else(|| "—".into())
+                                }}
+                            </dd>
                         </dl>
                     </article>
                 }
@@ -123,7 +184,10 @@ pub fn LabPage() -> impl IntoView {
                     }).collect_view()
                 }}
             </div>
-            <p class="muted">"Delay is the browser's clock at receipt minus the server's clock when it ticked; the two clocks may differ a little."</p>
+            <p class="muted">
+                "Delay is the browser's clock at receipt minus the server's clock when it ticked; the two clocks "
+                "may differ a little."
+            </p>
         </section>
     }
 }

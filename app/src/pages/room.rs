@@ -35,7 +35,9 @@ fn Wall(room: RoomName) -> impl IntoView {
         <Title text=title/>
         <Suspense fallback=|| view! { <p class="muted">"Loading posts…"</p> }>
             {move || history.get().map(|page| match page {
-                Err(e) => view! { <p class="notice" role="alert">"Could not load posts: " {e.to_string()}</p> }.into_any(),
+                Err(e) => view! {
+                    <p class="notice" role="alert">"Could not load posts: " {e.to_string()}</p>
+                }.into_any(),
                 Ok(page) => view! { <LiveWall room=room.clone() page/> }.into_any(),
             })}
         </Suspense>
@@ -74,11 +76,18 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
                 </div>
                 <Badge state=wall.conn() on_retry/>
             </header>
-            <PresenceList people=Signal::derive(move || state.present.with(|p| p.iter().flatten().map(|u| u.to_string()).collect())) me=Signal::derive(me)/>
+            <PresenceList
+                people=Signal::derive(move || {
+                    state.present.with(|p| p.iter().flatten().map(|u| u.to_string()).collect())
+                })
+                me=Signal::derive(me)
+            />
             <NoticeList notices=state.notices/>
             <Show
                 when=move || user.0.get().is_some()
-                fallback=|| view! { <p class="panel hint">"Choose a name at the top of the page to post and to see new posts live."</p> }
+                fallback=|| view! {
+                    <p class="panel hint">"Choose a name at the top of the page to post and to see new posts live."</p>
+                }
             >
                 <Composer enabled=Signal::derive(move || user.0.get().is_some()) on_send on_typing/>
             </Show>
@@ -89,7 +98,11 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
                 <p class="notice" role="alert">{move || state.notice.get()}</p>
             </Show>
             <ul class="pending-list" data-testid="pending">
-                <For each=move || state.pending.get().into_iter().rev() key=|p| (p.client_id.clone(), p.error.clone()) let:p>
+                <For
+                    each=move || state.pending.get().into_iter().rev()
+                    key=|p| (p.client_id.clone(), p.error.clone())
+                    let:p
+                >
                     <PendingItem pending=p/>
                 </For>
             </ul>

@@ -68,14 +68,44 @@ pub fn SpeedPage() -> impl IntoView {
         <section class="panel lesson">
             <h1>"Speed test: HTTP vs WebSocket"</h1>
             <p class="muted">
-                "Send N small messages to the server and wait for each echo. Over HTTP every round trip carries a full request and response head; "
-                "over a WebSocket, after one upgrade, each message costs a few bytes of frame header. SSE + POST sends by HTTP and receives on an event stream."
+                "Send N small messages to the server and wait for each echo. Over HTTP every round trip carries a full "
+                "request and response head; over a WebSocket, after one upgrade, each message costs a few bytes of "
+                "frame header. SSE + POST sends by HTTP and receives on an event stream."
             </p>
             <form class="speed-form" on:submit=move |ev| { ev.prevent_default(); start(()); }>
-                <label>"Round trips (1–100,000)" <input data-testid="speed-n" type="number" min="1" max="100000" prop:value=move || n.get() on:input=move |ev| n.set(event_target_value(&ev))/></label>
-                <label>"Payload bytes (1–60,000)" <input data-testid="speed-size" type="number" min="1" max="60000" prop:value=move || size.get() on:input=move |ev| size.set(event_target_value(&ev))/></label>
-                <label class="check"><input type="checkbox" prop:checked=move || pipelined.get() on:change=move |ev| pipelined.set(event_target_checked(&ev))/>" pipelined (keep many in flight)"</label>
-                <button type="submit" class="button" data-testid="speed-run" disabled=move || running.get() || !valid()>"Run"</button>
+                <label>
+                    "Round trips (1–100,000)"
+                    <input
+                        data-testid="speed-n"
+                        type="number"
+                        min="1"
+                        max="100000"
+                        prop:value=move || n.get()
+                        on:input=move |ev| n.set(event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    "Payload bytes (1–60,000)"
+                    <input
+                        data-testid="speed-size"
+                        type="number"
+                        min="1"
+                        max="60000"
+                        prop:value=move || size.get()
+                        on:input=move |ev| size.set(event_target_value(&ev))
+                    />
+                </label>
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        prop:checked=move || pipelined.get()
+                        on:change=move |ev| pipelined.set(event_target_checked(&ev))
+                    />
+                    " pipelined (keep many in flight)"
+                </label>
+                <button type="submit" class="button" data-testid="speed-run" disabled=move || running.get() || !valid()>
+                    "Run"
+                </button>
             </form>
             <Show when=move || !valid()>
                 <p class="field-error">"Round trips must be 1–100,000 and the payload 1–60,000 bytes."</p>
@@ -121,7 +151,9 @@ fn SpeedResults(results: Vec<SpeedResult>) -> impl IntoView {
             <div class="table-wrap">
             <table class="results">
                 <thead><tr>
-                    <th>"transport"</th><th>"total"</th><th>"msg/s"</th><th>"p50"</th><th>"p90"</th><th>"p99"</th><th>"max"</th><th>"bytes / round trip"</th><th>"of which headers"</th>
+                    <th>"transport"</th><th>"total"</th><th>"msg/s"</th>
+                    <th>"p50"</th><th>"p90"</th><th>"p99"</th><th>"max"</th>
+                    <th>"bytes / round trip"</th><th>"of which headers"</th>
                 </tr></thead>
                 <tbody>
                     {results.iter().map(|r| view! {
@@ -133,16 +165,27 @@ fn SpeedResults(results: Vec<SpeedResult>) -> impl IntoView {
                             <td class="num">{format!("{:.2}", r.latency.p90)}</td>
                             <td class="num">{format!("{:.2}", r.latency.p99)}</td>
                             <td class="num">{format!("{:.2}", r.latency.max)}</td>
-                            <td class="num">{r.bytes_per_round_trip().map(|b| format!("{b:.0}")).unwrap_or_else(|| "—".into())}</td>
-                            <td class="num">{r.header_bytes_per_round_trip().map(|b| format!("{b:.0}")).unwrap_or_else(|| "—".into())}</td>
+                            <td class="num">
+                                {r.bytes_per_round_trip().map(|b| format!("{b:.0}")).unwrap_or_else(|| "—".into())}
+                            </td>
+                            <td class="num">
+                                {r.header_bytes_per_round_trip()
+                                    .map(|b| format!("{b:.0}"))
+                                    .unwrap_or_else(|| "—".into())}
+                            </td>
                         </tr>
                     }).collect_view()}
                 </tbody>
             </table>
             </div>
-            <p class="muted">"Latencies in ms. Bytes are counted by the server: request and response heads for HTTP, frame headers for WebSocket, event framing for SSE."</p>
+            <p class="muted">
+                "Latencies in ms. Bytes are counted by the server: request and response heads for HTTP, frame headers "
+                "for WebSocket, event framing for SSE."
+            </p>
             <LatencyChart series top_ms=top/>
-            <a class="button secondary" download="wallsocket-speed.json" href=export data-testid="speed-export">"Export JSON"</a>
+            <a class="button secondary" download="wallsocket-speed.json" href=export data-testid="speed-export">
+                "Export JSON"
+            </a>
         </section>
     }
 }

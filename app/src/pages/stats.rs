@@ -52,7 +52,12 @@ pub fn StatsPage() -> impl IntoView {
     let get = move |name: &str| metrics.with(|m| m.as_ref().and_then(|m| m.get(name).copied()));
     let card = move |label: &'static str, name: &'static str| {
         view! {
-            <div class="stat-card"><span class="muted">{label}</span><strong data-testid=name>{move || get(name).map(|v| format!("{v:.0}")).unwrap_or_else(|| "…".into())}</strong></div>
+            <div class="stat-card">
+                <span class="muted">{label}</span>
+                <strong data-testid=name>
+                    {move || get(name).map(|v| format!("{v:.0}")).unwrap_or_else(|| "…".into())}
+                </strong>
+            </div>
         }
     };
     view! {
@@ -82,7 +87,9 @@ pub fn StatsPage() -> impl IntoView {
                     buckets.into_iter().map(|(le, n)| view! {
                         <div class="bar-row t-ws">
                             <span class="bar-label">{format!("≤ {le:.2} ms")}</span>
-                            <div class="bar-track"><div class="bar mean" style=format!("width: {:.1}%", 100.0 * n / top)></div></div>
+                            <div class="bar-track">
+                                <div class="bar mean" style=format!("width: {:.1}%", 100.0 * n / top)></div>
+                            </div>
                             <span class="bar-value">{format!("{n:.0}")}</span>
                         </div>
                     }).collect_view()
@@ -99,7 +106,8 @@ mod tests {
     #[test]
     fn parses_prometheus_text() {
         let text = "# HELP x y\nwallsocket_posts_total 3\nwallsocket_closes_total{code=\"1009\"} 1\n\
-                    wallsocket_post_to_delivery_seconds_bucket{le=\"0.001\"} 2\nwallsocket_post_to_delivery_seconds_bucket{le=\"0.002\"} 5\n\
+                    wallsocket_post_to_delivery_seconds_bucket{le=\"0.001\"} 2\n\
+                    wallsocket_post_to_delivery_seconds_bucket{le=\"0.002\"} 5\n\
                     wallsocket_post_to_delivery_seconds_bucket{le=\"+Inf\"} 5\n";
         let m = parse_metrics(text);
         assert_eq!(m["wallsocket_posts_total"], 3.0);

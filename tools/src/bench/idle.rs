@@ -185,7 +185,8 @@ async fn open(
 
 pub fn print(report: &IdleReport) {
     println!(
-        "{} idle WebSockets from {} processes: server RSS {:.1} MiB → {:.1} MiB, {:.0} bytes ({:.2} KiB) per connection",
+        "{} idle WebSockets from {} processes: server RSS {:.1} MiB → {:.1} MiB, {:.0} bytes ({:.2} KiB) \
+         per connection",
         report.connections,
         report.processes,
         report.rss_before as f64 / 1048576.0,

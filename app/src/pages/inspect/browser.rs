@@ -67,13 +67,23 @@ pub fn start(ins: Inspector) -> InspectHandle {
                         if first {
                             first = false;
                             ins.status.set("open (101 Switching Protocols)".into());
-                            if let Ok(h) = get_text(&format!("/lab/handshake/{token}")).await.and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string())) {
+                            let handshake = get_text(&format!("/lab/handshake/{token}"))
+                                .await
+                                .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()));
+                            if let Ok(h) = handshake {
                                 ins.handshake.set(Some(h));
                             }
                             actions.join();
                         }
                         n += 1;
-                        ins.log(Frame { n, outgoing: false, at_ms: now() - opened, payload_len: text.len(), header_len: frame_header_len(text.len(), false), payload: text });
+                        ins.log(Frame {
+                            n,
+                            outgoing: false,
+                            at_ms: now() - opened,
+                            payload_len: text.len(),
+                            header_len: frame_header_len(text.len(), false),
+                            payload: text,
+                        });
                     }
                     Some(Ok(Message::Bytes(_))) => {}
                     Some(Err(_)) | None => {
@@ -85,7 +95,14 @@ pub fn start(ins: Inspector) -> InspectHandle {
                     let Some(msg) = msg else { return };
                     let Ok(text) = serde_json::to_string(&msg) else { continue };
                     n += 1;
-                    ins.log(Frame { n, outgoing: true, at_ms: now() - opened, payload_len: text.len(), header_len: frame_header_len(text.len(), true), payload: text.clone() });
+                    ins.log(Frame {
+                        n,
+                        outgoing: true,
+                        at_ms: now() - opened,
+                        payload_len: text.len(),
+                        header_len: frame_header_len(text.len(), true),
+                        payload: text.clone(),
+                    });
                     if sink.send(Message::Text(text)).await.is_err() {
                         return;
                     }
