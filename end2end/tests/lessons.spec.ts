@@ -83,3 +83,34 @@ test('the wall never downloads the lessons; opening one from the menu fetches it
   expect(fetched.some((path) => path.includes('split___speed_route_view_'))).toBe(true);
   await context.close();
 });
+
+test('short polling at 1 s with 5 ticks/s shows every tick and a mean delay near half the interval', async ({ page }) => {
+  await page.goto('/lab');
+  await page.getByTestId('lab-rate').selectOption('5');
+  await page.getByTestId('lab-interval').selectOption('1000');
+  await page.getByTestId('lab-start').click();
+  // About 25 ticks: enough for the mean of delays spread over 0–1,000 ms to settle near 500.
+  await expect(async () => {
+    expect(Number(await page.getByTestId('ticks-poll').textContent())).toBeGreaterThanOrEqual(25);
+  }).toPass({ timeout: 15_000 });
+  for (const transport of ['poll', 'longpoll', 'sse', 'ws']) {
+    await expect(page.getByTestId(`missed-${transport}`)).toHaveCount(0);
+  }
+  // The last tick short polling got is at most one interval (5 ticks) behind the WebSocket's.
+  const ws = Number(await page.getByTestId('ticks-ws').textContent());
+  const poll = Number(await page.getByTestId('ticks-poll').textContent());
+  expect(poll).toBeGreaterThanOrEqual(ws - 6);
+  const mean = parseFloat((await page.getByTestId('mean-poll').textContent()) ?? '');
+  expect(mean).toBeGreaterThan(300);
+  expect(mean).toBeLessThan(700);
+});
+
+test('the lab says what this browser supports: on Chromium, WebSocket and EventSource', async ({ page }) => {
+  await page.goto('/lab');
+  await expect(page.getByTestId('support-websocket')).toHaveText('supported');
+  await expect(page.getByTestId('support-eventsource')).toHaveText('supported');
+  await expect(page.getByTestId('support-binary-type')).toHaveText('supported');
+  // Chromium offers compression in its upgrade; the answer comes from the handshake the server captured.
+  await expect(page.getByTestId('support-deflate')).toHaveText('yes');
+  await expect(page.getByTestId('support-wall-transport')).toContainText('WebSocket');
+});

@@ -7,6 +7,9 @@ use crate::stats::summarize;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use std::collections::BTreeMap;
+use support::SupportPanel;
+
+mod support;
 
 // The page's browser half, and its inert twin for the server's render.
 #[cfg(feature = "hydrate")]
@@ -49,8 +52,18 @@ pub const TRANSPORTS: [(&str, &str, &str); 4] = [
 pub struct Received {
     pub requests: u64,
     pub ticks: u64,
+    /// The lowest and highest tick numbers received: every tick between them was due.
+    pub first: Option<u64>,
+    pub last: u64,
     /// Delivery delays, server timestamp → receipt, in ms (the latest few thousand).
     pub delays: Vec<f64>,
+}
+
+impl Received {
+    /// Ticks this transport never delivered between the first and the last it did.
+    pub fn missed(&self) -> u64 {
+        self.first.map_or(0, |first| (self.last + 1 - first).saturating_sub(self.ticks))
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -101,6 +114,7 @@ pub fn LabPage() -> impl IntoView {
                 </label>
                 <label>"Short-poll interval "
                     <select
+                        data-testid="lab-interval"
                         prop:value=move || interval.get()
                         on:change=move |ev| interval.set(event_target_value(&ev))
                     >
@@ -137,6 +151,7 @@ pub fn LabPage() -> impl IntoView {
                 let received = move || view_state.received.with(|r| r.get(key).cloned().unwrap_or_default());
                 let wire = move || view_state.wire.with(|w| w.get(key).map(|c| c.total()).unwrap_or(0));
                 let summary = move || summarize(&received().delays);
+                let missed = move || received().missed();
                 view! {
                     <article class=format!("panel lab-card {}", transport_class(key)) data-transport=key>
                         <h2>{*name}</h2>
@@ -144,10 +159,16 @@ pub fn LabPage() -> impl IntoView {
                         <dl class="lab-stats">
                             <dt>"ticks received"</dt>
                             <dd data-testid=format!("ticks-{key}")>{move || received().ticks}</dd>
+                            <Show when=move || missed() != 0>
+                                <dt>"ticks missed"</dt>
+                                <dd class="field-error" data-testid=format!("missed-{key}")>
+                                    {missed}
+                                </dd>
+                            </Show>
                             <dt>"requests made"</dt><dd>{move || received().requests}</dd>
                             <dt>"bytes transferred"</dt><dd>{move || format!("{} B", wire())}</dd>
                             <dt>"mean delay"</dt>
-                            <dd>
+                            <dd data-testid=format!("mean-{key}")>
                                 {move || {
                                     summary().map(|s| format!("{:.1} ms", s.mean)).unwrap_or_else(|| "—".into())
                                 }}
@@ -189,5 +210,6 @@ pub fn LabPage() -> impl IntoView {
                 "may differ a little."
             </p>
         </section>
+        <SupportPanel/>
     }
 }

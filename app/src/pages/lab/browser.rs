@@ -32,6 +32,10 @@ fn record(view: LabView, key: &str, ticks: &[Tick], request: bool) {
         let entry: &mut Received = r.entry(key.to_owned()).or_default();
         entry.requests += u64::from(request);
         entry.ticks += ticks.len() as u64;
+        for tick in ticks {
+            entry.first = Some(entry.first.map_or(tick.n, |first| first.min(tick.n)));
+            entry.last = entry.last.max(tick.n);
+        }
         entry.delays.extend(ticks.iter().map(|t| (now - t.ts as f64).max(0.0)));
         let excess = entry.delays.len().saturating_sub(DELAYS_KEPT);
         entry.delays.drain(..excess);
