@@ -52,6 +52,37 @@ pub struct AcceptSteps {
 /// The GUID every WebSocket server appends to the client's key.
 pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
+/// One WebSocket frame as the server read or wrote it, byte by byte (`/lab/frames`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameBytes {
+    /// The header as it went over the wire: 2 bytes, the extended length, the masking key.
+    pub header: Vec<u8>,
+    pub fin: bool,
+    /// RSV1, RSV2, RSV3: 0 unless an extension was agreed.
+    pub rsv: [bool; 3],
+    /// 1 is text, 2 binary, 8 close, 9 ping, 10 pong.
+    pub opcode: u8,
+    /// Set on every frame from a browser, never on one from the server.
+    pub masked: bool,
+    /// How the length was written: in the 7 bits of the second byte (≤ 125), or 126 then
+    /// 16 bits, or 127 then 64 bits.
+    pub length_bits: u8,
+    pub payload_len: u64,
+    pub mask_key: Option<[u8; 4]>,
+    /// The payload as it travelled (masked when `masked`).
+    pub payload: Vec<u8>,
+    /// The payload unmasked, as text.
+    pub text: String,
+}
+
+/// What `/lab/frames` answers to each text frame, after echoing it: the browser's frame as
+/// the server read it, and the server's echo as it wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameReport {
+    pub sent: FrameBytes,
+    pub echoed: FrameBytes,
+}
+
 /// One event of the lab's ticker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tick {

@@ -114,3 +114,18 @@ test('the lab says what this browser supports: on Chromium, WebSocket and EventS
   await expect(page.getByTestId('support-deflate')).toHaveText('yes');
   await expect(page.getByTestId('support-wall-transport')).toContainText('WebSocket');
 });
+
+test('the inspector shows a typed message as the frame the server read: masked, then its unmasked echo', async ({ page }) => {
+  await page.goto('/inspect');
+  await page.getByTestId('frame-input').fill('hello, frame');
+  await expect(async () => {
+    // Until the page has hydrated and its lesson socket is open, a click sends nothing: retry.
+    await page.getByTestId('frame-send').click();
+    await expect(page.getByTestId('frame-sent-text')).toHaveText('hello, frame', { timeout: 1_000 });
+  }).toPass({ timeout: 10_000 });
+  await expect(page.getByTestId('frame-sent-mask')).toHaveText('1');
+  await expect(page.getByTestId('frame-sent-fin')).toHaveText('1');
+  await expect(page.getByTestId('frame-sent-opcode')).toHaveText('1 (text)');
+  await expect(page.getByTestId('frame-echo-mask')).toHaveText('0');
+  await expect(page.getByTestId('frame-echo-text')).toHaveText('hello, frame');
+});

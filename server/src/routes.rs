@@ -7,7 +7,7 @@
 
 use crate::fallback;
 use crate::gateway::Gateway;
-use crate::lab::{echo, handshake, ticker, LabState};
+use crate::lab::{echo, frames, handshake, ticker, LabState};
 use crate::page_cache::{self, PageCache};
 use crate::ws::{self, WsState};
 use app::api::WallData;
@@ -99,6 +99,7 @@ fn lessons(lab: LabState, max_body: usize) -> Router {
         .route("/lab/echo/sse", get(echo::sse_stream).post(echo::sse_post))
         .route("/lab/wire", get(crate::lab::report))
         .route("/lab/handshake/{token}", get(handshake::show))
+        .route("/lab/frames", get(frames::upgrade))
         .route("/lab/ticker", post(ticker::start))
         .route("/lab/ticker/{id}/poll", get(ticker::poll))
         .route("/lab/ticker/{id}/longpoll", get(ticker::long_poll))

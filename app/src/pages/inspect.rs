@@ -3,8 +3,11 @@
 //! is computed, and a live log of every frame, with filter and pause.
 
 use crate::lab::Handshake;
+use frame_bytes::FrameLesson;
 use leptos::prelude::*;
 use leptos_meta::Title;
+
+mod frame_bytes;
 
 // The page's browser half, and its inert twin for the server's render.
 #[cfg(feature = "hydrate")]
@@ -167,6 +170,7 @@ pub fn InspectPage() -> impl IntoView {
                 "frame a client sends."
             </p>
         </section>
+        <FrameLesson/>
     }
 }
 

@@ -7,8 +7,10 @@
 //! - `echo.rs` — HTTP, WebSocket and SSE + POST echo.
 //! - `ticker.rs` — one event stream over short polling, long polling, SSE and WebSocket.
 //! - `handshake.rs` — captured upgrades and `Sec-WebSocket-Accept` step by step.
+//! - `frames.rs` — a WebSocket read by hand, reporting each frame byte by byte.
 
 pub mod echo;
+pub mod frames;
 pub mod handshake;
 pub mod ticker;
 pub mod wire;

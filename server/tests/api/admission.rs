@@ -22,6 +22,7 @@ const ENDPOINTS: &[(&str, Kind)] = &[
     ("/lab/echo/sse?run=r1", Kind::Get),
     ("/lab/ticker/{ticker}/sse", Kind::Get),
     ("/lab/ticker/{ticker}/ws", Kind::WebSocket),
+    ("/lab/frames", Kind::WebSocket),
 ];
 
 /// What an open attempt got: its HTTP status and, if admitted, what keeps it open.

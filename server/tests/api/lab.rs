@@ -2,7 +2,7 @@
 //! handshake, and the lab's ticker on four transports.
 
 use crate::helpers::{spawn_app, TestApp};
-use app::lab::{Handshake, Tick, WireReport};
+use app::lab::{FrameReport, Handshake, Tick, WireReport};
 use futures::{SinkExt, StreamExt};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -147,4 +147,27 @@ async fn a_short_poll_gets_every_tick_since_its_last_one_not_only_the_latest() {
     let numbers: Vec<u64> = ticks.iter().map(|t| t.n).collect();
     assert!(numbers.len() >= 8, "ticks 3 to 10 at least: {numbers:?}");
     assert_eq!(numbers, (3..3 + numbers.len() as u64).collect::<Vec<_>>(), "every tick after 2, in order");
+}
+
+#[tokio::test]
+async fn the_frame_lesson_reports_the_masked_frame_it_read_and_its_unmasked_echo() {
+    let app = spawn_app().await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/lab/frames", app.port)).await.unwrap();
+    ws.send(Message::text("hello, frames")).await.unwrap();
+    let mut frames = Vec::new();
+    for _ in 0..2 {
+        frames.push(tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap().unwrap().unwrap());
+    }
+    assert_eq!(frames[0].to_text().unwrap(), "hello, frames", "the echo comes first");
+    let report: FrameReport = serde_json::from_str(frames[1].to_text().unwrap()).unwrap();
+    let (sent, echoed) = (&report.sent, &report.echoed);
+    assert_eq!((sent.fin, sent.opcode, sent.masked, sent.length_bits), (true, 1, true, 7));
+    assert_eq!(sent.header.len(), 6, "2 bytes, then the 4-byte masking key");
+    let key = sent.mask_key.unwrap();
+    let unmasked: Vec<u8> = sent.payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]).collect();
+    assert_eq!(unmasked, b"hello, frames", "the bytes read, unmasked with the key read");
+    assert_eq!(sent.text, "hello, frames");
+    assert_eq!((echoed.masked, echoed.mask_key, echoed.text.as_str()), (false, None, "hello, frames"));
+    assert_eq!(echoed.header, [0x81, 13]);
 }

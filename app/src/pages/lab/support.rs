@@ -34,7 +34,9 @@ pub struct SupportView {
 }
 
 #[component]
-pub fn SupportPanel() -> impl IntoView {
+// An `AnyView`: the page around it would otherwise nest its view type past the server build's
+// recursion limit (release builds do not erase component types).
+pub fn SupportPanel() -> AnyView {
     let support = SupportView {
         found: RwSignal::new(BTreeMap::new()),
         deflate_offered: RwSignal::new(None),
@@ -83,4 +85,5 @@ pub fn SupportPanel() -> impl IntoView {
             </dl>
         </section>
     }
+    .into_any()
 }

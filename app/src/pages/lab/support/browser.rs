@@ -10,6 +10,11 @@ use leptos::prelude::*;
 use wasm_bindgen::JsValue;
 
 pub fn start(view: SupportView) {
+    // After hydration: the server rendered "checking…", and the first browser render must agree.
+    Effect::new(move |_| detect(view));
+}
+
+fn detect(view: SupportView) {
     let Some(window) = web_sys::window() else { return };
     let window = JsValue::from(window);
     let has = |target: &JsValue, name: &str| Reflect::has(target, &JsValue::from_str(name)).unwrap_or(false);
