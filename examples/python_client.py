@@ -22,6 +22,7 @@ class Pacer:
     (messages sent at exactly the limit can arrive bunched). No `rate` in hello: no pacing."""
 
     def __init__(self, rate):
+        rate = rate if rate and rate.get("per_sec") and rate.get("burst") else None  # 0: no usable limit
         self.per_s = rate["per_sec"] * 0.8 if rate else None
         self.capacity = max(1.0, rate["burst"] / 2) if rate else 0.0
         self.tokens = self.capacity

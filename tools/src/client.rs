@@ -147,6 +147,8 @@ impl Terminal {
 
     fn show(&mut self, event: Event) {
         let chatty = !self.args.once;
+        let warn =
+            |code: ErrorCode, text: &str| eprintln!("! {text} ({})", serde_json::to_value(code).unwrap_or_default());
         match event {
             Event::Live => self.backoff.reset(),
             Event::Presence { present, arrived, left } if chatty => {
@@ -175,10 +177,6 @@ impl Terminal {
 async fn connect(url: &str) -> Result<Socket, String> {
     let request = url.into_client_request().map_err(|e| format!("invalid URL: {e}"))?;
     Ok(tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?.0)
-}
-
-fn warn(code: ErrorCode, message: &str) {
-    eprintln!("! {message} ({})", serde_json::to_string(&code).unwrap_or_default());
 }
 
 async fn send(ws: &mut Socket, msg: &ClientMsg) -> Result<(), String> {

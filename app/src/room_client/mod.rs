@@ -8,7 +8,8 @@
 //! [`Step::events`], and reconnects (waiting [`Backoff`]) when [`Step::reconnect`] says so.
 //!
 //! # Layout
-//! - `mod.rs` — [`RoomClient`] and what it hands back ([`Step`], [`Event`], [`ConnState`]).
+//! - `mod.rs` — [`RoomClient`]: the inputs, and the rules that tie the parts below together.
+//! - `step.rs` — what it hands back ([`Step`], [`Event`]) and [`ConnState`].
 //! - `cursor.rs` — where to resume, and which posts are already held.
 //! - `outbox.rs` — posts not yet stored: sent after `joined`, again after a refusal for now.
 //! - `membership.rs` — whether the connection is in the room yet; which refusals are final.
@@ -23,11 +24,13 @@ mod membership;
 mod outbox;
 mod pacer;
 mod presence;
+mod step;
 #[cfg(test)]
 mod tests;
 
 pub use backoff::Backoff;
 pub use outbox::OutboxEntry;
+pub use step::{ConnState, Event, Step};
 
 use crate::domain::{ClientId, PostText, RoomName, Username};
 use crate::protocol::{ClientMsg, ErrorCode, Post, ServerMsg, TYPING_RESEND_MS};
@@ -39,74 +42,6 @@ use presence::Presence;
 
 /// After this long without a message, ask the server for a `pong`.
 pub const PING_AFTER_MS: i64 = 15_000;
-
-/// The state of a client's connection, as a badge shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnState {
-    /// Not connected yet (also what the server renders).
-    Connecting,
-    /// Joined and receiving posts over this transport (`ws`, `sse`, `longpoll`).
-    Live { transport: &'static str },
-    /// Lost; the next attempt starts in `retry_in_s` seconds.
-    Reconnecting { retry_in_s: u32 },
-}
-
-/// What the client learnt, for the driver to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// The room answered the join: posts flow.
-    Live,
-    /// Posts not held before, in the order they came (a post past a gap comes before the gap
-    /// is filled). Each seq comes once.
-    Posts(Vec<Post>),
-    /// Who is here now, and who arrived or left since the last [`Event::Presence`] (each a
-    /// real change; empty after a `joined`, which sets the list afresh).
-    Presence {
-        present: Vec<Username>,
-        arrived: Vec<Username>,
-        left: Vec<Username>,
-    },
-    Typing(Username),
-    /// The posts waiting to be stored changed (one was written, stored or refused).
-    Outbox(Vec<OutboxEntry>),
-    /// The server stored one of this client's posts.
-    Stored {
-        client_id: ClientId,
-        seq: u64,
-    },
-    /// The server turned a post away for now (`rate_limited`, `internal`, `not_joined`); the
-    /// client sends it again by itself.
-    Delayed {
-        client_id: ClientId,
-        code: ErrorCode,
-        message: String,
-    },
-    /// The server will never store this post as it is.
-    Refused {
-        post: OutboxEntry,
-        code: ErrorCode,
-        message: String,
-    },
-    /// The server refused something that was not a post (a join, a `typing`).
-    Notice {
-        code: ErrorCode,
-        message: String,
-    },
-    /// More was missed than a join replays: the join brought the room's latest page instead,
-    /// so below it there is a hole that only reading the history again fills.
-    HistoryTruncated,
-}
-
-/// What the driver must do after one input.
-#[derive(Debug, Default, PartialEq, Eq)]
-#[must_use]
-pub struct Step {
-    /// Messages to send now, in order.
-    pub send: Vec<ClientMsg>,
-    pub events: Vec<Event>,
-    /// The connection is of no more use: drop it and reconnect after the backoff delay.
-    pub reconnect: bool,
-}
 
 /// One client in one room, across any number of connections.
 #[derive(Debug)]
@@ -124,8 +59,8 @@ pub struct RoomClient {
     last_typing_at: Option<i64>,
     /// The connection's rate limit, once its `hello` said it.
     pacer: Option<Pacer>,
-    /// Messages sent on this connection before its `hello` arrived (the join goes at once):
-    /// the server counted them, so the pacer starts with them spent.
+    /// Messages sent on this connection while no pacer was set (the join goes before `hello`
+    /// arrives): the server counted them, so a pacer made from `hello` starts with them spent.
     sent_before_hello: usize,
 }
 
@@ -188,14 +123,17 @@ impl RoomClient {
 
     /// Tells the room this user is typing, at most once per [`TYPING_RESEND_MS`].
     pub fn typing(&mut self, now: i64) -> Step {
+        // Posts waiting for the rate limit go first; typing only takes what they leave.
+        let mut step = Step::default();
+        self.flush(&mut step, now);
         let recent = self.last_typing_at.is_some_and(|at| now - at < TYPING_RESEND_MS as i64);
-        // Not worth a post's place under the rate limit: dropped when there is none to spare.
         if !self.open || !self.membership.joined() || recent || self.budget(now) == 0 {
-            return Step::default();
+            return step;
         }
         self.last_typing_at = Some(now);
         self.spend(1);
-        Step { send: vec![ClientMsg::Typing { room: self.room.clone() }], ..Step::default() }
+        step.send.push(ClientMsg::Typing { room: self.room.clone() });
+        step
     }
 
     /// Takes a new name; an open connection joins again under it.
@@ -243,6 +181,8 @@ impl RoomClient {
             ServerMsg::Error { code, message, client_id: Some(id) } => self.refused(id, code, message, &mut step, now),
             ServerMsg::Error { code, message, client_id: None } => step.events.push(Event::Notice { code, message }),
             ServerMsg::Hello { rate, .. } => {
+                // A limit of 0 is no limit anyone could keep: treated as none.
+                let rate = rate.filter(|r| r.per_sec > 0 && r.burst > 0);
                 self.pacer = rate.map(|limit| Pacer::new(limit, now));
                 let already = std::mem::take(&mut self.sent_before_hello);
                 self.spend(already);

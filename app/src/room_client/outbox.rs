@@ -70,10 +70,11 @@ impl Outbox {
         Some(self.waiting.remove(at).entry)
     }
 
-    /// Up to `budget` posts that may go at `now` (not in flight, no retry pending), oldest
-    /// first, marked as sent.
+    /// Up to `budget` posts that may go at `now`, oldest first, marked as sent: those not in
+    /// flight, stopping at one that waits to be retried, so that no post overtakes another.
     pub fn ready(&mut self, now: i64, budget: usize) -> Vec<OutboxEntry> {
-        let ready = self.waiting.iter_mut().filter(|w| w.sent_at.is_none() && w.retry_at.is_none_or(|at| at <= now));
+        let unsent = self.waiting.iter_mut().filter(|w| w.sent_at.is_none());
+        let ready = unsent.take_while(|w| w.retry_at.is_none_or(|at| at <= now));
         ready.take(budget).map(|w| w.sent(now)).collect()
     }
 

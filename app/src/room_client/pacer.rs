@@ -27,8 +27,9 @@ impl Pacer {
 
     /// How many messages may go at `now`.
     pub fn budget(&mut self, now: i64) -> usize {
+        // A clock that steps back refills nothing, and the bucket goes on from the new time.
         self.tokens = (self.tokens + (now - self.last_ms).max(0) as f64 * self.per_ms).min(self.capacity);
-        self.last_ms = now.max(self.last_ms);
+        self.last_ms = now;
         self.tokens.max(0.0) as usize
     }
 

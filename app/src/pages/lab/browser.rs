@@ -96,7 +96,12 @@ fn spawn_poll(view: LabView, stop: Rc<Cell<bool>>, url: String, key: &'static st
     leptos::task::spawn_local(async move {
         let mut after = 0;
         while !stop.get() {
-            match get_text(&format!("{url}?after={after}")).await {
+            let answer = get_text(&format!("{url}?after={after}")).await;
+            if stop.get() {
+                // A poll of a run that was stopped (or replaced) while it waited.
+                break;
+            }
+            match answer {
                 Ok(body) => {
                     let ticks = parse_ticks(&body);
                     after = ticks.iter().map(|t| t.n).max().unwrap_or(after);
