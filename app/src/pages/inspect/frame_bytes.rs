@@ -59,7 +59,11 @@ pub fn FrameLesson() -> AnyView {
                 view_state.report.get().map(|r| {
                     view! {
                         <div class="frame-pair">
-                            <FrameTable title="The browser's frame, as the server read it" frame=r.sent id="frame-sent"/>
+                            <FrameTable
+                                title="The browser's frame, as the server read it"
+                                frame=r.sent
+                                id="frame-sent"
+                            />
                             <FrameTable title="The server's echo, as it wrote it" frame=r.echoed id="frame-echo"/>
                         </div>
                     }
