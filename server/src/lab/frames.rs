@@ -50,16 +50,8 @@ pub async fn upgrade(State(lab): State<LabState>, permit: Permit, mut request: R
     tokio::spawn(async move {
         let _permit = permit;
         let Ok(upgraded) = on_upgrade.await else { return };
-        let mut io = TokioIo::new(upgraded);
-        tokio::select! {
-            // A lesson lasts minutes: past its lifetime the socket closes as on shutdown.
-            ended = tokio::time::timeout(LESSON_LIFETIME, converse(&mut io)) => {
-                if ended.is_err() {
-                    close(&mut io, GOING_AWAY).await;
-                }
-            }
-            _ = lab.shutdown.cancelled() => close(&mut io, GOING_AWAY).await,
-        }
+        let deadline = tokio::time::Instant::now() + LESSON_LIFETIME;
+        converse(&mut TokioIo::new(upgraded), lab.shutdown.cancelled(), deadline).await;
     });
     let response = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -76,9 +68,21 @@ enum End {
     Broken(u16),
 }
 
-async fn converse<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) {
+/// Reads and answers frames until the peer leaves or breaks a rule, the server stops, or the
+/// lesson's lifetime ends (both close with 1001, between frames: never inside an answer).
+async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    stopping: impl std::future::Future<Output = ()>,
+    deadline: tokio::time::Instant,
+) {
+    tokio::pin!(stopping);
     loop {
-        let frame = match tokio::time::timeout(LESSON_IDLE, read_frame(io)).await {
+        let read = tokio::select! {
+            read = tokio::time::timeout(LESSON_IDLE, read_frame(io)) => read,
+            _ = &mut stopping => return close(io, GOING_AWAY).await,
+            _ = tokio::time::sleep_until(deadline) => return close(io, GOING_AWAY).await,
+        };
+        let frame = match read {
             Ok(Ok(frame)) => frame,
             Ok(Err(End::Broken(code))) => return close(io, code).await,
             Ok(Err(End::Quiet)) | Err(_) => return,
@@ -221,6 +225,25 @@ async fn close<S: AsyncWrite + Unpin>(io: &mut S, code: u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::DuplexStream;
+
+    /// The lesson on one end of an in-memory pipe, with no shutdown and an hour to live.
+    async fn serve(mut server: DuplexStream) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3_600);
+        converse(&mut server, std::future::pending(), deadline).await;
+    }
+
+    #[tokio::test]
+    async fn shutdown_closes_with_1001_between_frames() {
+        let (mut client, mut server) = tokio::io::duplex(4_096);
+        let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3_600);
+        tokio::spawn(async move { converse(&mut server, async { _ = stopping.await }, deadline).await });
+        stop.send(()).unwrap();
+        let mut close = [0u8; 4];
+        client.read_exact(&mut close).await.unwrap();
+        assert_eq!(close, [0x88, 0x02, 0x03, 0xE9], "1001 going away");
+    }
 
     #[test]
     fn server_frames_pick_the_shortest_length_encoding_and_read_back_alike() {
@@ -240,7 +263,7 @@ mod tests {
         let masked: Vec<u8> = b"Hi".iter().zip(key).map(|(b, k)| b ^ k).collect();
         let sent = [vec![0x81, 0x82], key.to_vec(), masked.clone()].concat();
         let (mut client, server) = tokio::io::duplex(4_096);
-        tokio::spawn(async move { converse(&mut { server }).await });
+        tokio::spawn(serve(server));
         client.write_all(&sent).await.unwrap();
         let mut echo = [0u8; 4];
         client.read_exact(&mut echo).await.unwrap();
@@ -273,7 +296,7 @@ mod tests {
         ];
         for (frame, code) in cases {
             let (mut client, server) = tokio::io::duplex(4_096);
-            tokio::spawn(async move { converse(&mut { server }).await });
+            tokio::spawn(serve(server));
             client.write_all(&frame).await.unwrap();
             let mut close = [0u8; 4];
             client.read_exact(&mut close).await.unwrap();
