@@ -58,6 +58,15 @@ pub fn start(ins: Inspector) -> InspectHandle {
         let mut stream = stream.fuse();
         let mut rx = rx.fuse();
         let opened = now();
+        // A log line for a text frame either way: a client's frames carry a 4-byte mask.
+        let log_line = |n, outgoing, text: String| Frame {
+            n,
+            outgoing,
+            at_ms: now() - opened,
+            payload_len: text.len(),
+            header_len: frame_header_len(text.len(), outgoing),
+            payload: text,
+        };
         let mut n = 0;
         let mut first = true;
         loop {
@@ -76,14 +85,7 @@ pub fn start(ins: Inspector) -> InspectHandle {
                             actions.join();
                         }
                         n += 1;
-                        ins.log(Frame {
-                            n,
-                            outgoing: false,
-                            at_ms: now() - opened,
-                            payload_len: text.len(),
-                            header_len: frame_header_len(text.len(), false),
-                            payload: text,
-                        });
+                        ins.log(log_line(n, false, text));
                     }
                     Some(Ok(Message::Bytes(_))) => {}
                     Some(Err(_)) | None => {
@@ -95,14 +97,7 @@ pub fn start(ins: Inspector) -> InspectHandle {
                     let Some(msg) = msg else { return };
                     let Ok(text) = serde_json::to_string(&msg) else { continue };
                     n += 1;
-                    ins.log(Frame {
-                        n,
-                        outgoing: true,
-                        at_ms: now() - opened,
-                        payload_len: text.len(),
-                        header_len: frame_header_len(text.len(), true),
-                        payload: text.clone(),
-                    });
+                    ins.log(log_line(n, true, text.clone()));
                     if sink.send(Message::Text(text)).await.is_err() {
                         return;
                     }
