@@ -7,8 +7,9 @@ use crate::domain::{ClientId, PostText, RoomName, Username, ValidationError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Bumped whenever a message changes in a way an old client would misread.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Bumped whenever a message changes in a way an old client would misread. Version 3 lets a
+/// `join` leave out `username` (to watch) and counts watchers in `joined` and `presence`.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest message the server accepts; a bigger one closes the socket with [`close::TOO_BIG`].
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -68,10 +69,14 @@ pub struct Post {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMsg {
-    /// Enter a room. With `since`, the reply replays every post after that seq.
+    /// Enter a room. With `since`, the reply replays every post after that seq. Without
+    /// `username` the connection watches: it receives everything, is counted in `watching`
+    /// but listed nowhere, and may not post or type (`name_required`). A later `join` with a
+    /// name (or without one) changes how it is in the room.
     Join {
         room: RoomName,
-        username: Username,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<Username>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
     },
@@ -123,6 +128,9 @@ pub enum ServerMsg {
         members: u32,
         /// Who is in the room now (each person once, however many tabs), sorted.
         present: Vec<Username>,
+        /// Connections watching the room without a name (absent before protocol 3).
+        #[serde(default)]
+        watching: u32,
         /// True when more than [`REPLAY_LIMIT`] posts were missed: reload history instead.
         truncated: bool,
     },
@@ -133,8 +141,16 @@ pub enum ServerMsg {
     /// Who arrived in (first connection) or left (last connection) a joined room since its
     /// previous `presence`, sent at most every [`PRESENCE_INTERVAL_MS`]. Each name is in the
     /// list of its latest state; apply both lists as set operations (a name may already be
-    /// in the `present` of a recent `joined`, one's own included). `members` counts people.
-    Presence { room: RoomName, joined: Vec<Username>, left: Vec<Username>, members: u32 },
+    /// in the `present` of a recent `joined`, one's own included). `members` counts people,
+    /// `watching` the connections without a name (a change of it alone also sends one).
+    Presence {
+        room: RoomName,
+        joined: Vec<Username>,
+        left: Vec<Username>,
+        members: u32,
+        #[serde(default)]
+        watching: u32,
+    },
     /// Someone in a joined room is typing; show it for [`TYPING_SHOW_MS`] unless repeated.
     Typing { room: RoomName, username: Username },
     /// Reply to `leave`.
@@ -176,6 +192,9 @@ pub enum ErrorCode {
     UnknownSession,
     /// A `join` past the rooms one connection may be in at once: leave one first.
     TooManyRooms,
+    /// `post` or `typing` from a connection watching the room without a name: join again
+    /// with a `username` first.
+    NameRequired,
 }
 
 impl From<&ValidationError> for ErrorCode {
@@ -265,8 +284,9 @@ mod tests {
     #[test]
     fn every_client_message_round_trips() {
         let msgs = [
-            ClientMsg::Join { room: room(), username: Username::parse("al").unwrap(), since: None },
-            ClientMsg::Join { room: room(), username: Username::parse("al").unwrap(), since: Some(3) },
+            ClientMsg::Join { room: room(), username: Some(Username::parse("al").unwrap()), since: None },
+            ClientMsg::Join { room: room(), username: Some(Username::parse("al").unwrap()), since: Some(3) },
+            ClientMsg::Join { room: room(), username: None, since: Some(3) },
             ClientMsg::Post {
                 room: room(),
                 text: PostText::parse("hi").unwrap(),
@@ -297,6 +317,7 @@ mod tests {
                 history: vec![post()],
                 members: 1,
                 present: vec![Username::parse("al").unwrap()],
+                watching: 12,
                 truncated: false,
             },
             ServerMsg::Post(post()),
@@ -306,6 +327,7 @@ mod tests {
                 joined: vec![Username::parse("bo").unwrap()],
                 left: vec![Username::parse("cy").unwrap()],
                 members: 2,
+                watching: 0,
             },
             ServerMsg::Typing { room: room(), username: Username::parse("bo").unwrap() },
             ServerMsg::Left { room: room() },
@@ -331,7 +353,15 @@ mod tests {
         assert_eq!(value["seq"], 7);
         assert_eq!(value["text"], "<img src=x onerror=alert(1)>");
         let join = r#"{"type":"join","room":"lobby","username":"alice"}"#;
-        assert!(matches!(decode_client(join), Ok(ClientMsg::Join { since: None, .. })));
+        assert!(matches!(decode_client(join), Ok(ClientMsg::Join { since: None, username: Some(_), .. })));
+        let watch = r#"{"type":"join","room":"lobby"}"#;
+        assert!(matches!(decode_client(watch), Ok(ClientMsg::Join { username: None, .. })));
+        // A protocol-2 server's `joined` and `presence` (no `watching`) still read as 0 watching.
+        let old = r#"{"type":"joined","room":"lobby","history":[],"members":0,"present":[],"truncated":false}"#;
+        assert!(matches!(serde_json::from_str(old), Ok(ServerMsg::Joined { watching: 0, .. })));
+        let error =
+            encode_server(&ServerMsg::Error { code: ErrorCode::NameRequired, message: String::new(), client_id: None });
+        assert!(error.contains(r#""code":"name_required""#), "{error}");
     }
 
     fn code_of(text: &str) -> (ErrorCode, Option<String>) {
@@ -345,7 +375,7 @@ mod tests {
         assert_eq!(code_of(r#"{"type":"dance"}"#).0, ErrorCode::UnknownType);
         assert_eq!(code_of(r#"{"room":"lobby"}"#).0, ErrorCode::InvalidMessage);
         assert_eq!(code_of(r#"[1,2]"#).0, ErrorCode::InvalidMessage);
-        assert_eq!(code_of(r#"{"type":"join","room":"lobby"}"#).0, ErrorCode::InvalidMessage);
+        assert_eq!(code_of(r#"{"type":"join","room":"lobby","username":null,"x":1}"#).0, ErrorCode::InvalidMessage);
         assert_eq!(code_of(r#"{"type":"join","room":"Lobby!","username":"a"}"#).0, ErrorCode::InvalidRoom);
         assert_eq!(code_of(r#"{"type":"join","room":"lobby","username":"  "}"#).0, ErrorCode::InvalidUsername);
         assert_eq!(code_of(r#"{"type":"leave","room":"lobby","extra":1}"#).0, ErrorCode::InvalidMessage);

@@ -24,11 +24,8 @@ fn post() -> impl Strategy<Value = Post> {
 
 fn client_msg() -> impl Strategy<Value = ClientMsg> {
     prop_oneof![
-        (room(), username(), proptest::option::of(any::<u64>())).prop_map(|(room, username, since)| ClientMsg::Join {
-            room,
-            username,
-            since
-        }),
+        (room(), proptest::option::of(username()), proptest::option::of(any::<u64>()))
+            .prop_map(|(room, username, since)| ClientMsg::Join { room, username, since }),
         (room(), text(), client_id()).prop_map(|(room, text, client_id)| ClientMsg::Post { room, text, client_id }),
         room().prop_map(|room| ClientMsg::Leave { room }),
         room().prop_map(|room| ClientMsg::Typing { room }),
@@ -50,12 +47,19 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
                 session,
                 rate: rate.map(|(per_sec, burst)| RateLimit { per_sec, burst }),
             }),
-        (room(), proptest::collection::vec(post(), 0..4), proptest::collection::vec(username(), 0..4), any::<bool>())
-            .prop_map(|(room, history, present, truncated)| ServerMsg::Joined {
+        (
+            room(),
+            proptest::collection::vec(post(), 0..4),
+            proptest::collection::vec(username(), 0..4),
+            any::<u32>(),
+            any::<bool>()
+        )
+            .prop_map(|(room, history, present, watching, truncated)| ServerMsg::Joined {
                 room,
                 history,
                 members: present.len() as u32,
                 present,
+                watching,
                 truncated
             }),
         post().prop_map(ServerMsg::Post),
@@ -64,9 +68,16 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
             room(),
             proptest::collection::vec(username(), 0..4),
             proptest::collection::vec(username(), 0..4),
+            any::<u32>(),
             any::<u32>()
         )
-            .prop_map(|(room, joined, left, members)| ServerMsg::Presence { room, joined, left, members }),
+            .prop_map(|(room, joined, left, members, watching)| ServerMsg::Presence {
+                room,
+                joined,
+                left,
+                members,
+                watching
+            }),
         (room(), username()).prop_map(|(room, username)| ServerMsg::Typing { room, username }),
         room().prop_map(|room| ServerMsg::Left { room }),
         Just(ServerMsg::Pong),

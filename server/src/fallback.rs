@@ -2,8 +2,8 @@
 //! `ClientMsg`/`ServerMsg` JSON travels on each:
 //!
 //! - `GET /x/sse` — Server-Sent Events, server → client. The first event is `hello` naming
-//!   the session. With `room` and `username` in the query it joins at once, from
-//!   `Last-Event-ID` (the seq of the last post event received) or `since`.
+//!   the session. With `room` in the query it joins at once (as `username`, or watching
+//!   without one), from `Last-Event-ID` (the seq of the last post event received) or `since`.
 //! - `GET /x/poll` — long polling: without `session` it opens one and answers `[hello]`;
 //!   with it, it waits up to 25 s for messages and answers them as a JSON array.
 //! - `POST /x/send?session=ID` — client → server: one `ClientMsg` as the body; the answer
@@ -133,14 +133,13 @@ pub async fn sse(
     let (id, mut session, mut queue, overflowed) = open(&state);
     let hello = state.limits.hello(Some(id.clone()));
     let _ = session.client().deliver(Outbound::text(encode_server(&hello)));
-    if let (Some(room), Some(username)) = (query.room, query.username) {
+    if let Some(room) = query.room {
         let last_event = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-        let join = serde_json::json!({
-            "type": "join",
-            "room": room,
-            "username": username,
-            "since": last_event.or(query.since),
-        });
+        let mut join = serde_json::json!({ "type": "join", "room": room, "since": last_event.or(query.since) });
+        // Without a name the stream watches.
+        if let Some(username) = query.username {
+            join["username"] = username.into();
+        }
         if let Some(answer) = session.handle_text(&join.to_string()).await.resolve().await {
             let _ = session.client().deliver(Outbound::text(encode_server(&answer)));
         }

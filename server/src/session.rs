@@ -5,7 +5,7 @@
 
 use crate::hub::{Answer, HubError, JoinRequest, Member, NewPost, JOINS_PER_SEC};
 use crate::queue::ClientHandle;
-use app::domain::RoomName;
+use app::domain::{ClientId, RoomName};
 use app::protocol::{decode_client, ClientMsg, ErrorCode, RateLimit, ServerMsg, PROTOCOL_VERSION};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -97,6 +97,7 @@ impl Session {
                 later(answer, move |relayed| match relayed {
                     Ok(()) => None,
                     Err(HubError::NotJoined) => Some(not_in(&room)),
+                    Err(HubError::NameRequired) => Some(name_required(&room, None)),
                     // The hub has stopped: nobody is left to tell.
                     Err(_) => None,
                 })
@@ -117,6 +118,7 @@ impl Session {
                     message: format!("join room {room:?} before posting to it"),
                     client_id: Some(client_id),
                 },
+                Err(HubError::NameRequired) => name_required(&room, Some(client_id)),
                 Err(e) => {
                     tracing::error!(error = %e, "post failed");
                     ServerMsg::Error {
@@ -162,6 +164,12 @@ fn later<T: Send + 'static>(
         };
         reply(answer)
     }))
+}
+
+/// The refusal of a post or typing notice from a connection watching `room` without a name.
+fn name_required(room: &RoomName, client_id: Option<ClientId>) -> ServerMsg {
+    let message = format!("you are watching room {room:?} without a name: join it with a username to post or type");
+    ServerMsg::Error { code: ErrorCode::NameRequired, message, client_id }
 }
 
 fn not_in(room: &RoomName) -> ServerMsg {

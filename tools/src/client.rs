@@ -2,7 +2,8 @@
 //! client ([`app::room_client`], which holds every rule: resume, outbox, retries, liveness). Prints
 //! posts as they come and posts each line typed; Ctrl-D sends what is pending and exits, Ctrl-C
 //! exits at once. `--once` posts standard input's lines, prints each `posted [seq]`, and exits
-//! (status 1 if any failed).
+//! (status 1 if any failed). `--watch` follows the room without a name (counted as watching,
+//! never listed) and ignores standard input, until Ctrl-C.
 
 use app::domain::{ClientId, PostText, RoomName, Username};
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
@@ -29,12 +30,15 @@ pub struct ClientArgs {
     /// The room to join.
     #[arg(long, value_parser = RoomName::parse)]
     pub room: RoomName,
-    /// Your name in the room.
-    #[arg(long, value_parser = Username::parse)]
-    pub user: Username,
+    /// Your name in the room (needed to post).
+    #[arg(long, value_parser = Username::parse, required_unless_present = "watch")]
+    pub user: Option<Username>,
     /// Post the lines of standard input, print their acknowledgements, then exit.
     #[arg(long)]
     pub once: bool,
+    /// Follow the room without a name: print its posts and who is here, post nothing.
+    #[arg(long, conflicts_with_all = ["user", "once"])]
+    pub watch: bool,
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -51,7 +55,10 @@ struct Terminal {
 
 pub async fn run(args: ClientArgs) -> ExitCode {
     let (tx, lines) = mpsc::channel(64);
+    // A watcher reads no lines: its channel stays open (and empty) until it exits.
+    let (reader, _watching) = if args.watch { (None, Some(tx)) } else { (Some(tx), None) };
     tokio::spawn(async move {
+        let Some(tx) = reader else { return };
         let mut stdin = BufReader::new(tokio::io::stdin()).lines();
         while let Ok(Some(line)) = stdin.next_line().await {
             let Ok(()) = tx.send(line).await else { break };
@@ -151,10 +158,10 @@ impl Terminal {
             |code: ErrorCode, text: &str| eprintln!("! {text} ({})", serde_json::to_value(code).unwrap_or_default());
         match event {
             Event::Live => self.backoff.reset(),
-            Event::Presence { present, arrived, left } if chatty => {
+            Event::Presence { present, watching, arrived, left } if chatty => {
                 if arrived.is_empty() && left.is_empty() {
                     let names: Vec<&str> = present.iter().map(Username::as_str).collect();
-                    eprintln!("* joined #{} — here: {}", self.args.room, names.join(", "));
+                    eprintln!("* #{} — here: {} · {watching} watching", self.args.room, names.join(", "));
                 }
                 left.iter().for_each(|name| eprintln!("* {name} left"));
                 arrived.iter().for_each(|name| eprintln!("* {name} joined"));

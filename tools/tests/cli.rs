@@ -5,6 +5,7 @@
 #[allow(dead_code)] // The server's tests use the rest.
 mod helpers;
 
+use app::protocol::{ClientMsg, ServerMsg};
 use helpers::{spawn_app, spawn_app_with, TestApp};
 use std::process::Stdio;
 use std::time::Duration;
@@ -12,8 +13,13 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 fn cli(app: &TestApp, extra: &[&str]) -> Command {
+    cli_as(app, &["--user", "cli"], extra)
+}
+
+/// The client in room `term`, as `who` (`--user NAME` or `--watch`).
+fn cli_as(app: &TestApp, who: &[&str], extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wallsocket-tools"));
-    cmd.args(["client", "--url", &app.ws_url(), "--room", "term", "--user", "cli"]).args(extra);
+    cmd.args(["client", "--url", &app.ws_url(), "--room", "term"]).args(who).args(extra);
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     cmd
 }
@@ -74,6 +80,54 @@ async fn once_reports_a_refused_line_and_fails() {
 }
 
 #[tokio::test]
+async fn watch_prints_posts_without_a_name_is_counted_not_listed_and_posts_nothing() {
+    let app = spawn_app().await;
+    let mut child = cli_as(&app, &["--watch"], &[]).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Lines typed into a watcher go nowhere.
+    stdin.write_all(b"not a post\n").await.unwrap();
+
+    let mut bob = app.client().await;
+    bob.send(&ClientMsg::Join { room: "term".parse().unwrap(), username: Some("bob".parse().unwrap()), since: None })
+        .await;
+    let mut counts = loop {
+        if let ServerMsg::Joined { present, watching, .. } = bob.recv().await {
+            break (present.len(), watching);
+        }
+    };
+    // The watcher may join after bob: then its arrival reaches bob as a `presence`.
+    while counts.1 == 0 {
+        if let ServerMsg::Presence { members, watching, .. } = bob.recv().await {
+            counts = (members as usize, watching);
+        }
+    }
+    assert_eq!(counts, (1, 1), "bob alone listed, the terminal counted as watching");
+    bob.post("term", "hi watcher", "b-1").await;
+    assert_eq!(next_line(&mut out).await, "[1] bob: hi watcher");
+    let (history, _) = app.client().await.join("term", "reader", Some(0)).await;
+    assert_eq!(history.len(), 1, "the typed line was not posted");
+    drop(stdin);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), child.wait()).await.is_err(),
+        "a watcher keeps watching after standard input ends"
+    );
+}
+
+#[test]
+fn watch_and_user_or_once_are_refused_together() {
+    for extra in [&["--watch", "--user", "al"][..], &["--watch", "--once"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wallsocket-tools"))
+            .args(["client", "--room", "term"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"), "{extra:?}");
+    }
+}
+
+#[tokio::test]
 async fn interactive_prints_posts_sends_lines_and_resumes_after_a_restart() {
     let app = spawn_app().await;
     let (port, dir) = (app.port, app.dir.clone());
@@ -86,7 +140,7 @@ async fn interactive_prints_posts_sends_lines_and_resumes_after_a_restart() {
     // Wait until the CLI is in the room: already (bob's `joined` counts it), or its arrival
     // reaches bob.
     if members < 2 {
-        assert!(matches!(bob.recv().await, app::protocol::ServerMsg::Presence { .. }));
+        assert!(matches!(bob.recv().await, ServerMsg::Presence { .. }));
     }
     bob.post("term", "hi terminal", "b-1").await;
     assert_eq!(next_line(&mut out).await, "[1] bob: hi terminal");

@@ -27,8 +27,8 @@ pub enum Command {
     /// Writes a post: kept (across reloads too) until the server stores it.
     Post(PostText),
     Typing,
-    /// Joins again under a new name.
-    Rename(Username),
+    /// Joins again under a new name, or watching without one.
+    Rename(Option<Username>),
     /// Skips the rest of the backoff delay.
     RetryNow,
 }
@@ -41,9 +41,9 @@ pub struct RoomSocket {
 }
 
 impl RoomSocket {
-    /// Starts the connection for a page that holds every post up to `since`; returns the
-    /// handle and the events to show.
-    pub fn start(room: RoomName, username: Username, since: Option<u64>) -> (Self, UnboundedReceiver<Event>) {
+    /// Starts the connection for a page that holds every post up to `since`, as `username`
+    /// or watching; returns the handle and the events to show.
+    pub fn start(room: RoomName, username: Option<Username>, since: Option<u64>) -> (Self, UnboundedReceiver<Event>) {
         let (commands, rx) = unbounded();
         let (events, events_rx) = unbounded();
         let (state, set_state) = signal(ConnState::Connecting);

@@ -66,12 +66,11 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
             <header class="wall-header">
                 <div>
                     <h1 class="room-title">"#" {room.to_string()}</h1>
-                    <p class="muted" data-testid="members">
-                        {move || match state.present.with(|p| p.as_ref().map(Vec::len)) {
-                            Some(1) => "1 person here".to_owned(),
-                            Some(n) => format!("{n} people here"),
-                            None => "\u{a0}".to_owned(),
-                        }}
+                    <p class="muted">
+                        <span data-testid="members">
+                            {move || people_here(state.present.with(|p| p.as_ref().map(Vec::len)))}
+                        </span>
+                        <span data-testid="watching">{move || watching_label(state.watching.get(), " · ")}</span>
                     </p>
                 </div>
                 <Badge state=wall.conn() on_retry/>
@@ -86,7 +85,7 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
             <Show
                 when=move || user.0.get().is_some()
                 fallback=|| view! {
-                    <p class="panel hint">"Choose a name at the top of the page to post and to see new posts live."</p>
+                    <p class="panel hint">"You are watching live. Choose a name at the top of the page to post."</p>
                 }
             >
                 <Composer enabled=Signal::derive(move || user.0.get().is_some()) on_send on_typing/>
@@ -122,6 +121,23 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
                 <button class="button secondary older" on:click=move |_| wall.load_older()>"Older posts"</button>
             </Show>
         </section>
+    }
+}
+
+/// "3 people here", once the room has said who is.
+fn people_here(count: Option<usize>) -> String {
+    match count {
+        Some(1) => "1 person here".to_owned(),
+        Some(n) => format!("{n} people here"),
+        None => "\u{a0}".to_owned(),
+    }
+}
+
+/// "12 watching" after `separator`, or nothing when nobody watches without a name.
+pub fn watching_label(watching: u32, separator: &str) -> String {
+    match watching {
+        0 => String::new(),
+        n => format!("{separator}{n} watching"),
     }
 }
 

@@ -31,6 +31,8 @@ pub struct WallState {
     pub pending: RwSignal<Vec<Pending>>,
     /// Who is here now; `None` until joined.
     pub present: RwSignal<Option<Vec<Username>>>,
+    /// Connections watching without a name (this page's own too, until it has a name).
+    pub watching: RwSignal<u32>,
     pub notices: RwSignal<Vec<Notice>>,
     /// Who is typing, with when their indicator expires (browser clock, ms).
     pub typing: RwSignal<BTreeMap<Username, i64>>,
@@ -50,6 +52,7 @@ impl WallState {
             posts: RwSignal::new(page.posts.iter().map(|p| (p.seq, p.clone())).collect()),
             pending: RwSignal::new(Vec::new()),
             present: RwSignal::new(None),
+            watching: RwSignal::new(0),
             notices: RwSignal::new(Vec::new()),
             typing: RwSignal::new(BTreeMap::new()),
             has_older: RwSignal::new(page.has_older),
@@ -93,8 +96,9 @@ impl WallState {
                 self.typing.update(|t| posts.iter().for_each(|p| _ = t.remove(&p.username)));
                 self.posts.update(|all| all.extend(posts.into_iter().map(|p| (p.seq, p))));
             }
-            Event::Presence { present, arrived, left } => {
+            Event::Presence { present, watching, arrived, left } => {
                 self.present.set(Some(present));
+                self.watching.set(watching);
                 self.typing.update(|t| left.iter().for_each(|name| _ = t.remove(name)));
                 let changes = left.into_iter().map(|n| (n, false)).chain(arrived.into_iter().map(|n| (n, true)));
                 let mut fresh: Vec<Notice> =

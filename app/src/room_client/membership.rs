@@ -98,6 +98,7 @@ mod tests {
             history: vec![],
             members: 1,
             present: vec![],
+            watching: 0,
             truncated: false,
         }
     }

@@ -47,7 +47,8 @@ pub const PING_AFTER_MS: i64 = 15_000;
 #[derive(Debug)]
 pub struct RoomClient {
     room: RoomName,
-    username: Username,
+    /// `None` while it watches: posts wait in the outbox for a name, typing is not sent.
+    username: Option<Username>,
     cursor: Cursor,
     outbox: Outbox,
     membership: Membership,
@@ -65,8 +66,9 @@ pub struct RoomClient {
 }
 
 impl RoomClient {
-    /// A client that holds every post up to `since` and still has `saved` posts to store.
-    pub fn new(room: RoomName, username: Username, since: Option<u64>, saved: Vec<OutboxEntry>) -> Self {
+    /// A client that holds every post up to `since` and still has `saved` posts to store;
+    /// without a `username` it watches.
+    pub fn new(room: RoomName, username: Option<Username>, since: Option<u64>, saved: Vec<OutboxEntry>) -> Self {
         Self {
             room,
             username,
@@ -127,7 +129,8 @@ impl RoomClient {
         let mut step = Step::default();
         self.flush(&mut step, now);
         let recent = self.last_typing_at.is_some_and(|at| now - at < TYPING_RESEND_MS as i64);
-        if !self.open || !self.membership.joined() || recent || self.budget(now) == 0 {
+        let watching = self.username.is_none();
+        if !self.open || !self.membership.joined() || watching || recent || self.budget(now) == 0 {
             return step;
         }
         self.last_typing_at = Some(now);
@@ -136,8 +139,8 @@ impl RoomClient {
         step
     }
 
-    /// Takes a new name; an open connection joins again under it.
-    pub fn rename(&mut self, username: Username, now: i64) -> Step {
+    /// Takes a new name (or none, to watch); an open connection joins again under it.
+    pub fn rename(&mut self, username: Option<Username>, now: i64) -> Step {
         if username == self.username {
             return Step::default();
         }
@@ -161,8 +164,8 @@ impl RoomClient {
             Next::Nothing => {}
         }
         match msg {
-            ServerMsg::Joined { history, present, truncated, .. } => {
-                step.events.push(self.presence.replace(present));
+            ServerMsg::Joined { history, present, watching, truncated, .. } => {
+                step.events.push(self.presence.replace(present, watching));
                 if truncated {
                     // Too much was missed: the history is the room's latest page, not what
                     // follows `since`. Resume from that page; the hole below it is the
@@ -176,7 +179,9 @@ impl RoomClient {
             }
             ServerMsg::Post(post) => self.take_posts(vec![post], &mut step, now),
             ServerMsg::Ack { client_id, seq, .. } => self.settle(client_id, seq, &mut step),
-            ServerMsg::Presence { joined, left, .. } => step.events.extend(self.presence.apply(joined, left)),
+            ServerMsg::Presence { joined, left, watching, .. } => {
+                step.events.extend(self.presence.apply(joined, left, watching))
+            }
             ServerMsg::Typing { username, .. } => step.events.push(Event::Typing(username)),
             ServerMsg::Error { code, message, client_id: Some(id) } => self.refused(id, code, message, &mut step, now),
             ServerMsg::Error { code, message, client_id: None } => step.events.push(Event::Notice { code, message }),
@@ -261,9 +266,10 @@ impl RoomClient {
         }
     }
 
-    /// Sends the posts that may go now: once in the room, as many as the rate limit allows.
+    /// Sends the posts that may go now: once in the room under a name, as many as the rate
+    /// limit allows.
     fn flush(&mut self, step: &mut Step, now: i64) {
-        if !self.open || !self.membership.joined() {
+        if !self.open || !self.membership.joined() || self.username.is_none() {
             return;
         }
         let budget = self.budget(now);

@@ -24,10 +24,12 @@ pub enum Event {
     /// Posts not held before, in the order they came (a post past a gap comes before the gap
     /// is filled). Each seq comes once.
     Posts(Vec<Post>),
-    /// Who is here now, and who arrived or left since the last [`Event::Presence`] (each a
-    /// real change; empty after a `joined`, which sets the list afresh).
+    /// Who is here now, how many watch without a name, and who arrived or left since the
+    /// last [`Event::Presence`] (each a real change; empty after a `joined`, which sets the
+    /// list afresh).
     Presence {
         present: Vec<Username>,
+        watching: u32,
         arrived: Vec<Username>,
         left: Vec<Username>,
     },

@@ -31,7 +31,7 @@ fn post(seq: u64, client_id: &str) -> Post {
 
 fn joined(history: Vec<Post>, present: &[&str]) -> ServerMsg {
     let present: Vec<Username> = present.iter().map(|n| name(n)).collect();
-    ServerMsg::Joined { room: room(), history, members: present.len() as u32, present, truncated: false }
+    ServerMsg::Joined { room: room(), history, members: present.len() as u32, present, watching: 0, truncated: false }
 }
 
 fn error(code: ErrorCode, client_id: Option<&str>) -> ServerMsg {
@@ -63,7 +63,7 @@ fn seqs(step: &Step) -> Vec<u64> {
 
 /// A client in the room on an open connection, holding every post up to `since`.
 fn live(since: Option<u64>) -> RoomClient {
-    let mut c = RoomClient::new(room(), name("al"), since, Vec::new());
+    let mut c = RoomClient::new(room(), Some(name("al")), since, Vec::new());
     let _ = c.on_open(0);
     let _ = c.on_message(joined(vec![], &["al"]), 1);
     c
@@ -75,14 +75,14 @@ fn text() -> PostText {
 
 #[test]
 fn opening_joins_from_the_last_seq_held() {
-    let mut c = RoomClient::new(room(), name("al"), Some(41), Vec::new());
+    let mut c = RoomClient::new(room(), Some(name("al")), Some(41), Vec::new());
     let step = c.on_open(0);
     assert_eq!(step.send.iter().map(join_since).collect::<Vec<_>>(), [Some(Some(41))]);
 }
 
 #[test]
 fn a_post_waits_for_joined_then_goes_once() {
-    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    let mut c = RoomClient::new(room(), Some(name("al")), None, Vec::new());
     let _ = c.on_open(0);
     let step = c.post(id("c1"), text(), 1);
     assert!(step.send.is_empty(), "sent before joined, it would be refused");
@@ -97,7 +97,7 @@ fn a_post_waits_for_joined_then_goes_once() {
 #[test]
 fn an_outbox_saved_by_an_earlier_run_goes_after_the_first_join() {
     let saved = vec![OutboxEntry { client_id: id("old"), text: text() }];
-    let mut c = RoomClient::new(room(), name("al"), None, saved);
+    let mut c = RoomClient::new(room(), Some(name("al")), None, saved);
     assert!(!c.all_settled());
     let _ = c.on_open(0);
     assert_eq!(posted_ids(&c.on_message(joined(vec![], &[]), 1)), ["old"]);
@@ -175,11 +175,12 @@ fn without_a_starting_seq_the_first_post_held_starts_the_cursor() {
 
 #[test]
 fn a_truncated_replay_resumes_from_the_latest_page_without_asking_again() {
-    let mut c = RoomClient::new(room(), name("al"), Some(1), Vec::new());
+    let mut c = RoomClient::new(room(), Some(name("al")), Some(1), Vec::new());
     let _ = c.on_open(0);
     // More than REPLAY_LIMIT missed: the server sends its latest page instead.
     let latest: Vec<Post> = (1_951..=2_000).map(|s| post(s, &format!("x{s}"))).collect();
-    let msg = ServerMsg::Joined { room: room(), history: latest, members: 0, present: vec![], truncated: true };
+    let msg =
+        ServerMsg::Joined { room: room(), history: latest, members: 0, present: vec![], watching: 0, truncated: true };
     let step = c.on_message(msg, 1);
     assert!(step.events.contains(&Event::HistoryTruncated), "more than {REPLAY_LIMIT} missed");
     assert_eq!(seqs(&step).len(), 50, "the latest page is shown");
@@ -231,7 +232,7 @@ fn not_joined_rejoins_once_and_the_posts_go_after_joined() {
 
 #[test]
 fn a_refused_join_drops_the_connection_with_a_notice() {
-    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    let mut c = RoomClient::new(room(), Some(name("al")), None, Vec::new());
     let _ = c.on_open(0);
     let step = c.on_message(error(ErrorCode::TooManyRooms, None), 1);
     assert!(step.reconnect);
@@ -240,7 +241,7 @@ fn a_refused_join_drops_the_connection_with_a_notice() {
 
 #[test]
 fn presence_applies_as_sets_and_reports_only_real_changes() {
-    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    let mut c = RoomClient::new(room(), Some(name("al")), None, Vec::new());
     let _ = c.on_open(0);
     let _ = c.on_message(joined(vec![], &["al", "bo"]), 1);
     // Repeats al (already here), brings cy, takes away bo and dee (never here).
@@ -249,13 +250,39 @@ fn presence_applies_as_sets_and_reports_only_real_changes() {
         joined: vec![name("al"), name("cy")],
         left: vec![name("bo"), name("dee")],
         members: 2,
+        watching: 0,
     };
     let step = c.on_message(msg, 2);
-    let expected =
-        Event::Presence { present: vec![name("al"), name("cy")], arrived: vec![name("cy")], left: vec![name("bo")] };
+    let expected = Event::Presence {
+        present: vec![name("al"), name("cy")],
+        watching: 0,
+        arrived: vec![name("cy")],
+        left: vec![name("bo")],
+    };
     assert_eq!(step.events, [expected]);
-    let again = ServerMsg::Presence { room: room(), joined: vec![name("cy")], left: vec![], members: 2 };
+    let again = ServerMsg::Presence { room: room(), joined: vec![name("cy")], left: vec![], members: 2, watching: 0 };
     assert!(c.on_message(again, 3).events.is_empty());
+    let watched = ServerMsg::Presence { room: room(), joined: vec![], left: vec![], members: 2, watching: 5 };
+    let step = c.on_message(watched, 4);
+    let expected =
+        Event::Presence { present: vec![name("al"), name("cy")], watching: 5, arrived: vec![], left: vec![] };
+    assert_eq!(step.events, [expected], "the watching count moving alone is news");
+}
+
+#[test]
+fn a_watcher_joins_without_a_name_and_posts_wait_for_one() {
+    let mut c = RoomClient::new(room(), None, Some(4), Vec::new());
+    let step = c.on_open(0);
+    assert_eq!(step.send, [ClientMsg::Join { room: room(), username: None, since: Some(4) }]);
+    let _ = c.on_message(joined(vec![], &["bo"]), 1);
+    assert!(c.typing(2).send.is_empty(), "a watcher has nobody to be shown typing");
+    let step = c.post(id("c1"), text(), 3);
+    assert!(posted_ids(&step).is_empty(), "a post waits for a name: {step:?}");
+    assert!(!c.all_settled(), "and is kept");
+    let step = c.rename(Some(name("al")), 4);
+    assert_eq!(step.send, [ClientMsg::Join { room: room(), username: Some(name("al")), since: Some(4) }]);
+    let step = c.on_message(joined(vec![], &["al", "bo"]), 5);
+    assert_eq!(posted_ids(&step), ["c1"], "sent once joined under the name");
 }
 
 #[test]
@@ -284,7 +311,7 @@ fn an_unanswered_post_or_join_means_a_dead_connection() {
     assert!(!c.on_tick(100 + ANSWER_TIMEOUT_MS).reconnect);
     assert!(c.on_tick(101 + ANSWER_TIMEOUT_MS).reconnect);
 
-    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    let mut c = RoomClient::new(room(), Some(name("al")), None, Vec::new());
     let _ = c.on_open(0);
     assert!(c.on_tick(1 + membership::JOIN_TIMEOUT_MS).reconnect);
 }
@@ -292,18 +319,18 @@ fn an_unanswered_post_or_join_means_a_dead_connection() {
 #[test]
 fn a_rename_joins_again_and_posts_wait_for_its_answer() {
     let mut c = live(Some(9));
-    let step = c.rename(name("bo"), 2);
+    let step = c.rename(Some(name("bo")), 2);
     let Some(ClientMsg::Join { username, since, .. }) = step.send.first() else { panic!("no join: {step:?}") };
-    assert_eq!((username.as_str(), *since), ("bo", Some(9)));
+    assert_eq!((username.as_ref().map(Username::as_str), *since), (Some("bo"), Some(9)));
     assert!(c.post(id("c1"), text(), 3).send.is_empty());
-    assert!(c.rename(name("bo"), 4).send.is_empty(), "the same name again changes nothing");
-    let mut closed = RoomClient::new(room(), name("al"), None, Vec::new());
-    assert!(closed.rename(name("bo"), 0).send.is_empty(), "offline: the next join carries it");
+    assert!(c.rename(Some(name("bo")), 4).send.is_empty(), "the same name again changes nothing");
+    let mut closed = RoomClient::new(room(), Some(name("al")), None, Vec::new());
+    assert!(closed.rename(Some(name("bo")), 0).send.is_empty(), "offline: the next join carries it");
 }
 
 #[test]
 fn typing_goes_only_when_joined_and_at_most_every_two_seconds() {
-    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    let mut c = RoomClient::new(room(), Some(name("al")), None, Vec::new());
     assert!(c.typing(0).send.is_empty());
     let mut c = live(None);
     assert_eq!(c.typing(10).send.len(), 1);

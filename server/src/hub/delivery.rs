@@ -68,6 +68,7 @@ mod tests {
             history,
             members: 1,
             present: vec![post.username.clone()],
+            watching: 3,
             truncated: false,
         };
         let history = serde_json::to_string(&vec![post.clone()]).unwrap();

@@ -62,8 +62,9 @@ pub type ConnId = u64;
 #[derive(Debug, Clone)]
 pub struct JoinRequest {
     pub room: RoomName,
-    /// The name to be known by in the room; a join of a room the connection is in renames it.
-    pub username: Username,
+    /// The name to be known by in the room, `None` to watch; a join of a room the connection
+    /// is in renames it (or makes it a watcher, or a watcher a poster).
+    pub username: Option<Username>,
     /// Replay the posts after this seq; `None` asks for the latest page (or, in a room the
     /// connection is in already, for nothing: a rename).
     pub since: Option<u64>,
@@ -162,6 +163,8 @@ pub enum HubError {
     Stopped,
     #[error("the connection is not in that room")]
     NotJoined,
+    #[error("this connection watches without a name: join with a username to post or type")]
+    NameRequired,
     #[error("a connection may be in at most {max} rooms at once")]
     TooManyRooms { max: usize },
     #[error("too many joins on this connection")]

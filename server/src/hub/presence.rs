@@ -66,19 +66,28 @@ impl Room {
     /// Takes the changes since the last announcement, if any, as an announcement to send.
     pub(super) fn take_announcement(&mut self, name: &RoomName) -> Option<Announcement> {
         let changes = std::mem::take(&mut self.changes);
-        let oldest = changes.values().map(|(_, n)| *n).min()?;
+        let watching_changed = self.watching_changed.take();
+        let oldest = changes.values().map(|(_, n)| *n).chain(watching_changed).min()?;
         self.announced_at = Some(Instant::now());
-        let members = self.count();
-        let everything = frame(name, members, &changes, 0);
+        let counts = Counts { members: self.count(), watching: self.watching(), watching_changed };
+        let everything = frame(name, counts, &changes, 0);
         let bytes = everything.as_ref().map_or(0, |f| f.len() as u64);
-        Some(Announcement { room: name.clone(), members, changes, oldest, everything, tailored: HashMap::new(), bytes })
+        Some(Announcement { room: name.clone(), counts, changes, oldest, everything, tailored: HashMap::new(), bytes })
     }
+}
+
+/// The counts an announcement carries, and when the watching count last moved.
+#[derive(Clone, Copy)]
+struct Counts {
+    members: u32,
+    watching: u32,
+    watching_changed: Option<u64>,
 }
 
 /// One announcement of a room's changes: the frame each member gets, made once per kind.
 pub(super) struct Announcement {
     room: RoomName,
-    members: u32,
+    counts: Counts,
     changes: BTreeMap<Username, (bool, u64)>,
     /// The oldest change announced: members who joined before it get `everything`.
     oldest: u64,
@@ -102,7 +111,7 @@ impl Announcement {
         if self.tailored.len() >= TAILORED_MAX {
             return self.everything.clone();
         }
-        let frame = frame(&self.room, self.members, &self.changes, seen);
+        let frame = frame(&self.room, self.counts, &self.changes, seen);
         self.bytes += frame.as_ref().map_or(0, |f| f.len() as u64);
         self.tailored.insert(seen, frame.clone());
         frame
@@ -117,7 +126,7 @@ impl Announcement {
 /// The `presence` message of the changes numbered after `seen`; `None` if there are none.
 fn frame(
     room: &RoomName,
-    members: u32,
+    counts: Counts,
     changes: &BTreeMap<Username, (bool, u64)>,
     seen: u64,
 ) -> Option<Arc<Utf8Bytes>> {
@@ -131,9 +140,11 @@ fn frame(
             }
         }
     }
-    if joined.is_empty() && left.is_empty() {
+    let watching_moved = counts.watching_changed.is_some_and(|n| n > seen);
+    if joined.is_empty() && left.is_empty() && !watching_moved {
         return None;
     }
-    let msg = ServerMsg::Presence { room: room.clone(), joined, left, members };
+    let Counts { members, watching, .. } = counts;
+    let msg = ServerMsg::Presence { room: room.clone(), joined, left, members, watching };
     Some(Arc::new(Utf8Bytes::from(encode_server(&msg))))
 }

@@ -153,7 +153,14 @@ impl HubTask {
         Ok(history)
     }
 
-    fn register(&mut self, conn: ConnId, room: RoomName, username: Username, history: History, client: ClientHandle) {
+    fn register(
+        &mut self,
+        conn: ConnId,
+        room: RoomName,
+        username: Option<Username>,
+        history: History,
+        client: ClientHandle,
+    ) {
         // A second join of the same room (a new name) replaces the first.
         self.remove(conn, &room);
         self.connections.joined(conn, room.clone());
@@ -169,15 +176,16 @@ impl HubTask {
     }
 
     /// Relays that a member is typing to the room's other members, at most once per
-    /// [`TYPING_RELAY_MIN`]; `NotJoined` if the connection is not in the room.
+    /// [`TYPING_RELAY_MIN`]; `NotJoined` if the connection is not in the room, `NameRequired`
+    /// if it watches.
     fn typing(&mut self, conn: ConnId, room: RoomName) -> Result<(), HubError> {
         let member = self.rooms.get_mut(&room).and_then(|r| r.members.get_mut(&conn)).ok_or(HubError::NotJoined)?;
+        let username = member.username.clone().ok_or(HubError::NameRequired)?;
         let now = Instant::now();
         if member.last_typing.is_some_and(|last| now.duration_since(last) < TYPING_RELAY_MIN) {
             return Ok(());
         }
         member.last_typing = Some(now);
-        let username = member.username.clone();
         self.broadcast(&room, &ServerMsg::Typing { room: room.clone(), username }, None, Some(conn));
         Ok(())
     }
@@ -189,11 +197,12 @@ impl HubTask {
         let Some(entry) = self.rooms.get_mut(room) else { return };
         let seen = entry.change_count();
         let present = entry.people.keys().cloned().collect();
-        let members = entry.count();
+        let (members, watching) = (entry.count(), entry.watching());
         let Some(member) = entry.members.get_mut(&conn) else { return };
         let held = member.held.take().unwrap_or_default();
         member.seen = seen;
-        let joined = ServerMsg::Joined { room: room.clone(), history: Vec::new(), members, present, truncated };
+        let joined =
+            ServerMsg::Joined { room: room.clone(), history: Vec::new(), members, present, watching, truncated };
         let mut failed = Vec::new();
         let joined = Arc::new(Utf8Bytes::from(with_history(&encode_server(&joined), &history)));
         if queue_to(&self.metrics, conn, member, joined, None, &mut failed) {
@@ -214,7 +223,8 @@ impl HubTask {
 
     /// Stores the batch in one transaction, then broadcasts each new post and answers each
     /// sender, in arrival order. A post from a connection not in its room is refused
-    /// (`NotJoined`); the others are stored under the name their connection joined with. A
+    /// (`NotJoined`), one from a watcher `NameRequired`; the others are stored under the name
+    /// their connection joined with. A
     /// failed transaction fails every post in it: none is stored.
     #[tracing::instrument(level = "debug", skip_all, fields(posts = batch.len()))]
     async fn post_batch(&mut self, batch: Vec<PostRequest>) {
@@ -223,9 +233,16 @@ impl HubTask {
         let mut replies = Vec::with_capacity(batch.len());
         for PostRequest { conn, post, reply } in batch {
             let member = self.rooms.get(&post.room).and_then(|r| r.members.get(&conn));
-            let Some(username) = member.map(|m| m.username.clone()) else {
-                let _ = reply.send(Err(HubError::NotJoined));
-                continue;
+            let username = match member.map(|m| m.username.clone()) {
+                Some(Some(username)) => username,
+                Some(None) => {
+                    let _ = reply.send(Err(HubError::NameRequired));
+                    continue;
+                }
+                None => {
+                    let _ = reply.send(Err(HubError::NotJoined));
+                    continue;
+                }
             };
             posts.push(PostToInsert { room: post.room, client_id: post.client_id, username, text: post.text });
             replies.push(reply);

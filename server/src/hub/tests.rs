@@ -14,8 +14,10 @@ async fn hub() -> (Hub, tempfile::TempDir) {
     (Hub::spawn(store, Metrics::default()), dir)
 }
 
+/// A join as `username`, or watching when it is empty.
 fn request(room: &str, username: &str) -> JoinRequest {
-    JoinRequest { room: room.parse().unwrap(), username: username.parse().unwrap(), since: None }
+    let username = (!username.is_empty()).then(|| username.parse().unwrap());
+    JoinRequest { room: room.parse().unwrap(), username, since: None }
 }
 
 /// A connection that may be in `max_rooms` rooms, with the queue its frames go to.
@@ -26,6 +28,15 @@ fn connect(hub: &Hub, max_rooms: usize) -> (Member, Queue) {
 
 async fn join(member: &Member, room: &str, username: &str) {
     member.join(request(room, username)).await.unwrap().complete().await.unwrap();
+}
+
+/// The next `presence` in the queue: who arrived, people, watching.
+async fn next_presence(queue: &mut Queue) -> (Vec<app::domain::Username>, u32, u32) {
+    loop {
+        if let ServerMsg::Presence { joined, members, watching, .. } = next(queue).await {
+            return (joined, members, watching);
+        }
+    }
 }
 
 /// The next message in the queue, within a few presence windows.
@@ -98,4 +109,29 @@ async fn a_connection_is_held_to_its_rooms_but_a_rename_is_not_another_room() {
     join(&ann, "blue", "anne").await;
     ann.leave("red".parse().unwrap()).await.unwrap().into_result().await.unwrap();
     join(&ann, "green", "ann").await;
+}
+
+#[tokio::test]
+async fn a_watcher_is_counted_not_listed_may_not_post_or_type_and_may_take_a_name() {
+    let (hub, _dir) = hub().await;
+    let (ann, mut ann_queue) = connect(&hub, 8);
+    join(&ann, "red", "ann").await;
+    let (eve, mut eve_queue) = connect(&hub, 8);
+    join(&eve, "red", "").await;
+    let ServerMsg::Joined { present, members, watching, .. } = next(&mut eve_queue).await else { panic!() };
+    assert_eq!((present.len(), members, watching), (1, 1, 1), "ann listed, eve counted as watching");
+    let presence = next_presence(&mut ann_queue).await;
+    assert_eq!(presence, (vec![], 1, 1), "ann hears one more watching, no new name");
+
+    let post = NewPost { room: "red".parse().unwrap(), client_id: "w1".parse().unwrap(), text: "hi".parse().unwrap() };
+    let refused = eve.post(post.clone()).await.unwrap().into_result().await;
+    assert!(matches!(refused, Err(HubError::NameRequired)), "{refused:?}");
+    let typing = eve.typing("red".parse().unwrap()).await.unwrap().into_result().await;
+    assert!(matches!(typing, Err(HubError::NameRequired)), "{typing:?}");
+
+    join(&eve, "red", "eve").await;
+    let stored = eve.post(post).await.unwrap().into_result().await.unwrap();
+    assert_eq!(stored.username.as_str(), "eve", "a watcher that took a name posts under it");
+    let presence = next_presence(&mut ann_queue).await;
+    assert_eq!(presence, (vec!["eve".parse().unwrap()], 2, 0), "eve listed, nobody watching");
 }

@@ -29,7 +29,7 @@ async fn writer(port: u16, writer: usize, count: usize, acked: Arc<Mutex<HashMap
     let Ok((mut ws, _)) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await else { return };
     let join = ClientMsg::Join {
         room: "crash".parse().unwrap(),
-        username: format!("writer{writer}").parse().unwrap(),
+        username: Some(format!("writer{writer}").parse().unwrap()),
         since: None,
     };
     if ws.send(Message::text(serde_json::to_string(&join).unwrap())).await.is_err() {

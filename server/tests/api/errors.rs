@@ -22,7 +22,7 @@ async fn malformed_input_gets_a_typed_error_and_the_socket_keeps_working() {
     assert_eq!(code(client.recv().await), ErrorCode::UnknownType);
     client.send_text(r#"{"type":"join","room":"Not A Slug","username":"al"}"#).await;
     assert_eq!(code(client.recv().await), ErrorCode::InvalidRoom);
-    client.send_text(r#"{"type":"join","room":"lobby"}"#).await;
+    client.send_text(r#"{"type":"join","username":"al"}"#).await;
     assert_eq!(code(client.recv().await), ErrorCode::InvalidMessage);
     client.send_raw(Message::binary(vec![1, 2, 3])).await.unwrap();
     assert_eq!(code(client.recv().await), ErrorCode::BinaryNotSupported);

@@ -5,19 +5,19 @@ use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use std::time::Duration;
 
 /// Reads Server-Sent Events from a streaming response.
-struct SseReader {
+pub(crate) struct SseReader {
     response: reqwest::Response,
     buffer: String,
 }
 
 /// One SSE event: its `id:` line, if any, and its data as a server message.
-struct SseEvent {
-    id: Option<String>,
-    msg: ServerMsg,
+pub(crate) struct SseEvent {
+    pub(crate) id: Option<String>,
+    pub(crate) msg: ServerMsg,
 }
 
 impl SseReader {
-    async fn open(app: &TestApp, query: &str, last_event_id: Option<&str>) -> Self {
+    pub(crate) async fn open(app: &TestApp, query: &str, last_event_id: Option<&str>) -> Self {
         let mut request = reqwest::Client::new().get(app.http_url(&format!("/x/sse{query}")));
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
@@ -27,7 +27,7 @@ impl SseReader {
         Self { response, buffer: String::new() }
     }
 
-    async fn next(&mut self) -> SseEvent {
+    pub(crate) async fn next(&mut self) -> SseEvent {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
@@ -51,7 +51,7 @@ impl SseReader {
         }
     }
 
-    async fn next_post(&mut self) -> (Option<String>, u64) {
+    pub(crate) async fn next_post(&mut self) -> (Option<String>, u64) {
         loop {
             let event = self.next().await;
             if let ServerMsg::Post(post) = event.msg {
@@ -61,7 +61,7 @@ impl SseReader {
     }
 }
 
-async fn send(app: &TestApp, session: &str, msg: &ClientMsg) -> (u16, Vec<ServerMsg>) {
+pub(crate) async fn send(app: &TestApp, session: &str, msg: &ClientMsg) -> (u16, Vec<ServerMsg>) {
     let response = reqwest::Client::new()
         .post(app.http_url(&format!("/x/send?session={session}")))
         .body(serde_json::to_string(msg).unwrap())
@@ -72,14 +72,14 @@ async fn send(app: &TestApp, session: &str, msg: &ClientMsg) -> (u16, Vec<Server
     (status, serde_json::from_str(&response.text().await.unwrap()).unwrap())
 }
 
-async fn poll(app: &TestApp, session: Option<&str>) -> Vec<ServerMsg> {
+pub(crate) async fn poll(app: &TestApp, session: Option<&str>) -> Vec<ServerMsg> {
     let query = session.map(|s| format!("?session={s}")).unwrap_or_default();
     let response = reqwest::get(app.http_url(&format!("/x/poll{query}"))).await.unwrap();
     assert_eq!(response.status(), 200);
     serde_json::from_str(&response.text().await.unwrap()).unwrap()
 }
 
-fn session_of(msg: &ServerMsg) -> String {
+pub(crate) fn session_of(msg: &ServerMsg) -> String {
     match msg {
         ServerMsg::Hello { session: Some(s), .. } => s.clone(),
         other => panic!("expected hello with a session, got {other:?}"),
@@ -134,7 +134,7 @@ async fn long_polling_carries_the_websocket_sequence() {
     let (_, answer) = send(
         &app,
         &session,
-        &ClientMsg::Join { room: "lobby".parse().unwrap(), username: "poller".parse().unwrap(), since: None },
+        &ClientMsg::Join { room: "lobby".parse().unwrap(), username: Some("poller".parse().unwrap()), since: None },
     )
     .await;
     assert!(answer.is_empty(), "joined arrives by poll");
@@ -166,7 +166,7 @@ async fn a_poll_waits_for_news_and_an_unknown_session_is_refused() {
     send(
         &app,
         &session,
-        &ClientMsg::Join { room: "lobby".parse().unwrap(), username: "poller".parse().unwrap(), since: None },
+        &ClientMsg::Join { room: "lobby".parse().unwrap(), username: Some("poller".parse().unwrap()), since: None },
     )
     .await;
     poll(&app, Some(&session)).await; // joined

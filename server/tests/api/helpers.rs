@@ -166,7 +166,7 @@ impl Client {
     pub async fn join(&mut self, room: &str, user: &str, since: Option<u64>) -> (Vec<app::protocol::Post>, u32) {
         self.send(&ClientMsg::Join {
             room: room.parse().unwrap(),
-            username: app::domain::Username::parse(user).unwrap(),
+            username: Some(app::domain::Username::parse(user).unwrap()),
             since,
         })
         .await;

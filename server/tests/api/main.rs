@@ -26,3 +26,4 @@ mod stall;
 mod store_health;
 mod store_pools;
 mod wall;
+mod watching;

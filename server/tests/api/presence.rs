@@ -12,11 +12,17 @@ fn name(n: &str) -> Username {
 
 fn presence(joined: &[&str], left: &[&str], members: u32) -> ServerMsg {
     let names = |list: &[&str]| list.iter().map(|n| name(n)).collect();
-    ServerMsg::Presence { room: "lobby".parse().unwrap(), joined: names(joined), left: names(left), members }
+    ServerMsg::Presence {
+        room: "lobby".parse().unwrap(),
+        joined: names(joined),
+        left: names(left),
+        members,
+        watching: 0,
+    }
 }
 
 async fn joined_present(client: &mut crate::helpers::Client, room: &str, user: &str) -> Vec<Username> {
-    client.send(&ClientMsg::Join { room: room.parse().unwrap(), username: name(user), since: None }).await;
+    client.send(&ClientMsg::Join { room: room.parse().unwrap(), username: Some(name(user)), since: None }).await;
     match client.recv().await {
         ServerMsg::Joined { present, members, .. } => {
             assert_eq!(members as usize, present.len());

@@ -1,5 +1,6 @@
-//! The wall's browser half: starts the room's connection once a username is known, shows its
-//! events in the page's [`WallState`], runs the page's clock, and fetches older posts.
+//! The wall's browser half: starts the room's connection (watching until a username is
+//! known, then under it), shows its events in the page's [`WallState`], runs the page's
+//! clock, and fetches older posts.
 
 use crate::api::get_history;
 use crate::client::now_ms;
@@ -30,8 +31,9 @@ pub fn start(room: RoomName, state: WallState, since: Option<u64>) -> WallHandle
     let user = use_current_user();
     let socket = RwSignal::new(None::<RoomSocket>);
     let handle = WallHandle { room: StoredValue::new(room.clone()), state, socket };
+    // Effects run only in the browser, after hydration: by then the saved name is read.
     Effect::new(move |_| {
-        let Some(name) = user.0.get() else { return };
+        let name = user.0.get();
         if let Some(existing) = socket.get_untracked() {
             existing.send(Command::Rename(name));
             return;

@@ -66,9 +66,12 @@ fn pending_follows_the_outbox_and_a_refused_post_stays_shown_as_failed() {
 #[test]
 fn presence_shows_the_list_and_a_notice_per_change() {
     let (_owner, state) = wall(page(vec![], false));
-    state.apply(Event::Presence { present: names(&["al", "bo"]), arrived: vec![], left: vec![] }, 0);
+    state.apply(Event::Presence { present: names(&["al", "bo"]), watching: 3, arrived: vec![], left: vec![] }, 0);
     assert!(state.notices.get_untracked().is_empty(), "joining shows the list, not who arrived");
-    state.apply(Event::Presence { present: names(&["al", "cy"]), arrived: names(&["cy"]), left: names(&["bo"]) }, 0);
+    state.apply(
+        Event::Presence { present: names(&["al", "cy"]), watching: 2, arrived: names(&["cy"]), left: names(&["bo"]) },
+        0,
+    );
     assert_eq!(state.present.get_untracked(), Some(names(&["al", "cy"])));
     let notices: Vec<(String, bool)> =
         state.notices.get_untracked().into_iter().map(|n| (n.username, n.joined)).collect();

@@ -10,7 +10,7 @@ fn hello(per_sec: u32, burst: u32) -> ServerMsg {
 
 #[test]
 fn a_burst_of_posts_goes_at_the_pace_the_server_advertised() {
-    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    let mut c = RoomClient::new(room(), Some(name("al")), None, Vec::new());
     let _ = c.on_open(0);
     let _ = c.on_message(hello(20, 40), 0);
     for i in 0..100 {
@@ -34,7 +34,7 @@ fn a_burst_of_posts_goes_at_the_pace_the_server_advertised() {
 
 #[test]
 fn typing_gives_way_when_the_rate_is_spent_and_a_server_without_limits_is_not_paced() {
-    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    let mut c = RoomClient::new(room(), Some(name("al")), None, Vec::new());
     let _ = c.on_open(0);
     let _ = c.on_message(hello(1, 2), 0);
     let _ = c.on_message(joined(vec![], &[]), 0);
@@ -60,7 +60,7 @@ fn a_post_waiting_to_be_retried_is_not_overtaken_by_a_newer_one() {
 
 #[test]
 fn a_rate_of_zero_is_no_limit_at_all() {
-    let mut c = RoomClient::new(room(), name("al"), None, Vec::new());
+    let mut c = RoomClient::new(room(), Some(name("al")), None, Vec::new());
     let _ = c.on_open(0);
     let _ = c.on_message(hello(0, 0), 0);
     let _ = c.on_message(joined(vec![], &[]), 0);
