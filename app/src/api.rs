@@ -75,3 +75,11 @@ pub async fn list_rooms() -> Result<Vec<RoomSummary>, ServerFnError> {
     let data = backend::wall_data()?;
     data.rooms().await.map_err(|e| ServerFnError::new(e.to_string()))
 }
+
+/// The room's public address (`http://host/r/room`), as the browser asking reached the server.
+#[server]
+pub async fn get_room_url(room: String) -> Result<String, ServerFnError> {
+    let room = crate::domain::RoomName::parse(&room).map_err(|e| ServerFnError::new(e.to_string()))?;
+    let headers: http::HeaderMap = leptos_axum::extract().await?;
+    Ok(crate::address::room_url(&headers, &room))
+}

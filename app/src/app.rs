@@ -5,12 +5,14 @@ use crate::pages::{
     home::HomePage,
     lazy::{InspectRoute, LabRoute, SpeedRoute, StatsRoute},
     not_found::NotFound,
+    projector::ProjectorPage,
     room::RoomPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
+    hooks::use_location,
     path, Lazy, SsrMode,
 };
 
@@ -50,6 +52,36 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/wallsocket.css"/>
         <Title text="wallsocket"/>
         <Router>
+            <TopBar/>
+            <main class="content">
+                <Routes fallback=NotFound>
+                    // Async: the HTML is sent once the data is in it, so it reads without JavaScript.
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/r/:room") view=RoomPage ssr=SsrMode::Async/>
+                    <Route path=path!("/r/:room/wall") view=ProjectorPage ssr=SsrMode::Async/>
+                    // The lessons load on demand (see pages/lazy.rs).
+                    <Route path=path!("/speed") view={Lazy::<SpeedRoute>::new()}/>
+                    <Route path=path!("/lab") view={Lazy::<LabRoute>::new()}/>
+                    <Route path=path!("/inspect") view={Lazy::<InspectRoute>::new()}/>
+                    <Route path=path!("/stats") view={Lazy::<StatsRoute>::new()}/>
+                </Routes>
+            </main>
+            <Footer/>
+        </Router>
+    }
+}
+
+/// True on the projector page (`/r/{room}/wall`), which shows no navigation.
+fn on_projector() -> impl Fn() -> bool + Copy + Send + Sync + 'static {
+    let location = use_location();
+    move || location.pathname.with(|path| path.starts_with("/r/") && path.ends_with("/wall"))
+}
+
+#[component]
+fn TopBar() -> impl IntoView {
+    let bare = on_projector();
+    view! {
+        <Show when=move || !bare()>
             <header class="topbar">
                 <A href="/" attr:class="brand">
                     <span class="brand-mark">"◧"</span>
@@ -64,21 +96,18 @@ pub fn App() -> impl IntoView {
                 </nav>
                 <UsernameField/>
             </header>
-            <main class="content">
-                <Routes fallback=NotFound>
-                    // Async: the HTML is sent once the data is in it, so it reads without JavaScript.
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/r/:room") view=RoomPage ssr=SsrMode::Async/>
-                    // The lessons load on demand (see pages/lazy.rs).
-                    <Route path=path!("/speed") view={Lazy::<SpeedRoute>::new()}/>
-                    <Route path=path!("/lab") view={Lazy::<LabRoute>::new()}/>
-                    <Route path=path!("/inspect") view={Lazy::<InspectRoute>::new()}/>
-                    <Route path=path!("/stats") view={Lazy::<StatsRoute>::new()}/>
-                </Routes>
-            </main>
+        </Show>
+    }
+}
+
+#[component]
+fn Footer() -> impl IntoView {
+    let bare = on_projector();
+    view! {
+        <Show when=move || !bare()>
             <footer class="footer muted">
                 "wallsocket — real-time rooms over WebSockets. Native clients: see docs/PROTOCOL.md."
             </footer>
-        </Router>
+        </Show>
     }
 }

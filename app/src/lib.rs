@@ -7,6 +7,7 @@
 //! - `protocol.rs` — every WebSocket message, error code and close code; `decode_client`.
 //! - `domain.rs` — validated types (`Username`, `RoomName`, `PostText`, `ClientId`).
 //! - `api.rs` — server functions for the pages, and the `WallData` trait the server implements.
+//! - `address.rs` — a room's public address from the request's `Host` (server only).
 //! - `app.rs` — the HTML shell, router and page frame.
 //! - `error.rs` — `AppError` (what can make a page fail, with its HTTP status) and the one
 //!   `ErrorPage` every error shows.
@@ -30,6 +31,8 @@
 // With lazy routes the browser build's view types nest past rustc's default depth of 128.
 #![recursion_limit = "256"]
 
+#[cfg(feature = "ssr")]
+pub mod address;
 pub mod api;
 pub mod app;
 #[cfg(feature = "hydrate")]

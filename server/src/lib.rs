@@ -28,6 +28,7 @@
 //! - `store.rs` — SQLite storage with embedded migrations (`migrations/`).
 //! - `wall_data.rs` — what the pages' server functions read.
 //! - `page_cache.rs` — room pages rendered once per second or per new post, not per request.
+//! - `qr.rs` — `GET /r/{room}/qr.svg`: the room's address as a QR code, for the projector.
 //! - `telemetry.rs` — logging.
 
 pub mod config;
@@ -40,6 +41,7 @@ pub mod linger;
 pub mod metrics;
 pub mod origin;
 pub mod page_cache;
+pub mod qr;
 pub mod queue;
 pub mod routes;
 pub mod serve;

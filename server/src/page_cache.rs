@@ -7,9 +7,10 @@
 //! Content-Security-Policy: Leptos marks its scripts with a per-response nonce, which a
 //! policy relying on it must not see reused.
 //!
-//! Pages are keyed on their path plus only the query parameters that change what is
-//! rendered ([`PAGE_QUERY_KEYS`]; room pages read none today), so `?x=1`, `?x=2`… share one
-//! page instead of each costing a render. Hits and misses are counted in `/metrics`.
+//! Pages are keyed on the host asked for (the projector page prints it), their path, and
+//! only the query parameters that change what is rendered ([`PAGE_QUERY_KEYS`]; room pages
+//! read none today), so `?x=1`, `?x=2`… share one page instead of each costing a render.
+//! Hits and misses are counted in `/metrics`.
 
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -80,7 +81,7 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
     if cache.fresh_for.is_zero() || request.method() != Method::GET || !request.uri().path().starts_with("/r/") {
         return next.run(request).await;
     }
-    let key = cache_key(request.uri());
+    let key = cache_key(request.headers(), request.uri());
     // Read before rendering: a post stored meanwhile makes this page stale, not the next.
     let version = cache.store.version();
     if let Some(response) = cache.get(&key, version) {
@@ -108,9 +109,16 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
     Response::from_parts(parts, Body::from(body))
 }
 
-/// The path, plus the query parameters among [`PAGE_QUERY_KEYS`] in a fixed order: requests
-/// that render the same page share a key.
-fn cache_key(uri: &axum::http::Uri) -> String {
+/// The host asked for (the projector page prints the room's address), the path, and the
+/// query parameters among [`PAGE_QUERY_KEYS`] in a fixed order: requests that render the
+/// same page share a key.
+fn cache_key(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    let host = headers.get(header::HOST).map_or(&b""[..], |h| h.as_bytes());
+    let proto = headers.get("x-forwarded-proto").map_or(&b""[..], |h| h.as_bytes());
+    format!("{} {} {}", String::from_utf8_lossy(proto), String::from_utf8_lossy(host), path_key(uri))
+}
+
+fn path_key(uri: &axum::http::Uri) -> String {
     let mut kept: Vec<&str> = uri
         .query()
         .unwrap_or("")
@@ -126,14 +134,26 @@ fn cache_key(uri: &axum::http::Uri) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::cache_key;
+    use super::{cache_key, path_key};
+    use axum::http::HeaderMap;
 
     #[test]
     fn the_key_is_the_path_without_unread_query_parameters() {
-        let key = |uri: &str| cache_key(&uri.parse().unwrap());
+        let key = |uri: &str| path_key(&uri.parse().unwrap());
         assert_eq!(key("/r/lobby"), "/r/lobby");
         assert_eq!(key("/r/lobby?x=1"), "/r/lobby");
         assert_eq!(key("/r/lobby?utm_source=a&x=2"), "/r/lobby");
         assert_ne!(key("/r/lobby"), key("/r/other"));
+    }
+
+    #[test]
+    fn pages_asked_of_different_hosts_are_kept_apart() {
+        let key = |host: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("host", host.parse().unwrap());
+            cache_key(&headers, &"/r/lobby/wall".parse().unwrap())
+        };
+        assert_eq!(key("a.example"), key("a.example"));
+        assert_ne!(key("a.example"), key("b.example"), "the projector page prints the host");
     }
 }

@@ -75,6 +75,8 @@ pub fn router(state: RouterState) -> Router {
         .route("/x/send", post(fallback::send).layer(DefaultBodyLimit::max(limits.max_body)))
         .route("/health", get(ws::health))
         .route("/metrics", get(ws::metrics))
+        // The projector page's QR code of the room's address.
+        .route("/r/{room}/qr.svg", get(crate::qr::room_qr))
         // The pages and their server functions; anything else is a file or the 404 page.
         .leptos_routes_with_context(&state, PAGES.clone(), move || provide_context(data.clone()), move || {
             shell(options.clone())

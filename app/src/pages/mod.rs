@@ -5,6 +5,7 @@ pub mod inspect;
 pub mod lab;
 pub mod lazy;
 pub mod not_found;
+pub mod projector;
 pub mod room;
 pub mod speed;
 pub mod stats;

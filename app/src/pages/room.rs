@@ -53,7 +53,7 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
     // An empty page holds the whole room (nothing older): resume from its start, so posts made
     // before a name is chosen are replayed too, not just the latest page of them.
     let since = Some(page.posts.last().map_or(0, |p| p.seq));
-    let wall = browser::start(room.clone(), state, since);
+    let wall = live::start(room.clone(), state, since, user.0.into());
     let on_send = Callback::new(move |text: PostText| wall.post(text));
     let on_retry = Callback::new(move |_| wall.retry_now());
     let on_typing = Callback::new(move |_| wall.typing());
@@ -156,10 +156,13 @@ fn PendingItem(pending: Pending) -> impl IntoView {
     }
 }
 
-// The page's browser half, and its inert twin for the server's render.
+// The wall's browser half (the projector page's too), and its inert twin for the server's
+// render.
 #[cfg(feature = "hydrate")]
-mod browser;
+pub(super) mod browser;
 #[cfg(not(feature = "hydrate"))]
-mod inert;
+pub(super) mod inert;
+#[cfg(feature = "hydrate")]
+pub(super) use browser as live;
 #[cfg(not(feature = "hydrate"))]
-use inert as browser;
+pub(super) use inert as live;

@@ -41,15 +41,24 @@ pub struct WallState {
     pub notice: RwSignal<Option<String>>,
     /// The clock relative times are shown against: the server's at first, then the browser's.
     pub now_ms: RwSignal<i64>,
+    /// Most posts held: older ones leave as new ones come (the projector runs all day).
+    keep: usize,
 }
 
 // `apply`, `add_older` and the typing clock serve the browser build (and the unit tests).
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 impl WallState {
-    /// The state of a wall showing `page`, the newest posts the server rendered.
+    /// The state of a wall showing `page`, the newest posts the server rendered, and every
+    /// post after it.
     pub fn seeded(page: &HistoryPage) -> Self {
+        Self::seeded_keeping(page, usize::MAX)
+    }
+
+    /// The state of a wall showing at most the `keep` newest posts, from `page` on.
+    pub fn seeded_keeping(page: &HistoryPage, keep: usize) -> Self {
+        let newest = page.posts.iter().rev().take(keep);
         Self {
-            posts: RwSignal::new(page.posts.iter().map(|p| (p.seq, p.clone())).collect()),
+            posts: RwSignal::new(newest.map(|p| (p.seq, p.clone())).collect()),
             pending: RwSignal::new(Vec::new()),
             present: RwSignal::new(None),
             watching: RwSignal::new(0),
@@ -58,6 +67,7 @@ impl WallState {
             has_older: RwSignal::new(page.has_older),
             notice: RwSignal::new(None),
             now_ms: RwSignal::new(page.now_ms),
+            keep,
         }
     }
 
@@ -94,7 +104,13 @@ impl WallState {
             Event::Live => self.notice.set(None),
             Event::Posts(posts) => {
                 self.typing.update(|t| posts.iter().for_each(|p| _ = t.remove(&p.username)));
-                self.posts.update(|all| all.extend(posts.into_iter().map(|p| (p.seq, p))));
+                let keep = self.keep;
+                self.posts.update(|all| {
+                    all.extend(posts.into_iter().map(|p| (p.seq, p)));
+                    while all.len() > keep {
+                        all.pop_first();
+                    }
+                });
             }
             Event::Presence { present, watching, arrived, left } => {
                 self.present.set(Some(present));

@@ -18,6 +18,7 @@ mod pages;
 mod persistence;
 mod presence;
 mod process;
+mod projector;
 mod replay;
 mod resume;
 mod room_page_cache;

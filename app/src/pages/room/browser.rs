@@ -5,8 +5,7 @@
 use crate::api::get_history;
 use crate::client::now_ms;
 use crate::client::socket::{Command, RoomSocket};
-use crate::components::username::use_current_user;
-use crate::domain::{PostText, RoomName};
+use crate::domain::{PostText, RoomName, Username};
 use crate::pages::wall_state::WallState;
 use crate::room_client::{ConnState, Event};
 use futures::StreamExt;
@@ -26,14 +25,14 @@ pub struct WallHandle {
     socket: RwSignal<Option<RoomSocket>>,
 }
 
-/// Starts the wall's live half for a page that shows every post up to `since`.
-pub fn start(room: RoomName, state: WallState, since: Option<u64>) -> WallHandle {
-    let user = use_current_user();
+/// Starts the wall's live half for a page that shows every post up to `since`, under the
+/// name `user` holds (watching while it holds none).
+pub fn start(room: RoomName, state: WallState, since: Option<u64>, user: Signal<Option<Username>>) -> WallHandle {
     let socket = RwSignal::new(None::<RoomSocket>);
     let handle = WallHandle { room: StoredValue::new(room.clone()), state, socket };
     // Effects run only in the browser, after hydration: by then the saved name is read.
     Effect::new(move |_| {
-        let name = user.0.get();
+        let name = user.get();
         if let Some(existing) = socket.get_untracked() {
             existing.send(Command::Rename(name));
             return;

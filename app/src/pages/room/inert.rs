@@ -1,6 +1,6 @@
 //! The wall's browser half as the server renders it: no connection, nothing to do.
 
-use crate::domain::{PostText, RoomName};
+use crate::domain::{PostText, RoomName, Username};
 use crate::pages::wall_state::WallState;
 use crate::room_client::ConnState;
 use leptos::prelude::*;
@@ -8,7 +8,7 @@ use leptos::prelude::*;
 #[derive(Clone, Copy)]
 pub struct WallHandle;
 
-pub fn start(_: RoomName, _: WallState, _: Option<u64>) -> WallHandle {
+pub fn start(_: RoomName, _: WallState, _: Option<u64>, _: Signal<Option<Username>>) -> WallHandle {
     WallHandle
 }
 

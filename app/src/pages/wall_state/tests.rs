@@ -98,3 +98,17 @@ fn a_notice_shows_until_the_room_answers_again() {
     state.apply(Event::Live, 0);
     assert_eq!(state.notice.get_untracked(), None);
 }
+
+#[test]
+fn a_wall_keeping_n_posts_holds_the_newest_n_however_many_arrive() {
+    let owner = Owner::new();
+    owner.set();
+    let state = WallState::seeded_keeping(&page((1..=5).map(post).collect(), false), 3);
+    assert_eq!(seqs(&state), [5, 4, 3], "seeded with the newest three");
+    for seq in 6..=2_000 {
+        state.apply(Event::Posts(vec![post(seq)]), 0);
+    }
+    assert_eq!(seqs(&state), [2_000, 1_999, 1_998]);
+    state.apply(Event::Posts((2_001..=2_010).map(post).collect()), 0);
+    assert_eq!(seqs(&state), [2_010, 2_009, 2_008], "a batch is cut too");
+}
