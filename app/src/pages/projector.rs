@@ -9,7 +9,7 @@ use super::wall_state::WallState;
 use crate::api::{get_history, get_room_url, HistoryPage};
 use crate::domain::RoomName;
 use crate::error::{AppError, ErrorPage};
-use crate::pages::room::watching_label;
+use crate::pages::room::presence_line;
 use crate::protocol::Post;
 use crate::room_client::ConnState;
 use leptos::prelude::*;
@@ -62,7 +62,10 @@ fn LiveProjector(room: RoomName, page: HistoryPage, url: String) -> impl IntoVie
     let wall = live::start(room.clone(), state, since, Signal::stored(None));
     let conn = wall.conn();
     let posts = Memo::new(move |_| state.posts_newest_first());
-    let short_url = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest).to_owned();
+    let short_url = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    // Where a long address may wrap: before its path, never inside the host.
+    let (host, path) = short_url.split_once('/').map_or((short_url, String::new()), |(h, p)| (h, format!("/{p}")));
+    let host = host.to_owned();
     let qr_src = format!("/r/{room}/qr.svg");
     let qr_alt = format!("QR code of {url}");
     view! {
@@ -70,7 +73,10 @@ fn LiveProjector(room: RoomName, page: HistoryPage, url: String) -> impl IntoVie
             <header class="projector-head">
                 <h1 class="projector-room">"#" {room.to_string()}</h1>
                 <p class="projector-counts" data-testid="projector-counts">
-                    {move || counts(state.present.with(|p| p.as_ref().map(Vec::len)), state.watching.get())}
+                    {move || {
+                        let people = state.present.with(|p| p.as_ref().map(Vec::len));
+                        presence_line(people, state.watching.get(), "here", "here")
+                    }}
                 </p>
                 <p class="projector-conn" data-testid="projector-conn" role="status" aria-live="polite">
                     {move || conn_hint(conn.get())}
@@ -85,8 +91,9 @@ fn LiveProjector(room: RoomName, page: HistoryPage, url: String) -> impl IntoVie
                 <p class="projector-empty">"Nothing posted yet: be the first!"</p>
             </Show>
             <aside class="projector-join">
+                <p class="projector-scan">"Scan to join"</p>
                 <img class="projector-qr" data-testid="projector-qr" src=qr_src alt=qr_alt width="240" height="240"/>
-                <p class="projector-url" data-testid="projector-url">{short_url}</p>
+                <p class="projector-url" data-testid="projector-url">{host}<wbr/>{path}</p>
             </aside>
         </section>
     }
@@ -99,14 +106,6 @@ fn ProjectorPost(post: Post) -> impl IntoView {
             <span class="projector-author">{post.username.to_string()}</span>
             <p class="projector-text">{post.text.to_string()}</p>
         </li>
-    }
-}
-
-/// "3 here · 12 watching", once the room has said.
-fn counts(people: Option<usize>, watching: u32) -> String {
-    match people {
-        Some(people) => format!("{people} here{}", watching_label(watching, " · ")),
-        None => String::new(),
     }
 }
 

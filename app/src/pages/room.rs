@@ -66,11 +66,11 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
             <header class="wall-header">
                 <div>
                     <h1 class="room-title">"#" {room.to_string()}</h1>
-                    <p class="muted">
-                        <span data-testid="members">
-                            {move || people_here(state.present.with(|p| p.as_ref().map(Vec::len)))}
-                        </span>
-                        <span data-testid="watching">{move || watching_label(state.watching.get(), " · ")}</span>
+                    <p class="muted" data-testid="members">
+                        {move || {
+                            let people = state.present.with(|p| p.as_ref().map(Vec::len));
+                            presence_line(people, state.watching.get(), "person here", "people here")
+                        }}
                     </p>
                 </div>
                 <Badge state=wall.conn() on_retry/>
@@ -124,21 +124,21 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
     }
 }
 
-/// "3 people here", once the room has said who is.
-fn people_here(count: Option<usize>) -> String {
-    match count {
-        Some(1) => "1 person here".to_owned(),
-        Some(n) => format!("{n} people here"),
-        None => "\u{a0}".to_owned(),
+/// "3 people here · 12 watching" (or "… 1 person here", "12 watching"), once the room has
+/// said who is; `one` and `many` say what a count of people is.
+pub fn presence_line(people: Option<usize>, watching: u32, one: &str, many: &str) -> String {
+    let Some(people) = people else { return "\u{a0}".to_owned() };
+    let people = match people {
+        0 => None,
+        1 => Some(format!("1 {one}")),
+        n => Some(format!("{n} {many}")),
+    };
+    let watching = (watching > 0).then(|| format!("{watching} watching"));
+    let parts: Vec<String> = people.into_iter().chain(watching).collect();
+    if parts.is_empty() {
+        return "nobody here yet".to_owned();
     }
-}
-
-/// "12 watching" after `separator`, or nothing when nobody watches without a name.
-pub fn watching_label(watching: u32, separator: &str) -> String {
-    match watching {
-        0 => String::new(),
-        n => format!("{separator}{n} watching"),
-    }
+    parts.join(" · ")
 }
 
 #[component]
@@ -166,3 +166,18 @@ pub(super) mod inert;
 pub(super) use browser as live;
 #[cfg(not(feature = "hydrate"))]
 pub(super) use inert as live;
+
+#[cfg(test)]
+mod tests {
+    use super::presence_line;
+
+    #[test]
+    fn the_presence_line_counts_people_and_watchers_in_words() {
+        let line = |people, watching| presence_line(people, watching, "person here", "people here");
+        assert_eq!(line(None, 3), "\u{a0}", "nothing until the room says");
+        assert_eq!(line(Some(0), 0), "nobody here yet");
+        assert_eq!(line(Some(1), 0), "1 person here");
+        assert_eq!(line(Some(0), 12), "12 watching");
+        assert_eq!(line(Some(3), 12), "3 people here · 12 watching");
+    }
+}
