@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs, pinned and idempotently, every tool the build needs that a fresh machine lacks.
-# Usage: scripts/install-tools.sh [--browser]   (--browser also installs Chromium for tests)
+# Usage: scripts/install-tools.sh [--browser] [--cluster]
+#   --browser also installs Chromium for the browser tests;
+#   --cluster also installs PostgreSQL, Redis and nginx for the cluster tests (the tests start
+#   their own instances on free loopback ports in temp directories; nothing here runs them).
 # Safe to run again: each step checks first and skips what is already right.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +69,21 @@ if ! command -v taskset >/dev/null || ! command -v wrk >/dev/null || ! command -
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y util-linux wrk curl
 fi
 
-if [[ "${1:-}" == "--browser" ]] && ! [ -x /usr/bin/chromium ]; then
+has_flag() { [[ " $ARGS " == *" $1 "* ]]; }
+ARGS="$*"
+
+if has_flag --browser && ! [ -x /usr/bin/chromium ]; then
   say "installing Debian's Chromium for the browser tests"
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+fi
+
+if has_flag --cluster; then
+  missing=()
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql-15)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v nginx >/dev/null || missing+=(nginx-light)
+  if ((${#missing[@]})); then
+    say "installing ${missing[*]} (Debian's packages) for the cluster tests"
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
 fi

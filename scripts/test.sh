@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, line width and lints, unit and integration tests (cargo), a browser
+# Runs every test: formatting, line width and lints, unit and integration tests (cargo), the
+# tests that need services (PostgreSQL, started by the tests themselves), a browser
 # smoke test against a debug build made without `--split`, then the browser tests (Playwright with
 # Debian's Chromium) against a release build, then every benchmark at a toy size. Installs missing
 # tools first. Each step runs under its own time limit, so a hang fails with the step's name
@@ -21,7 +22,7 @@ step() {
   fi
 }
 
-step "install missing tools" 60m scripts/install-tools.sh --browser
+step "install missing tools" 60m scripts/install-tools.sh --browser --cluster
 source scripts/env.sh
 
 # The RUSTFLAGS value is the one `cargo leptos` uses for debug builds: one set of compiled
@@ -34,6 +35,8 @@ step "lints, server side (cargo clippy -D warnings)" 30m \
 step "lints, browser side (cargo clippy -D warnings, wasm32)" 20m \
   cargo clippy -p app -p frontend --target wasm32-unknown-unknown --features app/hydrate -- -D warnings
 step "unit and integration tests" 30m cargo test --workspace --exclude frontend --features app/ssr
+step "cluster tests" 15m \
+  cargo test -p wallsocket --features app/ssr --test cluster -- --ignored --test-threads=1
 unset RUSTFLAGS
 
 # The developer's plain `cargo leptos build` (no `--split`: the lesson pages in the one bundle),

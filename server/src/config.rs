@@ -33,7 +33,8 @@ pub struct Config {
     #[arg(long, env = "WALLSOCKET_LISTEN")]
     pub listen: Option<SocketAddr>,
 
-    /// SQLite database URL; the file and its directory are created if missing.
+    /// Where posts are stored: `sqlite://PATH` (the file and its directory are created if
+    /// missing; one node) or `postgres://USER@HOST:PORT/DB` (may be shared by several nodes).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/wallsocket.db")]
     pub database_url: String,
 

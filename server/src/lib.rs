@@ -25,7 +25,8 @@
 //! - `queue.rs` — a connection's bounded outgoing queue; a full queue closes that client.
 //! - `hub/` — the actor that owns rooms and who is in them, stores posts in batches (group
 //!   commit), in order, and broadcasts them; `Hub::connect` gives a connection its `Member`.
-//! - `store.rs` — SQLite storage with embedded migrations (`migrations/`).
+//! - `store/` — durable storage behind one handle: SQLite (the default) or PostgreSQL (shared
+//!   by several nodes), each with its migrations (`migrations/sqlite/`, `migrations/postgres/`).
 //! - `wall_data.rs` — what the pages' server functions read.
 //! - `page_cache.rs` — room pages rendered once per second or per new post, not per request.
 //! - `qr.rs` — `GET /r/{room}/qr.svg`: the room's address as a QR code, for the projector.

@@ -29,10 +29,14 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Arc::new(tempfile::tempdir().expect("temp dir")), &[]).await
 }
 
-/// A server on the database in `dir`, with extra command-line flags.
+/// A server on the database in `dir` (unless the flags name another), with extra
+/// command-line flags.
 pub async fn spawn_app_with(dir: Arc<TempDir>, flags: &[&str]) -> TestApp {
     let db = format!("sqlite://{}/wall.db", dir.path().display());
-    let mut args = vec!["wallsocket", "--database-url", &db, "--log", "warn", "--shutdown-grace-ms", "2000"];
+    let mut args = vec!["wallsocket", "--log", "warn", "--shutdown-grace-ms", "2000"];
+    if !flags.contains(&"--database-url") {
+        args.extend(["--database-url", &db]);
+    }
     if !flags.contains(&"--listen") {
         args.extend(["--listen", "127.0.0.1:0"]);
     }

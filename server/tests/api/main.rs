@@ -24,6 +24,7 @@ mod resume;
 mod room_page_cache;
 mod slow;
 mod stall;
+mod store_contract;
 mod store_health;
 mod store_pools;
 mod wall;

@@ -35,10 +35,22 @@ async fn sigterm_closes_sockets_with_1001_and_exits() {
     client.recv().await;
     client.join("lobby", "alice", None).await;
     // A request whose body is still arriving keeps the server draining for a while (it
-    // may finish within the grace period), so the refusal below is seen, not raced.
+    // may finish within the grace period), so the refusal below is seen, not raced. Its
+    // `100 Continue` proves the server is inside that request before the signal: a request
+    // not yet read when the signal lands would be dropped, and the server could exit at once.
     let mut dribbling = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let head = format!("POST /lab/echo/http?run=s HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 9\r\n\r\nx");
+    let head = format!(
+        "POST /lab/echo/http?run=s HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 9\r\n\
+         Expect: 100-continue\r\n\r\n"
+    );
     tokio::io::AsyncWriteExt::write_all(&mut dribbling, head.as_bytes()).await.unwrap();
+    let mut answer = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read(&mut dribbling, &mut answer))
+        .await
+        .expect("sigterm_closes_sockets_with_1001_and_exits: 100 Continue within 5 s")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&answer[..read]).contains("100 Continue"), "{:?}", &answer[..read]);
+    tokio::io::AsyncWriteExt::write_all(&mut dribbling, b"x").await.unwrap();
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());

@@ -1,0 +1,198 @@
+//! Durable storage of posts, behind one handle whatever the database: SQLite (the embedded
+//! default, one node) or PostgreSQL (shared by several nodes), chosen by the scheme of
+//! `--database-url`.
+//!
+//! Every backend keeps the same promises, checked by one set of contract tests run against
+//! both: a room's seqs are dense (1, 2, 3…) and become visible in seq order; a post is durable
+//! before its batch returns; a (room, client id) is stored once, however many times and from
+//! however many nodes it is sent.
+//!
+//! # Layout
+//! - `mod.rs` — [`Store`], the cloneable handle: the backend, the version the page cache
+//!   reads, and the last write failure `/health` reports; the values it takes and returns.
+//! - `sequence.rs` — giving each post of a batch its seq (or finding it already stored): the
+//!   same rule for both backends, a plain function with its own tests.
+//! - `rows.rs` — a stored row read back into a validated [`Post`].
+//! - `sqlite.rs` — SQLite in WAL mode: one writer connection, a pool of readers.
+//! - `postgres.rs` — PostgreSQL: a batch locks its rooms' counter rows, so nodes writing the
+//!   same room take turns; short timeouts so a dead or paused node cannot freeze a room.
+
+mod postgres;
+mod rows;
+mod sequence;
+mod sqlite;
+
+use app::domain::{ClientId, PostText, RoomName, Username, ValidationError};
+use app::protocol::Post;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the database directory {path}: {source}")]
+    CreateDir { path: String, source: std::io::Error },
+    #[error("stored row is invalid ({0}); was the database edited by hand?")]
+    Corrupt(#[from] ValidationError),
+    #[error("the batch that carried this post failed: {0}")]
+    Batch(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH (the default) or postgres://USER@HOST:PORT/DB")]
+    UnsupportedUrl(String),
+}
+
+/// A post to store: validated, not yet given a seq.
+#[derive(Debug, Clone)]
+pub struct PostToInsert {
+    pub room: RoomName,
+    pub client_id: ClientId,
+    pub username: Username,
+    pub text: PostText,
+}
+
+/// What storing a post did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new post, now durable.
+    New(Post),
+    /// The room already had a post with this client id: that post, unchanged.
+    Duplicate(Post),
+}
+
+/// A room's totals for the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomTotals {
+    pub room: RoomName,
+    pub posts: u64,
+    pub last_ts: i64,
+}
+
+/// Longest failure reason kept for `/health`.
+const MAX_REASON_CHARS: usize = 300;
+
+/// The database behind a [`Store`].
+#[derive(Debug)]
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+/// Calls the same method on whichever backend the store has.
+macro_rules! on_backend {
+    ($store:expr, $db:ident => $call:expr) => {
+        match &*$store.backend {
+            Backend::Sqlite($db) => $call,
+            Backend::Postgres($db) => $call,
+        }
+    };
+}
+
+/// A cloneable handle on the database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Arc<Backend>,
+    /// Bumped after every commit that stored posts: what was read before is out of date.
+    version: Arc<AtomicU64>,
+    /// Why the last write failed; `None` once a write succeeds (or before any).
+    last_failure: Arc<Mutex<Option<String>>>,
+}
+
+impl Store {
+    /// Opens the database at `url` (`sqlite://PATH`, created if missing, or
+    /// `postgres://USER@HOST:PORT/DB`) and applies its pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite(sqlite::Sqlite::connect(url).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres(postgres::Postgres::connect(url).await?)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        Ok(Self { backend: Arc::new(backend), version: Arc::default(), last_failure: Arc::default() })
+    }
+
+    /// True when several nodes can share this store (PostgreSQL); SQLite is one node's.
+    pub fn is_shared(&self) -> bool {
+        matches!(*self.backend, Backend::Postgres(_))
+    }
+
+    /// Changes whenever posts are stored: equal versions mean equal posts.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Why the last write failed, if it did: the error as the database put it (never a row's
+    /// values), for `/health`. A later successful write clears it.
+    pub fn last_write_failure(&self) -> Option<String> {
+        self.last_failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Stores a batch in one transaction (group commit: one flush for all of them), in order.
+    /// Each post gets its room's next seq unless its (room, client id) is already stored or
+    /// came earlier in the batch: then the answer is that earlier post. Seqs stay dense.
+    /// The outcome is remembered for [`Store::last_write_failure`].
+    #[tracing::instrument(level = "debug", skip_all, fields(posts = batch.len()))]
+    pub async fn insert_posts(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
+        let result = on_backend!(self, db => db.insert_batch(batch).await);
+        let failure = result.as_ref().err().map(|e| e.to_string().chars().take(MAX_REASON_CHARS).collect());
+        *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = failure;
+        if let Ok(answers) = &result {
+            if answers.iter().any(|a| matches!(a, Inserted::New(_))) {
+                self.version.fetch_add(1, Ordering::Release);
+            }
+        }
+        result
+    }
+
+    /// Up to `limit` of the newest posts with seq below `before`, oldest first, and whether
+    /// older ones exist.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn page(
+        &self,
+        room: &RoomName,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<(Vec<Post>, bool), StoreError> {
+        let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
+        on_backend!(self, db => db.page(room, before, limit).await)
+    }
+
+    /// The posts after `since`, oldest first, if there are at most `limit` of them and they
+    /// weigh at most `max_bytes` (text and name); `None` as soon as either is passed, so a
+    /// long history is never read into memory whole.
+    #[tracing::instrument(level = "debug", skip_all, fields(since = since))]
+    pub async fn after_within(
+        &self,
+        room: &RoomName,
+        since: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Post>>, StoreError> {
+        let since = since.min(i64::MAX as u64) as i64;
+        on_backend!(self, db => db.after_within(room, since, limit, max_bytes).await)
+    }
+
+    /// Up to `limit` of the rooms that have posts, most recently active first.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn rooms(&self, limit: u32) -> Result<Vec<RoomTotals>, StoreError> {
+        on_backend!(self, db => db.rooms(limit).await)
+    }
+
+    /// The totals (and so the newest seq) of those of `rooms` that have posts.
+    pub async fn totals_of(&self, rooms: &[RoomName]) -> Result<Vec<RoomTotals>, StoreError> {
+        on_backend!(self, db => db.totals_of(rooms).await)
+    }
+
+    /// Waits for in-flight queries and closes the database cleanly.
+    pub async fn close(&self) {
+        on_backend!(self, db => db.close().await)
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

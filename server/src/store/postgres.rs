@@ -1,0 +1,182 @@
+//! PostgreSQL: the store several nodes share.
+//!
+//! A batch runs in one transaction: it makes sure each of its rooms has a counter row, locks
+//! those rows (`FOR UPDATE`, in room order, so two nodes never wait on each other in a
+//! circle), then — in a following statement, so it sees whatever the node it waited for
+//! committed — looks for client ids already stored, inserts the new posts and moves the
+//! counters. So a room's seqs are dense, become visible in seq order (seq n+1 is committed
+//! with, or after, n), and a retry racing its original on another node is found, not
+//! doubled. No `SEQUENCE`: it leaves gaps on rollback and lets n+1 be seen before n.
+//!
+//! Timeouts are short, so a node that dies or pauses holding a room's lock cannot freeze
+//! that room: a connection is waited for at most [`ACQUIRE_TIMEOUT`], a lock at most 2 s,
+//! and a transaction left idle is ended by the server after 5 s. Posts take their time from
+//! the database's clock: one clock for every node.
+
+use super::rows::{collect_within, into_page, into_posts, into_totals, PostRow, POST_COLUMNS};
+use super::sequence::{heads, key_of, sequence};
+use super::{Inserted, PostToInsert, RoomTotals, StoreError};
+use app::domain::RoomName;
+use app::protocol::Post;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Connections per node: the hub's writes and every read share them.
+const CONNECTIONS: u32 = 8;
+
+/// Longest wait for a free connection before the request fails (and says so).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Set on every connection: the lock and idle-transaction bounds described above.
+const SESSION_SETTINGS: [(&str, &str); 2] = [("lock_timeout", "2s"), ("idle_in_transaction_session_timeout", "5s")];
+
+#[derive(Debug)]
+pub struct Postgres {
+    pool: PgPool,
+}
+
+impl Postgres {
+    /// Connects to the database at `url` and applies pending migrations (sqlx holds an
+    /// advisory lock meanwhile, so nodes starting together migrate once).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?.options(SESSION_SETTINGS);
+        let pool = PgPoolOptions::new()
+            .max_connections(CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn insert_batch(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
+        let mut rooms: Vec<String> = batch.iter().map(|p| p.room.as_str().to_owned()).collect();
+        rooms.sort_unstable();
+        rooms.dedup();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO rooms (room, last_seq, last_ts) SELECT r, 0, 0 FROM UNNEST($1::text[]) AS t(r) ORDER BY r \
+             ON CONFLICT (room) DO NOTHING",
+        )
+        .bind(&rooms)
+        .execute(&mut *tx)
+        .await?;
+        let locked: Vec<(String, i64)> =
+            sqlx::query_as("SELECT room, last_seq FROM rooms WHERE room = ANY($1) ORDER BY room FOR UPDATE")
+                .bind(&rooms)
+                .fetch_all(&mut *tx)
+                .await?;
+        let last_seq: HashMap<String, u64> = locked.into_iter().map(|(room, seq)| (room, seq as u64)).collect();
+        let (batch_rooms, batch_ids): (Vec<&str>, Vec<&str>) =
+            batch.iter().map(|p| (p.room.as_str(), p.client_id.as_str())).unzip();
+        let rows: Vec<PostRow> = sqlx::query_as(
+            "SELECT p.room, p.seq, p.client_id, p.username, p.text, p.ts \
+             FROM UNNEST($1::text[], $2::text[]) AS b(room, client_id) \
+             JOIN posts p ON p.room = b.room AND p.client_id = b.client_id",
+        )
+        .bind(&batch_rooms)
+        .bind(&batch_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let known = into_posts(rows)?.into_iter().map(|p| (key_of(p.room.as_str(), p.client_id.as_str()), p)).collect();
+        let (ts,): (i64,) =
+            sqlx::query_as("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::int8").fetch_one(&mut *tx).await?;
+        let sequenced = sequence(batch, known, last_seq, ts);
+        insert_posts(&mut tx, &sequenced.fresh).await?;
+        let (head_rooms, head_seqs): (Vec<String>, Vec<i64>) =
+            heads(&sequenced.fresh).into_iter().map(|(room, seq)| (room, seq as i64)).unzip();
+        sqlx::query(
+            "UPDATE rooms SET last_seq = h.seq, last_ts = $3 FROM UNNEST($1::text[], $2::int8[]) AS h(room, seq) \
+             WHERE rooms.room = h.room",
+        )
+        .bind(&head_rooms)
+        .bind(&head_seqs)
+        .bind(ts)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(sequenced.answers)
+    }
+
+    pub async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Vec<Post>, bool), StoreError> {
+        let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE room = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3");
+        let rows: Vec<PostRow> = sqlx::query_as(&sql)
+            .bind(room.as_str())
+            .bind(before)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        into_page(rows, limit)
+    }
+
+    pub async fn after_within(
+        &self,
+        room: &RoomName,
+        since: i64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Post>>, StoreError> {
+        let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE room = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3");
+        let rows = sqlx::query_as::<_, PostRow>(&sql)
+            .bind(room.as_str())
+            .bind(since)
+            .bind(i64::from(limit) + 1)
+            .fetch(&self.pool);
+        collect_within(rows, limit, max_bytes).await
+    }
+
+    /// Rooms with posts (a counter row made by a batch that stored nothing has none), newest
+    /// first, from the `rooms_by_last_ts` index.
+    pub async fn rooms(&self, limit: u32) -> Result<Vec<RoomTotals>, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT room, last_seq, last_ts FROM rooms WHERE last_seq > 0 ORDER BY last_ts DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        into_totals(rows)
+    }
+
+    pub async fn totals_of(&self, rooms: &[RoomName]) -> Result<Vec<RoomTotals>, StoreError> {
+        let names: Vec<&str> = rooms.iter().map(RoomName::as_str).collect();
+        let rows: Vec<(String, i64, i64)> =
+            sqlx::query_as("SELECT room, last_seq, last_ts FROM rooms WHERE room = ANY($1) AND last_seq > 0")
+                .bind(&names)
+                .fetch_all(&self.pool)
+                .await?;
+        into_totals(rows)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Inserts the new posts, all in one statement (arrays of columns).
+async fn insert_posts(tx: &mut sqlx::PgConnection, fresh: &[Post]) -> Result<(), StoreError> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let rooms: Vec<&str> = fresh.iter().map(|p| p.room.as_str()).collect();
+    let seqs: Vec<i64> = fresh.iter().map(|p| p.seq as i64).collect();
+    let ids: Vec<&str> = fresh.iter().map(|p| p.client_id.as_str()).collect();
+    let names: Vec<&str> = fresh.iter().map(|p| p.username.as_str()).collect();
+    let texts: Vec<&str> = fresh.iter().map(|p| p.text.as_str()).collect();
+    let stamps: Vec<i64> = fresh.iter().map(|p| p.ts).collect();
+    sqlx::query(&format!(
+        "INSERT INTO posts ({POST_COLUMNS}) \
+         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[])"
+    ))
+    .bind(&rooms)
+    .bind(&seqs)
+    .bind(&ids)
+    .bind(&names)
+    .bind(&texts)
+    .bind(&stamps)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! SQLite (WAL mode), with migrations embedded in the binary: the embedded default.
+//!
+//! Only the hub writes, a batch at a time (group commit), so a room's seq is `last_seq + 1`
+//! read inside the same `BEGIN IMMEDIATE` transaction as the post: committed before anyone is
+//! told about it. A second process on the same file waits for the write lock (up to
+//! [`BUSY_TIMEOUT`]) instead of numbering alongside.
+//!
+//! Writes have a connection of their own; reads (pages, server functions, join history) use
+//! a separate pool of [`READ_CONNECTIONS`] read-only connections. In WAL mode readers and the
+//! one writer run side by side, so a burst of anonymous reads never queues a commit.
+
+use super::rows::{collect_within, into_page, into_posts, into_totals, PostRow, POST_COLUMNS};
+use super::sequence::{heads, key_of, sequence, PostKey};
+use super::{now_ms, Inserted, PostToInsert, RoomTotals, StoreError};
+use app::domain::RoomName;
+use app::protocol::Post;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, SqlitePool};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Rows per multi-row statement: 6 columns each stays far below SQLite's bound-parameter cap.
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// Connections serving reads, shared by every page, server function and join history.
+const READ_CONNECTIONS: u32 = 4;
+
+/// How long a statement waits for a lock another process holds (a backup, the sqlite3 shell)
+/// before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub struct Sqlite {
+    /// The one connection that writes (max one connection, used by nothing else).
+    writer: SqlitePool,
+    /// Read-only connections (`query_only`) for everything else.
+    reads: SqlitePool,
+}
+
+impl Sqlite {
+    /// Opens (creating if needed) the database file at `url` and applies pending migrations.
+    /// The writer and the readers each open the file, so it must be a file, not `:memory:`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?.busy_timeout(BUSY_TIMEOUT);
+        let write_options = options
+            .clone()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged post survives power loss, not just a process crash.
+            .synchronous(SqliteSynchronous::Full);
+        if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
+        }
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(write_options).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        // Opened after the writer made the file and switched it to WAL (which the file keeps).
+        let read_options = options.pragma("query_only", "ON");
+        let reads = SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(read_options).await?;
+        Ok(Self { writer, reads })
+    }
+
+    pub async fn insert_batch(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
+        // IMMEDIATE takes the write lock up front, so a lock held by another process is
+        // waited for (up to BUSY_TIMEOUT) instead of failing the batch at its first INSERT.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let known = existing(&mut tx, batch).await?;
+        let last_seq = last_seqs(&mut tx, batch).await?;
+        let ts = now_ms();
+        let sequenced = sequence(batch, known, last_seq, ts);
+        for chunk in sequenced.fresh.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::new(format!("INSERT INTO posts ({POST_COLUMNS}) "));
+            insert.push_values(chunk, |mut row, p| {
+                row.push_bind(p.room.as_str())
+                    .push_bind(p.seq as i64)
+                    .push_bind(p.client_id.as_str())
+                    .push_bind(p.username.as_str())
+                    .push_bind(p.text.as_str())
+                    .push_bind(p.ts);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        for chunk in heads(&sequenced.fresh).chunks(ROWS_PER_STATEMENT) {
+            let mut upsert = QueryBuilder::new("INSERT INTO rooms (room, last_seq, last_ts) ");
+            upsert.push_values(chunk, |mut row, (room, seq)| {
+                row.push_bind(room.as_str()).push_bind(*seq as i64).push_bind(ts);
+            });
+            upsert.push(" ON CONFLICT (room) DO UPDATE SET last_seq = excluded.last_seq, last_ts = excluded.last_ts");
+            upsert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(sequenced.answers)
+    }
+
+    pub async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Vec<Post>, bool), StoreError> {
+        let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?");
+        let rows: Vec<PostRow> = sqlx::query_as(&sql)
+            .bind(room.as_str())
+            .bind(before)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.reads)
+            .await?;
+        into_page(rows, limit)
+    }
+
+    pub async fn after_within(
+        &self,
+        room: &RoomName,
+        since: i64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Post>>, StoreError> {
+        let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE room = ? AND seq > ? ORDER BY seq ASC LIMIT ?");
+        let rows = sqlx::query_as::<_, PostRow>(&sql)
+            .bind(room.as_str())
+            .bind(since)
+            .bind(i64::from(limit) + 1)
+            .fetch(&self.reads);
+        collect_within(rows, limit, max_bytes).await
+    }
+
+    /// Read from the `rooms_by_last_ts` index, newest first.
+    pub async fn rooms(&self, limit: u32) -> Result<Vec<RoomTotals>, StoreError> {
+        let rows: Vec<(String, i64, i64)> =
+            sqlx::query_as("SELECT room, last_seq, last_ts FROM rooms ORDER BY last_ts DESC LIMIT ?")
+                .bind(i64::from(limit))
+                .fetch_all(&self.reads)
+                .await?;
+        into_totals(rows)
+    }
+
+    /// One primary-key lookup per room.
+    pub async fn totals_of(&self, rooms: &[RoomName]) -> Result<Vec<RoomTotals>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in rooms.chunks(ROWS_PER_STATEMENT) {
+            let mut select = QueryBuilder::new("SELECT room, last_seq, last_ts FROM rooms WHERE room IN (");
+            let mut names = select.separated(", ");
+            for room in chunk {
+                names.push_bind(room.as_str());
+            }
+            select.push(")");
+            let rows: Vec<(String, i64, i64)> = select.build_query_as().fetch_all(&self.reads).await?;
+            found.extend(into_totals(rows)?);
+        }
+        Ok(found)
+    }
+
+    pub async fn close(&self) {
+        self.reads.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// The already stored posts among the batch's (room, client id) pairs.
+async fn existing(
+    tx: &mut sqlx::SqliteConnection,
+    batch: &[PostToInsert],
+) -> Result<HashMap<PostKey, Post>, StoreError> {
+    let mut found = HashMap::new();
+    for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+        // A join against the batch's pairs, so each is one lookup in the UNIQUE (room,
+        // client_id) index (a row-value IN list would scan the table).
+        let mut select = QueryBuilder::new("WITH batch (room, client_id) AS (VALUES ");
+        let mut pairs = select.separated(", ");
+        for p in chunk {
+            pairs.push("(").push_bind_unseparated(p.room.as_str());
+            pairs.push_unseparated(", ").push_bind_unseparated(p.client_id.as_str()).push_unseparated(")");
+        }
+        select.push(
+            ") SELECT p.room, p.seq, p.client_id, p.username, p.text, p.ts FROM batch \
+             JOIN posts p ON p.room = batch.room AND p.client_id = batch.client_id",
+        );
+        let rows: Vec<PostRow> = select.build_query_as().fetch_all(&mut *tx).await?;
+        for post in into_posts(rows)? {
+            found.insert(key_of(post.room.as_str(), post.client_id.as_str()), post);
+        }
+    }
+    Ok(found)
+}
+
+/// The last seq handed out in each of the batch's rooms (absent: none yet).
+async fn last_seqs(
+    tx: &mut sqlx::SqliteConnection,
+    batch: &[PostToInsert],
+) -> Result<HashMap<String, u64>, StoreError> {
+    let rooms: HashSet<&str> = batch.iter().map(|p| p.room.as_str()).collect();
+    let rooms: Vec<&str> = rooms.into_iter().collect();
+    let mut seqs = HashMap::new();
+    for chunk in rooms.chunks(ROWS_PER_STATEMENT) {
+        let mut select = QueryBuilder::new("SELECT room, last_seq FROM rooms WHERE room IN (");
+        let mut names = select.separated(", ");
+        for room in chunk {
+            names.push_bind(*room);
+        }
+        select.push(")");
+        let rows: Vec<(String, i64)> = select.build_query_as().fetch_all(&mut *tx).await?;
+        seqs.extend(rows.into_iter().map(|(room, seq)| (room, seq as u64)));
+    }
+    Ok(seqs)
+}

@@ -1,0 +1,118 @@
+//! The store's contract, as checks any backend must pass: the SQLite tests (`tests/api`) and
+//! the PostgreSQL ones (`tests/cluster`) run these same functions, each on a fresh database.
+
+use app::domain::RoomName;
+use app::protocol::Post;
+use std::collections::{BTreeMap, HashMap};
+use wallsocket::store::{Inserted, PostToInsert, Store};
+
+fn to_insert(room: &str, client_id: &str, text: &str) -> PostToInsert {
+    PostToInsert {
+        room: room.parse().unwrap(),
+        client_id: client_id.parse().unwrap(),
+        username: "al".parse().unwrap(),
+        text: text.parse().unwrap(),
+    }
+}
+
+fn room(name: &str) -> RoomName {
+    name.parse().unwrap()
+}
+
+fn seq_of(answer: &Inserted) -> (bool, u64) {
+    match answer {
+        Inserted::New(p) => (true, p.seq),
+        Inserted::Duplicate(p) => (false, p.seq),
+    }
+}
+
+/// Seqs are dense per room from 1; a client id repeated in the batch or sent again later is
+/// answered with the post already stored, unchanged.
+pub async fn numbers_densely_and_answers_a_retry_with_the_stored_post(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    let batch = [to_insert("a", "a1", "one"), to_insert("b", "b1", "x"), to_insert("a", "a2", "two")];
+    let answers = store.insert_posts(&batch).await.unwrap();
+    assert_eq!(answers.iter().map(seq_of).collect::<Vec<_>>(), [(true, 1), (true, 1), (true, 2)]);
+    let again = [to_insert("a", "a1", "changed text"), to_insert("a", "a3", "three"), to_insert("a", "a3", "dup")];
+    let answers = store.insert_posts(&again).await.unwrap();
+    assert_eq!(answers.iter().map(seq_of).collect::<Vec<_>>(), [(false, 1), (true, 3), (false, 3)]);
+    let Inserted::Duplicate(first) = &answers[0] else { unreachable!() };
+    assert_eq!(first.text.as_str(), "one", "a retry never changes what was stored");
+    let (posts, _) = store.page(&room("a"), None, 50).await.unwrap();
+    assert_eq!(posts.iter().map(|p| p.text.as_str()).collect::<Vec<_>>(), ["one", "two", "three"]);
+    store.close().await;
+}
+
+/// Pages go back in time; a replay returns what follows `since`, or nothing past its limits.
+pub async fn pages_and_replays_read_what_was_stored(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    let batch: Vec<PostToInsert> =
+        (1..=60).map(|i| to_insert("lobby", &format!("c{i}"), &format!("post {i}"))).collect();
+    store.insert_posts(&batch).await.unwrap();
+    let seqs = |posts: &[Post]| posts.iter().map(|p| p.seq).collect::<Vec<_>>();
+    let (newest, has_older) = store.page(&room("lobby"), None, 50).await.unwrap();
+    assert_eq!((seqs(&newest), has_older), ((11..=60).collect(), true));
+    let (oldest, has_older) = store.page(&room("lobby"), Some(11), 50).await.unwrap();
+    assert_eq!((seqs(&oldest), has_older), ((1..=10).collect(), false));
+    let replay = store.after_within(&room("lobby"), 55, 10, 1 << 20).await.unwrap().unwrap();
+    assert_eq!(seqs(&replay), [56, 57, 58, 59, 60]);
+    assert_eq!(store.after_within(&room("lobby"), 0, 10, 1 << 20).await.unwrap(), None, "past the post limit");
+    assert_eq!(store.after_within(&room("lobby"), 50, 100, 20).await.unwrap(), None, "past the byte limit");
+    assert_eq!(store.after_within(&room("lobby"), 60, 10, 1 << 20).await.unwrap(), Some(vec![]));
+    assert!(store.page(&room("empty"), None, 50).await.unwrap().0.is_empty());
+    store.close().await;
+}
+
+/// The directory's reads: rooms most recently active first, and the totals of named rooms.
+pub async fn lists_rooms_newest_first_with_their_totals(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    store.insert_posts(&[to_insert("old", "o1", "x"), to_insert("old", "o2", "y")]).await.unwrap();
+    // Later, by a clock step the database can see.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    store.insert_posts(&[to_insert("new", "n1", "z")]).await.unwrap();
+    let listed: Vec<(String, u64)> =
+        store.rooms(10).await.unwrap().into_iter().map(|t| (t.room.to_string(), t.posts)).collect();
+    assert_eq!(listed, [("new".to_owned(), 1), ("old".to_owned(), 2)]);
+    let totals = store.totals_of(&[room("old"), room("nothing")]).await.unwrap();
+    assert_eq!(totals.iter().map(|t| (t.room.as_str(), t.posts)).collect::<Vec<_>>(), [("old", 2)]);
+    store.close().await;
+}
+
+/// Two stores on one database (two nodes) posting to one room at once, with overlapping
+/// client ids (retries racing their originals): every id is stored once, the room's seqs are
+/// 1..=N with no gap, and each answer names the seq the id was stored under.
+pub async fn two_stores_racing_on_one_room_number_densely_and_store_each_id_once(url: &str) {
+    let (a, b) = (Store::connect(url).await.unwrap(), Store::connect(url).await.unwrap());
+    let ids = 300;
+    let writer = |store: Store, order: Vec<usize>| {
+        tokio::spawn(async move {
+            let mut answered = Vec::new();
+            for chunk in order.chunks(5) {
+                let batch: Vec<PostToInsert> =
+                    chunk.iter().map(|i| to_insert("race", &format!("id{i}"), &format!("text {i}"))).collect();
+                for (new, answer) in batch.iter().zip(store.insert_posts(&batch).await.unwrap()) {
+                    answered.push((new.client_id.to_string(), seq_of(&answer).1));
+                }
+            }
+            answered
+        })
+    };
+    // Node a sends ids 0..300 in order; node b sends every other one, from the end.
+    let (from_a, from_b) =
+        (writer(a.clone(), (0..ids).collect()), writer(b.clone(), (0..ids).rev().step_by(2).collect()));
+    let (from_a, from_b) = (from_a.await.unwrap(), from_b.await.unwrap());
+    let stored = a.after_within(&room("race"), 0, 10_000, 1 << 30).await.unwrap().unwrap();
+    assert_eq!(stored.iter().map(|p| p.seq).collect::<Vec<_>>(), (1..=ids as u64).collect::<Vec<_>>(), "dense");
+    let by_id: HashMap<String, u64> = stored.iter().map(|p| (p.client_id.to_string(), p.seq)).collect();
+    assert_eq!(by_id.len(), ids, "each id stored once");
+    for (id, seq) in from_a.iter().chain(&from_b) {
+        assert_eq!(by_id.get(id), Some(seq), "the answer for {id} names the seq it was stored under");
+    }
+    let per_text: BTreeMap<&str, usize> = stored.iter().fold(BTreeMap::new(), |mut m, p| {
+        *m.entry(p.text.as_str()).or_default() += 1;
+        m
+    });
+    assert!(per_text.values().all(|n| *n == 1));
+    a.close().await;
+    b.close().await;
+}
