@@ -114,11 +114,6 @@ impl Store {
         Ok(Self { backend: Arc::new(backend), version: Arc::default(), last_failure: Arc::default() })
     }
 
-    /// True when several nodes can share this store (PostgreSQL); SQLite is one node's.
-    pub fn is_shared(&self) -> bool {
-        matches!(*self.backend, Backend::Postgres(_))
-    }
-
     /// Changes whenever posts are stored: equal versions mean equal posts.
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
