@@ -71,10 +71,16 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// True on the projector page (`/r/{room}/wall`), which shows no navigation.
+/// True on the projector page (`/r/{room}/wall`), which shows no navigation; not on the
+/// wall of a room named `wall` (`/r/wall`), nor on longer paths.
 fn on_projector() -> impl Fn() -> bool + Copy + Send + Sync + 'static {
     let location = use_location();
-    move || location.pathname.with(|path| path.starts_with("/r/") && path.ends_with("/wall"))
+    move || location.pathname.with(|path| is_projector_path(path))
+}
+
+fn is_projector_path(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    matches!(segments.as_slice(), ["", "r", room, "wall"] if !room.is_empty())
 }
 
 #[component]
@@ -109,5 +115,19 @@ fn Footer() -> impl IntoView {
                 "wallsocket — real-time rooms over WebSockets. Native clients: see docs/PROTOCOL.md."
             </footer>
         </Show>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_projector_path;
+
+    #[test]
+    fn only_a_rooms_projector_path_hides_the_navigation() {
+        assert!(is_projector_path("/r/pycon/wall"));
+        assert!(is_projector_path("/r/wall/wall"));
+        for path in ["/r/wall", "/r/pycon", "/r/a/b/wall", "/wall", "/r//wall", "/"] {
+            assert!(!is_projector_path(path), "{path}");
+        }
     }
 }

@@ -34,7 +34,8 @@ pub struct Config {
     pub listen: Option<SocketAddr>,
 
     /// Where posts are stored: `sqlite://PATH` (the file and its directory are created if
-    /// missing; one node) or `postgres://USER@HOST:PORT/DB` (may be shared by several nodes).
+    /// missing) or `postgres://USER@HOST:PORT/DB` (PostgreSQL; one node per database until
+    /// nodes share their posts with each other).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/wallsocket.db")]
     pub database_url: String,
 

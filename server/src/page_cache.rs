@@ -115,7 +115,8 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
 fn cache_key(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
     let host = headers.get(header::HOST).map_or(&b""[..], |h| h.as_bytes());
     let proto = headers.get("x-forwarded-proto").map_or(&b""[..], |h| h.as_bytes());
-    format!("{} {} {}", String::from_utf8_lossy(proto), String::from_utf8_lossy(host), path_key(uri))
+    // A header value never holds a line break: the parts cannot run into each other.
+    format!("{}\n{}\n{}", String::from_utf8_lossy(proto), String::from_utf8_lossy(host), path_key(uri))
 }
 
 fn path_key(uri: &axum::http::Uri) -> String {

@@ -27,5 +27,11 @@ pub async fn room_qr(Path(room): Path<String>, headers: HeaderMap) -> Response {
         }
     };
     let image = code.render::<svg::Color>().module_dimensions(MODULE_PX, MODULE_PX).quiet_zone(true).build();
-    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=3600")], image).into_response()
+    // The address depends on the host asked for: a shared cache must key on it too.
+    let headers = [
+        (header::CONTENT_TYPE, "image/svg+xml"),
+        (header::CACHE_CONTROL, "public, max-age=3600"),
+        (header::VARY, "host, x-forwarded-proto"),
+    ];
+    (headers, image).into_response()
 }

@@ -42,16 +42,29 @@ pub struct RoomSocket {
 
 impl RoomSocket {
     /// Starts the connection for a page that holds every post up to `since`, as `username`
-    /// or watching; returns the handle and the events to show.
-    pub fn start(room: RoomName, username: Option<Username>, since: Option<u64>) -> (Self, UnboundedReceiver<Event>) {
+    /// or watching; returns the handle and the events to show. A page that will never post
+    /// (`watch_only`: the projector) leaves the room's saved outbox alone, so it cannot
+    /// overwrite what a wall in another tab keeps there.
+    pub fn start(
+        room: RoomName,
+        username: Option<Username>,
+        since: Option<u64>,
+        watch_only: bool,
+    ) -> (Self, UnboundedReceiver<Event>) {
         let (commands, rx) = unbounded();
         let (events, events_rx) = unbounded();
         let (state, set_state) = signal(ConnState::Connecting);
-        let outbox = load_outbox(&room);
+        let outbox = if watch_only { Vec::new() } else { load_outbox(&room) };
         let _ = events.unbounded_send(Event::Outbox(outbox.clone()));
         let client = RoomClient::new(room, username, since, outbox);
-        let driver =
-            Driver { client, events, state: set_state, backoff: Backoff::default(), transport: Transport::choose() };
+        let driver = Driver {
+            client,
+            events,
+            state: set_state,
+            backoff: Backoff::default(),
+            transport: Transport::choose(),
+            saves_outbox: !watch_only,
+        };
         leptos::task::spawn_local(driver.run(rx.fuse()));
         (Self { commands, state }, events_rx)
     }
@@ -79,6 +92,8 @@ struct Driver {
     state: WriteSignal<ConnState>,
     backoff: Backoff,
     transport: Transport,
+    /// False for a page that never posts: its (empty) outbox is not the room's saved one.
+    saves_outbox: bool,
 }
 
 impl Driver {
@@ -187,7 +202,7 @@ impl Driver {
                     self.backoff.reset();
                     self.state.set(ConnState::Live { transport: self.transport.kind().name() });
                 }
-                Event::Outbox(entries) => save_outbox(self.client.room(), entries),
+                Event::Outbox(entries) if self.saves_outbox => save_outbox(self.client.room(), entries),
                 _ => {}
             }
             let _ = self.events.unbounded_send(event);

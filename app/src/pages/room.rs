@@ -53,7 +53,7 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
     // An empty page holds the whole room (nothing older): resume from its start, so posts made
     // before a name is chosen are replayed too, not just the latest page of them.
     let since = Some(page.posts.last().map_or(0, |p| p.seq));
-    let wall = live::start(room.clone(), state, since, user.0.into());
+    let wall = live::start(room.clone(), state, since, Some(user.0.into()));
     let on_send = Callback::new(move |text: PostText| wall.post(text));
     let on_retry = Callback::new(move |_| wall.retry_now());
     let on_typing = Callback::new(move |_| wall.typing());

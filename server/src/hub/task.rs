@@ -161,15 +161,16 @@ impl HubTask {
         history: History,
         client: ClientHandle,
     ) {
-        // A second join of the same room (a new name) replaces the first.
-        self.remove(conn, &room);
         self.connections.joined(conn, room.clone());
         let entry = self.rooms.entry(room.clone()).or_default();
+        // A second join of the same room (a new name, watching, or a resync) replaces the
+        // first: the old identity's departure and the new one's arrival go out together.
+        let departed = entry.take(conn);
         let arrived = entry.add(conn, username, client, history != History::None);
         if history == History::None {
             self.caught_up(conn, &room, "[]".into(), false, 0);
         }
-        if arrived {
+        if departed || arrived {
             self.presence_changed(&room);
             self.recount(&room);
         }

@@ -9,9 +9,11 @@
 //! doubled. No `SEQUENCE`: it leaves gaps on rollback and lets n+1 be seen before n.
 //!
 //! Timeouts are short, so a node that dies or pauses holding a room's lock cannot freeze
-//! that room: a connection is waited for at most [`ACQUIRE_TIMEOUT`], a lock at most 2 s,
-//! and a transaction left idle is ended by the server after 5 s. Posts take their time from
-//! the database's clock: one clock for every node.
+//! that room, and an unreachable database cannot freeze this node's hub (which awaits each
+//! batch): a connection is waited for at most [`ACQUIRE_TIMEOUT`], a lock at most 2 s, a
+//! statement at most 10 s, a transaction left idle is ended by the server after 5 s, and a
+//! batch gives up after [`BATCH_TIMEOUT`] whatever the server does (a retried post is never
+//! doubled). Posts take their time from the database's clock: one clock for every node.
 
 use super::rows::{collect_within, into_page, into_posts, into_totals, PostRow, POST_COLUMNS};
 use super::sequence::{heads, key_of, sequence};
@@ -30,8 +32,13 @@ const CONNECTIONS: u32 = 8;
 /// Longest wait for a free connection before the request fails (and says so).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Set on every connection: the lock and idle-transaction bounds described above.
-const SESSION_SETTINGS: [(&str, &str); 2] = [("lock_timeout", "2s"), ("idle_in_transaction_session_timeout", "5s")];
+/// Set on every connection: the lock, statement and idle-transaction bounds described above.
+const SESSION_SETTINGS: [(&str, &str); 3] =
+    [("lock_timeout", "2s"), ("statement_timeout", "10s"), ("idle_in_transaction_session_timeout", "5s")];
+
+/// Longest a batch may take, on this side of the connection (a database that stopped
+/// answering enforces none of the above).
+const BATCH_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Debug)]
 pub struct Postgres {
@@ -53,6 +60,13 @@ impl Postgres {
     }
 
     pub async fn insert_batch(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
+        // Dropping the transaction on timeout rolls it back (or the server ends it).
+        tokio::time::timeout(BATCH_TIMEOUT, self.insert_batch_in_time(batch))
+            .await
+            .map_err(|_| StoreError::Batch(format!("no answer from PostgreSQL within {BATCH_TIMEOUT:?}")))?
+    }
+
+    async fn insert_batch_in_time(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
         let mut rooms: Vec<String> = batch.iter().map(|p| p.room.as_str().to_owned()).collect();
         rooms.sort_unstable();
         rooms.dedup();

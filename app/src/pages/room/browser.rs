@@ -26,8 +26,16 @@ pub struct WallHandle {
 }
 
 /// Starts the wall's live half for a page that shows every post up to `since`, under the
-/// name `user` holds (watching while it holds none).
-pub fn start(room: RoomName, state: WallState, since: Option<u64>, user: Signal<Option<Username>>) -> WallHandle {
+/// name `user` holds (watching while it holds none); `None` for a page that only ever
+/// watches (the projector).
+pub fn start(
+    room: RoomName,
+    state: WallState,
+    since: Option<u64>,
+    user: Option<Signal<Option<Username>>>,
+) -> WallHandle {
+    let watch_only = user.is_none();
+    let user = user.unwrap_or(Signal::stored(None));
     let socket = RwSignal::new(None::<RoomSocket>);
     let handle = WallHandle { room: StoredValue::new(room.clone()), state, socket };
     // Effects run only in the browser, after hydration: by then the saved name is read.
@@ -37,7 +45,7 @@ pub fn start(room: RoomName, state: WallState, since: Option<u64>, user: Signal<
             existing.send(Command::Rename(name));
             return;
         }
-        let (started, events) = RoomSocket::start(room.clone(), name, since);
+        let (started, events) = RoomSocket::start(room.clone(), name, since, watch_only);
         leptos::task::spawn_local(show(events, state));
         socket.set(Some(started));
     });

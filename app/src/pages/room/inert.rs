@@ -8,7 +8,7 @@ use leptos::prelude::*;
 #[derive(Clone, Copy)]
 pub struct WallHandle;
 
-pub fn start(_: RoomName, _: WallState, _: Option<u64>, _: Signal<Option<Username>>) -> WallHandle {
+pub fn start(_: RoomName, _: WallState, _: Option<u64>, _: Option<Signal<Option<Username>>>) -> WallHandle {
     WallHandle
 }
 
