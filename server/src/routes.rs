@@ -5,6 +5,7 @@
 //! `crate::startup::router_state`) and call the router with `tower::ServiceExt::oneshot`,
 //! without binding a port.
 
+use crate::assets::{self, Assets};
 use crate::fallback;
 use crate::gateway::Gateway;
 use crate::lab::{echo, frames, handshake, ticker, LabState};
@@ -66,6 +67,7 @@ pub struct RouterState {
 pub fn router(state: RouterState) -> Router {
     let RouterState { app: state, lab, page_cache, data, limits } = state;
     let options = state.leptos_options.clone();
+    let bundle = Assets::new(&options.site_root);
     Router::new()
         // The wall's realtime endpoints. The inspector lesson records upgrades asked for with
         // `?capture=`: its layer, not the wall's handler, knows about it.
@@ -75,6 +77,8 @@ pub fn router(state: RouterState) -> Router {
         .route("/x/send", post(fallback::send).layer(DefaultBodyLimit::max(limits.max_body)))
         .route("/health", get(ws::health))
         .route("/metrics", get(ws::metrics))
+        // The app's JS, WASM and CSS, compressed once and revalidated by ETag.
+        .route_service("/pkg/{file}", get(assets::serve).with_state(bundle))
         // The projector page's QR code of the room's address.
         .route("/r/{room}/qr.svg", get(crate::qr::room_qr))
         // The pages and their server functions; anything else is a file or the 404 page.

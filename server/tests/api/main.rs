@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0, its own temporary database, native clients.
 
 mod admission;
+mod assets;
 mod crash;
 mod directory_bounds;
 mod errors;

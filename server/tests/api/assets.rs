@@ -1,0 +1,69 @@
+//! `/pkg/*`: the app's files go out compressed (brotli, else gzip), are kept after the first
+//! compression, and a browser that has them gets `304` with no body.
+
+use crate::helpers::spawn_app_with;
+use std::io::Read;
+use std::sync::Arc;
+
+async fn get(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response.headers().get(name).map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn the_bundle_goes_out_compressed_and_a_second_visit_downloads_nothing() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("pkg")).unwrap();
+    let js: String = (0..2_000).map(|i| format!("export const value{i} = {i};\n")).collect();
+    std::fs::write(site.path().join("pkg/app.js"), &js).unwrap();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let app = spawn_app_with(dir, &["--site-root", site.path().to_str().unwrap()]).await;
+    let url = app.http_url("/pkg/app.js");
+
+    let br = get(&url, &[("accept-encoding", "gzip, deflate, br")]).await;
+    assert_eq!(br.status(), 200);
+    assert_eq!(header(&br, "content-encoding").as_deref(), Some("br"));
+    assert_eq!(header(&br, "content-type").as_deref(), Some("text/javascript; charset=utf-8"));
+    assert_eq!(header(&br, "cache-control").as_deref(), Some("no-cache"));
+    let etag = header(&br, "etag").expect("an ETag");
+    let body = br.bytes().await.unwrap();
+    assert!(body.len() * 5 < js.len(), "compressed: {} of {} bytes", body.len(), js.len());
+    let mut unpacked = String::new();
+    brotli::Decompressor::new(&body[..], 4096).read_to_string(&mut unpacked).unwrap();
+    assert_eq!(unpacked, js);
+
+    let again = get(&url, &[("accept-encoding", "br"), ("if-none-match", &etag)]).await;
+    assert_eq!(again.status(), 304, "the browser's copy is current");
+    assert!(again.bytes().await.unwrap().is_empty());
+
+    let gzip = get(&url, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(header(&gzip, "content-encoding").as_deref(), Some("gzip"));
+    assert_ne!(header(&gzip, "etag"), Some(etag.clone()), "each encoding is its own representation");
+    let mut unpacked = String::new();
+    flate2::read::GzDecoder::new(&gzip.bytes().await.unwrap()[..]).read_to_string(&mut unpacked).unwrap();
+    assert_eq!(unpacked, js);
+
+    let plain = get(&url, &[]).await;
+    assert_eq!(header(&plain, "content-encoding"), None);
+    assert_eq!(plain.text().await.unwrap(), js);
+
+    // A rebuild replaces the file: the next request gets the new one, under a new ETag.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(site.path().join("pkg/app.js"), "export const rebuilt = true;\n").unwrap();
+    let fresh = get(&url, &[("accept-encoding", "br"), ("if-none-match", &etag)]).await;
+    assert_eq!(fresh.status(), 200);
+    let mut unpacked = String::new();
+    brotli::Decompressor::new(&fresh.bytes().await.unwrap()[..], 4096).read_to_string(&mut unpacked).unwrap();
+    assert_eq!(unpacked, "export const rebuilt = true;\n");
+
+    for missing in ["/pkg/nothing.js", "/pkg/..%2FCargo.toml", "/pkg/.hidden"] {
+        assert_eq!(get(&app.http_url(missing), &[]).await.status(), 404, "{missing}");
+    }
+}
