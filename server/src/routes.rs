@@ -14,6 +14,7 @@ use crate::ws::{self, WsState};
 use app::api::WallData;
 use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::http::{header, Extensions, HeaderMap, StatusCode, Version};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
@@ -21,6 +22,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::trace::TraceLayer;
 
 /// The pages' routes, generated once per process. Generating them runs the app with resource
@@ -88,13 +90,23 @@ pub fn router(state: RouterState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
         .merge(lessons(lab, limits.max_body))
-        // Every request: POST deadline, the room-page cache, a span (method and path only:
-        // query strings can carry session tokens).
+        // Every request: POST deadline, the room-page cache, HTML compressed on the way out, a
+        // span (method and path only: query strings can carry session tokens).
         .layer(from_fn_with_state(limits.request_timeout, crate::serve::post_deadline))
         .layer(from_fn_with_state(page_cache, page_cache::serve))
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(5)).compress_when(is_html))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
         }))
+}
+
+/// Pages are compressed as they go out (a room page of 50 posts shrinks several times, for
+/// well under a millisecond of a core). Nothing else is: the bundle is compressed once by
+/// `assets.rs`, streams (SSE) must not wait for a compressor's buffer, and the lessons
+/// measure the bytes of uncompressed exchanges.
+fn is_html(_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions) -> bool {
+    let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    kind.starts_with("text/html") && !headers.contains_key(header::CONTENT_ENCODING)
 }
 
 /// The lessons' endpoints, with their own state (`server/src/lab/`).

@@ -67,3 +67,27 @@ async fn the_bundle_goes_out_compressed_and_a_second_visit_downloads_nothing() {
         assert_eq!(get(&app.http_url(missing), &[]).await.status(), 404, "{missing}");
     }
 }
+
+#[tokio::test]
+async fn pages_are_compressed_on_the_way_out_and_nothing_else_is() {
+    let app = crate::helpers::spawn_app().await;
+    let mut alice = app.client().await;
+    alice.join("lobby", "alice", None).await;
+    alice.post("lobby", "a post to find in the compressed page", "z-1").await;
+
+    let page = get(&app.http_url("/r/lobby"), &[("accept-encoding", "br")]).await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(header(&page, "content-encoding").as_deref(), Some("br"));
+    let body = page.bytes().await.unwrap();
+    let mut html = String::new();
+    brotli::Decompressor::new(&body[..], 4096).read_to_string(&mut html).unwrap();
+    assert!(html.contains("a post to find in the compressed page"));
+    assert!(body.len() * 2 < html.len(), "compressed: {} of {} bytes", body.len(), html.len());
+
+    let plain = get(&app.http_url("/r/lobby"), &[]).await;
+    assert_eq!(header(&plain, "content-encoding"), None, "only when the browser asks");
+    for path in ["/health", "/x/poll"] {
+        let other = get(&app.http_url(path), &[("accept-encoding", "br, gzip")]).await;
+        assert_eq!(header(&other, "content-encoding"), None, "{path} is not a page");
+    }
+}
