@@ -3,6 +3,9 @@ import { openRoom, personContext, postText, uniqueRoom } from './helpers';
 
 test('a speed test with N=200 shows numbers for every transport and a chart', async ({ page }) => {
   await page.goto('/speed');
+  // Controls are disabled until the page's code has taken over (a click before would submit
+  // the server-rendered form); filling them before could also be reset by hydration.
+  await expect(page.getByTestId('speed-run')).toBeEnabled();
   await page.getByTestId('speed-n').fill('200');
   await page.getByTestId('speed-size').fill('32');
   await page.getByTestId('speed-run').click();
@@ -25,6 +28,7 @@ test('a speed test with N=200 shows numbers for every transport and a chart', as
 
 test('the lab shows all four transports receiving ticks', async ({ page }) => {
   await page.goto('/lab');
+  await expect(page.getByTestId('lab-start')).toBeEnabled();
   await page.getByTestId('lab-rate').selectOption('20');
   await page.getByTestId('lab-start').click();
   for (const transport of ['poll', 'longpoll', 'sse', 'ws']) {
@@ -86,6 +90,7 @@ test('the wall never downloads the lessons; opening one from the menu fetches it
 
 test('short polling at 1 s with 5 ticks/s shows every tick and a mean delay near half the interval', async ({ page }) => {
   await page.goto('/lab');
+  await expect(page.getByTestId('lab-start')).toBeEnabled();
   await page.getByTestId('lab-rate').selectOption('5');
   await page.getByTestId('lab-interval').selectOption('1000');
   await page.getByTestId('lab-start').click();
@@ -117,6 +122,7 @@ test('the lab says what this browser supports: on Chromium, WebSocket and EventS
 
 test('the inspector shows a typed message as the frame the server read: masked, then its unmasked echo', async ({ page }) => {
   await page.goto('/inspect');
+  await expect(page.getByTestId('frame-send')).toBeEnabled();
   await page.getByTestId('frame-input').fill('hello, frame');
   await expect(async () => {
     // Until the page has hydrated and its lesson socket is open, a click sends nothing: retry.

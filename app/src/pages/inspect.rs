@@ -2,6 +2,7 @@
 //! the `101 Switching Protocols` answer as the server saw them, how `Sec-WebSocket-Accept`
 //! is computed, and a live log of every frame, with filter and pause.
 
+use crate::components::hydrated::use_hydrated;
 use crate::lab::Handshake;
 use frame_bytes::FrameLesson;
 use leptos::prelude::*;
@@ -86,6 +87,7 @@ pub fn InspectPage() -> impl IntoView {
             .filter(|f| needle.is_empty() || f.payload.to_lowercase().contains(&needle))
             .collect::<Vec<_>>()
     };
+    let hydrated = use_hydrated();
     view! {
         <Title text="Inspector · wallsocket"/>
         <section class="panel lesson">
@@ -116,7 +118,13 @@ pub fn InspectPage() -> impl IntoView {
                         on:input=move |ev| ins.room.set(event_target_value(&ev))
                     />
                 </label>
-                <button type="button" class="button secondary" data-testid="inspect-join" on:click=move |_| join()>
+                <button
+                    type="button"
+                    class="button secondary"
+                    data-testid="inspect-join"
+                    disabled=move || !hydrated.get()
+                    on:click=move |_| join()
+                >
                     "Join"
                 </button>
                 <input
@@ -125,7 +133,9 @@ pub fn InspectPage() -> impl IntoView {
                     prop:value=move || ins.draft.get()
                     on:input=move |ev| ins.draft.set(event_target_value(&ev))
                 />
-                <button type="submit" class="button" data-testid="inspect-send">"Post"</button>
+                <button type="submit" class="button" data-testid="inspect-send" disabled=move || !hydrated.get()>
+                    "Post"
+                </button>
             </form>
             <div class="frame-tools">
                 <input

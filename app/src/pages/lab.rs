@@ -1,6 +1,7 @@
 //! `/lab`: one server ticker delivered at once by short polling, long polling, Server-Sent
 //! Events and a WebSocket, with each technique's requests, bytes and delays side by side.
 
+use crate::components::hydrated::use_hydrated;
 use crate::lab::WireReport;
 use crate::pages::speed::transport_class;
 use crate::stats::summarize;
@@ -91,6 +92,7 @@ pub fn LabPage() -> impl IntoView {
         lab.start(rate, interval);
     };
     let stop = move || lab.stop();
+    let hydrated = use_hydrated();
     view! {
         <Title text="Transport lab · wallsocket"/>
         <section class="panel lesson">
@@ -128,7 +130,7 @@ pub fn LabPage() -> impl IntoView {
                     type="submit"
                     class="button"
                     data-testid="lab-start"
-                    disabled=move || view_state.running.get()
+                    disabled=move || view_state.running.get() || !hydrated.get()
                 >
                     "Start"
                 </button>

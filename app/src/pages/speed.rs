@@ -1,6 +1,7 @@
 //! `/speed`: N round trips over HTTP, WebSocket and SSE + POST, measured in the browser, with
 //! the bytes on the wire counted by the server.
 
+use crate::components::hydrated::use_hydrated;
 use crate::components::latency_chart::{LatencyChart, Series};
 use crate::lab::SpeedResult;
 use leptos::prelude::*;
@@ -63,6 +64,7 @@ pub fn SpeedPage() -> impl IntoView {
         };
         speed.run(count, bytes, pipelined.get_untracked());
     };
+    let hydrated = use_hydrated();
     view! {
         <Title text="Speed test · wallsocket"/>
         <section class="panel lesson">
@@ -103,7 +105,12 @@ pub fn SpeedPage() -> impl IntoView {
                     />
                     " pipelined (keep many in flight)"
                 </label>
-                <button type="submit" class="button" data-testid="speed-run" disabled=move || running.get() || !valid()>
+                <button
+                    type="submit"
+                    class="button"
+                    data-testid="speed-run"
+                    disabled=move || running.get() || !valid() || !hydrated.get()
+                >
                     "Run"
                 </button>
             </form>

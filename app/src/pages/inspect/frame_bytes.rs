@@ -1,6 +1,7 @@
 //! "A frame, byte by byte": type a message, and see the frame this browser sent as the server
 //! read it off the wire (`/lab/frames` reads raw bytes), and the server's echo as it wrote it.
 
+use crate::components::hydrated::use_hydrated;
 use crate::lab::{FrameBytes, FrameReport};
 use leptos::prelude::*;
 
@@ -35,6 +36,7 @@ pub fn FrameLesson() -> AnyView {
             lesson.send(text);
         }
     };
+    let hydrated = use_hydrated();
     view! {
         <section class="panel lesson" data-testid="frame-lesson">
             <h2>"A frame, byte by byte"</h2>
@@ -50,7 +52,9 @@ pub fn FrameLesson() -> AnyView {
                     prop:value=move || draft.get()
                     on:input=move |ev| draft.set(event_target_value(&ev))
                 />
-                <button type="submit" class="button" data-testid="frame-send">"Send one frame"</button>
+                <button type="submit" class="button" data-testid="frame-send" disabled=move || !hydrated.get()>
+                    "Send one frame"
+                </button>
             </form>
             <Show when=move || view_state.status.get().is_some()>
                 <p class="notice">{move || view_state.status.get()}</p>
