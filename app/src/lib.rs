@@ -19,7 +19,8 @@
 //!   a wall's state; `lazy.rs` holds the lessons' routes: lazy, each in a WASM chunk of its
 //!   own, in the browser build of `cargo leptos … --split`, eager in a build without it (the
 //!   `wasm_split` cfg `build.rs` sets); the server renders both alike.
-//! - `components/` — badge, composer, post, presence, latency chart, username field.
+//! - `components/` — badge, composer, post, presence, latency chart, username field, and
+//!   `use_hydrated` (forms stay disabled until the page has hydrated).
 //! - `client/` — browser only: the room socket over `room_client`, its transports
 //!   (`link.rs`, `transport.rs`), the lessons' sockets, and storage.
 //! - `stats.rs` — percentiles and histograms for the speed test and the lab.
