@@ -1,9 +1,11 @@
 //! Command-line and environment configuration (`wallsocket --help`).
 
+use crate::cluster::{ClusterConfig, NodeName};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// wallsocket: post to a live wall in rooms, over WebSockets.
 ///
@@ -34,10 +36,31 @@ pub struct Config {
     pub listen: Option<SocketAddr>,
 
     /// Where posts are stored: `sqlite://PATH` (the file and its directory are created if
-    /// missing) or `postgres://USER@HOST:PORT/DB` (PostgreSQL; one node per database until
-    /// nodes share their posts with each other).
+    /// missing) or `postgres://USER@HOST:PORT/DB` (PostgreSQL, which several nodes can share:
+    /// give each of them the same `--redis-url`).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/wallsocket.db")]
     pub database_url: String,
+
+    /// Redis that the nodes of a cluster share (`redis://HOST:PORT`): every post stored by
+    /// one node reaches the members on every node. Needs a PostgreSQL `--database-url`.
+    /// Keep Redis private: anything that can publish on it can show posts to every member.
+    #[arg(long, env = "WALLSOCKET_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// This node's name in a cluster (letters, digits, `.`, `_`, `-`; unique per node).
+    /// Defaults to a random one.
+    #[arg(long, env = "WALLSOCKET_NODE_NAME")]
+    pub node_name: Option<NodeName>,
+
+    /// In a cluster: milliseconds a post that arrives before an earlier one waits for it
+    /// before the missing posts are read from the database.
+    #[arg(long, env = "WALLSOCKET_GAP_WAIT_MS", default_value_t = 50)]
+    pub gap_wait_ms: u64,
+
+    /// In a cluster: milliseconds between checks of the rooms with members on this node
+    /// against the database, so a post whose node died before publishing it still arrives.
+    #[arg(long, env = "WALLSOCKET_HEADS_CHECK_MS", default_value_t = 1_000)]
+    pub heads_check_ms: u64,
 
     /// Origins allowed to open a WebSocket besides the server's own, comma-separated
     /// (e.g. https://example.com). `*` allows any origin. Requests without an Origin
@@ -121,4 +144,17 @@ pub struct Config {
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info,wallsocket=debug`).
     #[arg(long, env = "WALLSOCKET_LOG", default_value = "info")]
     pub log: String,
+}
+
+impl Config {
+    /// The cluster settings, if `--redis-url` is given.
+    pub fn cluster(&self) -> Option<ClusterConfig> {
+        let redis_url = self.redis_url.clone()?;
+        Some(ClusterConfig {
+            redis_url,
+            node: self.node_name.clone().unwrap_or_else(NodeName::random),
+            gap_wait: Duration::from_millis(self.gap_wait_ms),
+            heads_check: Duration::from_millis(self.heads_check_ms.max(10)),
+        })
+    }
 }

@@ -25,6 +25,8 @@
 //! - `queue.rs` — a connection's bounded outgoing queue; a full queue closes that client.
 //! - `hub/` — the actor that owns rooms and who is in them, stores posts in batches (group
 //!   commit), in order, and broadcasts them; `Hub::connect` gives a connection its `Member`.
+//! - `cluster/` — several nodes on one database: the Redis bus between them, the order each
+//!   room's posts go out in, the node's name.
 //! - `store/` — durable storage behind one handle: SQLite (the default) or PostgreSQL (shared
 //!   by several nodes), each with its migrations (`migrations/sqlite/`, `migrations/postgres/`).
 //! - `wall_data.rs` — what the pages' server functions read.
@@ -35,6 +37,7 @@
 //! - `telemetry.rs` — logging.
 
 pub mod assets;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod fallback;

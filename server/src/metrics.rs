@@ -15,6 +15,18 @@ pub struct CloseLabels {
     pub code: u16,
 }
 
+/// What happened to messages on the bus between nodes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BusLabels {
+    pub event: &'static str,
+}
+
+/// Why a gap in a room's seqs was read from the store, or that it was given up.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GapLabels {
+    pub outcome: &'static str,
+}
+
 /// A cloneable handle on the server's metrics.
 #[derive(Clone)]
 pub struct Metrics {
@@ -34,6 +46,8 @@ struct Inner {
     presence_bytes: Counter,
     page_cache_hits: Counter,
     page_cache_misses: Counter,
+    bus: Family<BusLabels, Counter>,
+    gaps: Family<GapLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -49,6 +63,8 @@ impl Default for Metrics {
         let page_cache_hits = Counter::default();
         let page_cache_misses = Counter::default();
         let closes = Family::<CloseLabels, Counter>::default();
+        let bus = Family::<BusLabels, Counter>::default();
+        let gaps = Family::<GapLabels, Counter>::default();
         // 50 µs … ~1.6 s, doubling.
         let post_to_delivery =
             Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 16));
@@ -69,6 +85,12 @@ impl Default for Metrics {
             "Room pages rendered because the cache had no fresh copy",
             page_cache_misses.clone(),
         );
+        registry.register(
+            "bus_messages",
+            "Messages between nodes: published, publish_failed (found again from the store), heard, reconnects",
+            bus.clone(),
+        );
+        registry.register("gaps", "Gaps in a room's seqs read from the store (filled) or given up", gaps.clone());
         registry.register("closes", "WebSockets closed by the server, by close code", closes.clone());
         registry.register(
             "post_to_delivery_seconds",
@@ -89,6 +111,8 @@ impl Default for Metrics {
                 presence_bytes,
                 page_cache_hits,
                 page_cache_misses,
+                bus,
+                gaps,
             }),
         }
     }
@@ -102,6 +126,11 @@ impl Metrics {
     pub fn delivered(&self, members: u64, seconds: f64) {
         self.inner.deliveries.inc_by(members);
         self.inner.post_to_delivery.observe(seconds);
+    }
+
+    /// Another node's post queued for this node's members.
+    pub fn relayed(&self, members: u64) {
+        self.inner.deliveries.inc_by(members);
     }
 
     /// A group commit of posts finished.
@@ -123,6 +152,33 @@ impl Metrics {
 
     pub fn overflowed(&self) {
         self.inner.overflows.inc();
+    }
+
+    pub fn bus_published(&self, messages: u64) {
+        self.bus_event("published", messages);
+    }
+
+    pub fn bus_publish_failed(&self, messages: u64) {
+        self.bus_event("publish_failed", messages);
+    }
+
+    pub fn bus_heard(&self) {
+        self.bus_event("heard", 1);
+    }
+
+    pub fn bus_reconnected(&self) {
+        self.bus_event("reconnects", 1);
+    }
+
+    fn bus_event(&self, event: &'static str, count: u64) {
+        self.inner.bus.get_or_create(&BusLabels { event }).inc_by(count);
+    }
+
+    /// Gaps read from the store and given up, since the last call (deltas of the orderer's
+    /// totals).
+    pub fn gaps(&self, filled: u64, given_up: u64) {
+        self.inner.gaps.get_or_create(&GapLabels { outcome: "filled" }).inc_by(filled);
+        self.inner.gaps.get_or_create(&GapLabels { outcome: "given_up" }).inc_by(given_up);
     }
 
     pub fn closed(&self, code: u16) {

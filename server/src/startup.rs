@@ -4,10 +4,12 @@
 //! tests start the real server this way. Tests that need no socket build the routes' state
 //! with [`router_state`] and call [`routes::router`] directly.
 
+use crate::cluster::bus::BusError;
+use crate::cluster::ClusterConfig;
 use crate::config::Config;
 use crate::fallback::HttpSessions;
 use crate::gateway::Gateway;
-use crate::hub::Hub;
+use crate::hub::{ClusterLink, Hub, ALL_ROOMS_MAX};
 use crate::lab::LabState;
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
@@ -36,6 +38,14 @@ pub enum StartupError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("invalid Leptos configuration: {0}")]
     Leptos(String),
+    #[error(
+        "--redis-url joins this node to a cluster, whose nodes must share one database: \
+         SQLite is one node's file. Use --database-url postgres://USER@HOST:PORT/DB \
+         (or leave out --redis-url to run one node on SQLite)"
+    )]
+    ClusterNeedsPostgres,
+    #[error(transparent)]
+    Bus(#[from] BusError),
 }
 
 pub struct Application {
@@ -50,6 +60,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let cluster = config.cluster();
+        if cluster.is_some() && !Store::is_shared(&config.database_url) {
+            return Err(StartupError::ClusterNeedsPostgres);
+        }
         let mut leptos_options = leptos_options(&config)?;
         let addr = config.listen.unwrap_or(leptos_options.site_addr);
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
@@ -57,9 +71,18 @@ impl Application {
         leptos_options.site_addr = local;
 
         let store = Store::connect(&config.database_url).await?;
+        let metrics = Metrics::default();
+        let hub = match cluster {
+            Some(cluster) => {
+                tracing::info!(node = %cluster.node, "joining the cluster");
+                Hub::spawn_clustered(store.clone(), metrics.clone(), join_cluster(&cluster, &store, &metrics).await?)
+            }
+            None => Hub::spawn(store.clone(), metrics.clone()),
+        };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let state = router_state(&config, store.clone(), leptos_options, shutdown.clone(), tracker.clone());
+        let node = Node { store: store.clone(), hub, metrics };
+        let state = router_state(&config, node, leptos_options, shutdown.clone(), tracker.clone());
         let router = routes::router(state);
         Ok(Self {
             listener,
@@ -110,17 +133,39 @@ pub fn leptos_options(config: &Config) -> Result<LeptosOptions, StartupError> {
     Ok(options)
 }
 
-/// Everything the routes need, on `store`: starts the hub and the sweep of idle long-poll
-/// sessions (until `shutdown`); connection tasks are tracked by `tracker`.
+/// Subscribes to the bus first, then reads every room's newest seq: a post stored after
+/// that read is heard on the bus (or found by the heads check).
+async fn join_cluster(cluster: &ClusterConfig, store: &Store, metrics: &Metrics) -> Result<ClusterLink, StartupError> {
+    let bus = crate::cluster::bus::connect(&cluster.redis_url, cluster.node.clone(), metrics.clone()).await?;
+    let heads = store.rooms(ALL_ROOMS_MAX).await?.into_iter().map(|t| (t.room, t.posts)).collect();
+    Ok(ClusterLink { bus, heads, gap_wait: cluster.gap_wait, heads_check: cluster.heads_check })
+}
+
+/// A node's store, the hub running on it, and its metrics.
+pub struct Node {
+    pub store: Store,
+    pub hub: Hub,
+    pub metrics: Metrics,
+}
+
+impl Node {
+    /// A node on its own on `store`: starts its hub.
+    pub fn alone(store: Store) -> Self {
+        let metrics = Metrics::default();
+        Self { hub: Hub::spawn(store.clone(), metrics.clone()), store, metrics }
+    }
+}
+
+/// Everything the routes need, on `node`: starts the sweep of idle long-poll sessions (until
+/// `shutdown`); connection tasks are tracked by `tracker`.
 pub fn router_state(
     config: &Config,
-    store: Store,
+    node: Node,
     leptos_options: LeptosOptions,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> RouterState {
-    let metrics = Metrics::default();
-    let hub = Hub::spawn(store.clone(), metrics.clone());
+    let Node { store, hub, metrics } = node;
     let page_cache = PageCache::new(store.clone(), Duration::from_millis(config.page_cache_ms), metrics.clone());
     let origins = Arc::new(OriginPolicy::new(&config.allowed_origins));
     let gateway = Gateway::new(origins, config.ip_connect_rate, config.max_connections, shutdown.clone());

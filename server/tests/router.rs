@@ -18,7 +18,8 @@ async fn router(dir: &tempfile::TempDir) -> Router {
     let config = Config::try_parse_from(["wallsocket", "--database-url", &db]).expect("valid flags");
     let store = Store::connect(&config.database_url).await.expect("store opens");
     let options = startup::leptos_options(&config).expect("Leptos options");
-    routes::router(startup::router_state(&config, store, options, CancellationToken::new(), TaskTracker::new()))
+    let node = startup::Node::alone(store);
+    routes::router(startup::router_state(&config, node, options, CancellationToken::new(), TaskTracker::new()))
 }
 
 async fn get(router: &Router, path: &str) -> (StatusCode, String) {

@@ -24,6 +24,9 @@ pub(super) fn queue_to(
     seq: Option<u64>,
     failed: &mut Vec<ConnId>,
 ) -> bool {
+    if seq.is_some_and(|seq| seq <= member.fence) {
+        return false;
+    }
     if let Some(held) = member.held.as_mut() {
         let Some(seq) = seq else { return false };
         if held.len() < HELD_MAX {

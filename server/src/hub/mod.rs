@@ -14,10 +14,15 @@
 //! and leaves go through it as single values ([`JoinRequest`], [`NewPost`]), and dropping it
 //! is the disconnect. Only the hub knows which rooms a connection is in and under what name.
 //!
+//! On a node of a cluster the hub publishes what it stores and hears the other nodes' posts;
+//! every post, its own too, then goes out in seq order as `cluster::order` releases it.
+//!
 //! - `mod.rs` — the handle, its commands and the values they carry.
 //! - `member.rs` — one connection's membership: what it may ask, and its drop (the
 //!   disconnect); a join waiting for its history (`PendingJoin`).
 //! - `task.rs` — the actor: its loop, joins, batched posts, broadcast, departures.
+//! - `cluster.rs` — the actor on a node of a cluster: the bus, gap and heads reads done in
+//!   tasks of their own, acks held until their post went out here.
 //! - `connections.rs` — which rooms each connection is in (so a departure never scans every
 //!   room), and its join rate.
 //! - `delivery.rs` — queueing a frame for one member (or holding it while it reads its
@@ -30,6 +35,7 @@
 //! - `tests.rs` — membership through `Member`: a drop leaves every room, the hub refuses
 //!   what a connection not in the room asks, the room limit.
 
+mod cluster;
 mod connections;
 mod delivery;
 mod member;
@@ -40,6 +46,7 @@ mod task;
 #[cfg(test)]
 mod tests;
 
+pub use cluster::{ClusterLink, ALL_ROOMS_MAX};
 pub use connections::JOINS_PER_SEC;
 pub use member::{Member, PendingJoin};
 pub use occupancy::Occupancy;
@@ -190,10 +197,21 @@ impl std::fmt::Debug for Command {
 }
 
 impl Hub {
+    /// The hub of a node on its own.
     pub fn spawn(store: Store, metrics: Metrics) -> Self {
+        Self::start(store, metrics, None)
+    }
+
+    /// The hub of a node of a cluster: it shares posts and typing with the other nodes over
+    /// `link`'s bus.
+    pub fn spawn_clustered(store: Store, metrics: Metrics, link: ClusterLink) -> Self {
+        Self::start(store, metrics, Some(cluster::Clustered::new(link)))
+    }
+
+    fn start(store: Store, metrics: Metrics, cluster: Option<cluster::Clustered>) -> Self {
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
         let occupancy = Occupancy::default();
-        tokio::spawn(task::HubTask::new(store.clone(), metrics, occupancy.clone()).run(rx));
+        tokio::spawn(task::HubTask::new(store.clone(), metrics, occupancy.clone(), cluster).run(rx));
         Self { commands, store, occupancy, next_conn: Arc::new(AtomicU64::new(1)) }
     }
 

@@ -22,6 +22,9 @@ pub(super) struct RoomMember {
     /// While it reads its history: the posts broadcast since it registered, by seq, to send
     /// after its `joined`. `None` once it is live.
     pub(super) held: Option<Vec<(u64, Arc<Utf8Bytes>)>>,
+    /// Posts up to this seq were in its `joined`: on a node of a cluster the posts a history
+    /// read found can still be on their way through the bus, and must not go out twice.
+    pub(super) fence: u64,
     /// When this member's last `typing` was relayed: more within `TYPING_RELAY_MIN_MS`
     /// would only repeat what the others already show.
     pub(super) last_typing: Option<Instant>,
@@ -76,7 +79,8 @@ impl Room {
             }
         };
         let held = held.then(Vec::new);
-        self.members.insert(conn, RoomMember { username, client, seen: self.changed, held, last_typing: None });
+        self.members
+            .insert(conn, RoomMember { username, client, seen: self.changed, held, fence: 0, last_typing: None });
         arrived
     }
 

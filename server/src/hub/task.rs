@@ -1,11 +1,13 @@
 //! The hub's actor: owns every room, stores posts in batches, broadcasts them in order.
 
+use super::cluster::{self, Clustered};
 use super::connections::Connections;
 use super::delivery::{queue_to, with_history};
 use super::occupancy::Occupancy;
 use super::presence::Held;
 use super::room::Room;
 use super::{Command, ConnId, History, HubError, JoinRequest, PostRequest};
+use crate::cluster::bus::BusBody;
 use crate::metrics::Metrics;
 use crate::queue::ClientHandle;
 use crate::store::{Inserted, PostToInsert, Store, StoreError};
@@ -25,9 +27,9 @@ const MAX_BATCH: usize = 1024;
 const TYPING_RELAY_MIN: Duration = Duration::from_millis(TYPING_RELAY_MIN_MS);
 
 pub(super) struct HubTask {
-    store: Store,
-    metrics: Metrics,
-    rooms: HashMap<RoomName, Room>,
+    pub(super) store: Store,
+    pub(super) metrics: Metrics,
+    pub(super) rooms: HashMap<RoomName, Room>,
     /// The rooms each connection is in: a connection is a member of a room here exactly when
     /// the room is among its rooms there.
     connections: Connections,
@@ -35,11 +37,14 @@ pub(super) struct HubTask {
     held: Held,
     /// People per room, updated whenever someone arrives or leaves.
     occupancy: Occupancy,
+    /// On a node of a cluster: the bus and the order posts go out in.
+    pub(super) cluster: Option<Clustered>,
 }
 
 impl HubTask {
-    pub(super) fn new(store: Store, metrics: Metrics, occupancy: Occupancy) -> Self {
+    pub(super) fn new(store: Store, metrics: Metrics, occupancy: Occupancy, cluster: Option<Clustered>) -> Self {
         Self {
+            cluster,
             store,
             metrics,
             rooms: HashMap::new(),
@@ -68,6 +73,10 @@ impl HubTask {
                         for room in self.held.take() {
                             self.announce(&room);
                         }
+                        continue;
+                    }
+                    wake = cluster::wake(&mut self.cluster) => {
+                        self.on_wake(wake);
                         continue;
                     }
                 },
@@ -162,6 +171,9 @@ impl HubTask {
         client: ClientHandle,
     ) {
         self.connections.joined(conn, room.clone());
+        if let Some(cluster) = self.cluster.as_mut() {
+            cluster.order.follow(&room);
+        }
         let entry = self.rooms.entry(room.clone()).or_default();
         // A second join of the same room (a new name, watching, or a resync) replaces the
         // first: the old identity's departure and the new one's arrival go out together.
@@ -187,6 +199,9 @@ impl HubTask {
             return Ok(());
         }
         member.last_typing = Some(now);
+        if let Some(cluster) = &self.cluster {
+            cluster.publish(BusBody::Typing { room: room.clone(), username: username.clone() });
+        }
         self.broadcast(&room, &ServerMsg::Typing { room: room.clone(), username }, None, Some(conn));
         Ok(())
     }
@@ -202,6 +217,7 @@ impl HubTask {
         let Some(member) = entry.members.get_mut(&conn) else { return };
         let held = member.held.take().unwrap_or_default();
         member.seen = seen;
+        member.fence = member.fence.max(fence);
         let joined =
             ServerMsg::Joined { room: room.clone(), history: Vec::new(), members, present, watching, truncated };
         let mut failed = Vec::new();
@@ -264,6 +280,18 @@ impl HubTask {
                 return;
             }
         };
+        if self.cluster.is_some() {
+            for (inserted, reply) in stored.into_iter().zip(replies) {
+                match inserted {
+                    Inserted::New(post) => {
+                        self.metrics.post_stored();
+                        self.stored_here(post, true, received, reply);
+                    }
+                    Inserted::Duplicate(post) => self.stored_here(post, false, received, reply),
+                }
+            }
+            return;
+        }
         for (inserted, reply) in stored.into_iter().zip(replies) {
             let post = match inserted {
                 Inserted::New(post) => {
@@ -283,7 +311,13 @@ impl HubTask {
     /// many got it. A post (`seq`) is held for members still reading their history; other
     /// messages skip them (their `joined` will show the room as it is then). Members whose
     /// queue is full leave the room (their connection closes itself with SLOW_CONSUMER).
-    fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg, seq: Option<u64>, except: Option<ConnId>) -> u64 {
+    pub(super) fn broadcast(
+        &mut self,
+        room: &RoomName,
+        msg: &ServerMsg,
+        seq: Option<u64>,
+        except: Option<ConnId>,
+    ) -> u64 {
         let Some(entry) = self.rooms.get_mut(room) else { return 0 };
         let frame = Arc::new(Utf8Bytes::from(encode_server(msg)));
         let mut failed = Vec::new();
@@ -338,6 +372,7 @@ impl HubTask {
             self.rooms.remove(room);
             self.held.forget(room);
             self.recount(room);
+            self.unfollow(room);
         } else if departed > 0 {
             self.presence_changed(room);
             self.recount(room);

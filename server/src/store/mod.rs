@@ -106,7 +106,7 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite(sqlite::Sqlite::connect(url).await?)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        } else if Self::is_shared(url) {
             Backend::Postgres(postgres::Postgres::connect(url).await?)
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
@@ -114,9 +114,19 @@ impl Store {
         Ok(Self { backend: Arc::new(backend), version: Arc::default(), last_failure: Arc::default() })
     }
 
+    /// Whether `url` names a database several nodes can share (PostgreSQL).
+    pub fn is_shared(url: &str) -> bool {
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
     /// Changes whenever posts are stored: equal versions mean equal posts.
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
+    }
+
+    /// Another node stored posts (heard on the bus): what was read before is out of date.
+    pub fn heard_stored_elsewhere(&self) {
+        self.version.fetch_add(1, Ordering::Release);
     }
 
     /// Why the last write failed, if it did: the error as the database put it (never a row's

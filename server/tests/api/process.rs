@@ -19,9 +19,29 @@ fn help_explains_every_setting() {
         "--queue-capacity",
         "--rate-per-sec",
         "--page-cache-ms",
+        "--redis-url",
+        "--node-name",
+        "--gap-wait-ms",
+        "--heads-check-ms",
     ] {
         assert!(help.contains(needle), "--help mentions {needle}:\n{help}");
     }
+}
+
+/// A cluster's nodes share one database: `--redis-url` with SQLite is refused before anything
+/// starts (no Redis is needed to see it), saying what to use instead.
+#[test]
+fn a_cluster_on_sqlite_is_refused_at_startup_with_what_to_use_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/x.db", dir.path().display());
+    let out = Command::new(env!("CARGO_BIN_EXE_wallsocket"))
+        .args(["--listen", "127.0.0.1:0", "--database-url", &db, "--redis-url", "redis://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("postgres://"), "{stderr}");
+    assert!(!dir.path().join("x.db").exists(), "refused before opening the database");
 }
 
 #[tokio::test]

@@ -3,10 +3,7 @@
 
 #[path = "../support/store_contract.rs"]
 mod contract;
-#[path = "../api/helpers.rs"]
-#[allow(dead_code)] // The API tests use the rest.
-mod helpers;
-
+use crate::helpers;
 use crate::postgres::Postgres;
 
 #[tokio::test]

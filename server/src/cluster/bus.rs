@@ -1,0 +1,200 @@
+//! Redis pub/sub between nodes. Every node publishes each post it stored (after the commit)
+//! and each typing notice on one channel, and hears every other node's.
+//!
+//! Nothing here is the record: a message lost (Redis restarting, a full outbox, a dropped
+//! connection) is found again from the store by the hub's gap reads and heads check. So
+//! publishing never makes the hub wait, and a listener that loses Redis reconnects by itself
+//! and says so ([`BusEvent::Reconnected`]), for the hub to read what it missed.
+
+use super::NodeName;
+use crate::metrics::Metrics;
+use app::domain::{RoomName, Username};
+use app::protocol::Post;
+use futures::StreamExt;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+/// The one channel every node publishes on and listens to.
+pub const CHANNEL: &str = "wallsocket:bus";
+/// How long connecting (or subscribing) to Redis may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one round of publishing may take before the connection is dropped.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Messages waiting to be published; past it they are dropped (and found again by the
+/// heads check). A post is at most 8 KB, so this bounds the outbox at about 8 MB.
+const OUTBOX: usize = 1024;
+/// Messages heard but not yet taken by the hub; past it the listener waits, and Redis, whose
+/// buffer for it then fills, drops the connection: the reconnect reads the gap from the store.
+const HEARD: usize = 4096;
+/// Most messages published in one round trip.
+const PUBLISH_BATCH: usize = 256;
+/// Longest wait between two attempts to reach Redis again.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// What travels between nodes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BusBody {
+    /// A post, stored.
+    Post { post: Post },
+    /// Someone on the sending node is typing.
+    Typing { room: RoomName, username: Username },
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct BusMessage {
+    node: NodeName,
+    #[serde(flatten)]
+    body: BusBody,
+}
+
+/// What the listener hands the hub.
+#[derive(Debug)]
+pub enum BusEvent {
+    /// Another node's message.
+    Heard(BusBody),
+    /// The listener had lost Redis and is back: whatever was published meanwhile was missed.
+    Reconnected,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("cannot reach Redis at the --redis-url: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("Redis did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Publishes on the bus without waiting: a cloneable handle on the publishing task.
+#[derive(Clone)]
+pub struct Publisher {
+    node: NodeName,
+    outbox: mpsc::Sender<String>,
+    metrics: Metrics,
+}
+
+impl Publisher {
+    /// Queues a message for the other nodes; if the outbox is full it is dropped (counted).
+    pub fn publish(&self, body: BusBody) {
+        let message = BusMessage { node: self.node.clone(), body };
+        let Ok(encoded) = serde_json::to_string(&message) else { return };
+        if self.outbox.try_send(encoded).is_err() {
+            self.metrics.bus_publish_failed(1);
+        }
+    }
+}
+
+/// A node's link to the others: publish through `publisher`, hear through `events`.
+pub struct Bus {
+    pub publisher: Publisher,
+    pub events: mpsc::Receiver<BusEvent>,
+}
+
+/// Connects to Redis and subscribes (so nothing published from now on is missed), then
+/// starts the publishing and listening tasks. Fails if Redis cannot be reached now.
+pub async fn connect(url: &str, node: NodeName, metrics: Metrics) -> Result<Bus, BusError> {
+    let client = redis::Client::open(url)?;
+    let pubsub = subscribe(&client).await?;
+    let (outbox, queued) = mpsc::channel(OUTBOX);
+    let (heard, events) = mpsc::channel(HEARD);
+    tokio::spawn(publish(client.clone(), queued, metrics.clone()));
+    tokio::spawn(listen(client, pubsub, node.clone(), heard, metrics.clone()));
+    Ok(Bus { publisher: Publisher { node, outbox, metrics }, events })
+}
+
+async fn subscribe(client: &redis::Client) -> Result<redis::aio::PubSub, BusError> {
+    let subscribing = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(CHANNEL).await?;
+        Ok::<_, BusError>(pubsub)
+    };
+    timeout(CONNECT_TIMEOUT, subscribing).await.map_err(|_| BusError::Timeout(CONNECT_TIMEOUT))?
+}
+
+/// Publishes what is queued, several messages per round trip; reconnects when a round fails.
+async fn publish(client: redis::Client, mut queued: mpsc::Receiver<String>, metrics: Metrics) {
+    let mut connection = None;
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while queued.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        let count = batch.len() as u64;
+        if connection.is_none() {
+            let connecting = timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection()).await;
+            connection = connecting.ok().and_then(Result::ok);
+        }
+        let Some(redis) = connection.as_mut() else {
+            metrics.bus_publish_failed(count);
+            batch.clear();
+            continue;
+        };
+        let mut pipe = redis::pipe();
+        for message in batch.drain(..) {
+            pipe.cmd("PUBLISH").arg(CHANNEL).arg(message).ignore();
+        }
+        match timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(redis)).await {
+            Ok(Ok(())) => metrics.bus_published(count),
+            failed => {
+                tracing::warn!(?failed, "publishing on Redis failed; the other nodes read these posts from the store");
+                metrics.bus_publish_failed(count);
+                connection = None;
+            }
+        }
+    }
+}
+
+/// Hands the hub every other node's messages; when Redis goes away, reconnects (backing off)
+/// and says so. Ends when the hub is gone.
+async fn listen(
+    client: redis::Client,
+    mut pubsub: redis::aio::PubSub,
+    node: NodeName,
+    heard: mpsc::Sender<BusEvent>,
+    metrics: Metrics,
+) {
+    loop {
+        let mut messages = pubsub.into_on_message();
+        loop {
+            let message = tokio::select! {
+                message = messages.next() => message,
+                () = heard.closed() => return,
+            };
+            let Some(message) = message else { break };
+            match serde_json::from_slice::<BusMessage>(message.get_payload_bytes()) {
+                Ok(message) if message.node == node => {}
+                Ok(message) => {
+                    metrics.bus_heard();
+                    if heard.send(BusEvent::Heard(message.body)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "ignored a message on the bus that is not wallsocket's"),
+            }
+        }
+        tracing::warn!("lost Redis; reconnecting");
+        pubsub = match reconnect(&client, &heard).await {
+            Some(pubsub) => pubsub,
+            None => return,
+        };
+        metrics.bus_reconnected();
+        tracing::info!("back on Redis");
+        if heard.send(BusEvent::Reconnected).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Subscribes again, waiting longer after each failure; `None` if the hub is gone meanwhile.
+async fn reconnect(client: &redis::Client, heard: &mpsc::Sender<BusEvent>) -> Option<redis::aio::PubSub> {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = heard.closed() => return None,
+        }
+        match subscribe(client).await {
+            Ok(pubsub) => return Some(pubsub),
+            Err(e) => tracing::debug!(error = %e, "Redis still unreachable"),
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}

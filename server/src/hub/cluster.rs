@@ -1,0 +1,246 @@
+//! The hub on a node of a cluster (`--redis-url`): posts stored here are published and go out
+//! here once the orderer releases them; the other nodes' posts and typing come from the bus;
+//! gaps and the heads check are read from the store in tasks of their own, so the hub never
+//! waits on I/O. A post's `ack` waits until the post itself has gone out on this node, so a
+//! client always sees its post before its ack, as on one node.
+
+use super::task::HubTask;
+use super::HubError;
+use crate::cluster::bus::{Bus, BusBody, BusEvent, Publisher};
+use crate::cluster::order::{Gap, Order, OrderStats};
+use crate::store::{Store, StoreError};
+use app::domain::RoomName;
+use app::protocol::{Post, ServerMsg};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+/// Most rooms whose heads are read when a node starts or comes back to Redis: the rooms
+/// beyond it (the least recently active) start from the first post they are heard with.
+pub const ALL_ROOMS_MAX: u32 = 100_000;
+
+/// What a clustered hub is started with.
+pub struct ClusterLink {
+    pub bus: Bus,
+    /// Every room's newest stored seq, read after subscribing to the bus.
+    pub heads: Vec<(RoomName, u64)>,
+    pub gap_wait: Duration,
+    pub heads_check: Duration,
+}
+
+type Reply = oneshot::Sender<Result<Post, HubError>>;
+
+/// A sender waiting for its post to go out here before its ack.
+struct AckAfter {
+    reply: Reply,
+    post: Post,
+    /// When this node received it, for the delivery latency; `None` for a retry.
+    received: Option<Instant>,
+}
+
+/// A store read done outside the hub.
+pub(super) enum Read {
+    Gap(Gap, Result<Vec<Post>, StoreError>),
+    Heads(Result<Vec<(RoomName, u64)>, StoreError>),
+}
+
+/// Why a clustered hub woke up, besides a command.
+pub(super) enum Wake {
+    Bus(BusEvent),
+    BusClosed,
+    GapsDue,
+    HeadsDue,
+    Read(Read),
+}
+
+pub(super) struct Clustered {
+    publisher: Publisher,
+    events: mpsc::Receiver<BusEvent>,
+    listening: bool,
+    pub(super) order: Order,
+    acks: HashMap<(RoomName, u64), Vec<AckAfter>>,
+    reads: mpsc::Sender<Read>,
+    read_results: mpsc::Receiver<Read>,
+    heads_every: Interval,
+    heads_reading: bool,
+    /// The orderer's totals last counted in the metrics.
+    counted: OrderStats,
+}
+
+impl Clustered {
+    pub(super) fn new(link: ClusterLink) -> Self {
+        let ClusterLink { bus, heads, gap_wait, heads_check } = link;
+        let (reads, read_results) = mpsc::channel(64);
+        let mut heads_every = tokio::time::interval(heads_check.max(Duration::from_millis(10)));
+        heads_every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Self {
+            publisher: bus.publisher,
+            events: bus.events,
+            listening: true,
+            order: Order::new(gap_wait, heads),
+            acks: HashMap::new(),
+            reads,
+            read_results,
+            heads_every,
+            heads_reading: false,
+            counted: OrderStats::default(),
+        }
+    }
+
+    pub(super) fn publish(&self, body: BusBody) {
+        self.publisher.publish(body);
+    }
+}
+
+/// Waits for whatever a clustered hub has to do next; never returns on one node.
+pub(super) async fn wake(cluster: &mut Option<Clustered>) -> Wake {
+    let Some(c) = cluster else { return std::future::pending().await };
+    let due = c.order.due();
+    tokio::select! {
+        event = c.events.recv(), if c.listening => event.map_or(Wake::BusClosed, Wake::Bus),
+        () = sleep_until(due) => Wake::GapsDue,
+        _ = c.heads_every.tick() => Wake::HeadsDue,
+        Some(read) = c.read_results.recv() => Wake::Read(read),
+    }
+}
+
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl HubTask {
+    pub(super) fn on_wake(&mut self, wake: Wake) {
+        let now = Instant::now();
+        let wake = match wake {
+            Wake::Bus(BusEvent::Heard(BusBody::Typing { room, username })) => {
+                self.broadcast(&room.clone(), &ServerMsg::Typing { room, username }, None, None);
+                return;
+            }
+            other => other,
+        };
+        let Some(c) = self.cluster.as_mut() else { return };
+        let released = match wake {
+            Wake::Bus(BusEvent::Heard(BusBody::Post { post })) => {
+                self.store.heard_stored_elsewhere();
+                c.order.offer(post, now)
+            }
+            Wake::Bus(BusEvent::Heard(BusBody::Typing { .. })) => Vec::new(),
+            Wake::Bus(BusEvent::Reconnected) => {
+                read_heads(c, &self.store, None);
+                Vec::new()
+            }
+            Wake::BusClosed => {
+                c.listening = false;
+                Vec::new()
+            }
+            Wake::GapsDue => {
+                for gap in c.order.gaps(now) {
+                    let (store, reads) = (self.store.clone(), c.reads.clone());
+                    tokio::spawn(async move {
+                        let limit = (gap.upto - gap.after) as u32;
+                        let read = store.page(&gap.room, Some(gap.upto + 1), limit).await.map(|(page, _)| page);
+                        let _ = reads.send(Read::Gap(gap, read)).await;
+                    });
+                }
+                Vec::new()
+            }
+            Wake::HeadsDue => {
+                let rooms: Vec<RoomName> = self.rooms.keys().cloned().collect();
+                if !rooms.is_empty() {
+                    read_heads(c, &self.store, Some(rooms));
+                }
+                Vec::new()
+            }
+            Wake::Read(Read::Gap(gap, Ok(posts))) => c.order.filled(&gap, posts, now),
+            Wake::Read(Read::Gap(gap, Err(e))) => {
+                tracing::warn!(room = %gap.room, error = %e, "reading a gap in a room's posts failed");
+                c.order.fill_failed(&gap, now)
+            }
+            Wake::Read(Read::Heads(heads)) => {
+                c.heads_reading = false;
+                match heads {
+                    Ok(heads) => heads.into_iter().flat_map(|(room, head)| c.order.head(&room, head, now)).collect(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the rooms' newest seqs failed");
+                        Vec::new()
+                    }
+                }
+            }
+        };
+        let stats = c.order.stats();
+        self.metrics.gaps(stats.fills - c.counted.fills, stats.given_up - c.counted.given_up);
+        c.counted = stats;
+        self.deliver(released);
+    }
+
+    /// A post this node stored (`received` when it came in) or found already stored (a retry,
+    /// `None`): published if new, and answered once it has gone out here.
+    pub(super) fn stored_here(&mut self, post: Post, new: bool, received: Instant, reply: Reply) {
+        let Some(c) = self.cluster.as_mut() else { return };
+        if post.seq <= c.order.delivered(&post.room) {
+            let _ = reply.send(Ok(post));
+            return;
+        }
+        if new {
+            c.publish(BusBody::Post { post: post.clone() });
+        }
+        let key = (post.room.clone(), post.seq);
+        let received = new.then_some(received);
+        c.acks.entry(key).or_default().push(AckAfter { reply, post: post.clone(), received });
+        let released = if new { c.order.offer(post, Instant::now()) } else { Vec::new() };
+        self.deliver(released);
+    }
+
+    /// Broadcasts released posts in order, and acks each one's sender.
+    fn deliver(&mut self, released: Vec<Post>) {
+        for post in released {
+            let room = post.room.clone();
+            let queued = self.broadcast(&room, &ServerMsg::Post(post.clone()), Some(post.seq), None);
+            let waiting = self.cluster.as_mut().and_then(|c| c.acks.remove(&(room, post.seq)));
+            if waiting.is_none() {
+                self.metrics.relayed(queued);
+            }
+            for ack in waiting.into_iter().flatten() {
+                if let Some(received) = ack.received {
+                    self.metrics.delivered(queued, received.elapsed().as_secs_f64());
+                }
+                let _ = ack.reply.send(Ok(post.clone()));
+            }
+        }
+    }
+
+    /// The room's last member here left: what waited for it goes out unordered (to nobody),
+    /// and every sender still waiting in it is answered.
+    pub(super) fn unfollow(&mut self, room: &RoomName) {
+        let Some(c) = self.cluster.as_mut() else { return };
+        let released = c.order.unfollow(room);
+        let keys: Vec<_> = c.acks.keys().filter(|(r, _)| r == room).cloned().collect();
+        let waiting: Vec<AckAfter> = keys.iter().flat_map(|k| c.acks.remove(k).unwrap_or_default()).collect();
+        self.deliver(released);
+        for ack in waiting {
+            let _ = ack.reply.send(Ok(ack.post));
+        }
+    }
+}
+
+/// Reads the newest seq of `rooms` (of every room when `None`) in a task of its own, unless
+/// a read is under way.
+fn read_heads(c: &mut Clustered, store: &Store, rooms: Option<Vec<RoomName>>) {
+    if c.heads_reading && rooms.is_some() {
+        return;
+    }
+    c.heads_reading = true;
+    let (store, reads) = (store.clone(), c.reads.clone());
+    tokio::spawn(async move {
+        let totals = match rooms {
+            Some(rooms) => store.totals_of(&rooms).await,
+            None => store.rooms(ALL_ROOMS_MAX).await,
+        };
+        let heads = totals.map(|t| t.into_iter().map(|t| (t.room, t.posts)).collect());
+        let _ = reads.send(Read::Heads(heads)).await;
+    });
+}
