@@ -6,11 +6,13 @@
 //! publishing never makes the hub wait, and a listener that loses Redis reconnects by itself
 //! and says so ([`BusEvent::Reconnected`]), for the hub to read what it missed.
 
+use super::presence::{RoomPresence, Version};
 use super::NodeName;
 use crate::metrics::Metrics;
 use app::domain::{RoomName, Username};
 use app::protocol::Post;
 use futures::StreamExt;
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -31,6 +33,15 @@ const HEARD: usize = 4096;
 const PUBLISH_BATCH: usize = 256;
 /// Longest wait between two attempts to reach Redis again.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// A node's presence snapshot outlives its last heartbeat by this long, then Redis drops it.
+const SNAPSHOT_TTL_MS: u64 = 30_000;
+/// The snapshot's field holding its version (room names cannot start with `!`).
+const VERSION_FIELD: &str = "!version";
+
+/// Where a node keeps its presence snapshot: each room's people on it, and the version.
+fn snapshot_key(node: &NodeName) -> String {
+    format!("wallsocket:presence:{node}")
+}
 
 /// What travels between nodes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -40,6 +51,10 @@ pub enum BusBody {
     Post { post: Post },
     /// Someone on the sending node is typing.
     Typing { room: RoomName, username: Username },
+    /// A room's people and watchers on the sending node, now.
+    Presence { version: Version, room: RoomName, presence: RoomPresence },
+    /// The sending node is alive, at this version of its presence.
+    Heartbeat { version: Version },
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -53,7 +68,7 @@ struct BusMessage {
 #[derive(Debug)]
 pub enum BusEvent {
     /// Another node's message.
-    Heard(BusBody),
+    Heard(NodeName, BusBody),
     /// The listener had lost Redis and is back: whatever was published meanwhile was missed.
     Reconnected,
 }
@@ -70,25 +85,76 @@ pub enum BusError {
 #[derive(Clone)]
 pub struct Publisher {
     node: NodeName,
-    outbox: mpsc::Sender<String>,
+    outbox: mpsc::Sender<Outgoing>,
     metrics: Metrics,
+}
+
+/// A message to publish, and what to write to this node's snapshot first.
+struct Outgoing {
+    message: String,
+    /// A room's presence to write (`None`: the room has nobody here any more).
+    room: Option<(RoomName, Option<String>)>,
+    /// The version to write, and the snapshot's life renewed.
+    version: Option<String>,
 }
 
 impl Publisher {
     /// Queues a message for the other nodes; if the outbox is full it is dropped (counted).
     pub fn publish(&self, body: BusBody) {
+        let (room, version) = match &body {
+            BusBody::Presence { version, room, presence } => {
+                let here = (!presence.people.is_empty() || presence.watching > 0)
+                    .then(|| serde_json::to_string(presence).unwrap_or_default());
+                (Some((room.clone(), here)), Some(version))
+            }
+            BusBody::Heartbeat { version } => (None, Some(version)),
+            BusBody::Post { .. } | BusBody::Typing { .. } => (None, None),
+        };
+        let version = version.map(|v| serde_json::to_string(v).unwrap_or_default());
         let message = BusMessage { node: self.node.clone(), body };
-        let Ok(encoded) = serde_json::to_string(&message) else { return };
-        if self.outbox.try_send(encoded).is_err() {
+        let Ok(message) = serde_json::to_string(&message) else { return };
+        if self.outbox.try_send(Outgoing { message, room, version }).is_err() {
             self.metrics.bus_publish_failed(1);
         }
     }
 }
 
-/// A node's link to the others: publish through `publisher`, hear through `events`.
+/// Reads other nodes' presence snapshots from Redis.
+#[derive(Clone)]
+pub struct Snapshots {
+    client: redis::Client,
+}
+
+/// A node's presence snapshot: its version and each room's people on it.
+pub type Snapshot = (Version, HashMap<RoomName, RoomPresence>);
+
+impl Snapshots {
+    /// `node`'s snapshot; `None` if it has none (gone, or never had anyone).
+    pub async fn read(&self, node: &NodeName) -> Result<Option<Snapshot>, BusError> {
+        let reading = async {
+            let mut redis = self.client.get_multiplexed_async_connection().await?;
+            let fields: HashMap<String, String> =
+                redis::cmd("HGETALL").arg(snapshot_key(node)).query_async(&mut redis).await?;
+            Ok::<_, BusError>(fields)
+        };
+        let mut fields = timeout(CONNECT_TIMEOUT, reading).await.map_err(|_| BusError::Timeout(CONNECT_TIMEOUT))??;
+        let Some(version) = fields.remove(VERSION_FIELD).and_then(|v| serde_json::from_str(&v).ok()) else {
+            return Ok(None);
+        };
+        let rooms = fields
+            .into_iter()
+            .filter_map(|(room, presence)| Some((room.parse().ok()?, serde_json::from_str(&presence).ok()?)))
+            .collect();
+        Ok(Some((version, rooms)))
+    }
+}
+
+/// A node's link to the others: publish through `publisher`, hear through `events`, read
+/// their presence through `snapshots`.
 pub struct Bus {
     pub publisher: Publisher,
     pub events: mpsc::Receiver<BusEvent>,
+    pub snapshots: Snapshots,
 }
 
 /// Connects to Redis and subscribes (so nothing published from now on is missed), then
@@ -98,9 +164,9 @@ pub async fn connect(url: &str, node: NodeName, metrics: Metrics) -> Result<Bus,
     let pubsub = subscribe(&client).await?;
     let (outbox, queued) = mpsc::channel(OUTBOX);
     let (heard, events) = mpsc::channel(HEARD);
-    tokio::spawn(publish(client.clone(), queued, metrics.clone()));
-    tokio::spawn(listen(client, pubsub, node.clone(), heard, metrics.clone()));
-    Ok(Bus { publisher: Publisher { node, outbox, metrics }, events })
+    tokio::spawn(publish(client.clone(), snapshot_key(&node), queued, metrics.clone()));
+    tokio::spawn(listen(client.clone(), pubsub, node.clone(), heard, metrics.clone()));
+    Ok(Bus { publisher: Publisher { node, outbox, metrics }, events, snapshots: Snapshots { client } })
 }
 
 async fn subscribe(client: &redis::Client) -> Result<redis::aio::PubSub, BusError> {
@@ -112,8 +178,9 @@ async fn subscribe(client: &redis::Client) -> Result<redis::aio::PubSub, BusErro
     timeout(CONNECT_TIMEOUT, subscribing).await.map_err(|_| BusError::Timeout(CONNECT_TIMEOUT))?
 }
 
-/// Publishes what is queued, several messages per round trip; reconnects when a round fails.
-async fn publish(client: redis::Client, mut queued: mpsc::Receiver<String>, metrics: Metrics) {
+/// Publishes what is queued, several messages per round trip, each after what it writes to
+/// this node's snapshot (`key`); reconnects when a round fails.
+async fn publish(client: redis::Client, key: String, mut queued: mpsc::Receiver<Outgoing>, metrics: Metrics) {
     let mut connection = None;
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     while queued.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
@@ -128,7 +195,16 @@ async fn publish(client: redis::Client, mut queued: mpsc::Receiver<String>, metr
             continue;
         };
         let mut pipe = redis::pipe();
-        for message in batch.drain(..) {
+        for Outgoing { message, room, version } in batch.drain(..) {
+            match room {
+                Some((room, Some(presence))) => pipe.cmd("HSET").arg(&key).arg(room.as_str()).arg(presence).ignore(),
+                Some((room, None)) => pipe.cmd("HDEL").arg(&key).arg(room.as_str()).ignore(),
+                None => &mut pipe,
+            };
+            if let Some(version) = version {
+                pipe.cmd("HSET").arg(&key).arg(VERSION_FIELD).arg(version).ignore();
+                pipe.cmd("PEXPIRE").arg(&key).arg(SNAPSHOT_TTL_MS).ignore();
+            }
             pipe.cmd("PUBLISH").arg(CHANNEL).arg(message).ignore();
         }
         match timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(redis)).await {
@@ -163,7 +239,7 @@ async fn listen(
                 Ok(message) if message.node == node => {}
                 Ok(message) => {
                     metrics.bus_heard();
-                    if heard.send(BusEvent::Heard(message.body)).await.is_err() {
+                    if heard.send(BusEvent::Heard(message.node, message.body)).await.is_err() {
                         return;
                     }
                 }

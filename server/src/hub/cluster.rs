@@ -4,10 +4,12 @@
 //! waits on I/O. A post's `ack` waits until the post itself has gone out on this node, so a
 //! client always sees its post before its ack, as on one node.
 
+use super::elsewhere::Presence;
 use super::task::HubTask;
 use super::HubError;
-use crate::cluster::bus::{Bus, BusBody, BusEvent, Publisher};
+use crate::cluster::bus::{Bus, BusBody, BusEvent, Publisher, Snapshot};
 use crate::cluster::order::{Gap, Order, OrderStats};
+use crate::cluster::NodeName;
 use crate::store::{Store, StoreError};
 use app::domain::RoomName;
 use app::protocol::{Post, ServerMsg};
@@ -43,6 +45,7 @@ struct AckAfter {
 pub(super) enum Read {
     Gap(Gap, Result<Vec<Post>, StoreError>),
     Heads(Result<Vec<(RoomName, u64)>, StoreError>),
+    Snapshot(NodeName, Result<Option<Snapshot>, String>),
 }
 
 /// Why a clustered hub woke up, besides a command.
@@ -51,6 +54,8 @@ pub(super) enum Wake {
     BusClosed,
     GapsDue,
     HeadsDue,
+    FlushPresence,
+    Heartbeat,
     Read(Read),
 }
 
@@ -60,7 +65,8 @@ pub(super) struct Clustered {
     listening: bool,
     pub(super) order: Order,
     acks: HashMap<(RoomName, u64), Vec<AckAfter>>,
-    reads: mpsc::Sender<Read>,
+    pub(super) presence: Presence,
+    pub(super) reads: mpsc::Sender<Read>,
     read_results: mpsc::Receiver<Read>,
     heads_every: Interval,
     heads_reading: bool,
@@ -77,6 +83,7 @@ impl Clustered {
         Self {
             publisher: bus.publisher,
             events: bus.events,
+            presence: Presence::new(bus.snapshots),
             listening: true,
             order: Order::new(gap_wait, heads),
             acks: HashMap::new(),
@@ -101,6 +108,8 @@ pub(super) async fn wake(cluster: &mut Option<Clustered>) -> Wake {
         event = c.events.recv(), if c.listening => event.map_or(Wake::BusClosed, Wake::Bus),
         () = sleep_until(due) => Wake::GapsDue,
         _ = c.heads_every.tick() => Wake::HeadsDue,
+        _ = c.presence.flush_every.tick() => Wake::FlushPresence,
+        _ = c.presence.heartbeat_every.tick() => Wake::Heartbeat,
         Some(read) = c.read_results.recv() => Wake::Read(read),
     }
 }
@@ -116,25 +125,37 @@ impl HubTask {
     pub(super) fn on_wake(&mut self, wake: Wake) {
         let now = Instant::now();
         let wake = match wake {
-            Wake::Bus(BusEvent::Heard(BusBody::Typing { room, username })) => {
+            Wake::Bus(BusEvent::Heard(_, BusBody::Typing { room, username })) => {
                 self.broadcast(&room.clone(), &ServerMsg::Typing { room, username }, None, None);
                 return;
             }
+            Wake::Bus(BusEvent::Heard(node, body @ (BusBody::Presence { .. } | BusBody::Heartbeat { .. }))) => {
+                return self.heard_presence(node, body);
+            }
+            Wake::Bus(BusEvent::Reconnected) => {
+                self.republish_presence();
+                wake
+            }
+            Wake::FlushPresence => return self.flush_presence(),
+            Wake::Heartbeat => return self.heartbeat(),
+            Wake::Read(Read::Snapshot(node, read)) => return self.snapshot_read(node, read),
             other => other,
         };
         let Some(c) = self.cluster.as_mut() else { return };
         let released = match wake {
-            Wake::Bus(BusEvent::Heard(BusBody::Post { post })) => {
+            Wake::Bus(BusEvent::Heard(_, BusBody::Post { post })) => {
                 self.store.heard_stored_elsewhere();
                 c.order.offer(post, now)
             }
-            Wake::Bus(BusEvent::Heard(BusBody::Typing { .. })) => Vec::new(),
             Wake::Bus(BusEvent::Reconnected) => {
                 read_heads(c, &self.store, None);
                 Vec::new()
             }
             Wake::BusClosed => {
                 c.listening = false;
+                Vec::new()
+            }
+            Wake::Bus(BusEvent::Heard(..)) | Wake::FlushPresence | Wake::Heartbeat | Wake::Read(Read::Snapshot(..)) => {
                 Vec::new()
             }
             Wake::GapsDue => {

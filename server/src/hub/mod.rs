@@ -23,6 +23,8 @@
 //! - `task.rs` — the actor: its loop, joins, batched posts, broadcast, departures.
 //! - `cluster.rs` — the actor on a node of a cluster: the bus, gap and heads reads done in
 //!   tasks of their own, acks held until their post went out here.
+//! - `elsewhere.rs` — presence on a node of a cluster: who is here, told to the others;
+//!   who is elsewhere, kept from what they tell.
 //! - `connections.rs` — which rooms each connection is in (so a departure never scans every
 //!   room), and its join rate.
 //! - `delivery.rs` — queueing a frame for one member (or holding it while it reads its
@@ -38,6 +40,7 @@
 mod cluster;
 mod connections;
 mod delivery;
+mod elsewhere;
 mod member;
 mod occupancy;
 mod presence;

@@ -3,12 +3,16 @@
 //! went (and whether the watching count moved) since its last `presence` announcement, and in
 //! what order, so a member who joined in between hears only what its `joined` could not show.
 //! (The rooms of each connection are indexed apart, in `connections.rs`.)
+//!
+//! On a node of a cluster a room also knows who is in it on the other nodes (`elsewhere`):
+//! its counts and `present` cover every node, and a person coming or going is a change only
+//! when they were on no node or are on none any more.
 
 use super::ConnId;
 use crate::queue::ClientHandle;
 use app::domain::Username;
 use axum::extract::ws::Utf8Bytes;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -41,6 +45,10 @@ pub(super) struct Room {
     pub(super) changes: BTreeMap<Username, (bool, u64)>,
     /// Connections without a name.
     watching: u32,
+    /// People in the room on other nodes of the cluster.
+    elsewhere: BTreeSet<Username>,
+    /// Connections without a name in the room on other nodes.
+    elsewhere_watching: u32,
     /// The change number of the last move of `watching` since the last announcement.
     pub(super) watching_changed: Option<u64>,
     /// Arrivals and departures so far (numbers the changes).
@@ -50,13 +58,40 @@ pub(super) struct Room {
 }
 
 impl Room {
+    /// People in the room, on every node.
     pub(super) fn count(&self) -> u32 {
-        self.people.len() as u32
+        (self.people.len() + self.elsewhere.iter().filter(|name| !self.people.contains_key(*name)).count()) as u32
     }
 
-    /// Connections watching without a name.
+    /// Everyone in the room, on every node.
+    pub(super) fn present(&self) -> Vec<Username> {
+        let mut present: BTreeSet<Username> = self.people.keys().cloned().collect();
+        present.extend(self.elsewhere.iter().cloned());
+        present.into_iter().collect()
+    }
+
+    /// Connections watching without a name, on every node.
     pub(super) fn watching(&self) -> u32 {
-        self.watching
+        self.watching + self.elsewhere_watching
+    }
+
+    /// Who is in the room on this node only: what this node tells the others.
+    pub(super) fn here(&self) -> (Vec<Username>, u32) {
+        (self.people.keys().cloned().collect(), self.watching)
+    }
+
+    /// Someone is now in the room on another node (`here`) or on none of them; true if what
+    /// members are shown changed.
+    pub(super) fn elsewhere(&mut self, username: Username, here: bool) -> bool {
+        let moved = if here { self.elsewhere.insert(username.clone()) } else { self.elsewhere.remove(&username) };
+        moved && !self.people.contains_key(&username) && self.record(username, here)
+    }
+
+    /// The other nodes' watchers now number `watching`; true if that changed the count.
+    pub(super) fn watching_elsewhere(&mut self, watching: u32) -> bool {
+        let moved = self.elsewhere_watching != watching;
+        self.elsewhere_watching = watching;
+        moved && self.record_watching()
     }
 
     /// Arrivals and departures so far.
@@ -71,7 +106,7 @@ impl Room {
             Some(name) => {
                 let count = self.people.entry(name.clone()).or_default();
                 *count += 1;
-                *count == 1 && self.record(name.clone(), true)
+                *count == 1 && !self.elsewhere.contains(name) && self.record(name.clone(), true)
             }
             None => {
                 self.watching += 1;
@@ -98,7 +133,7 @@ impl Room {
             return false;
         }
         self.people.remove(&name);
-        self.record(name, false)
+        !self.elsewhere.contains(&name) && self.record(name, false)
     }
 
     /// Always true: a change to announce.

@@ -54,9 +54,9 @@ impl HubTask {
         }
     }
 
-    /// Publishes the room's count of people (0 once it is gone).
-    fn recount(&self, room: &RoomName) {
-        self.occupancy.set(room, self.rooms.get(room).map_or(0, Room::count));
+    /// Publishes the room's count of people on every node (0 once it is gone).
+    pub(super) fn recount(&self, room: &RoomName) {
+        self.occupancy.set(room, self.people_in(room));
     }
 
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -174,6 +174,10 @@ impl HubTask {
         if let Some(cluster) = self.cluster.as_mut() {
             cluster.order.follow(&room);
         }
+        if !self.rooms.contains_key(&room) {
+            self.rooms.insert(room.clone(), Room::default());
+            self.seed_elsewhere(&room);
+        }
         let entry = self.rooms.entry(room.clone()).or_default();
         // A second join of the same room (a new name, watching, or a resync) replaces the
         // first: the old identity's departure and the new one's arrival go out together.
@@ -186,6 +190,7 @@ impl HubTask {
             self.presence_changed(&room);
             self.recount(&room);
         }
+        self.here_changed(&room);
     }
 
     /// Relays that a member is typing to the room's other members, at most once per
@@ -212,7 +217,7 @@ impl HubTask {
     fn caught_up(&mut self, conn: ConnId, room: &RoomName, history: String, truncated: bool, fence: u64) {
         let Some(entry) = self.rooms.get_mut(room) else { return };
         let seen = entry.change_count();
-        let present = entry.people.keys().cloned().collect();
+        let present = entry.present();
         let (members, watching) = (entry.count(), entry.watching());
         let Some(member) = entry.members.get_mut(&conn) else { return };
         let held = member.held.take().unwrap_or_default();
@@ -334,7 +339,7 @@ impl HubTask {
     }
 
     /// Someone arrived in or left `room`: announce it now, or hold it for the next round.
-    fn presence_changed(&mut self, room: &RoomName) {
+    pub(super) fn presence_changed(&mut self, room: &RoomName) {
         let Some(entry) = self.rooms.get(room) else { return };
         match entry.presence_held_until(Instant::now()) {
             Some(due) => self.held.hold(room.clone(), due),
@@ -377,5 +382,6 @@ impl HubTask {
             self.presence_changed(room);
             self.recount(room);
         }
+        self.here_changed(room);
     }
 }

@@ -116,7 +116,23 @@ impl Client {
 
     /// The next server message; fails the test on timeout, close or a non-JSON frame.
     pub async fn recv(&mut self) -> ServerMsg {
-        serde_json::from_str(self.recv_text().await.as_str()).expect("server sends valid ServerMsg")
+        self.recv_within(RECV_TIMEOUT).await
+    }
+
+    /// The next server message within `within` (for what takes longer than a message
+    /// usually does, e.g. a dead node being noticed); fails the test otherwise.
+    pub async fn recv_within(&mut self, within: Duration) -> ServerMsg {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.ws.next()).await;
+            match frame.unwrap_or_else(|_| panic!("no message within {within:?}")) {
+                Some(Ok(Message::Text(text))) => {
+                    return serde_json::from_str(&text).expect("server sends valid ServerMsg")
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a text message, got {other:?}"),
+            }
+        }
     }
 
     /// The next text frame, undecoded (for clients that only need its type); fails the test

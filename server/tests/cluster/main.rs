@@ -8,6 +8,7 @@
 //! - `nodes.rs` — real `wallsocket` processes on them, and their clients.
 //! - `store.rs` — the store's contract on PostgreSQL, two pools racing on one room.
 //! - `fanout.rs` — posts, typing and joins across nodes; Redis going away.
+//! - `presence.rs` — who is in a room, counted across nodes; a dead node leaves no ghosts.
 
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)] // The API tests use the rest.
@@ -16,5 +17,6 @@ mod helpers;
 mod fanout;
 mod nodes;
 mod postgres;
+mod presence;
 mod redis;
 mod store;
