@@ -8,7 +8,11 @@
 //!   with it, it waits up to 25 s for messages and answers them as a JSON array.
 //! - `POST /x/send?session=ID` — client → server: one `ClientMsg` as the body; the answer
 //!   is a JSON array with the direct reply, if any (broadcasts arrive on the stream).
+//!
+//! A session lives on the node that opened it; in a cluster a request for another node's
+//! session is handled there (`relay.rs`).
 
+use crate::cluster::forward::FallbackRequest;
 use crate::gateway::Permit;
 use crate::queue::{ClientHandle, Outbound, Queue};
 use crate::session::{error, Session};
@@ -29,7 +33,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// How long one long poll waits for something to say.
-const POLL_WAIT: Duration = Duration::from_secs(25);
+pub(crate) const POLL_WAIT: Duration = Duration::from_secs(25);
 /// A long-poll session not polled for this long is closed, however much it sends: a session
 /// nobody drains would otherwise hold its queue for as long as `POST /x/send` keeps it busy.
 const POLL_SESSION_IDLE: Duration = Duration::from_secs(60);
@@ -114,7 +118,11 @@ fn open(state: &WsState) -> (String, Session, Queue, CancellationToken) {
     let (client, queue, overflowed): (ClientHandle, _, _) =
         ClientHandle::channel(state.limits.queue_capacity, state.limits.queue_bytes);
     let session = Session::new(state.hub.connect(client, state.limits.max_rooms), &state.limits);
-    (uuid::Uuid::new_v4().simple().to_string(), session, queue, overflowed)
+    let id = match &state.forwarder {
+        Some(forwarder) => forwarder.session_id(),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    };
+    (id, session, queue, overflowed)
 }
 
 #[derive(Deserialize)]
@@ -175,7 +183,8 @@ pub async fn sse(
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+    // Proxies that buffer (nginx by default) would hold events back.
+    ([("x-accel-buffering", "no")], Sse::new(stream).keep_alive(KeepAlive::default())).into_response()
 }
 
 /// A stream fed by a task, so the task's state (the queue, the guard) lives as long as the
@@ -232,9 +241,32 @@ pub struct SessionQuery {
     session: Option<String>,
 }
 
-fn unknown_session() -> Response {
-    let msg = error(ErrorCode::UnknownSession, "no such session (expired or closed): open a new one");
-    (StatusCode::NOT_FOUND, Json(vec![msg])).into_response()
+/// The answer to a fallback request, whether made here or relayed from the session's node.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Answer {
+    pub status: u16,
+    /// JSON, or plain text when `json` is false.
+    pub body: String,
+    pub json: bool,
+}
+
+impl Answer {
+    fn json(status: StatusCode, value: &impl serde::Serialize) -> Self {
+        Self { status: status.as_u16(), body: serde_json::to_string(value).unwrap_or_default(), json: true }
+    }
+
+    pub fn unknown_session() -> Self {
+        let msg = error(ErrorCode::UnknownSession, "no such session (expired or closed): open a new one");
+        Self::json(StatusCode::NOT_FOUND, &vec![msg])
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let kind = if self.json { "application/json" } else { "text/plain; charset=utf-8" };
+        (status, [(axum::http::header::CONTENT_TYPE, kind)], self.body).into_response()
+    }
 }
 
 pub async fn send(
@@ -246,10 +278,20 @@ pub async fn send(
     if let Err(refusal) = state.gateway.check_origin(&headers) {
         return refusal.into_response();
     }
-    let Some(entry) = query.session.as_deref().and_then(|id| state.sessions.get(id)) else { return unknown_session() };
-    let reply = entry.session.lock().await.handle_text(&body).await;
+    let Some(id) = query.session else { return Answer::unknown_session().into_response() };
+    match send_here(&state, &id, &body).await {
+        Some(answer) => answer,
+        None => crate::relay::ask_owner(&state, &id, FallbackRequest::Send { body }).await,
+    }
+    .into_response()
+}
+
+/// `POST /x/send` for a session of this node; `None` if this node has no such session.
+pub(crate) async fn send_here(state: &WsState, id: &str, body: &str) -> Option<Answer> {
+    let entry = state.sessions.get(id)?;
+    let reply = entry.session.lock().await.handle_text(body).await;
     let answer = reply.resolve().await;
-    Json(answer.into_iter().collect::<Vec<ServerMsg>>()).into_response()
+    Some(Answer::json(StatusCode::OK, &answer.into_iter().collect::<Vec<ServerMsg>>()))
 }
 
 pub async fn poll(
@@ -278,14 +320,24 @@ pub async fn poll(
     if let Err(refusal) = state.gateway.check_origin(&headers) {
         return refusal.into_response();
     }
-    let Some(entry) = state.sessions.get(&id) else { return unknown_session() };
+    match poll_here(&state, &id).await {
+        Some(answer) => answer,
+        None => crate::relay::ask_owner(&state, &id, FallbackRequest::Poll).await,
+    }
+    .into_response()
+}
+
+/// `GET /x/poll` for a session of this node; `None` if this node has no such session.
+pub(crate) async fn poll_here(state: &WsState, id: &str) -> Option<Answer> {
+    let entry = state.sessions.get(id)?;
     entry.polled();
     if entry.overflowed.is_cancelled() {
-        state.sessions.close(&id);
-        return (StatusCode::GONE, "too slow: outgoing queue full; reconnect").into_response();
+        state.sessions.close(id);
+        let body = "too slow: outgoing queue full; reconnect".to_owned();
+        return Some(Answer { status: StatusCode::GONE.as_u16(), body, json: false });
     }
     let mut queue = entry.queue.lock().await;
-    let Some(queue) = queue.as_mut() else { return unknown_session() };
+    let Some(queue) = queue.as_mut() else { return Some(Answer::unknown_session()) };
     let first = tokio::select! {
         _ = state.shutdown.cancelled() => None,
         first = tokio::time::timeout(POLL_WAIT, queue.recv()) => first.ok().flatten(),
@@ -297,5 +349,5 @@ pub async fn poll(
         next = if batch.len() < POLL_BATCH { queue.try_recv() } else { None };
     }
     entry.polled();
-    Json(batch).into_response()
+    Some(Answer::json(StatusCode::OK, &batch))
 }

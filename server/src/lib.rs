@@ -15,6 +15,8 @@
 //!   `router(RouterState) -> Router`.
 //! - `ws.rs` — `GET /ws`: admission and upgrade; `/health`, `/metrics`.
 //! - `fallback.rs` — SSE, long polling and `POST /x/send`, for when WebSockets are blocked.
+//! - `relay.rs` — in a cluster, fallback requests for another node's session: asked of that
+//!   node over Redis, its answer relayed; and this node answering the others' requests.
 //! - `lab/` — the lessons' endpoints: echo, ticker, handshake capture, byte counts.
 //! - `metrics.rs` — counters and histograms served at `/metrics`.
 //! - `origin.rs` — the Origin allowlist.
@@ -50,6 +52,7 @@ pub mod origin;
 pub mod page_cache;
 pub mod qr;
 pub mod queue;
+pub mod relay;
 pub mod routes;
 pub mod serve;
 pub mod session;

@@ -87,7 +87,8 @@ impl Default for Metrics {
         );
         registry.register(
             "bus_messages",
-            "Messages between nodes: published, publish_failed (found again from the store), heard, reconnects",
+            "Messages between nodes: published, publish_failed (found again from the store), heard, reconnects, \
+             fallback requests relayed to their session's node or refused as its node was gone",
             bus.clone(),
         );
         registry.register("gaps", "Gaps in a room's seqs read from the store (filled) or given up", gaps.clone());
@@ -168,6 +169,11 @@ impl Metrics {
 
     pub fn bus_reconnected(&self) {
         self.bus_event("reconnects", 1);
+    }
+
+    /// A fallback request for another node's session: relayed, or refused as its node was gone.
+    pub fn forwarded(&self, relayed: bool) {
+        self.bus_event(if relayed { "forward_relayed" } else { "forward_owner_gone" }, 1);
     }
 
     fn bus_event(&self, event: &'static str, count: u64) {

@@ -4,7 +4,7 @@
 //! tests start the real server this way. Tests that need no socket build the routes' state
 //! with [`router_state`] and call [`routes::router`] directly.
 
-use crate::cluster::bus::BusError;
+use crate::cluster::bus::{BusError, Forwarding};
 use crate::cluster::ClusterConfig;
 use crate::config::Config;
 use crate::fallback::HttpSessions;
@@ -72,16 +72,17 @@ impl Application {
 
         let store = Store::connect(&config.database_url).await?;
         let metrics = Metrics::default();
-        let hub = match cluster {
+        let (hub, forwarding) = match cluster {
             Some(cluster) => {
                 tracing::info!(node = %cluster.node, "joining the cluster");
-                Hub::spawn_clustered(store.clone(), metrics.clone(), join_cluster(&cluster, &store, &metrics).await?)
+                let (link, forwarding) = join_cluster(&cluster, &store, &metrics).await?;
+                (Hub::spawn_clustered(store.clone(), metrics.clone(), link), Some(forwarding))
             }
-            None => Hub::spawn(store.clone(), metrics.clone()),
+            None => (Hub::spawn(store.clone(), metrics.clone()), None),
         };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let node = Node { store: store.clone(), hub, metrics };
+        let node = Node { store: store.clone(), hub, metrics, forwarding };
         let state = router_state(&config, node, leptos_options, shutdown.clone(), tracker.clone());
         let router = routes::router(state);
         Ok(Self {
@@ -135,24 +136,31 @@ pub fn leptos_options(config: &Config) -> Result<LeptosOptions, StartupError> {
 
 /// Subscribes to the bus first, then reads every room's newest seq: a post stored after
 /// that read is heard on the bus (or found by the heads check).
-async fn join_cluster(cluster: &ClusterConfig, store: &Store, metrics: &Metrics) -> Result<ClusterLink, StartupError> {
-    let bus = crate::cluster::bus::connect(&cluster.redis_url, cluster.node.clone(), metrics.clone()).await?;
+async fn join_cluster(
+    cluster: &ClusterConfig,
+    store: &Store,
+    metrics: &Metrics,
+) -> Result<(ClusterLink, Forwarding), StartupError> {
+    let (bus, forwarding) =
+        crate::cluster::bus::connect(&cluster.redis_url, cluster.node.clone(), metrics.clone()).await?;
     let heads = store.rooms(ALL_ROOMS_MAX).await?.into_iter().map(|t| (t.room, t.posts)).collect();
-    Ok(ClusterLink { bus, heads, gap_wait: cluster.gap_wait, heads_check: cluster.heads_check })
+    Ok((ClusterLink { bus, heads, gap_wait: cluster.gap_wait, heads_check: cluster.heads_check }, forwarding))
 }
 
-/// A node's store, the hub running on it, and its metrics.
+/// A node's store, the hub running on it, its metrics, and (in a cluster) its way to the
+/// other nodes' fallback sessions.
 pub struct Node {
     pub store: Store,
     pub hub: Hub,
     pub metrics: Metrics,
+    pub forwarding: Option<Forwarding>,
 }
 
 impl Node {
     /// A node on its own on `store`: starts its hub.
     pub fn alone(store: Store) -> Self {
         let metrics = Metrics::default();
-        Self { hub: Hub::spawn(store.clone(), metrics.clone()), store, metrics }
+        Self { hub: Hub::spawn(store.clone(), metrics.clone()), store, metrics, forwarding: None }
     }
 }
 
@@ -165,7 +173,7 @@ pub fn router_state(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> RouterState {
-    let Node { store, hub, metrics } = node;
+    let Node { store, hub, metrics, forwarding } = node;
     let page_cache = PageCache::new(store.clone(), Duration::from_millis(config.page_cache_ms), metrics.clone());
     let origins = Arc::new(OriginPolicy::new(&config.allowed_origins));
     let gateway = Gateway::new(origins, config.ip_connect_rate, config.max_connections, shutdown.clone());
@@ -187,8 +195,12 @@ pub fn router_state(
         tracker: tracker.clone(),
         sessions: HttpSessions::default(),
         metrics,
+        forwarder: forwarding.as_ref().map(|f| f.forwarder.clone()),
     };
     tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
+    if let Some(Forwarding { forwarder, forwards }) = forwarding {
+        tokio::spawn(crate::relay::answer_other_nodes(ws.clone(), forwarder, forwards));
+    }
     let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub });
     let request_timeout = Duration::from_millis(config.request_timeout_ms.max(1));
     let limits = RouteLimits { max_body: config.max_message_bytes, request_timeout };

@@ -6,6 +6,7 @@
 //! publishing never makes the hub wait, and a listener that loses Redis reconnects by itself
 //! and says so ([`BusEvent::Reconnected`]), for the hub to read what it missed.
 
+use super::forward::{FallbackRequest, Forwarder, Relayed};
 use super::presence::{RoomPresence, Version};
 use super::NodeName;
 use crate::metrics::Metrics;
@@ -38,6 +39,11 @@ const SNAPSHOT_TTL_MS: u64 = 30_000;
 /// The snapshot's field holding its version (room names cannot start with `!`).
 const VERSION_FIELD: &str = "!version";
 
+/// A node's own channel: fallback requests for its sessions, and answers to its requests.
+pub fn node_channel(node: &NodeName) -> String {
+    format!("wallsocket:node:{node}")
+}
+
 /// Where a node keeps its presence snapshot: each room's people on it, and the version.
 fn snapshot_key(node: &NodeName) -> String {
     format!("wallsocket:presence:{node}")
@@ -55,13 +61,18 @@ pub enum BusBody {
     Presence { version: Version, room: RoomName, presence: RoomPresence },
     /// The sending node is alive, at this version of its presence.
     Heartbeat { version: Version },
+    /// To a session's node: handle this fallback request for it (answer with `Relay`).
+    Forward { id: u64, session: String, request: FallbackRequest },
+    /// To the node that sent `Forward` `id`: the answer for its client.
+    Relay { id: u64, reply: Relayed },
 }
 
+/// A message on the bus: who sent it, and what it says.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct BusMessage {
-    node: NodeName,
+pub(super) struct BusMessage {
+    pub(super) node: NodeName,
     #[serde(flatten)]
-    body: BusBody,
+    pub(super) body: BusBody,
 }
 
 /// What the listener hands the hub.
@@ -79,6 +90,8 @@ pub enum BusError {
     Redis(#[from] redis::RedisError),
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),
+    #[error("cannot encode a message for the bus: {0}")]
+    Encode(String),
 }
 
 /// Publishes on the bus without waiting: a cloneable handle on the publishing task.
@@ -108,7 +121,9 @@ impl Publisher {
                 (Some((room.clone(), here)), Some(version))
             }
             BusBody::Heartbeat { version } => (None, Some(version)),
-            BusBody::Post { .. } | BusBody::Typing { .. } => (None, None),
+            BusBody::Post { .. } | BusBody::Typing { .. } | BusBody::Forward { .. } | BusBody::Relay { .. } => {
+                (None, None)
+            }
         };
         let version = version.map(|v| serde_json::to_string(v).unwrap_or_default());
         let message = BusMessage { node: self.node.clone(), body };
@@ -149,30 +164,41 @@ impl Snapshots {
     }
 }
 
-/// A node's link to the others: publish through `publisher`, hear through `events`, read
-/// their presence through `snapshots`.
+/// The hub's link to the other nodes: publish through `publisher`, hear through `events`,
+/// read their presence through `snapshots`.
 pub struct Bus {
     pub publisher: Publisher,
     pub events: mpsc::Receiver<BusEvent>,
     pub snapshots: Snapshots,
 }
 
-/// Connects to Redis and subscribes (so nothing published from now on is missed), then
-/// starts the publishing and listening tasks. Fails if Redis cannot be reached now.
-pub async fn connect(url: &str, node: NodeName, metrics: Metrics) -> Result<Bus, BusError> {
-    let client = redis::Client::open(url)?;
-    let pubsub = subscribe(&client).await?;
-    let (outbox, queued) = mpsc::channel(OUTBOX);
-    let (heard, events) = mpsc::channel(HEARD);
-    tokio::spawn(publish(client.clone(), snapshot_key(&node), queued, metrics.clone()));
-    tokio::spawn(listen(client.clone(), pubsub, node.clone(), heard, metrics.clone()));
-    Ok(Bus { publisher: Publisher { node, outbox, metrics }, events, snapshots: Snapshots { client } })
+/// The fallback transports' link to the other nodes: ask through `forwarder`; their requests
+/// and answers come on `forwards`.
+pub struct Forwarding {
+    pub forwarder: Forwarder,
+    pub forwards: mpsc::Receiver<(NodeName, BusBody)>,
 }
 
-async fn subscribe(client: &redis::Client) -> Result<redis::aio::PubSub, BusError> {
+/// Connects to Redis and subscribes (so nothing published from now on is missed), then
+/// starts the publishing and listening tasks. Fails if Redis cannot be reached now.
+pub async fn connect(url: &str, node: NodeName, metrics: Metrics) -> Result<(Bus, Forwarding), BusError> {
+    let client = redis::Client::open(url)?;
+    let pubsub = subscribe(&client, &node).await?;
+    let (outbox, queued) = mpsc::channel(OUTBOX);
+    let (heard, events) = mpsc::channel(HEARD);
+    let (forwarded, forwards) = mpsc::channel(HEARD);
+    tokio::spawn(publish(client.clone(), snapshot_key(&node), queued, metrics.clone()));
+    let listener = Listener { client: client.clone(), node: node.clone(), heard, forwarded, metrics: metrics.clone() };
+    tokio::spawn(listener.listen(pubsub));
+    let forwarding = Forwarding { forwarder: Forwarder::new(node.clone(), client.clone()), forwards };
+    let bus = Bus { publisher: Publisher { node, outbox, metrics }, events, snapshots: Snapshots { client } };
+    Ok((bus, forwarding))
+}
+
+async fn subscribe(client: &redis::Client, node: &NodeName) -> Result<redis::aio::PubSub, BusError> {
     let subscribing = async {
         let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(CHANNEL).await?;
+        pubsub.subscribe(&[CHANNEL.to_owned(), node_channel(node)]).await?;
         Ok::<_, BusError>(pubsub)
     };
     timeout(CONNECT_TIMEOUT, subscribing).await.map_err(|_| BusError::Timeout(CONNECT_TIMEOUT))?
@@ -218,59 +244,71 @@ async fn publish(client: redis::Client, key: String, mut queued: mpsc::Receiver<
     }
 }
 
-/// Hands the hub every other node's messages; when Redis goes away, reconnects (backing off)
-/// and says so. Ends when the hub is gone.
-async fn listen(
+/// What the listening task needs.
+struct Listener {
     client: redis::Client,
-    mut pubsub: redis::aio::PubSub,
     node: NodeName,
     heard: mpsc::Sender<BusEvent>,
+    /// Fallback requests and answers, for the fallback module rather than the hub.
+    forwarded: mpsc::Sender<(NodeName, BusBody)>,
     metrics: Metrics,
-) {
-    loop {
-        let mut messages = pubsub.into_on_message();
-        loop {
-            let message = tokio::select! {
-                message = messages.next() => message,
-                () = heard.closed() => return,
-            };
-            let Some(message) = message else { break };
-            match serde_json::from_slice::<BusMessage>(message.get_payload_bytes()) {
-                Ok(message) if message.node == node => {}
-                Ok(message) => {
-                    metrics.bus_heard();
-                    if heard.send(BusEvent::Heard(message.node, message.body)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "ignored a message on the bus that is not wallsocket's"),
-            }
-        }
-        tracing::warn!("lost Redis; reconnecting");
-        pubsub = match reconnect(&client, &heard).await {
-            Some(pubsub) => pubsub,
-            None => return,
-        };
-        metrics.bus_reconnected();
-        tracing::info!("back on Redis");
-        if heard.send(BusEvent::Reconnected).await.is_err() {
-            return;
-        }
-    }
 }
 
-/// Subscribes again, waiting longer after each failure; `None` if the hub is gone meanwhile.
-async fn reconnect(client: &redis::Client, heard: &mpsc::Sender<BusEvent>) -> Option<redis::aio::PubSub> {
-    let mut backoff = Duration::from_millis(50);
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            () = heard.closed() => return None,
+impl Listener {
+    /// Hands the hub every other node's messages; when Redis goes away, reconnects (backing
+    /// off) and says so. Ends when the hub is gone.
+    async fn listen(self, mut pubsub: redis::aio::PubSub) {
+        loop {
+            let mut messages = pubsub.into_on_message();
+            loop {
+                let message = tokio::select! {
+                    message = messages.next() => message,
+                    () = self.heard.closed() => return,
+                };
+                let Some(message) = message else { break };
+                match serde_json::from_slice::<BusMessage>(message.get_payload_bytes()) {
+                    Ok(message) if message.node == self.node => {}
+                    Ok(BusMessage { node, body: body @ (BusBody::Forward { .. } | BusBody::Relay { .. }) }) => {
+                        if self.forwarded.try_send((node, body)).is_err() {
+                            tracing::warn!("fallback requests pile up; one was dropped (its client retries)");
+                        }
+                    }
+                    Ok(message) => {
+                        self.metrics.bus_heard();
+                        if self.heard.send(BusEvent::Heard(message.node, message.body)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "ignored a message on the bus that is not wallsocket's"),
+                }
+            }
+            tracing::warn!("lost Redis; reconnecting");
+            pubsub = match self.reconnect().await {
+                Some(pubsub) => pubsub,
+                None => return,
+            };
+            self.metrics.bus_reconnected();
+            tracing::info!("back on Redis");
+            if self.heard.send(BusEvent::Reconnected).await.is_err() {
+                return;
+            }
         }
-        match subscribe(client).await {
-            Ok(pubsub) => return Some(pubsub),
-            Err(e) => tracing::debug!(error = %e, "Redis still unreachable"),
+    }
+
+    /// Subscribes again, waiting longer after each failure; `None` if the hub is gone
+    /// meanwhile.
+    async fn reconnect(&self) -> Option<redis::aio::PubSub> {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = self.heard.closed() => return None,
+            }
+            match subscribe(&self.client, &self.node).await {
+                Ok(pubsub) => return Some(pubsub),
+                Err(e) => tracing::debug!(error = %e, "Redis still unreachable"),
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }

@@ -5,12 +5,15 @@
 //! - `mod.rs` — [`ClusterConfig`] (from `--redis-url` and friends) and [`NodeName`].
 //! - `bus.rs` — Redis pub/sub between nodes: a [`bus::Publisher`] that never makes its caller
 //!   wait, and a listener that reconnects by itself and says when it did.
+//! - `forward.rs` — fallback sessions without sticky sessions: a request for another node's
+//!   session is handled by that node, over Redis, and its answer relayed.
 //! - `presence.rs` — who is in each room on the other nodes: a replica of each node's own
 //!   entries, versioned, dropped when a node goes silent: a plain state machine.
 //! - `order.rs` — each room's posts in seq order and once, whatever order the bus brings them
 //!   in: a plain state machine the hub drives (gap waits, gap reads, the heads check).
 
 pub mod bus;
+pub mod forward;
 pub mod order;
 pub mod presence;
 

@@ -120,7 +120,7 @@ impl HubTask {
                 c.presence.replicas.room_changed(&node, version, room, presence, now)
             }
             BusBody::Heartbeat { version } => c.presence.replicas.heartbeat(&node, version, now),
-            BusBody::Post { .. } | BusBody::Typing { .. } => return,
+            _ => return,
         };
         if read {
             read_snapshot(c, node);

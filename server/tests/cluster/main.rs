@@ -9,11 +9,13 @@
 //! - `store.rs` — the store's contract on PostgreSQL, two pools racing on one room.
 //! - `fanout.rs` — posts, typing and joins across nodes; Redis going away.
 //! - `presence.rs` — who is in a room, counted across nodes; a dead node leaves no ghosts.
+//! - `fallbacks.rs` — SSE and long polling with requests landing on any node.
 
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)] // The API tests use the rest.
 mod helpers;
 
+mod fallbacks;
 mod fanout;
 mod nodes;
 mod postgres;
