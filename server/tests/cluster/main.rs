@@ -4,12 +4,13 @@
 //! `cargo test -p wallsocket --test cluster -- --ignored --test-threads=1`, after
 //! `scripts/install-tools.sh --cluster` (a missing service fails them, never skips).
 //!
-//! - `postgres.rs`, `redis.rs` — throwaway servers.
+//! - `postgres.rs`, `redis.rs`, `nginx.rs` — throwaway servers.
 //! - `nodes.rs` — real `wallsocket` processes on them, and their clients.
 //! - `store.rs` — the store's contract on PostgreSQL, two pools racing on one room.
 //! - `fanout.rs` — posts, typing and joins across nodes; Redis going away.
 //! - `presence.rs` — who is in a room, counted across nodes; a dead node leaves no ghosts.
 //! - `fallbacks.rs` — SSE and long polling with requests landing on any node.
+//! - `proxy.rs` — through nginx: the Origin check, a node killed mid-stream.
 
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)] // The API tests use the rest.
@@ -17,8 +18,10 @@ mod helpers;
 
 mod fallbacks;
 mod fanout;
+mod nginx;
 mod nodes;
 mod postgres;
 mod presence;
+mod proxy;
 mod redis;
 mod store;
