@@ -52,6 +52,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    hub: Hub,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     grace: Duration,
@@ -82,13 +83,14 @@ impl Application {
         };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let node = Node { store: store.clone(), hub, metrics, forwarding };
+        let node = Node { store: store.clone(), hub: hub.clone(), metrics, forwarding };
         let state = router_state(&config, node, leptos_options, shutdown.clone(), tracker.clone());
         let router = routes::router(state);
         Ok(Self {
             listener,
             router,
             store,
+            hub,
             shutdown,
             tracker,
             grace: Duration::from_millis(config.shutdown_grace_ms),
@@ -110,7 +112,7 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { listener, router, store, shutdown, tracker, grace, limits } = self;
+        let Self { listener, router, store, hub, shutdown, tracker, grace, limits } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
         // Upgraded sockets outlive their HTTP requests: the drain waits for their close frames.
         let sockets = async move {
@@ -120,6 +122,8 @@ impl Application {
             }
         };
         crate::serve::serve(listener, router, limits, shutdown.clone(), sockets).await;
+        // Every socket is closed: in a cluster, the others hear this node's people leave now.
+        hub.goodbye().await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -15,7 +15,7 @@ use app::protocol::Post;
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 
 /// The one channel every node publishes on and listens to.
@@ -61,6 +61,8 @@ pub enum BusBody {
     Presence { version: Version, room: RoomName, presence: RoomPresence },
     /// The sending node is alive, at this version of its presence.
     Heartbeat { version: Version },
+    /// The sending node is stopping: its people have left every room.
+    Goodbye,
     /// To a session's node: handle this fallback request for it (answer with `Relay`).
     Forward { id: u64, session: String, request: FallbackRequest },
     /// To the node that sent `Forward` `id`: the answer for its client.
@@ -109,6 +111,10 @@ struct Outgoing {
     room: Option<(RoomName, Option<String>)>,
     /// The version to write, and the snapshot's life renewed.
     version: Option<String>,
+    /// The snapshot deleted (the node is stopping).
+    forget: bool,
+    /// Told once published.
+    done: Option<oneshot::Sender<()>>,
 }
 
 impl Publisher {
@@ -121,16 +127,32 @@ impl Publisher {
                 (Some((room.clone(), here)), Some(version))
             }
             BusBody::Heartbeat { version } => (None, Some(version)),
-            BusBody::Post { .. } | BusBody::Typing { .. } | BusBody::Forward { .. } | BusBody::Relay { .. } => {
-                (None, None)
-            }
+            BusBody::Post { .. }
+            | BusBody::Typing { .. }
+            | BusBody::Goodbye
+            | BusBody::Forward { .. }
+            | BusBody::Relay { .. } => (None, None),
         };
         let version = version.map(|v| serde_json::to_string(v).unwrap_or_default());
+        let forget = matches!(body, BusBody::Goodbye);
         let message = BusMessage { node: self.node.clone(), body };
         let Ok(message) = serde_json::to_string(&message) else { return };
-        if self.outbox.try_send(Outgoing { message, room, version }).is_err() {
+        if self.outbox.try_send(Outgoing { message, room, version, forget, done: None }).is_err() {
             self.metrics.bus_publish_failed(1);
         }
+    }
+
+    /// Tells the others this node is stopping, and drops its snapshot; the answer comes
+    /// once Redis has it (or publishing failed).
+    pub fn goodbye(&self) -> oneshot::Receiver<()> {
+        let (done, sent) = oneshot::channel();
+        let message = BusMessage { node: self.node.clone(), body: BusBody::Goodbye };
+        let message = serde_json::to_string(&message).unwrap_or_default();
+        let outgoing = Outgoing { message, room: None, version: None, forget: true, done: Some(done) };
+        if self.outbox.try_send(outgoing).is_err() {
+            self.metrics.bus_publish_failed(1);
+        }
+        sent
     }
 }
 
@@ -221,7 +243,12 @@ async fn publish(client: redis::Client, key: String, mut queued: mpsc::Receiver<
             continue;
         };
         let mut pipe = redis::pipe();
-        for Outgoing { message, room, version } in batch.drain(..) {
+        let mut told = Vec::new();
+        for Outgoing { message, room, version, forget, done } in batch.drain(..) {
+            told.extend(done);
+            if forget {
+                pipe.cmd("DEL").arg(&key).ignore();
+            }
             match room {
                 Some((room, Some(presence))) => pipe.cmd("HSET").arg(&key).arg(room.as_str()).arg(presence).ignore(),
                 Some((room, None)) => pipe.cmd("HDEL").arg(&key).arg(room.as_str()).ignore(),
@@ -240,6 +267,9 @@ async fn publish(client: redis::Client, key: String, mut queued: mpsc::Receiver<
                 metrics.bus_publish_failed(count);
                 connection = None;
             }
+        }
+        for done in told {
+            let _ = done.send(());
         }
     }
 }

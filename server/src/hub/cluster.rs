@@ -98,6 +98,10 @@ impl Clustered {
     pub(super) fn publish(&self, body: BusBody) {
         self.publisher.publish(body);
     }
+
+    pub(super) fn goodbye(&self) -> oneshot::Receiver<()> {
+        self.publisher.goodbye()
+    }
 }
 
 /// Waits for whatever a clustered hub has to do next; never returns on one node.
@@ -129,7 +133,10 @@ impl HubTask {
                 self.broadcast(&room.clone(), &ServerMsg::Typing { room, username }, None, None);
                 return;
             }
-            Wake::Bus(BusEvent::Heard(node, body @ (BusBody::Presence { .. } | BusBody::Heartbeat { .. }))) => {
+            Wake::Bus(BusEvent::Heard(
+                node,
+                body @ (BusBody::Presence { .. } | BusBody::Heartbeat { .. } | BusBody::Goodbye),
+            )) => {
                 return self.heard_presence(node, body);
             }
             Wake::Bus(BusEvent::Reconnected) => {

@@ -13,6 +13,7 @@ use crate::cluster::NodeName;
 use app::domain::RoomName;
 use std::collections::HashSet;
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 /// How often the rooms whose people changed here are published: a crowd arriving costs one
@@ -23,6 +24,8 @@ pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(3);
 
 pub(super) struct Presence {
     replicas: Replicas,
+    /// Said goodbye: the node is stopping, and publishes nothing more.
+    gone: bool,
     /// Rooms whose people here changed since the last flush.
     dirty: HashSet<RoomName>,
     version: Version,
@@ -44,6 +47,7 @@ impl Presence {
         let incarnation = uuid::Uuid::new_v4().as_u64_pair().0;
         Self {
             replicas: Replicas::default(),
+            gone: false,
             dirty: HashSet::new(),
             version: Version { incarnation, count: 0 },
             snapshots,
@@ -85,7 +89,7 @@ impl HubTask {
 
     /// Publishes the people here of every room that changed since the last flush.
     pub(super) fn flush_presence(&mut self) {
-        let Some(c) = self.cluster.as_mut() else { return };
+        let Some(c) = self.cluster.as_mut().filter(|c| !c.presence.gone) else { return };
         for room in std::mem::take(&mut c.presence.dirty) {
             let (people, watching) = self.rooms.get(&room).map(Room::here).unwrap_or_default();
             c.presence.version.count += 1;
@@ -96,10 +100,25 @@ impl HubTask {
 
     /// Says this node is alive, and drops the nodes that stopped saying so.
     pub(super) fn heartbeat(&mut self) {
-        let Some(c) = self.cluster.as_mut() else { return };
+        let Some(c) = self.cluster.as_mut().filter(|c| !c.presence.gone) else { return };
         c.publish(BusBody::Heartbeat { version: c.presence.version });
         let flips = c.presence.replicas.expire(Instant::now());
         self.apply_flips(flips);
+    }
+
+    /// The node is stopping: the others forget its people now rather than after its
+    /// heartbeat is missed; `reply` once Redis has it. One node has nobody to tell.
+    pub(super) fn goodbye(&mut self, reply: oneshot::Sender<()>) {
+        let Some(c) = self.cluster.as_mut() else {
+            let _ = reply.send(());
+            return;
+        };
+        c.presence.gone = true;
+        let said = c.goodbye();
+        tokio::spawn(async move {
+            let _ = said.await;
+            let _ = reply.send(());
+        });
     }
 
     /// Back on Redis after losing it: the others may have missed anything, and Redis may
@@ -120,6 +139,7 @@ impl HubTask {
                 c.presence.replicas.room_changed(&node, version, room, presence, now)
             }
             BusBody::Heartbeat { version } => c.presence.replicas.heartbeat(&node, version, now),
+            BusBody::Goodbye => (c.presence.replicas.forget(&node), false),
             _ => return,
         };
         if read {

@@ -103,6 +103,9 @@ pub enum History {
 /// Commands waiting for the hub; senders wait when it is this far behind.
 const COMMAND_QUEUE: usize = 1024;
 
+/// Longest a stopping node waits for its goodbye to reach Redis.
+pub const GOODBYE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 enum Command {
     /// Adds a member (or renames it); with `History::None` it is live at once, else it waits
     /// for `CaughtUp`. Answers with the history its `joined` is to carry.
@@ -143,6 +146,10 @@ enum Command {
     Post(PostRequest),
     MemberCounts {
         reply: oneshot::Sender<HashMap<RoomName, u32>>,
+    },
+    /// The node is stopping (its sockets are closed): tell the other nodes, then stay quiet.
+    Goodbye {
+        reply: oneshot::Sender<()>,
     },
 }
 
@@ -249,6 +256,15 @@ impl Hub {
         let (reply, rx) = oneshot::channel();
         self.send(Command::MemberCounts { reply }).await?;
         rx.await.map_err(|_| HubError::Stopped)
+    }
+
+    /// In a cluster, tells the other nodes this node is stopping, so its people leave their
+    /// lists at once; waits (at most [`GOODBYE_WAIT`]) until Redis has it. Nothing on one node.
+    pub async fn goodbye(&self) {
+        let (reply, said) = oneshot::channel();
+        if self.send(Command::Goodbye { reply }).await.is_ok() {
+            let _ = tokio::time::timeout(GOODBYE_WAIT, said).await;
+        }
     }
 
     async fn send(&self, command: Command) -> Result<(), HubError> {

@@ -128,6 +128,7 @@ impl HubTask {
             Command::MemberCounts { reply } => {
                 let _ = reply.send(self.occupancy.all());
             }
+            Command::Goodbye { reply } => self.goodbye(reply),
         }
     }
 

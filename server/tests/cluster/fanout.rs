@@ -108,3 +108,54 @@ async fn a_post_on_one_node_refreshes_the_cached_page_on_the_other() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/test.sh runs it"]
+async fn postgres_restart_fails_posts_cleanly_and_keeps_acked_ones() {
+    let services = Services::start("restart");
+    let (a, b) = (services.node("a", &[]), services.node("b", &[]));
+    let mut alice = client(a.port).await;
+    alice.join("lobby", "alice", None).await;
+    let mut bob = client(b.port).await;
+    bob.join("lobby", "bob", None).await;
+    for i in 1..=3 {
+        assert_eq!(alice.post("lobby", &format!("kept {i}"), &format!("k{i}")).await, i);
+    }
+
+    // PostgreSQL goes away: a post fails with a typed error, in bounded time, and the node
+    // says why on /health; the socket stays open.
+    services.pg.stop();
+    alice.send(&post_msg("lobby", "while the database is down", "d1")).await;
+    loop {
+        match alice.recv_within(std::time::Duration::from_secs(20)).await {
+            ServerMsg::Error { code: app::protocol::ErrorCode::Internal, client_id: Some(id), .. } => {
+                break assert_eq!(id.as_str(), "d1");
+            }
+            ServerMsg::Presence { .. } | ServerMsg::Typing { .. } | ServerMsg::Post(_) => {}
+            other => panic!("expected the post to fail cleanly, got {other:?}"),
+        }
+    }
+    let health = reqwest::get(format!("http://127.0.0.1:{}/health", a.port)).await.unwrap();
+    assert_eq!(health.status(), 503, "a node that cannot store says so");
+
+    // Back: the same post, retried, is stored once; nothing acknowledged was lost.
+    services.pg.start_again();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let seq = loop {
+        alice.send(&post_msg("lobby", "while the database is down", "d1")).await;
+        match alice.recv_within(std::time::Duration::from_secs(20)).await {
+            ServerMsg::Ack { seq, .. } => break seq,
+            ServerMsg::Error { .. } => {
+                assert!(tokio::time::Instant::now() < deadline, "posts still fail 20 s after PostgreSQL is back");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            _ => {}
+        }
+    };
+    assert_eq!(seq, 4);
+    let (history, _) = client(b.port).await.join("lobby", "carol", Some(0)).await;
+    let texts: Vec<&str> = history.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts, ["kept 1", "kept 2", "kept 3", "while the database is down"]);
+    let at_bob = collect(&mut bob, 4, 0).await;
+    assert_eq!(seqs(&at_bob), [1, 2, 3, 4], "b delivered the posts stored on a, once each");
+}

@@ -8,8 +8,7 @@ use app::protocol::{Post, ServerMsg};
 
 /// A database and a Redis for a test's nodes.
 pub struct Services {
-    /// Kept for the test's length: dropping it stops PostgreSQL.
-    _pg: Postgres,
+    pub pg: Postgres,
     pub redis: Redis,
     pub database: String,
 }
@@ -18,7 +17,7 @@ impl Services {
     pub fn start(database: &str) -> Self {
         let pg = Postgres::start();
         let database = pg.database(database);
-        Self { _pg: pg, redis: Redis::start(), database }
+        Self { pg, redis: Redis::start(), database }
     }
 
     /// A node of the cluster, named `name`, with `flags` besides the shared ones.

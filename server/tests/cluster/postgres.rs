@@ -23,16 +23,26 @@ impl Postgres {
         run(as_owner(&bin.join("initdb"))
             .args(["-A", "trust", "-U", "wallsocket", "--no-sync", "-E", "UTF8", "-D"])
             .arg(&data));
-        let port = free_port();
-        let settings = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", dir.path().display());
-        let log = dir.path().join("server.log");
-        run(as_owner(&bin.join("pg_ctl"))
+        let postgres = Self { dir, bin, port: free_port() };
+        postgres.start_again();
+        postgres
+    }
+
+    /// Starts the server (again) on its port, and waits until it takes connections.
+    pub fn start_again(&self) {
+        let settings = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.path().display());
+        let log = self.dir.path().join("server.log");
+        run(as_owner(&self.bin.join("pg_ctl"))
             .args(["-w", "-t", "30", "-o", &settings, "-l"])
             .arg(&log)
             .arg("-D")
-            .arg(&data)
+            .arg(self.data())
             .arg("start"));
-        Self { dir, bin, port }
+    }
+
+    /// Stops the server (fast: open connections are cut), as a restart or a crash would.
+    pub fn stop(&self) {
+        run(as_owner(&self.bin.join("pg_ctl")).args(["-w", "-m", "fast", "-D"]).arg(self.data()).arg("stop"));
     }
 
     /// A URL of a fresh database on this server, made for one test.

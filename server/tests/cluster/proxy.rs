@@ -110,3 +110,58 @@ async fn kill_9_of_a_node_loses_nothing_and_doubles_nothing() {
     let at_pat: BTreeSet<u64> = seen.iter().map(|p| p.seq).collect();
     assert_eq!(at_pat.len(), 30, "pat saw every post, before or after coming back");
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL, Redis and nginx: scripts/test.sh runs it"]
+async fn sigterm_drains_a_node_onto_the_other() {
+    let services = Services::start("drain");
+    let grace = ["--shutdown-grace-ms", "1500"];
+    let (a, mut b) = (services.node("a", &grace), services.node("b", &grace));
+    let nginx = Nginx::start(&[a.port, b.port]);
+    let mut bob = client(a.port).await;
+    bob.join("lobby", "bob", None).await;
+    let mut alice = client(b.port).await;
+    alice.join("lobby", "alice", None).await;
+    let mut sam = client(b.port).await;
+    sam.join("lobby", "sam", None).await;
+    assert_eq!(alice.post("lobby", "before the drain", "a1").await, 1);
+
+    let sigterm = std::process::Command::new("kill").args(["-TERM", &b.child.id().to_string()]).status();
+    assert!(sigterm.unwrap().success());
+    let signalled = std::time::Instant::now();
+    assert_eq!(alice.recv_close().await, Some(1001), "going away");
+
+    // alice resumes through nginx (on a), and sees a post made meanwhile.
+    assert_eq!(bob.post("lobby", "during the drain", "b1").await, 2);
+    let mut alice = client(nginx.port).await;
+    let (missed, _) = alice.join("lobby", "alice", Some(1)).await;
+    assert_eq!(missed.iter().map(|p| p.seq).collect::<Vec<_>>(), [2]);
+
+    // b said goodbye once drained: its people (sam) left every list at once, not after its
+    // heartbeat was missed (10 s), and its presence snapshot is gone from Redis.
+    let mut observer = client(a.port).await;
+    observer
+        .send(&app::protocol::ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since: None })
+        .await;
+    match observer.recv().await {
+        ServerMsg::Joined { present, .. } => {
+            let names: Vec<&str> = present.iter().map(|n| n.as_str()).collect();
+            assert_eq!(names, ["alice", "bob"], "{:?} after the signal", signalled.elapsed());
+        }
+        other => panic!("expected joined, got {other:?}"),
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = b.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "b did not exit within 10 s of its grace");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "b exits cleanly: {status:?}");
+    let mut redis =
+        redis::Client::open(services.redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let kept: bool = redis::cmd("EXISTS").arg("wallsocket:presence:b").query_async(&mut redis).await.unwrap();
+    assert!(!kept, "b dropped its presence snapshot when it said goodbye");
+    drop(sam);
+}
