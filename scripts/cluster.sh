@@ -325,7 +325,7 @@ cmd_up() {
     i=$((i + 1))
     echo "node$i      127.0.0.1:$port"
     nohup "$bin" --listen "127.0.0.1:$port" --database-url "$PG_URL" --redis-url "$REDIS_URL" \
-      --node-name "node$i" --site-root "$site" --ip-connect-rate 1000 \
+      --node-name "node$i" --site-root "$site" --ip-connect-rate 1000 --trusted-proxies 127.0.0.1 \
       >"$DIR/node$i.log" 2>&1 </dev/null &
     pids+=("$!")
     NODE_PIDS="${pids[*]}"

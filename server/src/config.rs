@@ -1,6 +1,7 @@
 //! Command-line and environment configuration (`wallsocket --help`).
 
 use crate::cluster::{ClusterConfig, NodeName};
+use crate::proxies::TrustedProxies;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -121,9 +122,15 @@ pub struct Config {
 
     /// New long-lived connections per second one client IP may open (bursts of twice that);
     /// more get 429.
-    /// Behind a reverse proxy every client shares the proxy's address: raise it there.
+    /// Behind a reverse proxy, list it in `--trusted-proxies` so each client is counted apart.
     #[arg(long, env = "WALLSOCKET_IP_CONNECT_RATE", default_value = "20")]
     pub ip_connect_rate: NonZeroU32,
+
+    /// Proxies in front of this node whose `X-Forwarded-For` is believed, comma-separated
+    /// addresses or networks (e.g. `127.0.0.1,10.0.0.0/8`): a connection from one of them is
+    /// counted by `--ip-connect-rate` under the client address it names. None by default.
+    #[arg(long, env = "WALLSOCKET_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
 
     /// Milliseconds between the server's pings on each WebSocket.
     #[arg(long, env = "WALLSOCKET_PING_INTERVAL_MS", default_value_t = 20_000)]

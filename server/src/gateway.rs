@@ -12,6 +12,7 @@
 //! poll of an open session) pass [`Gateway::check_origin`] only.
 
 use crate::origin::OriginPolicy;
+use crate::proxies::TrustedProxies;
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -36,6 +37,8 @@ pub struct Gateway {
 
 struct Inner {
     origins: Arc<OriginPolicy>,
+    /// Whose `X-Forwarded-For` names the address the connect rate counts.
+    proxies: TrustedProxies,
     connect_rate: DefaultKeyedRateLimiter<IpAddr>,
     open: AtomicUsize,
     max: usize,
@@ -108,17 +111,25 @@ impl Drop for Permit {
 
 impl Gateway {
     /// `connect_rate` new connections per second per address, in bursts of twice that.
-    pub fn new(origins: Arc<OriginPolicy>, connect_rate: NonZeroU32, max: usize, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        origins: Arc<OriginPolicy>,
+        proxies: TrustedProxies,
+        connect_rate: NonZeroU32,
+        max: usize,
+        shutdown: CancellationToken,
+    ) -> Self {
         let quota = Quota::per_second(connect_rate).allow_burst(connect_rate.saturating_mul(TWO));
-        let inner =
-            Inner { origins, connect_rate: RateLimiter::keyed(quota), open: AtomicUsize::new(0), max, shutdown };
+        let connect_rate = RateLimiter::keyed(quota);
+        let inner = Inner { origins, proxies, connect_rate, open: AtomicUsize::new(0), max, shutdown };
         Self { inner: Arc::new(inner) }
     }
 
-    /// Admits a new long-lived connection from `peer`, or says why not.
+    /// Admits a new long-lived connection from `peer` (or, from a trusted proxy, from the
+    /// client it names), or says why not.
     pub fn admit(&self, peer: IpAddr, headers: &HeaderMap) -> Result<Permit, Refusal> {
         self.check_origin(headers)?;
         let inner = &self.inner;
+        let peer = inner.proxies.client(peer, headers);
         if inner.connect_rate.check_key(&peer).is_err() {
             tracing::info!(%peer, "refused a connection: connection rate from this address");
             return Err(Refusal::RateLimited);
@@ -166,7 +177,8 @@ mod tests {
     fn gateway(rate: u32, max: usize) -> (Gateway, CancellationToken) {
         let shutdown = CancellationToken::new();
         let rate = NonZeroU32::new(rate).unwrap();
-        (Gateway::new(Arc::new(OriginPolicy::new(&[])), rate, max, shutdown.clone()), shutdown)
+        let origins = Arc::new(OriginPolicy::new(&[]));
+        (Gateway::new(origins, TrustedProxies::default(), rate, max, shutdown.clone()), shutdown)
     }
 
     fn from(origin: Option<&str>) -> HeaderMap {

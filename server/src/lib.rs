@@ -20,6 +20,7 @@
 //! - `lab/` — the lessons' endpoints: echo, ticker, handshake capture, byte counts.
 //! - `metrics.rs` — counters and histograms served at `/metrics`.
 //! - `origin.rs` — the Origin allowlist.
+//! - `proxies.rs` — `--trusted-proxies`: whose `X-Forwarded-For` names the client's address.
 //! - `session.rs` — one client's protocol state, whatever the transport: decode, rate limit,
 //!   answer through its hub `Member`; the per-connection `Limits`.
 //! - `connection.rs` — one WebSocket's reader, feeding its `Session`.
@@ -50,6 +51,7 @@ pub mod linger;
 pub mod metrics;
 pub mod origin;
 pub mod page_cache;
+pub mod proxies;
 pub mod qr;
 pub mod queue;
 pub mod relay;

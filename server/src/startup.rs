@@ -180,7 +180,8 @@ pub fn router_state(
     let Node { store, hub, metrics, forwarding } = node;
     let page_cache = PageCache::new(store.clone(), Duration::from_millis(config.page_cache_ms), metrics.clone());
     let origins = Arc::new(OriginPolicy::new(&config.allowed_origins));
-    let gateway = Gateway::new(origins, config.ip_connect_rate, config.max_connections, shutdown.clone());
+    let proxies = config.trusted_proxies.clone();
+    let gateway = Gateway::new(origins, proxies, config.ip_connect_rate, config.max_connections, shutdown.clone());
     let lab = LabState::new(gateway.clone(), shutdown.clone());
     let ws = WsState {
         hub: hub.clone(),

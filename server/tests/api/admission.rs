@@ -127,3 +127,36 @@ async fn every_long_lived_endpoint_applies_the_per_address_connect_rate() {
         app.stop().await;
     }
 }
+
+/// Opens a WebSocket as a proxy would, naming the client in `X-Forwarded-For`.
+async fn upgrade_forwarded_for(app: &TestApp, client: &str) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = app.ws_url().into_client_request().unwrap();
+    request.headers_mut().insert("x-forwarded-for", client.parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((ws, response)) => {
+            drop(ws);
+            response.status().as_u16()
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("the upgrade failed without an HTTP answer: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_connect_rate_counts_each_client_apart() {
+    let app = app_with(&["--ip-connect-rate", "1", "--trusted-proxies", "127.0.0.1"]).await;
+    // A burst of two per address, counted under the address the proxy names.
+    assert_eq!(upgrade_forwarded_for(&app, "203.0.113.1").await, 101);
+    assert_eq!(upgrade_forwarded_for(&app, "203.0.113.1").await, 101);
+    assert_eq!(upgrade_forwarded_for(&app, "203.0.113.1").await, 429, "the same client, too fast");
+    assert_eq!(upgrade_forwarded_for(&app, "203.0.113.2").await, 101, "another client behind the same proxy");
+    app.stop().await;
+
+    // Without --trusted-proxies the header is anyone's to send, and ignored.
+    let app = app_with(&["--ip-connect-rate", "1"]).await;
+    assert_eq!(upgrade_forwarded_for(&app, "203.0.113.1").await, 101);
+    assert_eq!(upgrade_forwarded_for(&app, "203.0.113.2").await, 101);
+    assert_eq!(upgrade_forwarded_for(&app, "203.0.113.3").await, 429, "all from 127.0.0.1");
+    app.stop().await;
+}

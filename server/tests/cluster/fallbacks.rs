@@ -1,22 +1,18 @@
-//! SSE and long polling with no sticky sessions: each request may land on any node (here,
-//! round robin over the nodes), and a session whose node died sends its client to resume.
+//! SSE and long polling with no sticky sessions: each request may land on any node (nginx,
+//! round robin), and a session whose node died sends its client to resume.
 
 use crate::helpers::post_msg;
+use crate::nginx::Nginx;
 use crate::nodes::{client, Services};
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use std::time::{Duration, Instant};
 
-/// Sends each request to the next node in turn, as a round-robin proxy would.
-struct RoundRobin {
-    ports: Vec<u16>,
-    next: usize,
-}
+/// Where a client's requests go: one address (nginx's, or a node's).
+struct Entry(u16);
 
-impl RoundRobin {
-    fn url(&mut self, path: &str) -> String {
-        let port = self.ports[self.next % self.ports.len()];
-        self.next += 1;
-        format!("http://127.0.0.1:{port}{path}")
+impl Entry {
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.0)
     }
 }
 
@@ -44,8 +40,8 @@ fn join(room: &str, user: Option<&str>, since: Option<u64>) -> ClientMsg {
     ClientMsg::Join { room: room.parse().unwrap(), username: user.map(|u| u.parse().unwrap()), since }
 }
 
-/// Polls (round robin) until `posts` posts have arrived; every poll must be answered 200.
-async fn poll_posts(rr: &mut RoundRobin, session: &str, posts: usize) -> Vec<u64> {
+/// Polls until `posts` posts have arrived; every poll must be answered 200.
+async fn poll_posts(rr: &Entry, session: &str, posts: usize) -> Vec<u64> {
     let mut seqs = Vec::new();
     while seqs.len() < posts {
         let (status, batch) = poll(rr.url(&format!("/x/poll?session={session}"))).await;
@@ -63,11 +59,12 @@ async fn poll_posts(rr: &mut RoundRobin, session: &str, posts: usize) -> Vec<u64
 async fn sse_and_long_polling_work_round_robin_without_sticky_sessions() {
     let services = Services::start("fallbacks");
     let (a, b) = (services.node("a", &[]), services.node("b", &[]));
-    let mut rr = RoundRobin { ports: vec![a.port, b.port], next: 0 };
+    let nginx = Nginx::start(&[a.port, b.port]);
+    let rr = Entry(nginx.port);
     let mut watcher = client(b.port).await;
     watcher.send(&join("lobby", None, None)).await;
 
-    // Long polling: opened on a, then every request goes to the other node than the last.
+    // Long polling through nginx: each request lands on the other node than the last.
     let (_, hello) = poll(rr.url("/x/poll")).await;
     let session = session_of(&hello[0]);
     let url = rr.url(&format!("/x/send?session={session}"));
@@ -77,12 +74,15 @@ async fn sse_and_long_polling_work_round_robin_without_sticky_sessions() {
             send(rr.url(&format!("/x/send?session={session}")), &post_msg("lobby", "hi", &format!("p{i}"))).await;
         assert_eq!(status, 200, "{answer:?}");
     }
-    assert_eq!(poll_posts(&mut rr, &session, 3).await, [1, 2, 3]);
+    assert_eq!(poll_posts(&rr, &session, 3).await, [1, 2, 3]);
 
-    // SSE: the stream on a, the posts sent to b.
-    let mut stream =
-        reqwest::get(format!("http://127.0.0.1:{}/x/sse?room=lobby&username=sid&since=3", a.port)).await.unwrap();
-    assert_eq!(stream.headers().get("x-accel-buffering").map(|v| v.to_str().unwrap()), Some("no"));
+    // A node tells proxies not to buffer its streams (nginx takes the header for itself).
+    let direct = reqwest::get(format!("http://127.0.0.1:{}/x/sse", a.port)).await.unwrap();
+    assert_eq!(direct.headers().get("x-accel-buffering").map(|v| v.to_str().unwrap()), Some("no"));
+    drop(direct);
+
+    // SSE through nginx: the stream on one node, its posts sent through nginx again.
+    let mut stream = reqwest::get(rr.url("/x/sse?room=lobby&username=sid&since=3")).await.unwrap();
     let mut text = String::new();
     let sse_session = loop {
         let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk()).await.expect("the SSE hello");
@@ -92,13 +92,13 @@ async fn sse_and_long_polling_work_round_robin_without_sticky_sessions() {
         }
     };
     for i in 4..=5 {
-        let url = format!("http://127.0.0.1:{}/x/send?session={sse_session}", b.port);
+        let url = rr.url(&format!("/x/send?session={sse_session}"));
         let (status, answer) = send(url, &post_msg("lobby", "over sse", &format!("s{i}"))).await;
         assert_eq!(status, 200, "{answer:?}");
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while !(text.contains(r#""seq":4"#) && text.contains(r#""seq":5"#)) {
-        assert!(Instant::now() < deadline, "posts sent through b reach the stream on a: {text}");
+        assert!(Instant::now() < deadline, "posts sent through either node reach the stream: {text}");
         let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk()).await.expect("an event");
         text.push_str(&String::from_utf8_lossy(&chunk.unwrap().unwrap()));
     }
@@ -143,9 +143,8 @@ async fn a_dead_owner_sends_the_client_to_resume() {
     let session = session_of(&hello[0]);
     let (status, _) = send(on_a(&format!("/x/send?session={session}")), &join("lobby", Some("pat"), Some(1))).await;
     assert_eq!(status, 200);
-    let mut rr = RoundRobin { ports: vec![a.port], next: 0 };
     for _ in 0..3 {
-        let (_, batch) = poll(rr.url(&format!("/x/poll?session={session}"))).await;
+        let (_, batch) = poll(on_a(&format!("/x/poll?session={session}"))).await;
         if let Some(ServerMsg::Joined { history, .. }) = batch.iter().find(|m| matches!(m, ServerMsg::Joined { .. })) {
             let texts: Vec<&str> = history.iter().map(|p| p.text.as_str()).collect();
             assert_eq!(texts, ["two, while pat is away"]);
