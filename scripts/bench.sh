@@ -7,6 +7,10 @@
 #     every request, once with the page cache on (the default).
 #  3. `wallsocket-tools bench hostile`: the fan-out quiet and under attack, server on core 0.
 #  4. The hydrate bundle: bytes raw and brotli-compressed (what a browser downloads).
+#  5. Two nodes on PostgreSQL and Redis (`scripts/cluster.sh`): the fan-out with publishers
+#     and subscribers on one node, then with every post crossing to the other node (server CPU
+#     of both nodes summed); durable ingest into PostgreSQL. Not pinned: on a 2-core machine
+#     this measures what clustering costs, not what it scales to.
 # Usage: scripts/bench.sh [--tiny]
 #   --tiny runs every scenario at a toy size: the test command does, so the harness cannot rot.
 # Loopback only; every run is bounded in time and stops by itself.
@@ -21,10 +25,14 @@ if [[ "${1:-}" == "--tiny" ]]; then
   COMPARE=(--clients 5 --publishers 2 --rate 10 --seconds 1 --idle 20 --ingest-seconds 1)
   WRK=(-t1 -c4 -d1s)
   HOSTILE=(--clients 5 --rate 10 --seconds 1 --stalled 2 --replayers 2 --junk 2 --replay-posts 20)
+  CLUSTER_FANOUT=(--clients 5 --publishers 1 --rate 10 --seconds 1)
+  CLUSTER_INGEST=(--publishers 4 --seconds 1)
 else
   COMPARE=()
   WRK=(-t1 -c32 -d10s)
   HOSTILE=(--clients 1000 --rate 100 --seconds 10)
+  CLUSTER_FANOUT=(--clients 1000 --publishers 1 --rate 100 --seconds 10)
+  CLUSTER_INGEST=(--publishers 64 --seconds 10)
 fi
 bin=target/release/wallsocket
 tools=target/release/wallsocket-tools
@@ -109,3 +117,27 @@ node -e '
   }
   line("total of all files", sum(fs.readdirSync(dir).filter((f) => /\.(wasm|js)$/.test(f))));
 '
+
+echo
+echo "==> fan-out across two nodes (PostgreSQL + Redis, scripts/cluster.sh up DIR 2)"
+cluster=$(mktemp -d)
+trap "scripts/cluster.sh down '$cluster' >/dev/null 2>&1 || true; rm -rf '$cluster'" EXIT
+# Every flag has an environment variable: the nodes inherit these (cluster.sh sets the rest).
+WALLSOCKET_RATE_PER_SEC=100000 WALLSOCKET_RATE_BURST=100000 WALLSOCKET_LOG=warn \
+  scripts/cluster.sh up "$cluster" 2 >/dev/null
+. "$cluster/cluster.env"
+read -r node1 node2 <<<"$NODE_PORTS"
+read -r pid1 _ <<<"$NODE_PIDS"
+both=$(tr ' ' ',' <<<"$NODE_PIDS")
+echo "-- same node: subscribers and publishers on node 1 (CPU of both nodes)"
+"$tools" bench fanout --url "http://127.0.0.1:$node1" --server-pid "$both" "${CLUSTER_FANOUT[@]}"
+echo "-- across nodes: subscribers on node 2, publishers on node 1 (CPU of both nodes)"
+"$tools" bench fanout --url "http://127.0.0.1:$node2" --publish-url "http://127.0.0.1:$node1" \
+  --server-pid "$both" "${CLUSTER_FANOUT[@]}"
+
+echo
+echo "==> ingest into PostgreSQL (one node of the cluster, 64 rooms unless --tiny)"
+"$tools" bench ingest --url "http://127.0.0.1:$node1" --server-pid "$pid1" "${CLUSTER_INGEST[@]}"
+scripts/cluster.sh down "$cluster" >/dev/null
+rm -rf "$cluster"
+trap - EXIT

@@ -47,4 +47,5 @@ step "browser smoke test against it" 5m bash -c \
   'cd end2end && E2E_SERVER=../target/debug/wallsocket E2E_SITE_ROOT=../target/site-nosplit npx playwright test smoke.spec.ts'
 step "release build (server + WASM bundle)" 40m cargo leptos build --release --split
 step "browser tests" 20m bash -c 'cd end2end && npx playwright test'
+step "browser tests behind nginx" 15m bash -c 'cd end2end && npx playwright test -c playwright.cluster.config.ts'
 step "every benchmark once, at a toy size (so the harness cannot rot)" 20m scripts/bench.sh --tiny

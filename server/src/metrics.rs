@@ -48,6 +48,7 @@ struct Inner {
     page_cache_misses: Counter,
     bus: Family<BusLabels, Counter>,
     gaps: Family<GapLabels, Counter>,
+    nodes: Gauge,
 }
 
 impl Default for Metrics {
@@ -65,6 +66,7 @@ impl Default for Metrics {
         let closes = Family::<CloseLabels, Counter>::default();
         let bus = Family::<BusLabels, Counter>::default();
         let gaps = Family::<GapLabels, Counter>::default();
+        let nodes = Gauge::default();
         // 50 µs … ~1.6 s, doubling.
         let post_to_delivery =
             Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 16));
@@ -92,6 +94,11 @@ impl Default for Metrics {
             bus.clone(),
         );
         registry.register("gaps", "Gaps in a room's seqs read from the store (filled) or given up", gaps.clone());
+        registry.register(
+            "cluster_nodes",
+            "Other nodes of the cluster heard from (heartbeat within 10 s)",
+            nodes.clone(),
+        );
         registry.register("closes", "WebSockets closed by the server, by close code", closes.clone());
         registry.register(
             "post_to_delivery_seconds",
@@ -114,6 +121,7 @@ impl Default for Metrics {
                 page_cache_misses,
                 bus,
                 gaps,
+                nodes,
             }),
         }
     }
@@ -174,6 +182,11 @@ impl Metrics {
     /// A fallback request for another node's session: relayed, or refused as its node was gone.
     pub fn forwarded(&self, relayed: bool) {
         self.bus_event(if relayed { "forward_relayed" } else { "forward_owner_gone" }, 1);
+    }
+
+    /// Other nodes this node hears from now.
+    pub fn nodes_seen(&self, nodes: usize) {
+        self.inner.nodes.set(nodes as i64);
     }
 
     fn bus_event(&self, event: &'static str, count: u64) {

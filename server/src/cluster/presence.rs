@@ -68,6 +68,11 @@ pub struct Replicas {
 pub type Flips = Vec<(RoomName, Flip)>;
 
 impl Replicas {
+    /// Other nodes known alive (heard within [`SILENT_MAX`], not gone).
+    pub fn nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// Everyone on the other nodes in `room`.
     pub fn room(&self, room: &RoomName) -> Option<&Elsewhere> {
         self.rooms.get(room)

@@ -103,6 +103,7 @@ impl HubTask {
         let Some(c) = self.cluster.as_mut().filter(|c| !c.presence.gone) else { return };
         c.publish(BusBody::Heartbeat { version: c.presence.version });
         let flips = c.presence.replicas.expire(Instant::now());
+        self.metrics.nodes_seen(c.presence.replicas.nodes());
         self.apply_flips(flips);
     }
 

@@ -61,6 +61,12 @@ async fn members_count_across_nodes() {
     assert!(arrived.is_empty(), "nobody new: {arrived:?}");
     let home = reqwest::get(format!("http://127.0.0.1:{}/", a.port)).await.unwrap().text().await.unwrap();
     assert!(home.contains("2 here now"), "the directory on a counts b's people too");
+    let metrics = format!("http://127.0.0.1:{}/metrics", a.port);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !reqwest::get(&metrics).await.unwrap().text().await.unwrap().contains("\nwallsocket_cluster_nodes 1\n") {
+        assert!(tokio::time::Instant::now() < deadline, "a's /metrics counts b among the nodes it hears");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // b dies without a word: its people leave a's rooms once its heartbeat is missed.
     drop((b, bob, alice_again, carol));

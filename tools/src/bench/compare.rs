@@ -127,7 +127,8 @@ async fn compare(args: &CompareArgs) -> Result<CompareReport, Failure> {
             rate: args.rate,
             size: args.size,
             seconds: args.seconds,
-            server_pid: Some(server.pid),
+            publish_url: None,
+            server_pid: vec![server.pid],
             room: None,
             json: false,
         })

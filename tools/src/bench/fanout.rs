@@ -45,9 +45,14 @@ pub struct FanoutArgs {
     /// How long the publishers post, in seconds.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub seconds: u32,
-    /// The server's process id, to report its CPU time (Linux /proc).
+    /// Where the publishers connect, if not to `--url`: another node of a cluster, so every
+    /// post crosses from one node to the other.
     #[arg(long)]
-    pub server_pid: Option<u32>,
+    pub publish_url: Option<String>,
+    /// The server's process id, to report its CPU time (Linux /proc); several, comma-separated,
+    /// for the nodes of a cluster (their CPU time is summed).
+    #[arg(long, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
     /// The room, which must be new (its seqs are counted from 1); a fresh name by default.
     #[arg(long)]
     pub room: Option<String>,
@@ -188,9 +193,10 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
         .collect::<Result<_, _>>()?;
     let mut publishers = Vec::new();
     for i in 0..args.publishers {
-        publishers.push(join(protocol, &args.url, &room, format!("pub{i}")).await?);
+        let url = args.publish_url.as_deref().unwrap_or(&args.url);
+        publishers.push(join(protocol, url, &room, format!("pub{i}")).await?);
     }
-    let cpu_before = args.server_pid.and_then(cpu_seconds);
+    let cpu_before = servers_cpu_seconds(&args.server_pid);
     let started = std::time::Instant::now();
     let writers: Vec<_> = publishers
         .into_iter()
@@ -214,7 +220,7 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
         totals.latencies.extend(seen.latencies);
     }
     let seconds = started.elapsed().as_secs_f64();
-    let server_cpu_seconds = cpu_before.zip(args.server_pid.and_then(cpu_seconds)).map(|(b, a)| a - b);
+    let server_cpu_seconds = cpu_before.zip(servers_cpu_seconds(&args.server_pid)).map(|(b, a)| a - b);
     let expected = posts * u64::from(args.clients);
     let deliveries = totals.seqs + totals.duplicated + totals.out_of_order;
     Ok(FanoutReport {
@@ -234,6 +240,14 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
         server_cpu_seconds,
         deliveries_per_server_cpu_second: server_cpu_seconds.filter(|s| *s > 0.0).map(|s| deliveries as f64 / s),
     })
+}
+
+/// The CPU time of every server process together; `None` without any (or if one is gone).
+fn servers_cpu_seconds(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|pid| cpu_seconds(*pid)).sum()
 }
 
 pub fn print(report: &FanoutReport) {

@@ -97,7 +97,7 @@ async fn hostile(args: &HostileArgs) -> Result<HostileReport, Failure> {
         replayers: args.replayers,
         junk: args.junk,
         attack_joins_answered: answered,
-        server_peak_rss_bytes: args.fanout.server_pid.and_then(peak_rss_bytes),
+        server_peak_rss_bytes: args.fanout.server_pid.first().copied().and_then(peak_rss_bytes),
     })
 }
 
