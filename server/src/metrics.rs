@@ -49,6 +49,7 @@ struct Inner {
     bus: Family<BusLabels, Counter>,
     gaps: Family<GapLabels, Counter>,
     nodes: Gauge,
+    bus_lag: Histogram,
 }
 
 impl Default for Metrics {
@@ -67,6 +68,8 @@ impl Default for Metrics {
         let bus = Family::<BusLabels, Counter>::default();
         let gaps = Family::<GapLabels, Counter>::default();
         let nodes = Gauge::default();
+        // 50 µs … ~1.6 s, doubling.
+        let bus_lag = Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 16));
         // 50 µs … ~1.6 s, doubling.
         let post_to_delivery =
             Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 16));
@@ -93,7 +96,16 @@ impl Default for Metrics {
              fallback requests relayed to their session's node or refused as its node was gone",
             bus.clone(),
         );
-        registry.register("gaps", "Gaps in a room's seqs read from the store (filled) or given up", gaps.clone());
+        registry.register(
+            "gaps",
+            "Gaps in a room's seqs read from the store (after a bus gap, after the heads check) or given up",
+            gaps.clone(),
+        );
+        registry.register(
+            "bus_lag_seconds",
+            "From another node publishing a message to this node hearing it (the nodes' clocks must agree)",
+            bus_lag.clone(),
+        );
         registry.register(
             "cluster_nodes",
             "Other nodes of the cluster heard from (heartbeat within 10 s)",
@@ -122,6 +134,7 @@ impl Default for Metrics {
                 bus,
                 gaps,
                 nodes,
+                bus_lag,
             }),
         }
     }
@@ -193,11 +206,17 @@ impl Metrics {
         self.inner.bus.get_or_create(&BusLabels { event }).inc_by(count);
     }
 
-    /// Gaps read from the store and given up, since the last call (deltas of the orderer's
-    /// totals).
-    pub fn gaps(&self, filled: u64, given_up: u64) {
-        self.inner.gaps.get_or_create(&GapLabels { outcome: "filled" }).inc_by(filled);
-        self.inner.gaps.get_or_create(&GapLabels { outcome: "given_up" }).inc_by(given_up);
+    /// Gaps in a room's seqs: read from the store after a bus gap or the heads check, or
+    /// given up (deltas of the orderer's totals).
+    pub fn gaps(&self, outcome: &'static str, count: u64) {
+        if count > 0 {
+            self.inner.gaps.get_or_create(&GapLabels { outcome }).inc_by(count);
+        }
+    }
+
+    /// How long a message took from its node's publisher to this node's listener.
+    pub fn bus_lag(&self, seconds: f64) {
+        self.inner.bus_lag.observe(seconds);
     }
 
     pub fn closed(&self, code: u16) {

@@ -10,6 +10,7 @@ use super::forward::{FallbackRequest, Forwarder, Relayed};
 use super::presence::{RoomPresence, Version};
 use super::NodeName;
 use crate::metrics::Metrics;
+use crate::store::now_ms;
 use app::domain::{RoomName, Username};
 use app::protocol::Post;
 use futures::StreamExt;
@@ -73,6 +74,9 @@ pub enum BusBody {
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct BusMessage {
     pub(super) node: NodeName,
+    /// When it was published, in ms since the Unix epoch (for `wallsocket_bus_lag_seconds`).
+    #[serde(default)]
+    pub(super) sent_ms: i64,
     #[serde(flatten)]
     pub(super) body: BusBody,
 }
@@ -135,7 +139,7 @@ impl Publisher {
         };
         let version = version.map(|v| serde_json::to_string(v).unwrap_or_default());
         let forget = matches!(body, BusBody::Goodbye);
-        let message = BusMessage { node: self.node.clone(), body };
+        let message = BusMessage { node: self.node.clone(), sent_ms: now_ms(), body };
         let Ok(message) = serde_json::to_string(&message) else { return };
         if self.outbox.try_send(Outgoing { message, room, version, forget, done: None }).is_err() {
             self.metrics.bus_publish_failed(1);
@@ -146,7 +150,7 @@ impl Publisher {
     /// once Redis has it (or publishing failed).
     pub fn goodbye(&self) -> oneshot::Receiver<()> {
         let (done, sent) = oneshot::channel();
-        let message = BusMessage { node: self.node.clone(), body: BusBody::Goodbye };
+        let message = BusMessage { node: self.node.clone(), sent_ms: now_ms(), body: BusBody::Goodbye };
         let message = serde_json::to_string(&message).unwrap_or_default();
         let outgoing = Outgoing { message, room: None, version: None, forget: true, done: Some(done) };
         if self.outbox.try_send(outgoing).is_err() {
@@ -298,13 +302,14 @@ impl Listener {
                 let Some(message) = message else { break };
                 match serde_json::from_slice::<BusMessage>(message.get_payload_bytes()) {
                     Ok(message) if message.node == self.node => {}
-                    Ok(BusMessage { node, body: body @ (BusBody::Forward { .. } | BusBody::Relay { .. }) }) => {
+                    Ok(BusMessage { node, body: body @ (BusBody::Forward { .. } | BusBody::Relay { .. }), .. }) => {
                         if self.forwarded.try_send((node, body)).is_err() {
                             tracing::warn!("fallback requests pile up; one was dropped (its client retries)");
                         }
                     }
                     Ok(message) => {
                         self.metrics.bus_heard();
+                        self.metrics.bus_lag((now_ms() - message.sent_ms).max(0) as f64 / 1000.0);
                         if self.heard.send(BusEvent::Heard(message.node, message.body)).await.is_err() {
                             return;
                         }

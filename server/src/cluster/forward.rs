@@ -120,7 +120,8 @@ impl Forwarder {
 
     /// Publishes on `to`'s own channel; the answer is how many subscribers got it.
     async fn send(&self, to: &NodeName, body: BusBody) -> Result<u64, BusError> {
-        let message = serde_json::to_string(&BusMessage { node: self.inner.node.clone(), body })
+        let sent_ms = crate::store::now_ms();
+        let message = serde_json::to_string(&BusMessage { node: self.inner.node.clone(), sent_ms, body })
             .map_err(|e| BusError::Encode(e.to_string()))?;
         let mut connection = self.inner.connection.lock().await;
         let publishing = async {

@@ -41,8 +41,10 @@ pub struct Gap {
 /// What the orderer did besides releasing posts, for `/metrics`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct OrderStats {
-    /// Gap fills asked for.
-    pub fills: u64,
+    /// Gap reads asked for because a post arrived beyond a missing one.
+    pub fills_after_bus: u64,
+    /// Gap reads asked for because the store holds more than arrived (the heads check).
+    pub fills_after_heads: u64,
     /// Gaps given up.
     pub given_up: u64,
 }
@@ -155,7 +157,11 @@ impl Order {
             let before = entry.waiting.keys().next().map_or(entry.head, |first| first - 1);
             let upto = before.min(entry.delivered + FILL_MAX);
             entry.filling = true;
-            self.stats.fills += 1;
+            if entry.waiting.is_empty() {
+                self.stats.fills_after_heads += 1;
+            } else {
+                self.stats.fills_after_bus += 1;
+            }
             gaps.push(Gap { room: room.clone(), after: entry.delivered, upto });
         }
         gaps

@@ -57,7 +57,7 @@ fn a_gap_still_open_after_the_wait_is_read_from_the_store() {
     assert_eq!(gaps, [Gap { room: lobby(), after: 0, upto: 2 }]);
     assert_eq!(order.due(), None, "a gap being read is not asked for again");
     assert_eq!(seqs(order.filled(&gaps[0], vec![post(1), post(2)], later)), [1, 2, 3]);
-    assert_eq!(order.stats().fills, 1);
+    assert_eq!(order.stats().fills_after_bus, 1);
 }
 
 #[test]
@@ -67,6 +67,7 @@ fn the_heads_check_finds_a_last_post_never_published() {
     assert!(order.head(&lobby(), 2, now).is_empty());
     let gaps = order.gaps(now + WAIT);
     assert_eq!(gaps, [Gap { room: lobby(), after: 1, upto: 2 }]);
+    assert_eq!(order.stats().fills_after_heads, 1);
     assert_eq!(seqs(order.filled(&gaps[0], vec![post(2)], now + WAIT)), [2]);
 }
 

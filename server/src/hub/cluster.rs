@@ -200,7 +200,9 @@ impl HubTask {
             }
         };
         let stats = c.order.stats();
-        self.metrics.gaps(stats.fills - c.counted.fills, stats.given_up - c.counted.given_up);
+        self.metrics.gaps("filled_after_bus_gap", stats.fills_after_bus - c.counted.fills_after_bus);
+        self.metrics.gaps("filled_after_heads_check", stats.fills_after_heads - c.counted.fills_after_heads);
+        self.metrics.gaps("given_up", stats.given_up - c.counted.given_up);
         c.counted = stats;
         self.deliver(released);
     }

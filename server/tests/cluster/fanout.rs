@@ -41,6 +41,12 @@ async fn posts_from_both_nodes_reach_every_client_in_seq_order() {
     let first = at_alice.iter().find(|p| p.client_id.as_str() == "a0").unwrap().seq;
     assert_eq!(bob.post("lobby", "from a 0", "a0").await, first);
 
+    // b's /metrics show what crossed the bus, and how long it took.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", b.port)).await.unwrap().text().await.unwrap();
+    let lag_count = metrics.lines().find_map(|l| l.strip_prefix("wallsocket_bus_lag_seconds_count ")).unwrap_or("0");
+    assert!(lag_count.parse::<u64>().unwrap() >= 20, "every post of a's heard and timed on b:\n{metrics}");
+    assert!(metrics.contains(r#"wallsocket_bus_messages_total{event="heard"}"#), "{metrics}");
+
     // Typing crosses nodes too.
     alice.send(&ClientMsg::Typing { room: "lobby".parse().unwrap() }).await;
     loop {
