@@ -21,13 +21,15 @@ impl TrustedProxies {
     /// nearest address in `X-Forwarded-For` that is not a trusted proxy (proxies append, so
     /// the list is read from the right), or the peer's if the header has none.
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`.
+        let peer = peer.to_canonical();
         if !self.trusts(&peer) {
             return peer;
         }
         let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
         let hops: Vec<&str> = forwarded.flat_map(|v| v.split(',')).map(str::trim).collect();
         for hop in hops.iter().rev() {
-            match hop.parse::<IpAddr>() {
+            match hop.parse::<IpAddr>().map(|a| a.to_canonical()) {
                 Ok(address) if self.trusts(&address) => continue,
                 Ok(address) => return address,
                 // A hop we cannot read: what lies before it cannot be trusted either.
@@ -77,6 +79,8 @@ mod tests {
         assert_eq!(proxies.client(ip("127.0.0.1"), &headers("1.2.3.4, 203.0.113.7, 10.1.1.1")), ip("203.0.113.7"));
         assert_eq!(proxies.client(ip("127.0.0.1"), &HeaderMap::new()), ip("127.0.0.1"));
         assert_eq!(proxies.client(ip("127.0.0.1"), &headers("junk, 10.1.1.1")), ip("127.0.0.1"));
+        // A dual-stack listener's view of an IPv4 proxy is the same proxy.
+        assert_eq!(proxies.client(ip("::ffff:127.0.0.1"), &headers("203.0.113.7")), ip("203.0.113.7"));
     }
 
     #[test]

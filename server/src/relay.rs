@@ -56,7 +56,7 @@ pub async fn answer_other_nodes(
                     forwarder.answer(&from, id, answer.unwrap_or_else(Answer::unknown_session)).await;
                 });
             }
-            BusBody::Relay { id, reply } => forwarder.answered(id, reply),
+            BusBody::Relay { id, reply } => forwarder.answered(&from, id, reply),
             _ => {}
         }
     }

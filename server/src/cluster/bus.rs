@@ -7,14 +7,16 @@
 //! and says so ([`BusEvent::Reconnected`]), for the hub to read what it missed.
 
 use super::forward::{FallbackRequest, Forwarder, Relayed};
+use super::listen::{subscribe, Listener};
 use super::presence::{RoomPresence, Version};
+use super::snapshot::{self, Snapshots};
 use super::NodeName;
 use crate::metrics::Metrics;
 use crate::store::now_ms;
 use app::domain::{RoomName, Username};
 use app::protocol::Post;
-use futures::StreamExt;
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
@@ -22,7 +24,7 @@ use tokio::time::timeout;
 /// The one channel every node publishes on and listens to.
 pub const CHANNEL: &str = "wallsocket:bus";
 /// How long connecting (or subscribing) to Redis may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one round of publishing may take before the connection is dropped.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Messages waiting to be published; past it they are dropped (and found again by the
@@ -33,21 +35,10 @@ const OUTBOX: usize = 1024;
 const HEARD: usize = 4096;
 /// Most messages published in one round trip.
 const PUBLISH_BATCH: usize = 256;
-/// Longest wait between two attempts to reach Redis again.
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
-/// A node's presence snapshot outlives its last heartbeat by this long, then Redis drops it.
-const SNAPSHOT_TTL_MS: u64 = 30_000;
-/// The snapshot's field holding its version (room names cannot start with `!`).
-const VERSION_FIELD: &str = "!version";
 
 /// A node's own channel: fallback requests for its sessions, and answers to its requests.
 pub fn node_channel(node: &NodeName) -> String {
     format!("wallsocket:node:{node}")
-}
-
-/// Where a node keeps its presence snapshot: each room's people on it, and the version.
-fn snapshot_key(node: &NodeName) -> String {
-    format!("wallsocket:presence:{node}")
 }
 
 /// What travels between nodes.
@@ -106,6 +97,9 @@ pub struct Publisher {
     node: NodeName,
     outbox: mpsc::Sender<Outgoing>,
     metrics: Metrics,
+    /// Set when presence (or a heartbeat) was dropped or failed to reach Redis: this node's
+    /// snapshot may be wrong, so the hub publishes every room again.
+    presence_lost: Arc<AtomicBool>,
 }
 
 /// A message to publish, and what to write to this node's snapshot first.
@@ -139,11 +133,21 @@ impl Publisher {
         };
         let version = version.map(|v| serde_json::to_string(v).unwrap_or_default());
         let forget = matches!(body, BusBody::Goodbye);
+        let presence = version.is_some();
         let message = BusMessage { node: self.node.clone(), sent_ms: now_ms(), body };
         let Ok(message) = serde_json::to_string(&message) else { return };
         if self.outbox.try_send(Outgoing { message, room, version, forget, done: None }).is_err() {
             self.metrics.bus_publish_failed(1);
+            if presence {
+                self.presence_lost.store(true, Ordering::Relaxed);
+            }
         }
+    }
+
+    /// Whether presence was lost since the last call: then every room is to be published
+    /// again.
+    pub fn take_presence_lost(&self) -> bool {
+        self.presence_lost.swap(false, Ordering::Relaxed)
     }
 
     /// Tells the others this node is stopping, and drops its snapshot; the answer comes
@@ -157,36 +161,6 @@ impl Publisher {
             self.metrics.bus_publish_failed(1);
         }
         sent
-    }
-}
-
-/// Reads other nodes' presence snapshots from Redis.
-#[derive(Clone)]
-pub struct Snapshots {
-    client: redis::Client,
-}
-
-/// A node's presence snapshot: its version and each room's people on it.
-pub type Snapshot = (Version, HashMap<RoomName, RoomPresence>);
-
-impl Snapshots {
-    /// `node`'s snapshot; `None` if it has none (gone, or never had anyone).
-    pub async fn read(&self, node: &NodeName) -> Result<Option<Snapshot>, BusError> {
-        let reading = async {
-            let mut redis = self.client.get_multiplexed_async_connection().await?;
-            let fields: HashMap<String, String> =
-                redis::cmd("HGETALL").arg(snapshot_key(node)).query_async(&mut redis).await?;
-            Ok::<_, BusError>(fields)
-        };
-        let mut fields = timeout(CONNECT_TIMEOUT, reading).await.map_err(|_| BusError::Timeout(CONNECT_TIMEOUT))??;
-        let Some(version) = fields.remove(VERSION_FIELD).and_then(|v| serde_json::from_str(&v).ok()) else {
-            return Ok(None);
-        };
-        let rooms = fields
-            .into_iter()
-            .filter_map(|(room, presence)| Some((room.parse().ok()?, serde_json::from_str(&presence).ok()?)))
-            .collect();
-        Ok(Some((version, rooms)))
     }
 }
 
@@ -209,141 +183,96 @@ pub struct Forwarding {
 /// starts the publishing and listening tasks. Fails if Redis cannot be reached now.
 pub async fn connect(url: &str, node: NodeName, metrics: Metrics) -> Result<(Bus, Forwarding), BusError> {
     let client = redis::Client::open(url)?;
+    let snapshots = Snapshots::new(client.clone());
+    snapshots.reset(&node).await?;
     let pubsub = subscribe(&client, &node).await?;
     let (outbox, queued) = mpsc::channel(OUTBOX);
     let (heard, events) = mpsc::channel(HEARD);
     let (forwarded, forwards) = mpsc::channel(HEARD);
-    tokio::spawn(publish(client.clone(), snapshot_key(&node), queued, metrics.clone()));
+    let presence_lost = Arc::new(AtomicBool::new(false));
+    let publishing =
+        Publishing { key: snapshot::key(&node), metrics: metrics.clone(), presence_lost: presence_lost.clone() };
+    tokio::spawn(publishing.run(client.clone(), queued));
     let listener = Listener { client: client.clone(), node: node.clone(), heard, forwarded, metrics: metrics.clone() };
     tokio::spawn(listener.listen(pubsub));
     let forwarding = Forwarding { forwarder: Forwarder::new(node.clone(), client.clone()), forwards };
-    let bus = Bus { publisher: Publisher { node, outbox, metrics }, events, snapshots: Snapshots { client } };
+    let bus = Bus { publisher: Publisher { node, outbox, metrics, presence_lost }, events, snapshots };
     Ok((bus, forwarding))
 }
 
-async fn subscribe(client: &redis::Client, node: &NodeName) -> Result<redis::aio::PubSub, BusError> {
-    let subscribing = async {
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(&[CHANNEL.to_owned(), node_channel(node)]).await?;
-        Ok::<_, BusError>(pubsub)
-    };
-    timeout(CONNECT_TIMEOUT, subscribing).await.map_err(|_| BusError::Timeout(CONNECT_TIMEOUT))?
+/// The publishing task's state.
+struct Publishing {
+    /// This node's snapshot.
+    key: String,
+    metrics: Metrics,
+    presence_lost: Arc<AtomicBool>,
 }
 
-/// Publishes what is queued, several messages per round trip, each after what it writes to
-/// this node's snapshot (`key`); reconnects when a round fails.
-async fn publish(client: redis::Client, key: String, mut queued: mpsc::Receiver<Outgoing>, metrics: Metrics) {
-    let mut connection = None;
-    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
-    while queued.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
-        let count = batch.len() as u64;
-        if connection.is_none() {
-            let connecting = timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection()).await;
-            connection = connecting.ok().and_then(Result::ok);
-        }
-        let Some(redis) = connection.as_mut() else {
-            metrics.bus_publish_failed(count);
+impl Publishing {
+    /// Publishes what is queued, several messages per round trip, each after what it writes
+    /// to this node's snapshot; reconnects when a round fails.
+    async fn run(self, client: redis::Client, mut queued: mpsc::Receiver<Outgoing>) {
+        let mut connection = None;
+        let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+        while queued.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+            if connection.is_none() {
+                let connecting = timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection()).await;
+                connection = connecting.ok().and_then(Result::ok);
+            }
+            let sent = match connection.as_mut() {
+                Some(redis) => self.round(redis, &mut batch).await,
+                None => {
+                    self.metrics.bus_publish_failed(batch.len() as u64);
+                    if batch.iter().any(|o| o.version.is_some()) {
+                        self.presence_lost.store(true, Ordering::Relaxed);
+                    }
+                    false
+                }
+            };
+            if !sent {
+                connection = None;
+            }
+            // Whatever happened, no one waits for these any more.
             batch.clear();
-            continue;
-        };
+        }
+    }
+
+    /// One round trip for the batch (drained); false if it failed.
+    async fn round(&self, redis: &mut redis::aio::MultiplexedConnection, batch: &mut Vec<Outgoing>) -> bool {
+        let (count, key) = (batch.len() as u64, &self.key);
         let mut pipe = redis::pipe();
         let mut told = Vec::new();
+        let mut presence = false;
         for Outgoing { message, room, version, forget, done } in batch.drain(..) {
             told.extend(done);
             if forget {
-                pipe.cmd("DEL").arg(&key).ignore();
+                pipe.cmd("DEL").arg(key).ignore();
             }
             match room {
-                Some((room, Some(presence))) => pipe.cmd("HSET").arg(&key).arg(room.as_str()).arg(presence).ignore(),
-                Some((room, None)) => pipe.cmd("HDEL").arg(&key).arg(room.as_str()).ignore(),
+                Some((room, Some(here))) => pipe.cmd("HSET").arg(key).arg(room.as_str()).arg(here).ignore(),
+                Some((room, None)) => pipe.cmd("HDEL").arg(key).arg(room.as_str()).ignore(),
                 None => &mut pipe,
             };
             if let Some(version) = version {
-                pipe.cmd("HSET").arg(&key).arg(VERSION_FIELD).arg(version).ignore();
-                pipe.cmd("PEXPIRE").arg(&key).arg(SNAPSHOT_TTL_MS).ignore();
+                presence = true;
+                pipe.cmd("HSET").arg(key).arg(snapshot::VERSION_FIELD).arg(version).ignore();
+                pipe.cmd("PEXPIRE").arg(key).arg(snapshot::TTL_MS).ignore();
             }
             pipe.cmd("PUBLISH").arg(CHANNEL).arg(message).ignore();
         }
-        match timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(redis)).await {
-            Ok(Ok(())) => metrics.bus_published(count),
-            failed => {
-                tracing::warn!(?failed, "publishing on Redis failed; the other nodes read these posts from the store");
-                metrics.bus_publish_failed(count);
-                connection = None;
+        let sent = matches!(timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(redis)).await, Ok(Ok(())));
+        if sent {
+            self.metrics.bus_published(count);
+        } else {
+            tracing::warn!("publishing on Redis failed; the other nodes read these posts from the store");
+            self.metrics.bus_publish_failed(count);
+            if presence {
+                self.presence_lost.store(true, Ordering::Relaxed);
             }
         }
         for done in told {
             let _ = done.send(());
         }
-    }
-}
-
-/// What the listening task needs.
-struct Listener {
-    client: redis::Client,
-    node: NodeName,
-    heard: mpsc::Sender<BusEvent>,
-    /// Fallback requests and answers, for the fallback module rather than the hub.
-    forwarded: mpsc::Sender<(NodeName, BusBody)>,
-    metrics: Metrics,
-}
-
-impl Listener {
-    /// Hands the hub every other node's messages; when Redis goes away, reconnects (backing
-    /// off) and says so. Ends when the hub is gone.
-    async fn listen(self, mut pubsub: redis::aio::PubSub) {
-        loop {
-            let mut messages = pubsub.into_on_message();
-            loop {
-                let message = tokio::select! {
-                    message = messages.next() => message,
-                    () = self.heard.closed() => return,
-                };
-                let Some(message) = message else { break };
-                match serde_json::from_slice::<BusMessage>(message.get_payload_bytes()) {
-                    Ok(message) if message.node == self.node => {}
-                    Ok(BusMessage { node, body: body @ (BusBody::Forward { .. } | BusBody::Relay { .. }), .. }) => {
-                        if self.forwarded.try_send((node, body)).is_err() {
-                            tracing::warn!("fallback requests pile up; one was dropped (its client retries)");
-                        }
-                    }
-                    Ok(message) => {
-                        self.metrics.bus_heard();
-                        self.metrics.bus_lag((now_ms() - message.sent_ms).max(0) as f64 / 1000.0);
-                        if self.heard.send(BusEvent::Heard(message.node, message.body)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "ignored a message on the bus that is not wallsocket's"),
-                }
-            }
-            tracing::warn!("lost Redis; reconnecting");
-            pubsub = match self.reconnect().await {
-                Some(pubsub) => pubsub,
-                None => return,
-            };
-            self.metrics.bus_reconnected();
-            tracing::info!("back on Redis");
-            if self.heard.send(BusEvent::Reconnected).await.is_err() {
-                return;
-            }
-        }
-    }
-
-    /// Subscribes again, waiting longer after each failure; `None` if the hub is gone
-    /// meanwhile.
-    async fn reconnect(&self) -> Option<redis::aio::PubSub> {
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = self.heard.closed() => return None,
-            }
-            match subscribe(&self.client, &self.node).await {
-                Ok(pubsub) => return Some(pubsub),
-                Err(e) => tracing::debug!(error = %e, "Redis still unreachable"),
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
+        sent
     }
 }

@@ -53,8 +53,10 @@ struct Inner {
     node: NodeName,
     client: redis::Client,
     connection: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
-    /// Requests sent, waiting for their answer, by id.
-    waiting: Mutex<HashMap<u64, oneshot::Sender<Relayed>>>,
+    /// Requests sent, waiting for their answer: by id, with the node asked.
+    waiting: Mutex<HashMap<u64, (NodeName, oneshot::Sender<Relayed>)>>,
+    /// The next request's id. It starts at random, so an answer meant for an earlier run of
+    /// this node (restarted while a long poll was relayed) matches no request of this one.
     next: AtomicU64,
 }
 
@@ -65,7 +67,7 @@ impl Forwarder {
             client,
             connection: tokio::sync::Mutex::new(None),
             waiting: Mutex::new(HashMap::new()),
-            next: AtomicU64::new(1),
+            next: AtomicU64::new(uuid::Uuid::new_v4().as_u64_pair().0),
         };
         Self { inner: Arc::new(inner) }
     }
@@ -92,7 +94,7 @@ impl Forwarder {
     ) -> Result<Relayed, ForwardError> {
         let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.lock_waiting().insert(id, tx);
+        self.lock_waiting().insert(id, (owner.clone(), tx));
         let _forget = Forget { forwarder: self, id };
         let body = BusBody::Forward { id, session: session.to_owned(), request };
         if self.send(owner, body).await? == 0 {
@@ -111,10 +113,14 @@ impl Forwarder {
         }
     }
 
-    /// An answer to one of this node's requests arrived.
-    pub fn answered(&self, id: u64, reply: Relayed) {
-        if let Some(waiting) = self.lock_waiting().remove(&id) {
-            let _ = waiting.send(reply);
+    /// An answer to one of this node's requests arrived, from `from`: taken only if `from`
+    /// is the node that request asked.
+    pub fn answered(&self, from: &NodeName, id: u64, reply: Relayed) {
+        let mut waiting = self.lock_waiting();
+        if waiting.get(&id).is_some_and(|(asked, _)| asked == from) {
+            if let Some((_, tx)) = waiting.remove(&id) {
+                let _ = tx.send(reply);
+            }
         }
     }
 
@@ -123,23 +129,27 @@ impl Forwarder {
         let sent_ms = crate::store::now_ms();
         let message = serde_json::to_string(&BusMessage { node: self.inner.node.clone(), sent_ms, body })
             .map_err(|e| BusError::Encode(e.to_string()))?;
-        let mut connection = self.inner.connection.lock().await;
         let publishing = async {
-            if connection.is_none() {
-                *connection = Some(self.inner.client.get_multiplexed_async_connection().await?);
-            }
-            let redis = connection.as_mut().ok_or(BusError::Timeout(ASK_TIMEOUT))?;
-            let reached: u64 = redis::cmd("PUBLISH").arg(node_channel(to)).arg(&message).query_async(redis).await?;
+            // The connection is shared (multiplexed): the lock is held only to get or make it.
+            let mut redis = {
+                let mut connection = self.inner.connection.lock().await;
+                if connection.is_none() {
+                    *connection = Some(self.inner.client.get_multiplexed_async_connection().await?);
+                }
+                connection.clone().ok_or(BusError::Timeout(ASK_TIMEOUT))?
+            };
+            let reached: u64 =
+                redis::cmd("PUBLISH").arg(node_channel(to)).arg(&message).query_async(&mut redis).await?;
             Ok::<_, BusError>(reached)
         };
         let result = timeout(ASK_TIMEOUT, publishing).await.unwrap_or(Err(BusError::Timeout(ASK_TIMEOUT)));
         if result.is_err() {
-            *connection = None;
+            *self.inner.connection.lock().await = None;
         }
         result
     }
 
-    fn lock_waiting(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Relayed>>> {
+    fn lock_waiting(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (NodeName, oneshot::Sender<Relayed>)>> {
         self.inner.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

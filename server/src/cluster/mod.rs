@@ -3,8 +3,11 @@
 //!
 //! # Layout
 //! - `mod.rs` — [`ClusterConfig`] (from `--redis-url` and friends) and [`NodeName`].
-//! - `bus.rs` — Redis pub/sub between nodes: a [`bus::Publisher`] that never makes its caller
-//!   wait, and a listener that reconnects by itself and says when it did.
+//! - `bus.rs` — Redis pub/sub between nodes: what travels, and a [`bus::Publisher`] that
+//!   never makes its caller wait.
+//! - `listen.rs` — the listening half: reconnects by itself (also when the connection hangs)
+//!   and says when it did.
+//! - `snapshot.rs` — each node's presence snapshot in Redis, read by the others.
 //! - `forward.rs` — fallback sessions without sticky sessions: a request for another node's
 //!   session is handled by that node, over Redis, and its answer relayed.
 //! - `presence.rs` — who is in each room on the other nodes: a replica of each node's own
@@ -14,8 +17,10 @@
 
 pub mod bus;
 pub mod forward;
+mod listen;
 pub mod order;
 pub mod presence;
+pub mod snapshot;
 
 use std::fmt;
 use std::str::FromStr;

@@ -130,7 +130,10 @@ impl Order {
     /// The store holds posts up to `head` in `room` (the heads check): a followed room
     /// behind it has a gap, read after `gap_wait` unless the bus brings it first.
     pub fn head(&mut self, room: &RoomName, head: u64, now: Instant) -> Vec<Post> {
-        let Some(entry) = self.rooms.get_mut(room) else { return Vec::new() };
+        // A room not heard of yet (created while this node missed the bus) starts there, as
+        // the rooms read at startup do.
+        let entry =
+            self.rooms.entry(room.clone()).or_insert_with(|| RoomOrder { delivered: head, ..Default::default() });
         entry.head = entry.head.max(head);
         if !entry.followed {
             entry.delivered = entry.delivered.max(head);

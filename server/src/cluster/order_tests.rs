@@ -118,6 +118,15 @@ fn a_room_nobody_here_is_in_only_moves_its_cursor() {
 }
 
 #[test]
+fn a_room_first_heard_of_in_a_heads_read_starts_at_its_head() {
+    let (mut order, now) = (Order::new(WAIT, []), Instant::now());
+    assert!(order.head(&lobby(), 900, now).is_empty());
+    order.follow(&lobby());
+    assert_eq!(seqs(order.offer(post(901), now)), [901], "nothing to read back from seq 1");
+    assert_eq!(order.due(), None);
+}
+
+#[test]
 fn leaving_the_last_member_releases_what_waited() {
     let (mut order, now) = (followed(0), Instant::now());
     assert!(order.offer(post(3), now).is_empty());

@@ -63,6 +63,9 @@ struct Replica {
 pub struct Replicas {
     nodes: HashMap<NodeName, Replica>,
     rooms: HashMap<RoomName, Elsewhere>,
+    /// The run of each node that said goodbye: a snapshot of it read late, or a message of
+    /// it that was still on its way, must not bring its people back.
+    gone: HashMap<NodeName, u64>,
 }
 
 pub type Flips = Vec<(RoomName, Flip)>;
@@ -88,7 +91,7 @@ impl Replicas {
         presence: RoomPresence,
         now: Instant,
     ) -> (Flips, bool) {
-        let (mut flips, fresh) = self.incarnation(node, version, now);
+        let Some((mut flips, fresh)) = self.incarnation(node, version, now) else { return (Vec::new(), false) };
         let Some(replica) = self.nodes.get_mut(node) else { return (flips, true) };
         if !fresh && version.count <= replica.version.count {
             return (flips, false);
@@ -101,7 +104,7 @@ impl Replicas {
 
     /// A node's heartbeat: whether its snapshot must be read (it is new, or ahead of us).
     pub fn heartbeat(&mut self, node: &NodeName, version: Version, now: Instant) -> (Flips, bool) {
-        let (flips, fresh) = self.incarnation(node, version, now);
+        let Some((flips, fresh)) = self.incarnation(node, version, now) else { return (Vec::new(), false) };
         let behind = self.nodes.get(node).is_some_and(|r| r.version.count < version.count);
         (flips, fresh || behind)
     }
@@ -115,7 +118,7 @@ impl Replicas {
         rooms: HashMap<RoomName, RoomPresence>,
         now: Instant,
     ) -> Option<Flips> {
-        let (mut flips, _) = self.incarnation(node, version, now);
+        let Some((mut flips, _)) = self.incarnation(node, version, now) else { return Some(Vec::new()) };
         let replica = self.nodes.get_mut(node)?;
         if version.count < replica.version.count {
             return None;
@@ -131,7 +134,16 @@ impl Replicas {
         Some(flips)
     }
 
-    /// A node said goodbye (or is taken for dead): its people leave every room.
+    /// A node said goodbye: its people leave every room, and nothing more of that run of it
+    /// is believed.
+    pub fn goodbye(&mut self, node: &NodeName) -> Flips {
+        if let Some(replica) = self.nodes.get(node) {
+            self.gone.insert(node.clone(), replica.version.incarnation);
+        }
+        self.forget(node)
+    }
+
+    /// A node is taken for dead (or gone): its people leave every room.
     pub fn forget(&mut self, node: &NodeName) -> Flips {
         let Some(replica) = self.nodes.remove(node) else { return Vec::new() };
         let mut flips = Vec::new();
@@ -153,22 +165,30 @@ impl Replicas {
     }
 
     /// Notes that `node` was heard, in `version`'s incarnation: a new incarnation replaces
-    /// the old one (whose people leave). True if the node is new to this replica.
-    fn incarnation(&mut self, node: &NodeName, version: Version, now: Instant) -> (Flips, bool) {
+    /// the old one (whose people leave). True if the node is new to this replica; `None` if
+    /// this run of it said goodbye (what it sends now is ignored).
+    fn incarnation(&mut self, node: &NodeName, version: Version, now: Instant) -> Option<(Flips, bool)> {
+        match self.gone.get(node) {
+            Some(gone) if *gone == version.incarnation => return None,
+            Some(_) => {
+                self.gone.remove(node);
+            }
+            None => {}
+        }
         let known = self.nodes.get(node).map(|r| r.version.incarnation);
         let flips = match known {
             Some(incarnation) if incarnation == version.incarnation => {
                 if let Some(replica) = self.nodes.get_mut(node) {
                     replica.heard = now;
                 }
-                return (Vec::new(), false);
+                return Some((Vec::new(), false));
             }
             Some(_) => self.forget(node),
             None => Vec::new(),
         };
         let version = Version { incarnation: version.incarnation, count: 0 };
         self.nodes.insert(node.clone(), Replica { version, heard: now, rooms: HashMap::new() });
-        (flips, true)
+        Some((flips, true))
     }
 
     fn set_room(&mut self, node: &NodeName, room: RoomName, presence: RoomPresence) -> Flips {

@@ -78,6 +78,21 @@ fn a_silent_node_or_one_that_says_goodbye_leaves_no_ghosts() {
 }
 
 #[test]
+fn a_node_that_said_goodbye_is_not_brought_back_by_a_late_snapshot() {
+    let (mut replicas, now) = (Replicas::default(), Instant::now());
+    let _ = replicas.room_changed(&node("a"), v(1), lobby(), people(&["ann"], 0), now);
+    assert_eq!(replicas.goodbye(&node("a")), [(lobby(), Flip::Left(user("ann")))]);
+    let late = HashMap::from([(lobby(), people(&["ann"], 0))]);
+    assert_eq!(replicas.snapshot(&node("a"), v(1), late, now), Some(Vec::new()));
+    let (flips, read) = replicas.heartbeat(&node("a"), v(1), now);
+    assert!(flips.is_empty() && !read);
+    assert!(replicas.room(&lobby()).is_none(), "no ghost");
+    let next_run = Version { incarnation: 8, count: 1 };
+    let (flips, _) = replicas.room_changed(&node("a"), next_run, lobby(), people(&["ann"], 0), now);
+    assert_eq!(flips, [(lobby(), Flip::Arrived(user("ann")))], "the node's next run is believed");
+}
+
+#[test]
 fn a_restarted_node_replaces_its_previous_run() {
     let (mut replicas, now) = (Replicas::default(), Instant::now());
     let _ = replicas.room_changed(&node("a"), v(9), lobby(), people(&["ann"], 0), now);

@@ -7,16 +7,21 @@
 use super::elsewhere::Presence;
 use super::task::HubTask;
 use super::HubError;
-use crate::cluster::bus::{Bus, BusBody, BusEvent, Publisher, Snapshot};
+use crate::cluster::bus::{Bus, BusBody, BusEvent, Publisher};
 use crate::cluster::order::{Gap, Order, OrderStats};
+use crate::cluster::snapshot::Snapshot;
 use crate::cluster::NodeName;
 use crate::store::{Store, StoreError};
 use app::domain::RoomName;
 use app::protocol::{Post, ServerMsg};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+/// Gap reads under way at once (PostgreSQL's pool has 8 connections, shared with commits).
+const GAP_READS: usize = 2;
 
 /// Most rooms whose heads are read when a node starts or comes back to Redis: the rooms
 /// beyond it (the least recently active) start from the first post they are heard with.
@@ -67,6 +72,8 @@ pub(super) struct Clustered {
     acks: HashMap<(RoomName, u64), Vec<AckAfter>>,
     pub(super) presence: Presence,
     pub(super) reads: mpsc::Sender<Read>,
+    /// Gap reads under way at once, at most [`GAP_READS`].
+    gap_reads: Arc<Semaphore>,
     read_results: mpsc::Receiver<Read>,
     heads_every: Interval,
     heads_reading: bool,
@@ -84,6 +91,7 @@ impl Clustered {
             publisher: bus.publisher,
             events: bus.events,
             presence: Presence::new(bus.snapshots),
+            gap_reads: Arc::new(Semaphore::new(GAP_READS)),
             listening: true,
             order: Order::new(gap_wait, heads),
             acks: HashMap::new(),
@@ -97,6 +105,11 @@ impl Clustered {
 
     pub(super) fn publish(&self, body: BusBody) {
         self.publisher.publish(body);
+    }
+
+    /// Whether presence this node published was lost since the last call.
+    pub(super) fn presence_lost(&self) -> bool {
+        self.publisher.take_presence_lost()
     }
 
     pub(super) fn goodbye(&self) -> oneshot::Receiver<()> {
@@ -167,8 +180,11 @@ impl HubTask {
             }
             Wake::GapsDue => {
                 for gap in c.order.gaps(now) {
-                    let (store, reads) = (self.store.clone(), c.reads.clone());
+                    let (store, reads, turns) = (self.store.clone(), c.reads.clone(), c.gap_reads.clone());
                     tokio::spawn(async move {
+                        // After a return to Redis every room may have a gap: a few reads at a
+                        // time leave the pool's connections to the commits.
+                        let _turn = turns.acquire_owned().await;
                         let limit = (gap.upto - gap.after) as u32;
                         let read = store.page(&gap.room, Some(gap.upto + 1), limit).await.map(|(page, _)| page);
                         let _ = reads.send(Read::Gap(gap, read)).await;
@@ -203,8 +219,24 @@ impl HubTask {
         self.metrics.gaps("filled_after_bus_gap", stats.fills_after_bus - c.counted.fills_after_bus);
         self.metrics.gaps("filled_after_heads_check", stats.fills_after_heads - c.counted.fills_after_heads);
         self.metrics.gaps("given_up", stats.given_up - c.counted.given_up);
+        let gave_up = stats.given_up > c.counted.given_up;
         c.counted = stats;
         self.deliver(released);
+        if gave_up {
+            self.settle_acks();
+        }
+    }
+
+    /// Answers every sender whose post's seq a given-up gap passed over: it will not go out
+    /// here, and its sender must not wait for ever.
+    fn settle_acks(&mut self) {
+        let Some(c) = self.cluster.as_mut() else { return };
+        let passed: Vec<_> = c.acks.keys().filter(|(room, seq)| *seq <= c.order.delivered(room)).cloned().collect();
+        for key in passed {
+            for ack in c.acks.remove(&key).unwrap_or_default() {
+                let _ = ack.reply.send(Ok(ack.post));
+            }
+        }
     }
 
     /// A post this node stored (`received` when it came in) or found already stored (a retry,
@@ -221,8 +253,13 @@ impl HubTask {
         let key = (post.room.clone(), post.seq);
         let received = new.then_some(received);
         c.acks.entry(key).or_default().push(AckAfter { reply, post: post.clone(), received });
+        let given_up = c.order.stats().given_up;
         let released = if new { c.order.offer(post, Instant::now()) } else { Vec::new() };
+        let gave_up = c.order.stats().given_up > given_up;
         self.deliver(released);
+        if gave_up {
+            self.settle_acks();
+        }
     }
 
     /// Broadcasts released posts in order, and acks each one's sender.

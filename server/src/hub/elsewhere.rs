@@ -7,8 +7,9 @@
 use super::cluster::{Clustered, Read};
 use super::room::Room;
 use super::task::HubTask;
-use crate::cluster::bus::{BusBody, Snapshots};
+use crate::cluster::bus::BusBody;
 use crate::cluster::presence::{Flip, Flips, Replicas, RoomPresence, Version};
+use crate::cluster::snapshot::{Snapshot, Snapshots};
 use crate::cluster::NodeName;
 use app::domain::RoomName;
 use std::collections::HashSet;
@@ -28,6 +29,8 @@ pub(super) struct Presence {
     gone: bool,
     /// Rooms whose people here changed since the last flush.
     dirty: HashSet<RoomName>,
+    /// Rooms this node last published someone in (its snapshot's rooms).
+    shown: HashSet<RoomName>,
     version: Version,
     snapshots: Snapshots,
     /// Nodes whose snapshot is being read.
@@ -49,6 +52,7 @@ impl Presence {
             replicas: Replicas::default(),
             gone: false,
             dirty: HashSet::new(),
+            shown: HashSet::new(),
             version: Version { incarnation, count: 0 },
             snapshots,
             reading: HashSet::new(),
@@ -90,8 +94,18 @@ impl HubTask {
     /// Publishes the people here of every room that changed since the last flush.
     pub(super) fn flush_presence(&mut self) {
         let Some(c) = self.cluster.as_mut().filter(|c| !c.presence.gone) else { return };
+        if c.presence_lost() {
+            // Some of it never reached Redis: the snapshot and the others may be wrong.
+            let shown = c.presence.shown.iter().cloned();
+            c.presence.dirty.extend(self.rooms.keys().cloned().chain(shown));
+        }
         for room in std::mem::take(&mut c.presence.dirty) {
             let (people, watching) = self.rooms.get(&room).map(Room::here).unwrap_or_default();
+            if people.is_empty() && watching == 0 {
+                c.presence.shown.remove(&room);
+            } else {
+                c.presence.shown.insert(room.clone());
+            }
             c.presence.version.count += 1;
             let version = c.presence.version;
             c.publish(BusBody::Presence { version, room, presence: RoomPresence { people, watching } });
@@ -140,7 +154,7 @@ impl HubTask {
                 c.presence.replicas.room_changed(&node, version, room, presence, now)
             }
             BusBody::Heartbeat { version } => c.presence.replicas.heartbeat(&node, version, now),
-            BusBody::Goodbye => (c.presence.replicas.forget(&node), false),
+            BusBody::Goodbye => (c.presence.replicas.goodbye(&node), false),
             _ => return,
         };
         if read {
@@ -150,11 +164,7 @@ impl HubTask {
     }
 
     /// A node's snapshot, read because one of its messages was missed.
-    pub(super) fn snapshot_read(
-        &mut self,
-        node: NodeName,
-        read: Result<Option<crate::cluster::bus::Snapshot>, String>,
-    ) {
+    pub(super) fn snapshot_read(&mut self, node: NodeName, read: Result<Option<Snapshot>, String>) {
         let Some(c) = self.cluster.as_mut() else { return };
         c.presence.reading.remove(&node);
         let flips = match read {

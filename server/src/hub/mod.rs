@@ -20,7 +20,8 @@
 //! - `mod.rs` — the handle, its commands and the values they carry.
 //! - `member.rs` — one connection's membership: what it may ask, and its drop (the
 //!   disconnect); a join waiting for its history (`PendingJoin`).
-//! - `task.rs` — the actor: its loop, joins, batched posts, broadcast, departures.
+//! - `task.rs` — the actor: its loop, joins, broadcast, departures.
+//! - `posts.rs` — batched posts: stored in one transaction, then broadcast or released.
 //! - `cluster.rs` — the actor on a node of a cluster: the bus, gap and heads reads done in
 //!   tasks of their own, acks held until their post went out here.
 //! - `elsewhere.rs` — presence on a node of a cluster: who is here, told to the others;
@@ -43,6 +44,7 @@ mod delivery;
 mod elsewhere;
 mod member;
 mod occupancy;
+mod posts;
 mod presence;
 mod room;
 mod task;

@@ -6,11 +6,11 @@ use super::delivery::{queue_to, with_history};
 use super::occupancy::Occupancy;
 use super::presence::Held;
 use super::room::Room;
-use super::{Command, ConnId, History, HubError, JoinRequest, PostRequest};
+use super::{Command, ConnId, History, HubError, JoinRequest};
 use crate::cluster::bus::BusBody;
 use crate::metrics::Metrics;
 use crate::queue::ClientHandle;
-use crate::store::{Inserted, PostToInsert, Store, StoreError};
+use crate::store::Store;
 use app::domain::{RoomName, Username};
 use app::protocol::{encode_server, ServerMsg, TYPING_RELAY_MIN_MS};
 use axum::extract::ws::Utf8Bytes;
@@ -182,8 +182,13 @@ impl HubTask {
         let entry = self.rooms.entry(room.clone()).or_default();
         // A second join of the same room (a new name, watching, or a resync) replaces the
         // first: the old identity's departure and the new one's arrival go out together.
+        // What its earlier `joined` held stays held: posts it has must not come twice.
+        let fence = entry.members.get(&conn).map_or(0, |m| m.fence);
         let departed = entry.take(conn);
         let arrived = entry.add(conn, username, client, history != History::None);
+        if let Some(member) = entry.members.get_mut(&conn) {
+            member.fence = fence;
+        }
         if history == History::None {
             self.caught_up(conn, &room, "[]".into(), false, 0);
         }
@@ -242,75 +247,6 @@ impl HubTask {
 
     fn remove(&mut self, conn: ConnId, room: &RoomName) {
         self.drop_members(room, vec![conn]);
-    }
-
-    /// Stores the batch in one transaction, then broadcasts each new post and answers each
-    /// sender, in arrival order. A post from a connection not in its room is refused
-    /// (`NotJoined`), one from a watcher `NameRequired`; the others are stored under the name
-    /// their connection joined with. A
-    /// failed transaction fails every post in it: none is stored.
-    #[tracing::instrument(level = "debug", skip_all, fields(posts = batch.len()))]
-    async fn post_batch(&mut self, batch: Vec<PostRequest>) {
-        let received = Instant::now();
-        let mut posts = Vec::with_capacity(batch.len());
-        let mut replies = Vec::with_capacity(batch.len());
-        for PostRequest { conn, post, reply } in batch {
-            let member = self.rooms.get(&post.room).and_then(|r| r.members.get(&conn));
-            let username = match member.map(|m| m.username.clone()) {
-                Some(Some(username)) => username,
-                Some(None) => {
-                    let _ = reply.send(Err(HubError::NameRequired));
-                    continue;
-                }
-                None => {
-                    let _ = reply.send(Err(HubError::NotJoined));
-                    continue;
-                }
-            };
-            posts.push(PostToInsert { room: post.room, client_id: post.client_id, username, text: post.text });
-            replies.push(reply);
-        }
-        if posts.is_empty() {
-            return;
-        }
-        let stored = match self.store.insert_posts(&posts).await {
-            Ok(stored) => {
-                self.metrics.committed();
-                stored
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::Batch(message.clone()).into()));
-                }
-                return;
-            }
-        };
-        if self.cluster.is_some() {
-            for (inserted, reply) in stored.into_iter().zip(replies) {
-                match inserted {
-                    Inserted::New(post) => {
-                        self.metrics.post_stored();
-                        self.stored_here(post, true, received, reply);
-                    }
-                    Inserted::Duplicate(post) => self.stored_here(post, false, received, reply),
-                }
-            }
-            return;
-        }
-        for (inserted, reply) in stored.into_iter().zip(replies) {
-            let post = match inserted {
-                Inserted::New(post) => {
-                    self.metrics.post_stored();
-                    let queued =
-                        self.broadcast(&post.room.clone(), &ServerMsg::Post(post.clone()), Some(post.seq), None);
-                    self.metrics.delivered(queued, received.elapsed().as_secs_f64());
-                    post
-                }
-                Inserted::Duplicate(post) => post,
-            };
-            let _ = reply.send(Ok(post));
-        }
     }
 
     /// Encodes once and queues the same bytes for every member (but `except`); returns how

@@ -74,4 +74,26 @@ async fn members_count_across_nodes() {
     assert_eq!(left, ["bob"], "alice is still here, on a");
     let home = reqwest::get(format!("http://127.0.0.1:{}/", a.port)).await.unwrap().text().await.unwrap();
     assert!(home.contains("1 here now"), "no ghost in the directory");
+
+    // b comes back under the same name within its snapshot's 30 s: what its dead run left in
+    // Redis must not bring bob back.
+    let _b = services.node("b", &[]);
+    let mut redis =
+        redis::Client::open(services.redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let stale: bool =
+        redis::cmd("HEXISTS").arg("wallsocket:presence:b").arg("lobby").query_async(&mut redis).await.unwrap();
+    assert!(!stale, "b's new run dropped the snapshot its dead run left");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while !reqwest::get(&metrics).await.unwrap().text().await.unwrap().contains("\nwallsocket_cluster_nodes 1\n") {
+        assert!(tokio::time::Instant::now() < deadline, "a hears b again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut carol = client(a.port).await;
+    carol.send(&ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since: None }).await;
+    match carol.recv().await {
+        ServerMsg::Joined { present, .. } => {
+            assert_eq!(present.iter().map(|n| n.as_str()).collect::<Vec<_>>(), ["alice"], "no ghost of b's last run")
+        }
+        other => panic!("expected joined, got {other:?}"),
+    }
 }

@@ -40,7 +40,7 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 0)]
     pub server_core: u32,
     /// Peers to measure beside wallsocket (comma-separated; empty for none).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "socketio-node,python-socketio")]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "floor,socketio-node,python-socketio")]
     pub peers: Vec<Peer>,
     /// Where the peers live.
     #[arg(long, default_value = "tools/peers")]
@@ -60,6 +60,9 @@ pub struct CompareArgs {
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Peer {
+    /// The floor: a bare axum broadcast on the same stack, storing and checking nothing
+    /// (`wallsocket-tools bench floor-server`).
+    Floor,
     /// Node.js socket.io 4.8 (tools/peers/socketio-node).
     SocketioNode,
     /// python-socketio 5 on aiohttp (tools/peers/python-socketio).
@@ -101,7 +104,10 @@ async fn compare(args: &CompareArgs) -> Result<CompareReport, Failure> {
     targets.extend(args.peers.iter().copied().map(Some));
     for target in targets {
         let server = Server::start(args, target).await?;
-        let protocol = if target.is_some() { Protocol::Socketio } else { Protocol::Wallsocket };
+        let protocol = match target {
+            None | Some(Peer::Floor) => Protocol::Wallsocket,
+            Some(Peer::SocketioNode | Peer::PythonSocketio) => Protocol::Socketio,
+        };
         // Idle first, on a fresh process: after the fan-out its heap is already grown.
         let idle = if args.idle > 0 {
             Some(
@@ -182,6 +188,10 @@ impl Server {
                 command.args(["--rate-per-sec", "1000000", "--rate-burst", "1000000", "--ip-connect-rate", "1000000"]);
                 command.args(["--max-connections", "19500", "--log", "warn"]);
                 "wallsocket"
+            }
+            Some(Peer::Floor) => {
+                command.arg(std::env::current_exe()?).args(["bench", "floor-server", "--listen", &listen]);
+                "floor (bare axum)"
             }
             Some(Peer::SocketioNode) => {
                 let dir = args.peers_dir.join("socketio-node");

@@ -9,10 +9,12 @@
 //! - `socketio.rs` — the Engine.IO v4 / Socket.IO client used against the peers.
 //! - `hostile.rs` — the fan-out quiet and under attack (stalled readers, replays, junk rooms).
 //! - `compare.rs` — starts wallsocket and the peers pinned to one core and prints one table.
+//! - `floor.rs` — the floor peer: a bare axum broadcast, nothing stored (`bench floor-server`).
 //! - `proc.rs` — CPU time and RSS from /proc; the machine and the commit.
 
 pub mod compare;
 pub mod fanout;
+pub mod floor;
 pub mod hostile;
 pub mod idle;
 pub mod ingest;
@@ -38,6 +40,9 @@ pub enum BenchCommand {
     /// One process's share of `idle` (started by `idle`, not by hand).
     #[command(hide = true)]
     IdleWorker(idle::WorkerArgs),
+    /// The floor peer of `compare`: a bare axum broadcast speaking enough of wallsocket's
+    /// protocol for the load generators, storing nothing (started by `compare`).
+    FloorServer(floor::FloorArgs),
     /// The fan-out run quiet, then under attack from stalled readers, replaying joins and
     /// junk-room joins: legitimate clients' loss and p99, and the server's peak RSS.
     Hostile(hostile::HostileArgs),
@@ -53,6 +58,7 @@ pub async fn run(command: BenchCommand) -> ExitCode {
         BenchCommand::Ingest(args) => ingest::run(&args).await,
         BenchCommand::Idle(args) => idle::run(&args).await,
         BenchCommand::IdleWorker(args) => idle::worker(&args).await,
+        BenchCommand::FloorServer(args) => floor::run(&args).await,
         BenchCommand::Compare(args) => compare::run(&args).await,
         BenchCommand::Hostile(args) => hostile::run(&args).await,
     }
