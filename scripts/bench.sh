@@ -7,6 +7,8 @@
 #     every request, once with the page cache on (the default).
 #  3. `wallsocket-tools bench hostile`: the fan-out quiet and under attack, server on core 0.
 #  4. The hydrate bundle: bytes raw and brotli-compressed (what a browser downloads).
+#  4b. The fan-out as the work grows: 100 / 1,000 / 10,000 subscribers in one room, and
+#     1 / 100 / 1,000 rooms of 10, server on core 0: deliveries per server CPU-second.
 #  5. Two nodes on PostgreSQL and Redis (`scripts/cluster.sh`): the fan-out with publishers
 #     and subscribers on one node, then with every post crossing to the other node (server CPU
 #     of both nodes summed); durable ingest into PostgreSQL. Not pinned: on a 2-core machine
@@ -27,12 +29,23 @@ if [[ "${1:-}" == "--tiny" ]]; then
   HOSTILE=(--clients 5 --rate 10 --seconds 1 --stalled 2 --replayers 2 --junk 2 --replay-posts 20)
   CLUSTER_FANOUT=(--clients 5 --publishers 1 --rate 10 --seconds 1)
   CLUSTER_INGEST=(--publishers 4 --seconds 1)
+  SCALE_SECONDS=1
+  SCALE="10 subscribers, one room|10 1 10
+2 rooms of 2|4 2 10"
 else
   COMPARE=()
   WRK=(-t1 -c32 -d10s)
   HOSTILE=(--clients 1000 --rate 100 --seconds 10)
   CLUSTER_FANOUT=(--clients 1000 --publishers 1 --rate 100 --seconds 10)
   CLUSTER_INGEST=(--publishers 64 --seconds 10)
+  SCALE_SECONDS=10
+  # LABEL|SUBSCRIBERS ROOMS POSTS/S PER ROOM: about 100,000 deliveries/s in each big row.
+  SCALE="100 subscribers, one room|100 1 100
+1,000 subscribers, one room|1000 1 100
+10,000 subscribers, one room|10000 1 10
+1 room of 10|10 1 100
+100 rooms of 10|1000 100 100
+1,000 rooms of 10|10000 1000 10"
 fi
 bin=target/release/wallsocket
 tools=target/release/wallsocket-tools
@@ -91,6 +104,17 @@ echo "==> fan-out quiet and under attack (stalled readers, replaying joins, junk
 # themselves at the default 20 messages/s; joins, rooms and queue bytes keep their defaults.
 start_server --ip-connect-rate 100000
 taskset -c 1 "$tools" bench hostile --url "http://127.0.0.1:$port" --server-pid "$server" "${HOSTILE[@]}"
+stop_server
+
+echo
+echo "==> fan-out as the work grows (server on core 0, load generator on core 1)"
+start_server --ip-connect-rate 1000000 --max-connections 19500
+while IFS='|' read -r label load; do
+  read -r clients rooms rate <<<"$load"
+  echo "-- $label: $rate posts/s per room, $SCALE_SECONDS s"
+  taskset -c 1 "$tools" bench fanout --url "http://127.0.0.1:$port" --server-pid "$server" \
+    --clients "$clients" --rooms "$rooms" --rate "$rate" --seconds "$SCALE_SECONDS" | grep -E 'lost|CPU'
+done <<<"$SCALE"
 stop_server
 
 echo

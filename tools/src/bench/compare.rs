@@ -129,6 +129,7 @@ async fn compare(args: &CompareArgs) -> Result<CompareReport, Failure> {
             url: server.url.clone(),
             protocol,
             clients: args.clients,
+            rooms: 1,
             publishers: args.publishers,
             rate: args.rate,
             size: args.size,

@@ -1,6 +1,7 @@
-//! `wallsocket-tools bench fanout`: K subscribers in one room, P publishers posting at rate R with
-//! payload S. Reports deliveries per second, post → delivery latency, and every lost,
-//! duplicated or out-of-order delivery (all must be zero). With `--server-pid` it also reads
+//! `wallsocket-tools bench fanout`: K subscribers spread over N rooms (one by default), P
+//! publishers in each room posting at rate R with payload S. Reports deliveries per second,
+//! post → delivery latency, and every lost, duplicated or out-of-order delivery (all must be
+//! zero). With `--server-pid` it also reads
 //! the server's CPU time from /proc and reports deliveries per server CPU-second, which is
 //! stable on a noisy machine. `--protocol socketio` runs the same load against a Socket.IO
 //! peer from `tools/peers/` (same semantics: join a room, each post numbered and broadcast).
@@ -30,10 +31,13 @@ pub struct FanoutArgs {
     /// The protocol the server speaks.
     #[arg(long, value_enum, default_value_t = Protocol::Wallsocket)]
     pub protocol: Protocol,
-    /// Subscribers in the room.
+    /// Subscribers, spread evenly over the rooms.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=19_000))]
     pub clients: u32,
-    /// Publishers posting to it.
+    /// Rooms, each with its share of the subscribers and its own publishers.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2_000))]
+    pub rooms: u32,
+    /// Publishers posting to each room.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub publishers: u32,
     /// Posts per second per publisher.
@@ -53,7 +57,8 @@ pub struct FanoutArgs {
     /// for the nodes of a cluster (their CPU time is summed).
     #[arg(long, value_delimiter = ',')]
     pub server_pid: Vec<u32>,
-    /// The room, which must be new (its seqs are counted from 1); a fresh name by default.
+    /// The room (with several, the rooms' prefix), which must be new (its seqs are counted
+    /// from 1); a fresh name by default.
     #[arg(long)]
     pub room: Option<String>,
     /// Print JSON instead of a table.
@@ -65,6 +70,7 @@ pub struct FanoutArgs {
 pub struct FanoutReport {
     pub protocol: Protocol,
     pub clients: u32,
+    pub rooms: u32,
     pub publishers: u32,
     pub posts: u64,
     pub deliveries: u64,
@@ -171,47 +177,61 @@ async fn publish(protocol: Protocol, mut ws: Socket, room: String, id: u32, args
 
 pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
     let protocol = args.protocol;
-    let room = match &args.room {
+    let base = match &args.room {
         Some(room) => room.clone(),
         None => format!("fanout-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
     };
-    let (final_tx, final_rx) = tokio::sync::watch::channel(None);
+    let rooms: Vec<String> =
+        if args.rooms == 1 { vec![base] } else { (0..args.rooms).map(|k| format!("{base}-{k}")).collect() };
+    // Each room's last seq, known once its publishers are done.
+    let (final_tx, final_rx): (Vec<_>, Vec<_>) = rooms.iter().map(|_| tokio::sync::watch::channel(None)).unzip();
     // Each subscriber reads from the moment it joins: the presence notices of later joins
     // must not pile up unread in its queue.
     let readers: Vec<_> = futures::stream::iter(0..args.clients)
         .map(|i| {
-            let (room, final_rx) = (room.clone(), final_rx.clone());
+            let k = (i % args.rooms) as usize;
+            let (room, final_rx) = (rooms[k].clone(), final_rx[k].clone());
             async move {
                 let ws = join(protocol, &args.url, &room, format!("sub{i}")).await?;
-                Ok::<_, Failure>(tokio::spawn(subscribe(protocol, ws, final_rx)))
+                Ok::<_, Failure>((k, tokio::spawn(subscribe(protocol, ws, final_rx))))
             }
         })
         .buffered(JOIN_WINDOW)
         .collect::<Vec<_>>()
         .await
         .into_iter()
-        .collect::<Result<_, _>>()?;
-    let mut publishers = Vec::new();
-    for i in 0..args.publishers {
-        let url = args.publish_url.as_deref().unwrap_or(&args.url);
-        publishers.push(join(protocol, url, &room, format!("pub{i}")).await?);
-    }
+        .collect::<Result<Vec<_>, _>>()?;
+    let url = args.publish_url.as_deref().unwrap_or(&args.url);
+    let publishers: Vec<_> = futures::stream::iter(0..args.rooms * args.publishers)
+        .map(|i| {
+            let room = rooms[(i / args.publishers) as usize].clone();
+            async move { Ok::<_, Failure>((i, room.clone(), join(protocol, url, &room, format!("pub{i}")).await?)) }
+        })
+        .buffered(JOIN_WINDOW)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
     let cpu_before = servers_cpu_seconds(&args.server_pid);
     let started = std::time::Instant::now();
     let writers: Vec<_> = publishers
         .into_iter()
-        .enumerate()
-        .map(|(i, ws)| tokio::spawn(publish(protocol, ws, room.clone(), i as u32, args.clone())))
+        .map(|(i, room, ws)| tokio::spawn(publish(protocol, ws, room, i, args.clone())))
         .collect();
-    let mut posts = 0;
-    for w in writers {
-        posts += w.await??;
+    let mut in_room = vec![0u64; rooms.len()];
+    for (i, w) in writers.into_iter().enumerate() {
+        in_room[i / args.publishers as usize] += w.await??;
     }
-    // The room is fresh: its seqs are 1..=posts.
-    final_tx.send_replace(Some(posts));
+    // The rooms are fresh: each one's seqs are 1..=its posts.
+    for (tx, posts) in final_tx.iter().zip(&in_room) {
+        tx.send_replace(Some(*posts));
+    }
+    let posts: u64 = in_room.iter().sum();
     let mut totals = Seen::default();
     let mut closed = 0;
-    for r in readers {
+    let mut expected = 0;
+    for (k, r) in readers {
+        expected += in_room[k];
         let seen = r.await?;
         closed += u64::from(seen.closed_with.is_some());
         totals.seqs += seen.seqs;
@@ -221,11 +241,11 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let server_cpu_seconds = cpu_before.zip(servers_cpu_seconds(&args.server_pid)).map(|(b, a)| a - b);
-    let expected = posts * u64::from(args.clients);
     let deliveries = totals.seqs + totals.duplicated + totals.out_of_order;
     Ok(FanoutReport {
         protocol,
         clients: args.clients,
+        rooms: args.rooms,
         publishers: args.publishers,
         posts,
         deliveries,
@@ -252,8 +272,8 @@ fn servers_cpu_seconds(pids: &[u32]) -> Option<f64> {
 
 pub fn print(report: &FanoutReport) {
     println!(
-        "{} subscribers, {} publishers: {} posts, {} deliveries of {} expected",
-        report.clients, report.publishers, report.posts, report.deliveries, report.expected_deliveries
+        "{} subscribers in {} room(s), {} publisher(s) each: {} posts, {} deliveries of {} expected",
+        report.clients, report.rooms, report.publishers, report.posts, report.deliveries, report.expected_deliveries
     );
     println!(
         "lost {}, duplicated {}, out of order {}, subscribers closed by the server {}",

@@ -52,6 +52,8 @@ pub async fn run(args: &FloorArgs) -> std::process::ExitCode {
 }
 
 async fn upgrade(State(rooms): State<Rooms>, upgrade: WebSocketUpgrade) -> Response {
+    // The buffer sizes wallsocket's server uses, so the two differ only in what is on top.
+    let upgrade = upgrade.read_buffer_size(1024).write_buffer_size(16 * 1024);
     upgrade.on_upgrade(move |socket| connection(socket, rooms))
 }
 
