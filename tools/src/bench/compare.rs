@@ -242,7 +242,7 @@ fn print(args: &CompareArgs, report: &CompareReport) {
         args.clients, args.publishers, args.rate, args.seconds, args.size
     );
     println!(
-        "{:<18} {:>11} {:>5} {:>5} {:>5} {:>10} {:>8} {:>8} {:>8} {:>7} {:>12} {:>13}",
+        "{:<18} {:>11} {:>5} {:>5} {:>5} {:>10} {:>8} {:>8} {:>8} {:>7} {:>12} {:>13} {:>9}",
         "server",
         "deliveries",
         "lost",
@@ -254,7 +254,8 @@ fn print(args: &CompareArgs, report: &CompareReport) {
         "max ms",
         "CPU s",
         "deliv/CPU-s",
-        "wallsocket is"
+        "wallsocket is",
+        "gen CPU s"
     );
     let ours = report.servers.first().and_then(|s| s.fanout.deliveries_per_server_cpu_second);
     for s in &report.servers {
@@ -266,7 +267,7 @@ fn print(args: &CompareArgs, report: &CompareReport) {
             _ => "—".into(),
         };
         println!(
-            "{:<18} {:>11} {:>5} {:>5} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7.2} {:>12.0} {:>13}",
+            "{:<18} {:>11} {:>5} {:>5} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7.2} {:>12.0} {:>13} {:>9.2}",
             s.server,
             f.deliveries,
             f.lost,
@@ -278,7 +279,8 @@ fn print(args: &CompareArgs, report: &CompareReport) {
             max,
             f.server_cpu_seconds.unwrap_or(f64::NAN),
             per_cpu.unwrap_or(f64::NAN),
-            ratio
+            ratio,
+            f.load_cpu_seconds.unwrap_or(f64::NAN)
         );
     }
     if args.idle > 0 {

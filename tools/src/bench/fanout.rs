@@ -86,6 +86,9 @@ pub struct FanoutReport {
     pub latency: Option<Summary>,
     pub server_cpu_seconds: Option<f64>,
     pub deliveries_per_server_cpu_second: Option<f64>,
+    /// CPU time the load generator itself used meanwhile: near one core per second, its own
+    /// queueing is part of the latencies.
+    pub load_cpu_seconds: Option<f64>,
 }
 
 /// What one subscriber saw.
@@ -213,6 +216,7 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
     let cpu_before = servers_cpu_seconds(&args.server_pid);
+    let load_before = cpu_seconds(std::process::id());
     let started = std::time::Instant::now();
     let writers: Vec<_> = publishers
         .into_iter()
@@ -241,6 +245,7 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let server_cpu_seconds = cpu_before.zip(servers_cpu_seconds(&args.server_pid)).map(|(b, a)| a - b);
+    let load_cpu_seconds = load_before.zip(cpu_seconds(std::process::id())).map(|(b, a)| a - b);
     let deliveries = totals.seqs + totals.duplicated + totals.out_of_order;
     Ok(FanoutReport {
         protocol,
@@ -259,6 +264,7 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
         latency: summarize(&totals.latencies),
         server_cpu_seconds,
         deliveries_per_server_cpu_second: server_cpu_seconds.filter(|s| *s > 0.0).map(|s| deliveries as f64 / s),
+        load_cpu_seconds,
     })
 }
 
@@ -282,6 +288,9 @@ pub fn print(report: &FanoutReport) {
     println!("{:.0} deliveries/s over {:.1} s", report.deliveries_per_second, report.seconds);
     if let Some(l) = &report.latency {
         println!("post → delivery ms: p50 {:.2}, p99 {:.2}, max {:.2}", l.p50, l.p99, l.max);
+    }
+    if let Some(load) = report.load_cpu_seconds {
+        println!("load generator CPU {load:.2} s over {:.1} s (its own share of the latencies)", report.seconds);
     }
     if let (Some(cpu), Some(per)) = (report.server_cpu_seconds, report.deliveries_per_server_cpu_second) {
         println!("server CPU {cpu:.2} s: {per:.0} deliveries per server CPU-second");

@@ -48,6 +48,8 @@ pub struct IngestReport {
     pub latency: Option<Summary>,
     pub server_cpu_seconds: Option<f64>,
     pub acked_per_server_cpu_second: Option<f64>,
+    /// CPU time the load generator itself used meanwhile.
+    pub load_cpu_seconds: Option<f64>,
 }
 
 pub async fn run(args: &IngestArgs) -> std::process::ExitCode {
@@ -63,6 +65,7 @@ pub async fn ingest(args: &IngestArgs) -> Result<IngestReport, Failure> {
         sockets.push((room.clone(), super::wire::joined(&ws_url, &room, format!("pub{i}")).await?));
     }
     let cpu_before = args.server_pid.and_then(cpu_seconds);
+    let load_before = cpu_seconds(std::process::id());
     let started = Instant::now();
     let until = tokio::time::Instant::now() + Duration::from_secs(args.seconds.into());
     let text: String = "x".repeat(args.size as usize);
@@ -79,6 +82,7 @@ pub async fn ingest(args: &IngestArgs) -> Result<IngestReport, Failure> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let server_cpu_seconds = cpu_before.zip(args.server_pid.and_then(cpu_seconds)).map(|(b, a)| a - b);
+    let load_cpu_seconds = load_before.zip(cpu_seconds(std::process::id())).map(|(b, a)| a - b);
     Ok(IngestReport {
         publishers: args.publishers,
         acked,
@@ -87,6 +91,7 @@ pub async fn ingest(args: &IngestArgs) -> Result<IngestReport, Failure> {
         latency: summarize(&latencies),
         server_cpu_seconds,
         acked_per_server_cpu_second: server_cpu_seconds.filter(|s| *s > 0.0).map(|s| acked as f64 / s),
+        load_cpu_seconds,
     })
 }
 
@@ -141,5 +146,8 @@ pub fn print(report: &IngestReport) {
     }
     if let (Some(cpu), Some(per)) = (report.server_cpu_seconds, report.acked_per_server_cpu_second) {
         println!("server CPU {cpu:.2} s: {per:.0} acked posts per server CPU-second");
+    }
+    if let Some(load) = report.load_cpu_seconds {
+        println!("load generator CPU {load:.2} s over {:.1} s (its own share of the latencies)", report.seconds);
     }
 }
