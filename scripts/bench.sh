@@ -158,6 +158,21 @@ echo "-- same node: subscribers and publishers on node 1 (CPU of both nodes)"
 echo "-- across nodes: subscribers on node 2, publishers on node 1 (CPU of both nodes)"
 "$tools" bench fanout --url "http://127.0.0.1:$node2" --publish-url "http://127.0.0.1:$node1" \
   --server-pid "$both" "${CLUSTER_FANOUT[@]}"
+echo "-- spread: subscribers half on each node, publishers on node 1 (CPU of both nodes)"
+"$tools" bench fanout --url "http://127.0.0.1:$node1" --also-url "http://127.0.0.1:$node2" \
+  --server-pid "$both" "${CLUSTER_FANOUT[@]}"
+# The baseline: one node on the same PostgreSQL, without Redis (no cluster at all).
+alone=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin" serve --listen "127.0.0.1:$alone" --database-url "$PG_URL" --site-root target/site --log warn \
+  --rate-per-sec 100000 --rate-burst 100000 --ip-connect-rate 100000 &
+alone_pid=$!
+trap "kill $alone_pid 2>/dev/null; scripts/cluster.sh down '$cluster' >/dev/null 2>&1 || true; rm -rf '$cluster'" EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$alone/health" >/dev/null && break; sleep 0.1; done
+echo "-- one node alone on the same PostgreSQL, no Redis"
+"$tools" bench fanout --url "http://127.0.0.1:$alone" --server-pid "$alone_pid" "${CLUSTER_FANOUT[@]}"
+kill "$alone_pid"
+wait "$alone_pid" 2>/dev/null || true
+trap "scripts/cluster.sh down '$cluster' >/dev/null 2>&1 || true; rm -rf '$cluster'" EXIT
 
 echo
 echo "==> ingest into PostgreSQL (one node of the cluster, 64 rooms unless --tiny)"

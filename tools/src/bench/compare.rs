@@ -135,6 +135,7 @@ async fn compare(args: &CompareArgs) -> Result<CompareReport, Failure> {
             size: args.size,
             seconds: args.seconds,
             publish_url: None,
+            also_url: Vec::new(),
             server_pid: vec![server.pid],
             room: None,
             json: false,

@@ -53,6 +53,10 @@ pub struct FanoutArgs {
     /// post crosses from one node to the other.
     #[arg(long)]
     pub publish_url: Option<String>,
+    /// More nodes of a cluster for the subscribers: they are spread over `--url` and these
+    /// (comma-separated), in turn.
+    #[arg(long, value_delimiter = ',')]
+    pub also_url: Vec<String>,
     /// The server's process id, to report its CPU time (Linux /proc); several, comma-separated,
     /// for the nodes of a cluster (their CPU time is summed).
     #[arg(long, value_delimiter = ',')]
@@ -194,8 +198,10 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
         .map(|i| {
             let k = (i % args.rooms) as usize;
             let (room, final_rx) = (rooms[k].clone(), final_rx[k].clone());
+            let node = i as usize % (1 + args.also_url.len());
+            let url = if node == 0 { &args.url } else { &args.also_url[node - 1] };
             async move {
-                let ws = join(protocol, &args.url, &room, format!("sub{i}")).await?;
+                let ws = join(protocol, url, &room, format!("sub{i}")).await?;
                 Ok::<_, Failure>((k, tokio::spawn(subscribe(protocol, ws, final_rx))))
             }
         })
