@@ -10,6 +10,7 @@
 //! # Layout
 //! - `mod.rs` — [`Store`], the cloneable handle: the backend, the version the page cache
 //!   reads, and the last write failure `/health` reports; the values it takes and returns.
+//! - `backend.rs` — the trait both backends implement: the contract, once.
 //! - `sequence.rs` — giving each post of a batch its seq (or finding it already stored): the
 //!   same rule for both backends, a plain function with its own tests.
 //! - `rows.rs` — a stored row read back into a validated [`Post`].
@@ -17,6 +18,7 @@
 //! - `postgres.rs` — PostgreSQL: a batch locks its rooms' counter rows, so nodes writing the
 //!   same room take turns; short timeouts so a dead or paused node cannot freeze a room.
 
+mod backend;
 mod postgres;
 mod rows;
 mod sequence;
@@ -24,6 +26,7 @@ mod sqlite;
 
 use app::domain::{ClientId, PostText, RoomName, Username, ValidationError};
 use app::protocol::Post;
+use backend::Backend as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -73,19 +76,19 @@ pub struct RoomTotals {
 /// Longest failure reason kept for `/health`.
 const MAX_REASON_CHARS: usize = 300;
 
-/// The database behind a [`Store`].
+/// The database behind a [`Store`], one of the [`backend::Backend`]s.
 #[derive(Debug)]
-enum Backend {
+enum Database {
     Sqlite(sqlite::Sqlite),
     Postgres(postgres::Postgres),
 }
 
-/// Calls the same method on whichever backend the store has.
+/// Calls the same [`backend::Backend`] method on whichever database the store has.
 macro_rules! on_backend {
     ($store:expr, $db:ident => $call:expr) => {
         match &*$store.backend {
-            Backend::Sqlite($db) => $call,
-            Backend::Postgres($db) => $call,
+            Database::Sqlite($db) => $call,
+            Database::Postgres($db) => $call,
         }
     };
 }
@@ -93,7 +96,7 @@ macro_rules! on_backend {
 /// A cloneable handle on the database.
 #[derive(Clone, Debug)]
 pub struct Store {
-    backend: Arc<Backend>,
+    backend: Arc<Database>,
     /// Bumped after every commit that stored posts: what was read before is out of date.
     version: Arc<AtomicU64>,
     /// Why the last write failed; `None` once a write succeeds (or before any).
@@ -105,9 +108,9 @@ impl Store {
     /// `postgres://USER@HOST:PORT/DB`) and applies its pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite(sqlite::Sqlite::connect(url).await?)
+            Database::Sqlite(sqlite::Sqlite::connect(url).await?)
         } else if Self::is_shared(url) {
-            Backend::Postgres(postgres::Postgres::connect(url).await?)
+            Database::Postgres(postgres::Postgres::connect(url).await?)
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };

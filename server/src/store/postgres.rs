@@ -15,6 +15,7 @@
 //! batch gives up after [`BATCH_TIMEOUT`] whatever the server does (a retried post is never
 //! doubled). Posts take their time from the database's clock: one clock for every node.
 
+use super::backend::Backend;
 use super::rows::{collect_within, into_page, into_posts, into_totals, PostRow, POST_COLUMNS};
 use super::sequence::{heads, key_of, sequence};
 use super::{Inserted, PostToInsert, RoomTotals, StoreError};
@@ -57,13 +58,6 @@ impl Postgres {
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
-    }
-
-    pub async fn insert_batch(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
-        // Dropping the transaction on timeout rolls it back (or the server ends it).
-        tokio::time::timeout(BATCH_TIMEOUT, self.insert_batch_in_time(batch))
-            .await
-            .map_err(|_| StoreError::Batch(format!("no answer from PostgreSQL within {BATCH_TIMEOUT:?}")))?
     }
 
     async fn insert_batch_in_time(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
@@ -114,8 +108,17 @@ impl Postgres {
         tx.commit().await?;
         Ok(sequenced.answers)
     }
+}
 
-    pub async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Vec<Post>, bool), StoreError> {
+impl Backend for Postgres {
+    async fn insert_batch(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
+        // Dropping the transaction on timeout rolls it back (or the server ends it).
+        tokio::time::timeout(BATCH_TIMEOUT, self.insert_batch_in_time(batch))
+            .await
+            .map_err(|_| StoreError::Batch(format!("no answer from PostgreSQL within {BATCH_TIMEOUT:?}")))?
+    }
+
+    async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Vec<Post>, bool), StoreError> {
         let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE room = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3");
         let rows: Vec<PostRow> = sqlx::query_as(&sql)
             .bind(room.as_str())
@@ -126,7 +129,7 @@ impl Postgres {
         into_page(rows, limit)
     }
 
-    pub async fn after_within(
+    async fn after_within(
         &self,
         room: &RoomName,
         since: i64,
@@ -144,7 +147,7 @@ impl Postgres {
 
     /// Rooms with posts (a counter row made by a batch that stored nothing has none), newest
     /// first, from the `rooms_by_last_ts` index.
-    pub async fn rooms(&self, limit: u32) -> Result<Vec<RoomTotals>, StoreError> {
+    async fn rooms(&self, limit: u32) -> Result<Vec<RoomTotals>, StoreError> {
         let rows: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT room, last_seq, last_ts FROM rooms WHERE last_seq > 0 ORDER BY last_ts DESC LIMIT $1",
         )
@@ -154,7 +157,7 @@ impl Postgres {
         into_totals(rows)
     }
 
-    pub async fn totals_of(&self, rooms: &[RoomName]) -> Result<Vec<RoomTotals>, StoreError> {
+    async fn totals_of(&self, rooms: &[RoomName]) -> Result<Vec<RoomTotals>, StoreError> {
         let names: Vec<&str> = rooms.iter().map(RoomName::as_str).collect();
         let rows: Vec<(String, i64, i64)> =
             sqlx::query_as("SELECT room, last_seq, last_ts FROM rooms WHERE room = ANY($1) AND last_seq > 0")
@@ -164,7 +167,7 @@ impl Postgres {
         into_totals(rows)
     }
 
-    pub async fn close(&self) {
+    async fn close(&self) {
         self.pool.close().await;
     }
 }

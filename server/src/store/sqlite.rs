@@ -9,6 +9,7 @@
 //! a separate pool of [`READ_CONNECTIONS`] read-only connections. In WAL mode readers and the
 //! one writer run side by side, so a burst of anonymous reads never queues a commit.
 
+use super::backend::Backend;
 use super::rows::{collect_within, into_page, into_posts, into_totals, PostRow, POST_COLUMNS};
 use super::sequence::{heads, key_of, sequence, PostKey};
 use super::{now_ms, Inserted, PostToInsert, RoomTotals, StoreError};
@@ -60,8 +61,10 @@ impl Sqlite {
         let reads = SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(read_options).await?;
         Ok(Self { writer, reads })
     }
+}
 
-    pub async fn insert_batch(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
+impl Backend for Sqlite {
+    async fn insert_batch(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
         // IMMEDIATE takes the write lock up front, so a lock held by another process is
         // waited for (up to BUSY_TIMEOUT) instead of failing the batch at its first INSERT.
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -93,7 +96,7 @@ impl Sqlite {
         Ok(sequenced.answers)
     }
 
-    pub async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Vec<Post>, bool), StoreError> {
+    async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Vec<Post>, bool), StoreError> {
         let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?");
         let rows: Vec<PostRow> = sqlx::query_as(&sql)
             .bind(room.as_str())
@@ -104,7 +107,7 @@ impl Sqlite {
         into_page(rows, limit)
     }
 
-    pub async fn after_within(
+    async fn after_within(
         &self,
         room: &RoomName,
         since: i64,
@@ -121,7 +124,7 @@ impl Sqlite {
     }
 
     /// Read from the `rooms_by_last_ts` index, newest first.
-    pub async fn rooms(&self, limit: u32) -> Result<Vec<RoomTotals>, StoreError> {
+    async fn rooms(&self, limit: u32) -> Result<Vec<RoomTotals>, StoreError> {
         let rows: Vec<(String, i64, i64)> =
             sqlx::query_as("SELECT room, last_seq, last_ts FROM rooms ORDER BY last_ts DESC LIMIT ?")
                 .bind(i64::from(limit))
@@ -131,7 +134,7 @@ impl Sqlite {
     }
 
     /// One primary-key lookup per room.
-    pub async fn totals_of(&self, rooms: &[RoomName]) -> Result<Vec<RoomTotals>, StoreError> {
+    async fn totals_of(&self, rooms: &[RoomName]) -> Result<Vec<RoomTotals>, StoreError> {
         let mut found = Vec::new();
         for chunk in rooms.chunks(ROWS_PER_STATEMENT) {
             let mut select = QueryBuilder::new("SELECT room, last_seq, last_ts FROM rooms WHERE room IN (");
@@ -146,7 +149,7 @@ impl Sqlite {
         Ok(found)
     }
 
-    pub async fn close(&self) {
+    async fn close(&self) {
         self.reads.close().await;
         self.writer.close().await;
     }

@@ -1,0 +1,40 @@
+//! What a database must do to hold the wall: the one contract both backends keep, and the
+//! contract tests (`server/tests/support/store_contract.rs`) check on each. [`Store`] calls
+//! it on whichever backend its URL chose; the set is closed (SQLite, PostgreSQL), so the
+//! call is a `match`, not a boxed future per query.
+//!
+//! [`Store`]: super::Store
+
+use super::{Inserted, PostToInsert, RoomTotals, StoreError};
+use app::domain::RoomName;
+use app::protocol::Post;
+
+pub(super) trait Backend: Send + Sync {
+    /// Stores a batch in one transaction, in order: each post gets its room's next seq (seqs
+    /// dense, visible in seq order) unless its (room, client id) is stored already or came
+    /// earlier in the batch.
+    async fn insert_batch(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError>;
+
+    /// Up to `limit` of the newest posts with seq below `before`, oldest first, and whether
+    /// older ones exist.
+    async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Vec<Post>, bool), StoreError>;
+
+    /// The posts after `since`, oldest first, if at most `limit` weighing at most
+    /// `max_bytes`; `None` as soon as either is passed.
+    async fn after_within(
+        &self,
+        room: &RoomName,
+        since: i64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Post>>, StoreError>;
+
+    /// Up to `limit` of the rooms that have posts, most recently active first.
+    async fn rooms(&self, limit: u32) -> Result<Vec<RoomTotals>, StoreError>;
+
+    /// The totals of those of `rooms` that have posts.
+    async fn totals_of(&self, rooms: &[RoomName]) -> Result<Vec<RoomTotals>, StoreError>;
+
+    /// Waits for in-flight queries and closes the connections.
+    async fn close(&self);
+}
