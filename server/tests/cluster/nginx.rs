@@ -1,8 +1,7 @@
 //! nginx in front of the test's nodes, with `deploy/nginx.conf` itself: its lines marked
 //! `# node`, `# lesson node` and `# listen` are replaced as `scripts/cluster.sh` does. Runs
-//! in the foreground in a temp directory, killed on drop; missing, it fails the test.
+//! in the foreground in a temp directory, stopped on drop; missing, it fails the test.
 
-use crate::helpers::KillOnDrop;
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,7 +9,7 @@ use std::time::{Duration, Instant};
 pub struct Nginx {
     _dir: tempfile::TempDir,
     pub port: u16,
-    _server: KillOnDrop,
+    master: std::process::Child,
 }
 
 impl Nginx {
@@ -35,13 +34,27 @@ impl Nginx {
             .stdout(Stdio::null())
             .spawn()
             .expect("nginx is not installed: run scripts/install-tools.sh --cluster");
-        let server = KillOnDrop(server);
+        let mut nginx = Self { _dir: dir, port, master: server };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nginx did not listen on {port} within 10 s");
+            let exited = nginx.master.try_wait().ok().flatten();
+            assert!(exited.is_none() && Instant::now() < deadline, "nginx did not listen on {port} within 10 s");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { _dir: dir, port, _server: server }
+        nginx
+    }
+}
+
+/// SIGTERM, not SIGKILL: a killed master would leave its workers running, holding the port.
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.master.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.master.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.master.kill();
+        let _ = self.master.wait();
     }
 }
 
