@@ -48,10 +48,6 @@ impl NodeName {
     pub fn random() -> Self {
         Self(format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 impl FromStr for NodeName {
