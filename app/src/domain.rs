@@ -14,6 +14,11 @@ pub const ROOM_MAX_CHARS: usize = 48;
 pub const POST_MAX_CHARS: usize = 2_000;
 /// Longest client-generated post id, in characters.
 pub const CLIENT_ID_MAX_CHARS: usize = 64;
+/// Shortest and longest name-claim secret, in characters (the server issues 64 hex digits).
+pub const CLAIM_MIN_CHARS: usize = 32;
+pub const CLAIM_MAX_CHARS: usize = 128;
+/// Length of a claim's public fingerprint, in hex digits.
+pub const FINGERPRINT_CHARS: usize = 4;
 
 /// Why a value was refused; each variant maps to one stable protocol error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +37,10 @@ pub enum ValidationError {
     Text,
     #[error("client_id must be 1–{CLIENT_ID_MAX_CHARS} characters of A–Z, a–z, 0–9, '-' or '_'")]
     ClientId,
+    #[error("claim must be {CLAIM_MIN_CHARS}–{CLAIM_MAX_CHARS} characters of A–Z, a–z, 0–9, '-' or '_'")]
+    Claim,
+    #[error("fingerprint must be {FINGERPRINT_CHARS} lowercase hexadecimal digits")]
+    Fingerprint,
 }
 
 macro_rules! string_newtype {
@@ -191,6 +200,64 @@ impl ClientId {
     }
 }
 
+/// The secret that proves a name is yours: issued once by the server when the name is first
+/// used, kept by the client, sent with every `join` under that name. Its `Debug` prints no
+/// part of it, so a logged message never leaks one.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClaimSecret(String);
+
+impl ClaimSecret {
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let valid_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        let len_ok = (CLAIM_MIN_CHARS..=CLAIM_MAX_CHARS).contains(&input.len());
+        if !len_ok || !input.chars().all(valid_char) {
+            return Err(ValidationError::Claim);
+        }
+        Ok(Self(input.to_owned()))
+    }
+
+    /// The secret itself: for sending it, storing it client-side, or hashing it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClaimSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClaimSecret(…)")
+    }
+}
+
+impl TryFrom<String> for ClaimSecret {
+    type Error = ValidationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<ClaimSecret> for String {
+    fn from(value: ClaimSecret) -> String {
+        value.0
+    }
+}
+
+string_newtype!(
+    /// A claim's public fingerprint: 4 lowercase hex digits derived from the claim's id, shown
+    /// beside the name so two holders of look-alike names are told apart.
+    Fingerprint
+);
+
+impl Fingerprint {
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+        if input.len() != FINGERPRINT_CHARS || !input.chars().all(hex) {
+            return Err(ValidationError::Fingerprint);
+        }
+        Ok(Self(input.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +350,24 @@ mod tests {
         assert!(ok.is_ok());
         let bad: Result<RoomName, _> = serde_json::from_str("\"Not A Slug\"");
         assert!(bad.unwrap_err().to_string().contains("room name"));
+    }
+
+    #[test]
+    fn a_claim_is_a_long_token_that_debug_never_shows() {
+        let secret = "0123456789abcdef".repeat(4);
+        let claim = ClaimSecret::parse(&secret).unwrap();
+        assert_eq!(claim.expose(), secret);
+        assert!(!format!("{claim:?}").contains("0123"), "Debug must not print the secret");
+        assert_eq!(ClaimSecret::parse(&"a".repeat(31)), Err(ValidationError::Claim));
+        assert_eq!(ClaimSecret::parse(&"a".repeat(129)), Err(ValidationError::Claim));
+        assert_eq!(ClaimSecret::parse(&format!("{}!", "a".repeat(40))), Err(ValidationError::Claim));
+    }
+
+    #[test]
+    fn a_fingerprint_is_four_lowercase_hex_digits() {
+        assert!(Fingerprint::parse("0a9f").is_ok());
+        for bad in ["", "0a9", "0a9f0", "0A9F", "0a9g"] {
+            assert_eq!(Fingerprint::parse(bad), Err(ValidationError::Fingerprint), "{bad:?}");
+        }
     }
 }

@@ -3,13 +3,16 @@
 //! JSON text frames, one message per frame, tagged by `"type"` in snake_case.
 //! `docs/PROTOCOL.md` documents each message; a change here must change it too.
 
-use crate::domain::{ClientId, PostText, RoomName, Username, ValidationError};
+use crate::domain::{ClaimSecret, ClientId, Fingerprint, PostText, RoomName, Username, ValidationError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Bumped whenever a message changes in a way an old client would misread. Version 3 lets a
 /// `join` leave out `username` (to watch) and counts watchers in `joined` and `presence`.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// Version 4 claims names: the first use of a name issues a secret (`claimed`), a `join`
+/// under a claimed name must carry it (else `name_taken`), and posts carry the claim's
+/// `fingerprint`.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Largest message the server accepts; a bigger one closes the socket with [`close::TOO_BIG`].
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -63,6 +66,10 @@ pub struct Post {
     pub text: PostText,
     /// When the server stored the post, in milliseconds since the Unix epoch.
     pub ts: i64,
+    /// The public fingerprint of the claim the author posted under (absent for posts stored
+    /// before protocol 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// Messages a client sends.
@@ -72,13 +79,16 @@ pub enum ClientMsg {
     /// Enter a room. With `since`, the reply replays every post after that seq. Without
     /// `username` the connection watches: it receives everything, is counted in `watching`
     /// but listed nowhere, and may not post or type (`name_required`). A later `join` with a
-    /// name (or without one) changes how it is in the room.
+    /// name (or without one) changes how it is in the room. Under a claimed name, `claim`
+    /// must be the secret its `claimed` carried, else the join is refused with `name_taken`.
     Join {
         room: RoomName,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         username: Option<Username>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        claim: Option<ClaimSecret>,
     },
     /// Publish a post to a joined room. `client_id` makes retries safe.
     Post { room: RoomName, text: PostText, client_id: ClientId },
@@ -89,11 +99,13 @@ pub enum ClientMsg {
     /// Asks for a `pong`: lets a client that cannot see WebSocket pings (a browser) tell a
     /// live connection from a dead one.
     Ping,
+    /// Gives up a claimed name (with its secret), so anyone may take it; answered `released`.
+    Release { username: Username, claim: ClaimSecret },
 }
 
 impl ClientMsg {
     /// Every `type` a client may send, for telling an unknown type from a malformed message.
-    pub const TYPES: [&'static str; 5] = ["join", "post", "leave", "typing", "ping"];
+    pub const TYPES: [&'static str; 6] = ["join", "post", "leave", "typing", "ping", "release"];
 }
 
 /// How many messages a connection may send: `burst` at once, then `per_sec` sustained. Every
@@ -157,6 +169,13 @@ pub enum ServerMsg {
     Left { room: RoomName },
     /// Reply to `ping`.
     Pong,
+    /// Sent once, before the `joined` (or alone, for a rename), when a `join` is the first
+    /// use of `username` on this server: the name is now this client's. Keep `claim` and
+    /// send it with every later `join` under the name; the server keeps only its hash and
+    /// never sends it again.
+    Claimed { username: Username, claim: ClaimSecret, fingerprint: Fingerprint },
+    /// Reply to `release`: the name is free.
+    Released { username: Username },
     /// A request was refused; the connection stays open.
     Error {
         code: ErrorCode,
@@ -195,6 +214,11 @@ pub enum ErrorCode {
     /// `post` or `typing` from a connection watching the room without a name: join again
     /// with a `username` first.
     NameRequired,
+    /// A `join` (or `release`) under a name claimed by someone else: its `claim` was missing
+    /// or wrong. Choose another name.
+    NameTaken,
+    /// A `claim` that is not a claim secret's shape.
+    InvalidClaim,
 }
 
 impl From<&ValidationError> for ErrorCode {
@@ -204,6 +228,8 @@ impl From<&ValidationError> for ErrorCode {
             ValidationError::Room => ErrorCode::InvalidRoom,
             ValidationError::Text => ErrorCode::InvalidText,
             ValidationError::ClientId => ErrorCode::InvalidClientId,
+            ValidationError::Claim => ErrorCode::InvalidClaim,
+            ValidationError::Fingerprint => ErrorCode::InvalidMessage,
         }
     }
 }
@@ -226,11 +252,12 @@ impl DecodeError {
 type FieldCheck = fn(&str) -> Result<(), ValidationError>;
 
 /// Fields whose validation failure deserves its own error code.
-const VALIDATED_FIELDS: [(&str, FieldCheck); 4] = [
+const VALIDATED_FIELDS: [(&str, FieldCheck); 5] = [
     ("room", |s| RoomName::parse(s).map(drop)),
     ("username", |s| Username::parse(s).map(drop)),
     ("text", |s| PostText::parse(s).map(drop)),
     ("client_id", |s| ClientId::parse(s).map(drop)),
+    ("claim", |s| ClaimSecret::parse(s).map(drop)),
 ];
 
 /// Decodes one client text frame, naming precisely what is wrong when it fails.
@@ -278,15 +305,26 @@ mod tests {
             username: Username::parse("alice").unwrap(),
             text: PostText::parse("<img src=x onerror=alert(1)>").unwrap(),
             ts: 1_700_000_000_000,
+            fingerprint: Some(Fingerprint::parse("0a9f").unwrap()),
         }
+    }
+
+    fn secret() -> ClaimSecret {
+        ClaimSecret::parse(&"5e".repeat(32)).unwrap()
     }
 
     #[test]
     fn every_client_message_round_trips() {
         let msgs = [
-            ClientMsg::Join { room: room(), username: Some(Username::parse("al").unwrap()), since: None },
-            ClientMsg::Join { room: room(), username: Some(Username::parse("al").unwrap()), since: Some(3) },
-            ClientMsg::Join { room: room(), username: None, since: Some(3) },
+            ClientMsg::Join { room: room(), username: Some(Username::parse("al").unwrap()), since: None, claim: None },
+            ClientMsg::Join {
+                room: room(),
+                username: Some(Username::parse("al").unwrap()),
+                since: Some(3),
+                claim: Some(secret()),
+            },
+            ClientMsg::Join { room: room(), username: None, since: Some(3), claim: None },
+            ClientMsg::Release { username: Username::parse("al").unwrap(), claim: secret() },
             ClientMsg::Post {
                 room: room(),
                 text: PostText::parse("hi").unwrap(),
@@ -332,6 +370,12 @@ mod tests {
             ServerMsg::Typing { room: room(), username: Username::parse("bo").unwrap() },
             ServerMsg::Left { room: room() },
             ServerMsg::Pong,
+            ServerMsg::Claimed {
+                username: Username::parse("al").unwrap(),
+                claim: secret(),
+                fingerprint: Fingerprint::parse("00ff").unwrap(),
+            },
+            ServerMsg::Released { username: Username::parse("al").unwrap() },
             ServerMsg::Error { code: ErrorCode::RateLimited, message: "slow down".into(), client_id: None },
             ServerMsg::Error {
                 code: ErrorCode::InvalidText,
@@ -362,6 +406,18 @@ mod tests {
         let error =
             encode_server(&ServerMsg::Error { code: ErrorCode::NameRequired, message: String::new(), client_id: None });
         assert!(error.contains(r#""code":"name_required""#), "{error}");
+        // A protocol-3 post (no fingerprint) still reads; a post without one sends none.
+        let old = r#"{"type":"post","room":"lobby","seq":1,"client_id":"c","username":"a","text":"t","ts":1}"#;
+        assert!(matches!(serde_json::from_str(old), Ok(ServerMsg::Post(Post { fingerprint: None, .. }))));
+        assert_eq!(value["fingerprint"], "0a9f");
+    }
+
+    #[test]
+    fn a_bad_claim_is_named_and_never_echoed() {
+        let join = r#"{"type":"join","room":"lobby","username":"a","claim":"short-secret-xyz"}"#;
+        let e = decode_client(join).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClaim);
+        assert!(!e.message.contains("short-secret-xyz"), "{}", e.message);
     }
 
     fn code_of(text: &str) -> (ErrorCode, Option<String>) {

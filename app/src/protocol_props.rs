@@ -18,14 +18,23 @@ fn client_id() -> impl Strategy<Value = ClientId> {
     "[A-Za-z0-9_-]{1,64}".prop_map(|s| ClientId::parse(&s).unwrap())
 }
 fn post() -> impl Strategy<Value = Post> {
-    (room(), any::<u64>(), client_id(), username(), text(), any::<i64>())
-        .prop_map(|(room, seq, client_id, username, text, ts)| Post { room, seq, client_id, username, text, ts })
+    (room(), any::<u64>(), client_id(), username(), text(), any::<i64>()).prop_map(
+        |(room, seq, client_id, username, text, ts)| Post {
+            room,
+            seq,
+            client_id,
+            username,
+            text,
+            ts,
+            fingerprint: None,
+        },
+    )
 }
 
 fn client_msg() -> impl Strategy<Value = ClientMsg> {
     prop_oneof![
         (room(), proptest::option::of(username()), proptest::option::of(any::<u64>()))
-            .prop_map(|(room, username, since)| ClientMsg::Join { room, username, since }),
+            .prop_map(|(room, username, since)| ClientMsg::Join { room, username, since, claim: None }),
         (room(), text(), client_id()).prop_map(|(room, text, client_id)| ClientMsg::Post { room, text, client_id }),
         room().prop_map(|room| ClientMsg::Leave { room }),
         room().prop_map(|room| ClientMsg::Typing { room }),

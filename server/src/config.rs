@@ -114,6 +114,11 @@ pub struct Config {
     #[arg(long, env = "WALLSOCKET_PAGE_CACHE_MS", default_value_t = 1_000)]
     pub page_cache_ms: u64,
 
+    /// Days a name's claim lasts unused; then anyone may take the name (a join under it
+    /// renews the claim).
+    #[arg(long, env = "WALLSOCKET_CLAIM_TTL_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=36_500))]
+    pub claim_ttl_days: u64,
+
     /// Most long-lived connections open at once, all transports together (WebSockets, SSE
     /// streams, long-poll sessions, lesson sockets); past it they get HTTP 503. TCP
     /// connections are capped 1,024 above it.

@@ -21,6 +21,8 @@
 //! - `metrics.rs` — counters and histograms served at `/metrics`.
 //! - `origin.rs` — the Origin allowlist.
 //! - `proxies.rs` — `--trusted-proxies`: whose `X-Forwarded-For` names the client's address.
+//! - `claims.rs` — name claims: a secret issued at a name's first use, checked on every
+//!   later join under it; names compared after NFKC and lowercasing.
 //! - `session.rs` — one client's protocol state, whatever the transport: decode, rate limit,
 //!   answer through its hub `Member`; the per-connection `Limits`.
 //! - `connection.rs` — one WebSocket's reader, feeding its `Session`.
@@ -40,6 +42,7 @@
 //! - `telemetry.rs` — logging.
 
 pub mod assets;
+pub mod claims;
 pub mod cluster;
 pub mod config;
 pub mod connection;

@@ -61,6 +61,12 @@ pub async fn serve(
                 }
             },
         };
+        // Replies and broadcasts are whole frames, already batched per flush by the writer:
+        // Nagle's algorithm would only hold a second reply (a `joined` after a `claimed`)
+        // until the peer's delayed ACK, 40 ms later.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             refuse(stream, AT_CAPACITY);
             continue;

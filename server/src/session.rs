@@ -3,10 +3,11 @@
 //! what name, is the hub's to know). Decodes a client frame and produces the reply, if any;
 //! broadcasts reach the client through its queue.
 
+use crate::claims::{ClaimError, ClaimId, Claims, NameKey};
 use crate::hub::{Answer, HubError, JoinRequest, Member, NewPost, JOINS_PER_SEC};
-use crate::queue::ClientHandle;
-use app::domain::{ClientId, RoomName};
-use app::protocol::{decode_client, ClientMsg, ErrorCode, RateLimit, ServerMsg, PROTOCOL_VERSION};
+use crate::queue::{ClientHandle, Outbound};
+use app::domain::{ClaimSecret, ClientId, RoomName, Username};
+use app::protocol::{decode_client, encode_server, ClientMsg, ErrorCode, RateLimit, ServerMsg, PROTOCOL_VERSION};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -46,12 +47,16 @@ pub struct Session {
     member: Member,
     limiter: DefaultDirectRateLimiter,
     rate_per_sec: NonZeroU32,
+    claims: Claims,
+    /// The name this connection proved it holds (one at a time), so joining more rooms
+    /// under it asks the database nothing.
+    holds: Option<(NameKey, ClaimId)>,
 }
 
 impl Session {
-    pub fn new(member: Member, limits: &Limits) -> Self {
+    pub fn new(member: Member, limits: &Limits, claims: Claims) -> Self {
         let limiter = RateLimiter::direct(Quota::per_second(limits.rate_per_sec).allow_burst(limits.rate_burst));
-        Self { member, limiter, rate_per_sec: limits.rate_per_sec }
+        Self { member, limiter, rate_per_sec: limits.rate_per_sec, claims, holds: None }
     }
 
     pub fn client(&self) -> &ClientHandle {
@@ -81,7 +86,17 @@ impl Session {
     async fn handle(&mut self, msg: ClientMsg) -> Reply {
         match msg {
             ClientMsg::Post { room, text, client_id } => self.post(NewPost { room, client_id, text }).await,
-            ClientMsg::Join { room, username, since } => self.join(JoinRequest { room, username, since }).await,
+            ClientMsg::Join { room, username, since, claim } => {
+                let claim = match &username {
+                    None => None,
+                    Some(name) => match self.check_claim(name, claim.as_ref()).await {
+                        Ok(claim) => Some(claim),
+                        Err(refusal) => return Reply::Now(Some(refusal)),
+                    },
+                };
+                self.join(JoinRequest { room, username, since, claim }).await
+            }
+            ClientMsg::Release { username, claim } => Reply::Now(Some(self.release(username, &claim).await)),
             ClientMsg::Leave { room } => {
                 let answer = self.member.leave(room.clone()).await;
                 later(answer, move |left| match left {
@@ -131,6 +146,39 @@ impl Session {
         })
     }
 
+    /// The claim this connection holds `name` under: checked against `secret`, or issued now
+    /// (and sent in `claimed`, ahead of the `joined`) if nobody holds the name. The error
+    /// is the refusal to send.
+    async fn check_claim(&mut self, name: &Username, secret: Option<&ClaimSecret>) -> Result<ClaimId, ServerMsg> {
+        let key = NameKey::of(name);
+        if let Some((held, claim)) = &self.holds {
+            if *held == key {
+                return Ok(claim.clone());
+            }
+        }
+        let holder = self.claims.admit(name, secret).await.map_err(|e| claim_refused(name, e))?;
+        if let Some(claim) = holder.issued {
+            let fingerprint = holder.claim.fingerprint();
+            let claimed = ServerMsg::Claimed { username: name.clone(), claim, fingerprint };
+            // The connection is going: the join that follows finds that out too.
+            let _ = self.client().send(Outbound::text(encode_server(&claimed))).await;
+        }
+        self.holds = Some((holder.key, holder.claim.clone()));
+        Ok(holder.claim)
+    }
+
+    async fn release(&mut self, name: Username, secret: &ClaimSecret) -> ServerMsg {
+        match self.claims.release(&name, secret).await {
+            Ok(()) => {
+                if self.holds.as_ref().is_some_and(|(key, _)| *key == NameKey::of(&name)) {
+                    self.holds = None;
+                }
+                ServerMsg::Released { username: name }
+            }
+            Err(e) => claim_refused(&name, e),
+        }
+    }
+
     /// Joins (or renames in) a room: registered with the hub now, in order with this
     /// client's other messages; `joined` follows once the history is read, which happens
     /// while the reader goes on reading.
@@ -170,6 +218,20 @@ fn later<T: Send + 'static>(
 fn name_required(room: &RoomName, client_id: Option<ClientId>) -> ServerMsg {
     let message = format!("you are watching room {room:?} without a name: join it with a username to post or type");
     ServerMsg::Error { code: ErrorCode::NameRequired, message, client_id }
+}
+
+/// `name_taken`, or `internal` when the claims could not be read.
+fn claim_refused(name: &Username, e: ClaimError) -> ServerMsg {
+    match e {
+        ClaimError::Taken => {
+            let message = format!("the name {name:?} is taken: someone else claimed it. Choose another name");
+            error(ErrorCode::NameTaken, &message)
+        }
+        ClaimError::Store(e) => {
+            tracing::error!(error = %e, "reading a name's claim failed");
+            error(ErrorCode::Internal, "could not check the name's claim; try again")
+        }
+    }
 }
 
 fn not_in(room: &RoomName) -> ServerMsg {

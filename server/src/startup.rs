@@ -4,6 +4,7 @@
 //! tests start the real server this way. Tests that need no socket build the routes' state
 //! with [`router_state`] and call [`routes::router`] directly.
 
+use crate::claims::Claims;
 use crate::cluster::bus::{BusError, Forwarding};
 use crate::cluster::ClusterConfig;
 use crate::config::Config;
@@ -196,6 +197,7 @@ pub fn router_state(
             queue_bytes: config.queue_bytes,
             max_rooms: config.max_rooms_per_connection,
         },
+        claims: Claims::new(store.clone(), Duration::from_secs(config.claim_ttl_days.saturating_mul(86_400))),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
         sessions: HttpSessions::default(),

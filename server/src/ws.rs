@@ -27,6 +27,8 @@ pub struct WsState {
     /// Admission for every long-lived transport: Origin, connect rate, the connection cap.
     pub gateway: Gateway,
     pub limits: Limits,
+    /// Who holds which name.
+    pub claims: crate::claims::Claims,
     /// Cancelled on shutdown: every connection closes with 1001.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for their close frames.

@@ -3,8 +3,11 @@
 //! posts as they come and posts each line typed; Ctrl-D sends what is pending and exits, Ctrl-C
 //! exits at once. `--once` posts standard input's lines, prints each `posted [seq]`, and exits
 //! (status 1 if any failed). `--watch` follows the room without a name (counted as watching,
-//! never listed) and ignores standard input, until Ctrl-C.
+//! never listed) and ignores standard input, until Ctrl-C. `--identity PATH` keeps the
+//! secret of the name the server issued, so a later run posts under it again; a name someone
+//! else holds ends the run with status 1.
 
+use crate::identity::Identity;
 use app::domain::{ClientId, PostText, RoomName, Username};
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use app::room_client::{Backoff, Event, RoomClient, Step};
@@ -39,6 +42,10 @@ pub struct ClientArgs {
     /// Follow the room without a name: print its posts and who is here, post nothing.
     #[arg(long, conflicts_with_all = ["user", "once"])]
     pub watch: bool,
+    /// A file keeping the secrets of the names you claimed (created on first use, mode
+    /// 0600). Without it a claim lasts as long as this run.
+    #[arg(long, value_name = "PATH")]
+    pub identity: Option<std::path::PathBuf>,
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -51,6 +58,9 @@ struct Terminal {
     stdin_done: bool,
     /// Lines that could not be posted.
     failures: usize,
+    identity: Option<Identity>,
+    /// Someone else holds the name: nothing typed can be posted.
+    name_taken: bool,
 }
 
 pub async fn run(args: ClientArgs) -> ExitCode {
@@ -64,8 +74,21 @@ pub async fn run(args: ClientArgs) -> ExitCode {
             let Ok(()) = tx.send(line).await else { break };
         }
     });
-    let client = RoomClient::new(args.room.clone(), args.user.clone(), None, Vec::new());
-    let mut terminal = Terminal { args, client, backoff: Backoff::default(), lines, stdin_done: false, failures: 0 };
+    let identity = args.identity.as_deref().map(Identity::at);
+    let claim = match (&identity, &args.user) {
+        (Some(identity), Some(user)) => match identity.claim(user) {
+            Ok(claim) => claim,
+            Err(e) => {
+                eprintln!("! {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    let client = RoomClient::new(args.room.clone(), args.user.clone(), None, Vec::new()).with_claim(claim);
+    let backoff = Backoff::default();
+    let (stdin_done, failures, name_taken) = (false, 0, false);
+    let mut terminal = Terminal { args, client, backoff, lines, stdin_done, failures, identity, name_taken };
     tokio::select! {
         code = terminal.run() => code,
         _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
@@ -77,6 +100,7 @@ impl Terminal {
         loop {
             let why = match connect(&self.args.url).await {
                 Ok(ws) => match self.converse(ws).await {
+                    Ok(()) if self.name_taken => return ExitCode::FAILURE,
                     Ok(()) => return if self.failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE },
                     Err(why) => why,
                 },
@@ -99,7 +123,7 @@ impl Terminal {
         let step = self.client.on_open(now_ms());
         self.take(step, &mut ws).await?;
         loop {
-            if self.stdin_done && self.client.all_settled() {
+            if self.name_taken || (self.stdin_done && self.client.all_settled()) {
                 let _ = ws.close(None).await;
                 return Ok(());
             }
@@ -176,6 +200,21 @@ impl Terminal {
             }
             Event::Notice { code, message } | Event::Delayed { code, message, .. } => warn(code, &message),
             Event::HistoryTruncated if chatty => eprintln!("* more was missed than one join replays; catching up"),
+            Event::Claimed { username, claim, fingerprint } => match &self.identity {
+                Some(identity) => match identity.keep(&username, &claim) {
+                    Ok(()) => eprintln!(
+                        "* the name {username} (#{fingerprint}) is yours; its secret is kept in your identity file"
+                    ),
+                    Err(e) => eprintln!("! the name {username} is yours, but its secret could not be kept: {e}"),
+                },
+                None => {
+                    eprintln!("* the name {username} (#{fingerprint}) is yours for this run; --identity PATH keeps it")
+                }
+            },
+            Event::NameTaken(name) => {
+                eprintln!("! the name {name} is taken: someone else claimed it; choose another (name_taken)");
+                self.name_taken = true;
+            }
             _ => {}
         }
     }

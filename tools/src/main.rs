@@ -7,11 +7,13 @@
 //! # Layout
 //! - `main.rs` — the command line: `client` and `bench …`.
 //! - `client.rs` — `wallsocket-tools client`, the terminal client: a driver over `app::room_client`.
+//! - `identity.rs` — `client --identity PATH`: the names it claimed, kept across runs (0600).
 //! - `bench/` — `wallsocket-tools bench speed|fanout|ingest|idle|compare|hostile`.
 //! - `../peers/` — the benchmarks' socket.io (Node) and python-socketio servers.
 
 mod bench;
 mod client;
+mod identity;
 
 use clap::{Parser, Subcommand};
 

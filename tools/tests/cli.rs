@@ -89,8 +89,13 @@ async fn watch_prints_posts_without_a_name_is_counted_not_listed_and_posts_nothi
     stdin.write_all(b"not a post\n").await.unwrap();
 
     let mut bob = app.client().await;
-    bob.send(&ClientMsg::Join { room: "term".parse().unwrap(), username: Some("bob".parse().unwrap()), since: None })
-        .await;
+    bob.send(&ClientMsg::Join {
+        room: "term".parse().unwrap(),
+        username: Some("bob".parse().unwrap()),
+        since: None,
+        claim: None,
+    })
+    .await;
     let mut counts = loop {
         if let ServerMsg::Joined { present, watching, .. } = bob.recv().await {
             break (present.len(), watching);

@@ -6,7 +6,7 @@
 //! reads the connection's state and a stream of [`Event`]s; it calls nothing back.
 
 use super::link::{Kind, Link};
-use super::storage::{load_outbox, save_outbox};
+use super::storage::{load_claim, load_outbox, save_claim, save_outbox};
 use super::transport::Transport;
 use super::{new_client_id, now_ms};
 use crate::domain::{PostText, RoomName, Username};
@@ -56,7 +56,8 @@ impl RoomSocket {
         let (state, set_state) = signal(ConnState::Connecting);
         let outbox = if watch_only { Vec::new() } else { load_outbox(&room) };
         let _ = events.unbounded_send(Event::Outbox(outbox.clone()));
-        let client = RoomClient::new(room, username, since, outbox);
+        let claim = username.as_ref().and_then(load_claim);
+        let client = RoomClient::new(room, username, since, outbox).with_claim(claim);
         let driver = Driver {
             client,
             events,
@@ -187,7 +188,10 @@ impl Driver {
         match command {
             Command::Post(text) => self.client.post(new_client_id(), text, now),
             Command::Typing => self.client.typing(now),
-            Command::Rename(username) => self.client.rename(username, now),
+            Command::Rename(username) => {
+                let claim = username.as_ref().and_then(load_claim);
+                self.client.rename(username, claim, now)
+            }
             Command::RetryNow => Step::default(),
         }
     }
@@ -203,6 +207,7 @@ impl Driver {
                     self.state.set(ConnState::Live { transport: self.transport.kind().name() });
                 }
                 Event::Outbox(entries) if self.saves_outbox => save_outbox(self.client.room(), entries),
+                Event::Claimed { username, claim, .. } => save_claim(username, claim),
                 _ => {}
             }
             let _ = self.events.unbounded_send(event);

@@ -1,7 +1,8 @@
-//! What the browser remembers across reloads: the username and each room's outbox of posts
-//! not yet stored (`localStorage`), and the transport that works (`sessionStorage`).
+//! What the browser remembers across reloads: the username, the secret of each name it
+//! claimed, and each room's outbox of posts not yet stored (`localStorage`), and the
+//! transport that works (`sessionStorage`).
 
-use crate::domain::{RoomName, Username};
+use crate::domain::{ClaimSecret, RoomName, Username};
 use crate::room_client::OutboxEntry;
 use leptos::prelude::*;
 
@@ -36,6 +37,32 @@ fn load_username() -> Option<Username> {
 fn save_username(name: &Username) {
     if let Some(storage) = local_storage() {
         let _ = storage.set_item(USERNAME_KEY, name.as_str());
+    }
+}
+
+/// Forgets the saved username (someone else holds it): the page asks for another.
+pub fn forget_username() {
+    if let Some(storage) = local_storage() {
+        let _ = storage.remove_item(USERNAME_KEY);
+    }
+}
+
+/// Where a name's claim is kept. Lowercased, as the server compares names (it also folds
+/// compatibility characters: a look-alike spelling finds no secret here and is refused).
+fn claim_key(name: &Username) -> String {
+    format!("wallsocket.claim.{}", name.as_str().to_lowercase())
+}
+
+/// The secret this browser holds for `name`, if it claimed it.
+pub fn load_claim(name: &Username) -> Option<ClaimSecret> {
+    let raw = local_storage()?.get_item(&claim_key(name)).ok().flatten()?;
+    ClaimSecret::parse(&raw).ok()
+}
+
+/// Keeps the secret the server issued for `name`.
+pub fn save_claim(name: &Username, claim: &ClaimSecret) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(&claim_key(name), claim.expose());
     }
 }
 

@@ -12,6 +12,11 @@ pub fn PostItem(post: Post, #[prop(into)] mine: Signal<bool>, #[prop(into)] now_
         <li class=class data-seq=post.seq>
             <div class="post-meta">
                 <span class="post-author">{post.username.to_string()}</span>
+                {post.fingerprint.map(|f| view! {
+                    <span class="post-fingerprint" title="this name's claim: the same for every post by its holder">
+                        {format!("#{f}")}
+                    </span>
+                })}
                 <time class="post-time">{move || relative(ts, now_ms.get())}</time>
             </div>
             <p class="post-text">{post.text.to_string()}</p>

@@ -39,6 +39,8 @@ pub struct WallState {
     pub has_older: RwSignal<bool>,
     /// A problem with the connection that concerns no single post.
     pub notice: RwSignal<Option<String>>,
+    /// The name this page tried and someone else holds, until another is chosen.
+    pub name_taken: RwSignal<Option<Username>>,
     /// The clock relative times are shown against: the server's at first, then the browser's.
     pub now_ms: RwSignal<i64>,
     /// Most posts held: older ones leave as new ones come (the projector runs all day).
@@ -66,6 +68,7 @@ impl WallState {
             typing: RwSignal::new(BTreeMap::new()),
             has_older: RwSignal::new(page.has_older),
             notice: RwSignal::new(None),
+            name_taken: RwSignal::new(None),
             now_ms: RwSignal::new(page.now_ms),
             keep,
         }
@@ -137,6 +140,9 @@ impl WallState {
                 .pending
                 .update(|p| p.push(Pending { client_id: post.client_id, text: post.text, error: Some(message) })),
             Event::Notice { message, .. } => self.notice.set(Some(message)),
+            Event::NameTaken(name) => self.name_taken.set(Some(name)),
+            // The page's browser half keeps the secret.
+            Event::Claimed { .. } => self.name_taken.set(None),
             // The page's browser half reloads the page on `HistoryTruncated`.
             // A delayed post stays pending: the room client sends it again.
             Event::Stored { .. } | Event::Delayed { .. } | Event::HistoryTruncated => {}

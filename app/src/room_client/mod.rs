@@ -32,7 +32,7 @@ pub use backoff::Backoff;
 pub use outbox::OutboxEntry;
 pub use step::{ConnState, Event, Step};
 
-use crate::domain::{ClientId, PostText, RoomName, Username};
+use crate::domain::{ClaimSecret, ClientId, PostText, RoomName, Username};
 use crate::protocol::{ClientMsg, ErrorCode, Post, ServerMsg, TYPING_RESEND_MS};
 use cursor::{Cursor, Seen};
 use membership::{refused_for_good, Membership, Next};
@@ -49,6 +49,8 @@ pub struct RoomClient {
     room: RoomName,
     /// `None` while it watches: posts wait in the outbox for a name, typing is not sent.
     username: Option<Username>,
+    /// The secret of `username`'s claim, once known: sent with every join under it.
+    claim: Option<ClaimSecret>,
     cursor: Cursor,
     outbox: Outbox,
     membership: Membership,
@@ -72,6 +74,7 @@ impl RoomClient {
         Self {
             room,
             username,
+            claim: None,
             cursor: Cursor::starting_at(since),
             outbox: Outbox::new(saved),
             membership: Membership::default(),
@@ -83,6 +86,12 @@ impl RoomClient {
             pacer: None,
             sent_before_hello: 0,
         }
+    }
+
+    /// The secret kept for this client's name (from an earlier `claimed`).
+    pub fn with_claim(mut self, claim: Option<ClaimSecret>) -> Self {
+        self.claim = claim;
+        self
     }
 
     pub fn room(&self) -> &RoomName {
@@ -139,12 +148,14 @@ impl RoomClient {
         step
     }
 
-    /// Takes a new name (or none, to watch); an open connection joins again under it.
-    pub fn rename(&mut self, username: Option<Username>, now: i64) -> Step {
+    /// Takes a new name (or none, to watch), with the secret kept for it if any; an open
+    /// connection joins again under it.
+    pub fn rename(&mut self, username: Option<Username>, claim: Option<ClaimSecret>, now: i64) -> Step {
         if username == self.username {
             return Step::default();
         }
         self.username = username;
+        self.claim = claim;
         let send = if self.open { vec![self.join(now)] } else { Vec::new() };
         Step { send, ..Step::default() }
     }
@@ -154,6 +165,11 @@ impl RoomClient {
         self.last_heard = now;
         self.ping_sent_at = None;
         let mut step = Step::default();
+        if let ServerMsg::Error { code: ErrorCode::NameTaken, client_id: None, .. } = &msg {
+            if self.membership.joining() {
+                return self.name_taken(now);
+            }
+        }
         match self.membership.on_message(&msg, now) {
             Next::Joined => step.events.push(Event::Live),
             Next::Rejoin => {
@@ -192,8 +208,27 @@ impl RoomClient {
                 let already = std::mem::take(&mut self.sent_before_hello);
                 self.spend(already);
             }
-            ServerMsg::Left { .. } | ServerMsg::Pong => {}
+            ServerMsg::Claimed { username, claim, fingerprint } => {
+                if self.username.as_ref() == Some(&username) {
+                    self.claim = Some(claim.clone());
+                    step.events.push(Event::Claimed { username, claim, fingerprint });
+                }
+            }
+            ServerMsg::Left { .. } | ServerMsg::Pong | ServerMsg::Released { .. } => {}
         }
+        step
+    }
+
+    /// The join under this client's name was refused: someone else holds it. The client
+    /// watches instead (its posts wait in the outbox for a name) and tells the driver, whose
+    /// user picks another name.
+    fn name_taken(&mut self, now: i64) -> Step {
+        let mut step = Step::default();
+        if let Some(name) = self.username.take() {
+            step.events.push(Event::NameTaken(name));
+        }
+        self.claim = None;
+        step.send.push(self.join(now));
         step
     }
 
@@ -297,7 +332,8 @@ impl RoomClient {
     }
 
     fn join_msg(&self) -> ClientMsg {
-        ClientMsg::Join { room: self.room.clone(), username: self.username.clone(), since: self.cursor.since() }
+        let claim = self.username.as_ref().and(self.claim.clone());
+        ClientMsg::Join { room: self.room.clone(), username: self.username.clone(), since: self.cursor.since(), claim }
     }
 
     fn post_msg(&self, entry: OutboxEntry) -> ClientMsg {

@@ -2,7 +2,7 @@
 //! to show, whether to reconnect), and the [`ConnState`] a driver shows for its connection.
 
 use super::OutboxEntry;
-use crate::domain::{ClientId, Username};
+use crate::domain::{ClaimSecret, ClientId, Fingerprint, Username};
 use crate::protocol::{ClientMsg, ErrorCode, Post};
 
 /// The state of a client's connection, as a badge shows it.
@@ -59,6 +59,15 @@ pub enum Event {
         code: ErrorCode,
         message: String,
     },
+    /// The server issued this client's name to it: keep `claim` (and pass it to
+    /// [`super::RoomClient::with_claim`] next time) to join under the name again.
+    Claimed {
+        username: Username,
+        claim: ClaimSecret,
+        fingerprint: Fingerprint,
+    },
+    /// Someone else holds this name: the client now watches; ask the user for another.
+    NameTaken(Username),
     /// More was missed than a join replays: the join brought the room's latest page instead,
     /// so below it there is a hole that only reading the history again fills.
     HistoryTruncated,

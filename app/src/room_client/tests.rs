@@ -26,6 +26,7 @@ fn post(seq: u64, client_id: &str) -> Post {
         username: name("al"),
         text: format!("post {seq}").parse().unwrap(),
         ts: 0,
+        fingerprint: None,
     }
 }
 
@@ -273,14 +274,14 @@ fn presence_applies_as_sets_and_reports_only_real_changes() {
 fn a_watcher_joins_without_a_name_and_posts_wait_for_one() {
     let mut c = RoomClient::new(room(), None, Some(4), Vec::new());
     let step = c.on_open(0);
-    assert_eq!(step.send, [ClientMsg::Join { room: room(), username: None, since: Some(4) }]);
+    assert_eq!(step.send, [ClientMsg::Join { room: room(), username: None, since: Some(4), claim: None }]);
     let _ = c.on_message(joined(vec![], &["bo"]), 1);
     assert!(c.typing(2).send.is_empty(), "a watcher has nobody to be shown typing");
     let step = c.post(id("c1"), text(), 3);
     assert!(posted_ids(&step).is_empty(), "a post waits for a name: {step:?}");
     assert!(!c.all_settled(), "and is kept");
-    let step = c.rename(Some(name("al")), 4);
-    assert_eq!(step.send, [ClientMsg::Join { room: room(), username: Some(name("al")), since: Some(4) }]);
+    let step = c.rename(Some(name("al")), None, 4);
+    assert_eq!(step.send, [ClientMsg::Join { room: room(), username: Some(name("al")), since: Some(4), claim: None }]);
     let step = c.on_message(joined(vec![], &["al", "bo"]), 5);
     assert_eq!(posted_ids(&step), ["c1"], "sent once joined under the name");
 }
@@ -319,13 +320,13 @@ fn an_unanswered_post_or_join_means_a_dead_connection() {
 #[test]
 fn a_rename_joins_again_and_posts_wait_for_its_answer() {
     let mut c = live(Some(9));
-    let step = c.rename(Some(name("bo")), 2);
+    let step = c.rename(Some(name("bo")), None, 2);
     let Some(ClientMsg::Join { username, since, .. }) = step.send.first() else { panic!("no join: {step:?}") };
     assert_eq!((username.as_ref().map(Username::as_str), *since), (Some("bo"), Some(9)));
     assert!(c.post(id("c1"), text(), 3).send.is_empty());
-    assert!(c.rename(Some(name("bo")), 4).send.is_empty(), "the same name again changes nothing");
+    assert!(c.rename(Some(name("bo")), None, 4).send.is_empty(), "the same name again changes nothing");
     let mut closed = RoomClient::new(room(), Some(name("al")), None, Vec::new());
-    assert!(closed.rename(Some(name("bo")), 0).send.is_empty(), "offline: the next join carries it");
+    assert!(closed.rename(Some(name("bo")), None, 0).send.is_empty(), "offline: the next join carries it");
 }
 
 #[test]

@@ -56,6 +56,7 @@ pub use connections::JOINS_PER_SEC;
 pub use member::{Member, PendingJoin};
 pub use occupancy::Occupancy;
 
+use crate::claims::ClaimId;
 use crate::metrics::Metrics;
 use crate::queue::ClientHandle;
 use crate::store::{Store, StoreError};
@@ -80,6 +81,8 @@ pub struct JoinRequest {
     /// Replay the posts after this seq; `None` asks for the latest page (or, in a room the
     /// connection is in already, for nothing: a rename).
     pub since: Option<u64>,
+    /// The claim checked for `username` (`None` to watch): its posts carry its fingerprint.
+    pub claim: Option<ClaimId>,
 }
 
 /// A post as a connection sends it; the hub adds the name the connection joined the room

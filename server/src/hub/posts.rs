@@ -21,9 +21,9 @@ impl HubTask {
         let mut replies = Vec::with_capacity(batch.len());
         for PostRequest { conn, post, reply } in batch {
             let member = self.rooms.get(&post.room).and_then(|r| r.members.get(&conn));
-            let username = match member.map(|m| m.username.clone()) {
-                Some(Some(username)) => username,
-                Some(None) => {
+            let (username, claim) = match member.map(|m| (m.username.clone(), m.claim.clone())) {
+                Some((Some(username), claim)) => (username, claim),
+                Some((None, _)) => {
                     let _ = reply.send(Err(HubError::NameRequired));
                     continue;
                 }
@@ -32,7 +32,7 @@ impl HubTask {
                     continue;
                 }
             };
-            posts.push(PostToInsert { room: post.room, client_id: post.client_id, username, text: post.text });
+            posts.push(PostToInsert { room: post.room, client_id: post.client_id, username, text: post.text, claim });
             replies.push(reply);
         }
         if posts.is_empty() {

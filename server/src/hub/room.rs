@@ -9,6 +9,7 @@
 //! when they were on no node or are on none any more.
 
 use super::ConnId;
+use crate::claims::ClaimId;
 use crate::queue::ClientHandle;
 use app::domain::Username;
 use axum::extract::ws::Utf8Bytes;
@@ -19,6 +20,8 @@ use tokio::time::Instant;
 pub(super) struct RoomMember {
     /// `None` while it watches.
     pub(super) username: Option<Username>,
+    /// The claim its name was checked against (`None` while it watches).
+    pub(super) claim: Option<ClaimId>,
     pub(super) client: ClientHandle,
     /// The room's change count when this member's `joined` was made: it showed every change
     /// up to it.
@@ -101,7 +104,14 @@ impl Room {
 
     /// Adds a connection (a watcher without `username`), held until its `joined` when `held`;
     /// true when what others are shown changed: a new person, or one more watching.
-    pub(super) fn add(&mut self, conn: ConnId, username: Option<Username>, client: ClientHandle, held: bool) -> bool {
+    pub(super) fn add(
+        &mut self,
+        conn: ConnId,
+        username: Option<Username>,
+        claim: Option<ClaimId>,
+        client: ClientHandle,
+        held: bool,
+    ) -> bool {
         let arrived = match &username {
             Some(name) => {
                 let count = self.people.entry(name.clone()).or_default();
@@ -114,8 +124,8 @@ impl Room {
             }
         };
         let held = held.then(Vec::new);
-        self.members
-            .insert(conn, RoomMember { username, client, seen: self.changed, held, fence: 0, last_typing: None });
+        let member = RoomMember { username, claim, client, seen: self.changed, held, fence: 0, last_typing: None };
+        self.members.insert(conn, member);
         arrived
     }
 

@@ -7,6 +7,7 @@ use super::occupancy::Occupancy;
 use super::presence::Held;
 use super::room::Room;
 use super::{Command, ConnId, History, HubError, JoinRequest};
+use crate::claims::ClaimId;
 use crate::cluster::bus::BusBody;
 use crate::metrics::Metrics;
 use crate::queue::ClientHandle;
@@ -143,7 +144,7 @@ impl HubTask {
         client: ClientHandle,
         max_rooms: usize,
     ) -> Result<History, HubError> {
-        let JoinRequest { room, username, since } = request;
+        let JoinRequest { room, username, since, claim } = request;
         // Already in the room: it has every post since it joined, so a rename replays
         // nothing; a re-join with `since` is a client repairing a gap it saw, and replays
         // like any join (counted by the join limit).
@@ -159,7 +160,7 @@ impl HubTask {
         if history != History::None && !self.connections.take_join(conn) {
             return Err(HubError::TooManyJoins);
         }
-        self.register(conn, room, username, history, client);
+        self.register(conn, room, (username, claim), history, client);
         Ok(history)
     }
 
@@ -167,7 +168,7 @@ impl HubTask {
         &mut self,
         conn: ConnId,
         room: RoomName,
-        username: Option<Username>,
+        (username, claim): (Option<Username>, Option<ClaimId>),
         history: History,
         client: ClientHandle,
     ) {
@@ -185,7 +186,7 @@ impl HubTask {
         // What its earlier `joined` held stays held: posts it has must not come twice.
         let fence = entry.members.get(&conn).map_or(0, |m| m.fence);
         let departed = entry.take(conn);
-        let arrived = entry.add(conn, username, client, history != History::None);
+        let arrived = entry.add(conn, username, claim, client, history != History::None);
         if let Some(member) = entry.members.get_mut(&conn) {
             member.fence = fence;
         }

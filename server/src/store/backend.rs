@@ -5,7 +5,7 @@
 //!
 //! [`Store`]: super::Store
 
-use super::{Inserted, PostToInsert, RoomTotals, StoreError};
+use super::{ClaimRow, Inserted, PostToInsert, RoomTotals, StoreError};
 use app::domain::RoomName;
 use app::protocol::Post;
 
@@ -34,6 +34,17 @@ pub(super) trait Backend: Send + Sync {
 
     /// The totals of those of `rooms` that have posts.
     async fn totals_of(&self, rooms: &[RoomName]) -> Result<Vec<RoomTotals>, StoreError>;
+
+    /// The claim on a name, by its key.
+    async fn claim(&self, name_key: &str) -> Result<Option<ClaimRow>, StoreError>;
+
+    /// Inserts the claim unless the name has one: whether it was inserted.
+    async fn insert_claim(&self, row: &ClaimRow) -> Result<bool, StoreError>;
+
+    async fn touch_claim(&self, name_key: &str, used_ms: i64) -> Result<(), StoreError>;
+
+    /// Deletes the claim `claim_id` on `name_key` if last used before `used_before`.
+    async fn remove_claim(&self, name_key: &str, claim_id: &str, used_before: i64) -> Result<bool, StoreError>;
 
     /// Waits for in-flight queries and closes the connections.
     async fn close(&self);

@@ -24,6 +24,7 @@ mod rows;
 mod sequence;
 mod sqlite;
 
+use crate::claims::ClaimId;
 use app::domain::{ClientId, PostText, RoomName, Username, ValidationError};
 use app::protocol::Post;
 use backend::Backend as _;
@@ -54,6 +55,20 @@ pub struct PostToInsert {
     pub client_id: ClientId,
     pub username: Username,
     pub text: PostText,
+    /// The claim its author joined under (posts carry its fingerprint).
+    pub claim: Option<ClaimId>,
+}
+
+/// A name's claim as stored: the secret only as its SHA-256 (hex).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ClaimRow {
+    pub name_key: String,
+    pub claim_id: String,
+    pub secret_hash: String,
+    /// The name as first claimed (for the moderators' view).
+    pub username: String,
+    /// Last used (joined under), in milliseconds since the Unix epoch.
+    pub used_ms: i64,
 }
 
 /// What storing a post did.
@@ -192,6 +207,27 @@ impl Store {
     /// The totals (and so the newest seq) of those of `rooms` that have posts.
     pub async fn totals_of(&self, rooms: &[RoomName]) -> Result<Vec<RoomTotals>, StoreError> {
         on_backend!(self, db => db.totals_of(rooms).await)
+    }
+
+    /// The claim on a name (by its key), lapsed or not.
+    pub async fn claim(&self, name_key: &str) -> Result<Option<ClaimRow>, StoreError> {
+        on_backend!(self, db => db.claim(name_key).await)
+    }
+
+    /// Claims a name: false when it is claimed already (nothing changes then).
+    pub async fn insert_claim(&self, row: &ClaimRow) -> Result<bool, StoreError> {
+        on_backend!(self, db => db.insert_claim(row).await)
+    }
+
+    /// Records a use of the claim on `name_key` at `used_ms`.
+    pub async fn touch_claim(&self, name_key: &str, used_ms: i64) -> Result<(), StoreError> {
+        on_backend!(self, db => db.touch_claim(name_key, used_ms).await)
+    }
+
+    /// Removes the claim `claim_id` on `name_key` if it was last used before `used_before`
+    /// (`i64::MAX`: whenever); false if there was none such.
+    pub async fn remove_claim(&self, name_key: &str, claim_id: &str, used_before: i64) -> Result<bool, StoreError> {
+        on_backend!(self, db => db.remove_claim(name_key, claim_id, used_before).await)
     }
 
     /// Waits for in-flight queries and closes the database cleanly.

@@ -18,7 +18,8 @@
 use super::backend::Backend;
 use super::rows::{collect_within, into_page, into_posts, into_totals, PostRow, POST_COLUMNS};
 use super::sequence::{heads, key_of, sequence};
-use super::{Inserted, PostToInsert, RoomTotals, StoreError};
+use super::{ClaimRow, Inserted, PostToInsert, RoomTotals, StoreError};
+use crate::claims::ClaimId;
 use app::domain::RoomName;
 use app::protocol::Post;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -81,7 +82,7 @@ impl Postgres {
         let (batch_rooms, batch_ids): (Vec<&str>, Vec<&str>) =
             batch.iter().map(|p| (p.room.as_str(), p.client_id.as_str())).unzip();
         let rows: Vec<PostRow> = sqlx::query_as(
-            "SELECT p.room, p.seq, p.client_id, p.username, p.text, p.ts \
+            "SELECT p.room, p.seq, p.client_id, p.username, p.text, p.ts, p.claim_id \
              FROM UNNEST($1::text[], $2::text[]) AS b(room, client_id) \
              JOIN posts p ON p.room = b.room AND p.client_id = b.client_id",
         )
@@ -95,7 +96,7 @@ impl Postgres {
         let sequenced = sequence(batch, known, last_seq, ts);
         insert_posts(&mut tx, &sequenced.fresh).await?;
         let (head_rooms, head_seqs): (Vec<String>, Vec<i64>) =
-            heads(&sequenced.fresh).into_iter().map(|(room, seq)| (room, seq as i64)).unzip();
+            heads(sequenced.fresh.iter().map(|(p, _)| p)).into_iter().map(|(room, seq)| (room, seq as i64)).unzip();
         sqlx::query(
             "UPDATE rooms SET last_seq = h.seq, last_ts = $3 FROM UNNEST($1::text[], $2::int8[]) AS h(room, seq) \
              WHERE rooms.room = h.room",
@@ -167,25 +168,70 @@ impl Backend for Postgres {
         into_totals(rows)
     }
 
+    async fn claim(&self, name_key: &str) -> Result<Option<ClaimRow>, StoreError> {
+        let sql = "SELECT name_key, claim_id, secret_hash, username, used_ms FROM claims WHERE name_key = $1";
+        Ok(sqlx::query_as(sql).bind(name_key).fetch_optional(&self.pool).await?)
+    }
+
+    /// Committed without waiting for the WAL flush (`synchronous_commit = off`): a crash can
+    /// lose the last claims, whose holders' next join claims the names again.
+    async fn insert_claim(&self, row: &ClaimRow) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO claims (name_key, claim_id, secret_hash, username, used_ms) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name_key) DO NOTHING",
+        )
+        .bind(&row.name_key)
+        .bind(&row.claim_id)
+        .bind(&row.secret_hash)
+        .bind(&row.username)
+        .bind(row.used_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn touch_claim(&self, name_key: &str, used_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE claims SET used_ms = $1 WHERE name_key = $2")
+            .bind(used_ms)
+            .bind(name_key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn remove_claim(&self, name_key: &str, claim_id: &str, used_before: i64) -> Result<bool, StoreError> {
+        let removed = sqlx::query("DELETE FROM claims WHERE name_key = $1 AND claim_id = $2 AND used_ms < $3")
+            .bind(name_key)
+            .bind(claim_id)
+            .bind(used_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(removed.rows_affected() == 1)
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
 }
 
 /// Inserts the new posts, all in one statement (arrays of columns).
-async fn insert_posts(tx: &mut sqlx::PgConnection, fresh: &[Post]) -> Result<(), StoreError> {
+async fn insert_posts(tx: &mut sqlx::PgConnection, fresh: &[(Post, Option<ClaimId>)]) -> Result<(), StoreError> {
     if fresh.is_empty() {
         return Ok(());
     }
-    let rooms: Vec<&str> = fresh.iter().map(|p| p.room.as_str()).collect();
-    let seqs: Vec<i64> = fresh.iter().map(|p| p.seq as i64).collect();
-    let ids: Vec<&str> = fresh.iter().map(|p| p.client_id.as_str()).collect();
-    let names: Vec<&str> = fresh.iter().map(|p| p.username.as_str()).collect();
-    let texts: Vec<&str> = fresh.iter().map(|p| p.text.as_str()).collect();
-    let stamps: Vec<i64> = fresh.iter().map(|p| p.ts).collect();
+    let rooms: Vec<&str> = fresh.iter().map(|(p, _)| p.room.as_str()).collect();
+    let seqs: Vec<i64> = fresh.iter().map(|(p, _)| p.seq as i64).collect();
+    let ids: Vec<&str> = fresh.iter().map(|(p, _)| p.client_id.as_str()).collect();
+    let names: Vec<&str> = fresh.iter().map(|(p, _)| p.username.as_str()).collect();
+    let texts: Vec<&str> = fresh.iter().map(|(p, _)| p.text.as_str()).collect();
+    let stamps: Vec<i64> = fresh.iter().map(|(p, _)| p.ts).collect();
+    let claims: Vec<Option<&str>> = fresh.iter().map(|(_, c)| c.as_ref().map(ClaimId::as_str)).collect();
     sqlx::query(&format!(
         "INSERT INTO posts ({POST_COLUMNS}) \
-         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[])"
+         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::text[])"
     ))
     .bind(&rooms)
     .bind(&seqs)
@@ -193,6 +239,7 @@ async fn insert_posts(tx: &mut sqlx::PgConnection, fresh: &[Post]) -> Result<(),
     .bind(&names)
     .bind(&texts)
     .bind(&stamps)
+    .bind(&claims)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -2,12 +2,13 @@
 //! rule (edited by hand, say) is an error, never a post shown as it is.
 
 use super::{RoomTotals, StoreError};
+use crate::claims::fingerprint_of;
 use app::domain::{ClientId, PostText, RoomName, Username, ValidationError};
 use app::protocol::Post;
 use sqlx::FromRow;
 
 /// The columns a post is read from, in [`PostRow`]'s order.
-pub const POST_COLUMNS: &str = "room, seq, client_id, username, text, ts";
+pub const POST_COLUMNS: &str = "room, seq, client_id, username, text, ts, claim_id";
 
 #[derive(FromRow)]
 pub struct PostRow {
@@ -17,6 +18,7 @@ pub struct PostRow {
     username: String,
     text: String,
     ts: i64,
+    claim_id: Option<String>,
 }
 
 impl TryFrom<PostRow> for Post {
@@ -29,6 +31,7 @@ impl TryFrom<PostRow> for Post {
             username: Username::parse(&row.username)?,
             text: PostText::parse(&row.text)?,
             ts: row.ts,
+            fingerprint: row.claim_id.as_deref().map(fingerprint_of),
         })
     }
 }

@@ -3,6 +3,7 @@
 //! client ids are already stored.
 
 use super::{Inserted, PostToInsert};
+use crate::claims::ClaimId;
 use app::protocol::Post;
 use std::collections::HashMap;
 
@@ -13,10 +14,11 @@ pub fn key_of(room: &str, client_id: &str) -> PostKey {
     (room.to_owned(), client_id.to_owned())
 }
 
-/// The batch's answers, in order, and the new posts among them to insert.
+/// The batch's answers, in order, and the new posts among them to insert, each with the
+/// claim it was written under.
 pub struct Sequenced {
     pub answers: Vec<Inserted>,
-    pub fresh: Vec<Post>,
+    pub fresh: Vec<(Post, Option<ClaimId>)>,
 }
 
 /// Numbers the batch: a post already stored (`known`), or earlier in the batch, is answered
@@ -45,18 +47,19 @@ pub fn sequence(
             username: new.username.clone(),
             text: new.text.clone(),
             ts,
+            fingerprint: new.claim.as_ref().map(ClaimId::fingerprint),
         };
         known.insert(key, post.clone());
-        fresh.push(post.clone());
+        fresh.push((post.clone(), new.claim.clone()));
         answers.push(Inserted::New(post));
     }
     Sequenced { answers, fresh }
 }
 
 /// Each room's highest new seq, to move its counter to.
-pub fn heads(fresh: &[Post]) -> Vec<(String, u64)> {
+pub fn heads<'a>(fresh: impl Iterator<Item = &'a Post>) -> Vec<(String, u64)> {
     // In batch order, so each room's last entry is its highest seq.
-    let heads: HashMap<&str, u64> = fresh.iter().map(|p| (p.room.as_str(), p.seq)).collect();
+    let heads: HashMap<&str, u64> = fresh.map(|p| (p.room.as_str(), p.seq)).collect();
     heads.into_iter().map(|(room, seq)| (room.to_owned(), seq)).collect()
 }
 
@@ -71,12 +74,13 @@ mod tests {
             client_id: client_id.parse().unwrap(),
             username: "al".parse().unwrap(),
             text: "hi".parse().unwrap(),
+            claim: None,
         }
     }
 
     fn stored_post(room: &str, client_id: &str, seq: u64) -> Post {
         let p = to_insert(room, client_id);
-        Post { room: p.room, seq, client_id: p.client_id, username: p.username, text: p.text, ts: 0 }
+        Post { room: p.room, seq, client_id: p.client_id, username: p.username, text: p.text, ts: 0, fingerprint: None }
     }
 
     proptest! {
@@ -103,7 +107,7 @@ mod tests {
 
             prop_assert_eq!(out.answers.len(), batch.len());
             for (i, room) in rooms.iter().enumerate() {
-                let seqs: Vec<u64> = out.fresh.iter().filter(|p| p.room.as_str() == *room).map(|p| p.seq).collect();
+                let seqs: Vec<u64> = out.fresh.iter().filter(|(p, _)| p.room.as_str() == *room).map(|(p, _)| p.seq).collect();
                 let expected: Vec<u64> = (start[i] + 1..=start[i] + seqs.len() as u64).collect();
                 prop_assert_eq!(seqs, expected, "room {} runs on from {}", room, start[i]);
             }
@@ -122,8 +126,8 @@ mod tests {
                     seen.insert(key, post.seq);
                 }
             }
-            let heads: HashMap<String, u64> = heads(&out.fresh).into_iter().collect();
-            for p in &out.fresh {
+            let heads: HashMap<String, u64> = heads(out.fresh.iter().map(|(p, _)| p)).into_iter().collect();
+            for (p, _) in &out.fresh {
                 prop_assert!(heads[p.room.as_str()] >= p.seq);
             }
         }

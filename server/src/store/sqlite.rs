@@ -12,7 +12,7 @@
 use super::backend::Backend;
 use super::rows::{collect_within, into_page, into_posts, into_totals, PostRow, POST_COLUMNS};
 use super::sequence::{heads, key_of, sequence, PostKey};
-use super::{now_ms, Inserted, PostToInsert, RoomTotals, StoreError};
+use super::{now_ms, ClaimRow, Inserted, PostToInsert, RoomTotals, StoreError};
 use app::domain::RoomName;
 use app::protocol::Post;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Rows per multi-row statement: 6 columns each stays far below SQLite's bound-parameter cap.
+/// Rows per multi-row statement: 7 columns each stays far below SQLite's bound-parameter cap.
 const ROWS_PER_STATEMENT: usize = 256;
 
 /// Connections serving reads, shared by every page, server function and join history.
@@ -33,8 +33,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
 pub struct Sqlite {
-    /// The one connection that writes (max one connection, used by nothing else).
+    /// The one connection that writes posts (max one connection, used by nothing else).
     writer: SqlitePool,
+    /// The connection that writes name claims, with `synchronous = NORMAL`: a claim commits
+    /// without waiting for the disk (tens of milliseconds here), so a crowd arriving does
+    /// not queue behind one flush each, nor hold up the posts' writer. A power cut can lose
+    /// the last claims; their holders' next join simply claims the names again.
+    claims: SqlitePool,
     /// Read-only connections (`query_only`) for everything else.
     reads: SqlitePool,
 }
@@ -57,9 +62,11 @@ impl Sqlite {
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(write_options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         // Opened after the writer made the file and switched it to WAL (which the file keeps).
+        let claim_options = options.clone().synchronous(SqliteSynchronous::Normal);
         let read_options = options.pragma("query_only", "ON");
+        let claims = SqlitePoolOptions::new().max_connections(1).connect_with(claim_options).await?;
         let reads = SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(read_options).await?;
-        Ok(Self { writer, reads })
+        Ok(Self { writer, claims, reads })
     }
 }
 
@@ -74,17 +81,18 @@ impl Backend for Sqlite {
         let sequenced = sequence(batch, known, last_seq, ts);
         for chunk in sequenced.fresh.chunks(ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::new(format!("INSERT INTO posts ({POST_COLUMNS}) "));
-            insert.push_values(chunk, |mut row, p| {
+            insert.push_values(chunk, |mut row, (p, claim)| {
                 row.push_bind(p.room.as_str())
                     .push_bind(p.seq as i64)
                     .push_bind(p.client_id.as_str())
                     .push_bind(p.username.as_str())
                     .push_bind(p.text.as_str())
-                    .push_bind(p.ts);
+                    .push_bind(p.ts)
+                    .push_bind(claim.as_ref().map(|c| c.as_str().to_owned()));
             });
             insert.build().execute(&mut *tx).await?;
         }
-        for chunk in heads(&sequenced.fresh).chunks(ROWS_PER_STATEMENT) {
+        for chunk in heads(sequenced.fresh.iter().map(|(p, _)| p)).chunks(ROWS_PER_STATEMENT) {
             let mut upsert = QueryBuilder::new("INSERT INTO rooms (room, last_seq, last_ts) ");
             upsert.push_values(chunk, |mut row, (room, seq)| {
                 row.push_bind(room.as_str()).push_bind(*seq as i64).push_bind(ts);
@@ -149,8 +157,48 @@ impl Backend for Sqlite {
         Ok(found)
     }
 
+    async fn claim(&self, name_key: &str) -> Result<Option<ClaimRow>, StoreError> {
+        let sql = "SELECT name_key, claim_id, secret_hash, username, used_ms FROM claims WHERE name_key = ?";
+        Ok(sqlx::query_as(sql).bind(name_key).fetch_optional(&self.reads).await?)
+    }
+
+    async fn insert_claim(&self, row: &ClaimRow) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO claims (name_key, claim_id, secret_hash, username, used_ms) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (name_key) DO NOTHING",
+        )
+        .bind(&row.name_key)
+        .bind(&row.claim_id)
+        .bind(&row.secret_hash)
+        .bind(&row.username)
+        .bind(row.used_ms)
+        .execute(&self.claims)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn touch_claim(&self, name_key: &str, used_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE claims SET used_ms = ? WHERE name_key = ?")
+            .bind(used_ms)
+            .bind(name_key)
+            .execute(&self.claims)
+            .await?;
+        Ok(())
+    }
+
+    async fn remove_claim(&self, name_key: &str, claim_id: &str, used_before: i64) -> Result<bool, StoreError> {
+        let removed = sqlx::query("DELETE FROM claims WHERE name_key = ? AND claim_id = ? AND used_ms < ?")
+            .bind(name_key)
+            .bind(claim_id)
+            .bind(used_before)
+            .execute(&self.claims)
+            .await?;
+        Ok(removed.rows_affected() == 1)
+    }
+
     async fn close(&self) {
         self.reads.close().await;
+        self.claims.close().await;
         self.writer.close().await;
     }
 }
@@ -171,7 +219,7 @@ async fn existing(
             pairs.push_unseparated(", ").push_bind_unseparated(p.client_id.as_str()).push_unseparated(")");
         }
         select.push(
-            ") SELECT p.room, p.seq, p.client_id, p.username, p.text, p.ts FROM batch \
+            ") SELECT p.room, p.seq, p.client_id, p.username, p.text, p.ts, p.claim_id FROM batch \
              JOIN posts p ON p.room = batch.room AND p.client_id = batch.client_id",
         );
         let rows: Vec<PostRow> = select.build_query_as().fetch_all(&mut *tx).await?;

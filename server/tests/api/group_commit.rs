@@ -12,6 +12,7 @@ fn new_post(room: &str, client_id: &str, text: &str) -> PostToInsert {
         client_id: client_id.parse().unwrap(),
         username: "batcher".parse().unwrap(),
         text: text.parse().unwrap(),
+        claim: None,
     }
 }
 

@@ -1,8 +1,10 @@
 //! Starts the real server on port 0 with its own temporary database, and speaks to it.
 
+use app::domain::{ClaimSecret, Username};
 use app::protocol::{ClientMsg, ServerMsg};
 use futures::{SinkExt, StreamExt};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::net::TcpStream;
@@ -79,7 +81,7 @@ impl TestApp {
             request.headers_mut().insert("origin", origin.parse().expect("header value"));
         }
         let (ws, _) = tokio_tungstenite::connect_async(request).await?;
-        Ok(Client { ws })
+        Ok(Client::from_stream(ws))
     }
 
     /// Signals shutdown and waits until the server has stopped.
@@ -93,17 +95,54 @@ impl TestApp {
     }
 }
 
+/// The claims the tests' clients were issued, by server port and lowercased name: a test's
+/// second connection under a name presents its secret, as a browser's second tab does.
+static CLAIMS: LazyLock<Mutex<HashMap<(u16, String), ClaimSecret>>> = LazyLock::new(Mutex::default);
+
+fn claim_key(port: u16, name: &Username) -> (u16, String) {
+    (port, name.as_str().to_lowercase())
+}
+
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The server's port: whose claims this client presents.
+    port: u16,
+    /// Every `claimed` this client received (they are stepped over by `recv` and friends).
+    pub claimed: Vec<ServerMsg>,
 }
 
 impl Client {
     pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
-        Self { ws }
+        let port = match ws.get_ref() {
+            MaybeTlsStream::Plain(tcp) => tcp.peer_addr().map_or(0, |a| a.port()),
+            _ => 0,
+        };
+        Self { ws, port, claimed: Vec::new() }
     }
 
+    /// Sends `msg`; a `join` under a name this server issued to a test's client before, and
+    /// carrying no claim, carries its secret.
     pub async fn send(&mut self, msg: &ClientMsg) {
+        let mut msg = msg.clone();
+        if let ClientMsg::Join { username: Some(name), claim: claim @ None, .. } = &mut msg {
+            *claim = CLAIMS.lock().unwrap().get(&claim_key(self.port, name)).cloned();
+        }
+        self.send_unclaimed(&msg).await;
+    }
+
+    /// Sends `msg` as it is.
+    pub async fn send_unclaimed(&mut self, msg: &ClientMsg) {
         self.send_text(&serde_json::to_string(msg).expect("encodes")).await;
+    }
+
+    /// Keeps an issued claim (true), or says the message is something else (false).
+    fn took_claim(&mut self, text: &str) -> bool {
+        let Ok(msg @ ServerMsg::Claimed { .. }) = serde_json::from_str::<ServerMsg>(text) else { return false };
+        if let ServerMsg::Claimed { username, claim, .. } = &msg {
+            CLAIMS.lock().unwrap().insert(claim_key(self.port, username), claim.clone());
+        }
+        self.claimed.push(msg);
+        true
     }
 
     pub async fn send_text(&mut self, text: &str) {
@@ -126,6 +165,7 @@ impl Client {
         loop {
             let frame = tokio::time::timeout_at(deadline, self.ws.next()).await;
             match frame.unwrap_or_else(|_| panic!("no message within {within:?}")) {
+                Some(Ok(Message::Text(text))) if self.took_claim(&text) => continue,
                 Some(Ok(Message::Text(text))) => {
                     return serde_json::from_str(&text).expect("server sends valid ServerMsg")
                 }
@@ -141,6 +181,7 @@ impl Client {
         loop {
             let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await.expect("a message within 5 s");
             match frame {
+                Some(Ok(Message::Text(text))) if self.took_claim(&text) => continue,
                 Some(Ok(Message::Text(text))) => return text,
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 other => panic!("expected a text message, got {other:?}"),
@@ -151,7 +192,13 @@ impl Client {
     /// The next message (`Ok`), or the close (`Err` with its code); `None` if the connection
     /// ended without a close frame.
     pub async fn next_frame(&mut self) -> Option<Result<Option<ServerMsg>, Option<u16>>> {
-        let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await.expect("a frame within 5 s");
+        let mut frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await.expect("a frame within 5 s");
+        while let Some(Ok(Message::Text(text))) = &frame {
+            if !self.took_claim(text) {
+                break;
+            }
+            frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await.expect("a frame within 5 s");
+        }
         match frame? {
             Ok(Message::Text(text)) => Some(Ok(serde_json::from_str(&text).ok())),
             Ok(Message::Close(frame)) => Some(Err(frame.map(|f| u16::from(f.code)))),
@@ -188,6 +235,7 @@ impl Client {
             room: room.parse().unwrap(),
             username: Some(app::domain::Username::parse(user).unwrap()),
             since,
+            claim: None,
         })
         .await;
         loop {
@@ -224,9 +272,10 @@ impl Client {
     }
 }
 
-/// Arrivals, departures and typing: what tests about posts step over.
+/// Arrivals, departures, typing, and a name's first use (`claimed`): what tests about
+/// posts step over.
 pub fn is_presence(msg: &ServerMsg) -> bool {
-    matches!(msg, ServerMsg::Presence { .. } | ServerMsg::Typing { .. })
+    matches!(msg, ServerMsg::Presence { .. } | ServerMsg::Typing { .. } | ServerMsg::Claimed { .. })
 }
 
 pub fn post_msg(room: &str, text: &str, client_id: &str) -> ClientMsg {

@@ -14,7 +14,12 @@ async fn hub() -> (Hub, tempfile::TempDir) {
 /// A connection on `client` that has joined `room` as `username` (its `joined` is queued).
 async fn join(hub: &Hub, room: &str, username: &str, client: ClientHandle) -> Member {
     let member = hub.connect(client, usize::MAX);
-    let request = JoinRequest { room: room.parse().unwrap(), username: Some(username.parse().unwrap()), since: None };
+    let request = JoinRequest {
+        room: room.parse().unwrap(),
+        username: Some(username.parse().unwrap()),
+        since: None,
+        claim: None,
+    };
     member.join(request).await.unwrap().complete().await.unwrap();
     member
 }

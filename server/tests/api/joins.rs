@@ -7,7 +7,12 @@ use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use std::sync::Arc;
 
 fn join_msg(room: &str, since: Option<u64>) -> ClientMsg {
-    ClientMsg::Join { room: room.parse().unwrap(), username: Some(Username::parse("joiner").unwrap()), since }
+    ClientMsg::Join {
+        room: room.parse().unwrap(),
+        username: Some(Username::parse("joiner").unwrap()),
+        since,
+        claim: None,
+    }
 }
 
 /// The answer to a join: the `joined` (history length, truncated) or the error code.

@@ -63,6 +63,7 @@ async fn clients_resume_across_a_restart_with_no_gap_and_no_duplicate() {
             client_id: id,
             username: "side".parse().unwrap(),
             text: "meanwhile".parse().unwrap(),
+            claim: None,
         };
         store.insert_posts(&[post]).await.unwrap();
     }

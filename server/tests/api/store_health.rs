@@ -53,8 +53,12 @@ async fn health_is_503_with_the_reason_while_the_database_cannot_commit() {
     let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url()).await.expect("upgrade");
     let hello = next_answer(&mut ws, Duration::from_secs(5), TEST).await;
     assert!(matches!(hello, ServerMsg::Hello { .. }), "{TEST}: {hello:?}");
-    let join =
-        ClientMsg::Join { room: "lobby".parse().unwrap(), username: Some("alice".parse().unwrap()), since: None };
+    let join = ClientMsg::Join {
+        room: "lobby".parse().unwrap(),
+        username: Some("alice".parse().unwrap()),
+        since: None,
+        claim: None,
+    };
     ws.send(Message::text(serde_json::to_string(&join).unwrap())).await.unwrap();
     let joined = next_answer(&mut ws, Duration::from_secs(5), TEST).await;
     assert!(matches!(joined, ServerMsg::Joined { .. }), "{TEST}: {joined:?}");

@@ -11,6 +11,7 @@ fn new_post(room: &RoomName, n: usize) -> PostToInsert {
         client_id: ClientId::parse(&format!("p-{n}")).unwrap(),
         username: Username::parse("alice").unwrap(),
         text: PostText::parse(&format!("post {n} {}", "words ".repeat(50))).unwrap(),
+        claim: None,
     }
 }
 

@@ -45,8 +45,13 @@ async fn members_count_across_nodes() {
     let mut alice = client(a.port).await;
     alice.join("lobby", "alice", None).await;
     let mut bob = client(b.port).await;
-    bob.send(&ClientMsg::Join { room: "lobby".parse().unwrap(), username: Some("bob".parse().unwrap()), since: None })
-        .await;
+    bob.send(&ClientMsg::Join {
+        room: "lobby".parse().unwrap(),
+        username: Some("bob".parse().unwrap()),
+        since: None,
+        claim: None,
+    })
+    .await;
     let (seen_by_bob, _) = until_counts(&mut bob, 2, 0, Duration::from_secs(5)).await;
     assert!(seen_by_bob.contains(&"alice".to_owned()), "bob, on b, sees alice, on a: {seen_by_bob:?}");
     let (seen_by_alice, _) = until_counts(&mut alice, 2, 0, Duration::from_secs(5)).await;
@@ -56,7 +61,7 @@ async fn members_count_across_nodes() {
     let mut alice_again = client(b.port).await;
     alice_again.join("lobby", "alice", None).await;
     let mut carol = client(b.port).await;
-    carol.send(&ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since: None }).await;
+    carol.send(&ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since: None, claim: None }).await;
     let (arrived, _) = until_counts(&mut alice, 2, 1, Duration::from_secs(5)).await;
     assert!(arrived.is_empty(), "nobody new: {arrived:?}");
     let home = reqwest::get(format!("http://127.0.0.1:{}/", a.port)).await.unwrap().text().await.unwrap();
@@ -89,7 +94,7 @@ async fn members_count_across_nodes() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut carol = client(a.port).await;
-    carol.send(&ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since: None }).await;
+    carol.send(&ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since: None, claim: None }).await;
     match carol.recv().await {
         ServerMsg::Joined { present, .. } => {
             assert_eq!(present.iter().map(|n| n.as_str()).collect::<Vec<_>>(), ["alice"], "no ghost of b's last run")

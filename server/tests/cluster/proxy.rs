@@ -141,7 +141,12 @@ async fn sigterm_drains_a_node_onto_the_other() {
     // heartbeat was missed (10 s), and its presence snapshot is gone from Redis.
     let mut observer = client(a.port).await;
     observer
-        .send(&app::protocol::ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since: None })
+        .send(&app::protocol::ClientMsg::Join {
+            room: "lobby".parse().unwrap(),
+            username: None,
+            since: None,
+            claim: None,
+        })
         .await;
     match observer.recv().await {
         ServerMsg::Joined { present, .. } => {

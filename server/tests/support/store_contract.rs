@@ -12,6 +12,7 @@ fn to_insert(room: &str, client_id: &str, text: &str) -> PostToInsert {
         client_id: client_id.parse().unwrap(),
         username: "al".parse().unwrap(),
         text: text.parse().unwrap(),
+        claim: None,
     }
 }
 

@@ -133,7 +133,12 @@ async fn stalled_reader(base: &str, room: &str, i: u32) -> Result<Socket, Failur
     let stream = socket.connect(addr.parse()?).await?;
     let url = format!("ws://{addr}/ws");
     let (mut ws, _) = tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream)).await?;
-    let join = ClientMsg::Join { room: room.parse()?, username: Some(format!("stalled{i}").parse()?), since: None };
+    let join = ClientMsg::Join {
+        room: room.parse()?,
+        username: Some(format!("stalled{i}").parse()?),
+        since: None,
+        claim: None,
+    };
     ws.send(Message::text(serde_json::to_string(&join)?)).await?;
     while !matches!(next_msg(&mut ws).await?, ServerMsg::Joined { .. }) {}
     Ok(ws)

@@ -26,7 +26,7 @@ pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTls
 /// A wallsocket connection that has joined `room` as `name`.
 pub async fn joined(url: &str, room: &str, name: String) -> Result<Socket, Failure> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
-    let join = ClientMsg::Join { room: room.parse()?, username: Some(name.parse()?), since: None };
+    let join = ClientMsg::Join { room: room.parse()?, username: Some(name.parse()?), since: None, claim: None };
     ws.send(Message::text(serde_json::to_string(&join)?)).await?;
     loop {
         let frame =

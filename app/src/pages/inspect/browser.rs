@@ -28,7 +28,7 @@ impl InspectHandle {
 
     pub fn join(&self) {
         match self.ins.room.get_untracked().parse() {
-            Ok(room) => self.send(ClientMsg::Join { room, username: Some(self.username()), since: None }),
+            Ok(room) => self.send(ClientMsg::Join { room, username: Some(self.username()), since: None, claim: None }),
             Err(e) => self.ins.status.set(format!("{e}")),
         }
     }

@@ -5,6 +5,8 @@
 use crate::api::get_history;
 use crate::client::now_ms;
 use crate::client::socket::{Command, RoomSocket};
+use crate::client::storage::forget_username;
+use crate::components::username::{use_current_user, CurrentUser};
 use crate::domain::{PostText, RoomName, Username};
 use crate::pages::wall_state::WallState;
 use crate::room_client::{ConnState, Event};
@@ -36,17 +38,22 @@ pub fn start(
 ) -> WallHandle {
     let watch_only = user.is_none();
     let user = user.unwrap_or(Signal::stored(None));
+    // Told to drop a name someone else holds, so the page asks for another.
+    let current = use_current_user();
     let socket = RwSignal::new(None::<RoomSocket>);
     let handle = WallHandle { room: StoredValue::new(room.clone()), state, socket };
     // Effects run only in the browser, after hydration: by then the saved name is read.
     Effect::new(move |_| {
         let name = user.get();
+        if name.is_some() {
+            state.name_taken.set(None);
+        }
         if let Some(existing) = socket.get_untracked() {
             existing.send(Command::Rename(name));
             return;
         }
         let (started, events) = RoomSocket::start(room.clone(), name, since, watch_only);
-        leptos::task::spawn_local(show(events, state));
+        leptos::task::spawn_local(show(events, state, current));
         socket.set(Some(started));
     });
     let clock = set_interval_with_handle(
@@ -72,8 +79,12 @@ pub fn start(
 }
 
 /// Shows the connection's events until it ends.
-async fn show(mut events: futures::channel::mpsc::UnboundedReceiver<Event>, state: WallState) {
+async fn show(mut events: futures::channel::mpsc::UnboundedReceiver<Event>, state: WallState, user: CurrentUser) {
     while let Some(event) = events.next().await {
+        if matches!(event, Event::NameTaken(_)) {
+            forget_username();
+            user.0.set(None);
+        }
         if event == Event::HistoryTruncated {
             // More was missed than a join replays: the server's page is the way back.
             if let Some(window) = web_sys::window() {

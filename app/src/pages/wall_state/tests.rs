@@ -10,6 +10,7 @@ fn post(seq: u64) -> Post {
         username: "al".parse().unwrap(),
         text: "hi".parse().unwrap(),
         ts: 0,
+        fingerprint: None,
     }
 }
 
