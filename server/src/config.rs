@@ -116,7 +116,12 @@ pub struct Config {
 
     /// Days a name's claim lasts unused; then anyone may take the name (a join under it
     /// renews the claim).
-    #[arg(long, env = "WALLSOCKET_CLAIM_TTL_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=36_500))]
+    #[arg(
+        long,
+        env = "WALLSOCKET_CLAIM_TTL_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=36_500)
+    )]
     pub claim_ttl_days: u64,
 
     /// Most long-lived connections open at once, all transports together (WebSockets, SSE

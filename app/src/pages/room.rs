@@ -85,7 +85,8 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
             <Show when=move || state.name_taken.with(Option::is_some)>
                 <p class="notice" role="alert" data-testid="name-taken">
                     {move || state.name_taken.get().map(|name| format!(
-                        "The name \u{201c}{name}\u{201d} is taken: someone else claimed it. Choose another name to post."
+                        "The name \u{201c}{name}\u{201d} is taken: someone else claimed it. \
+                         Choose another name to post."
                     ))}
                 </p>
             </Show>

@@ -107,7 +107,8 @@ mod tests {
 
             prop_assert_eq!(out.answers.len(), batch.len());
             for (i, room) in rooms.iter().enumerate() {
-                let seqs: Vec<u64> = out.fresh.iter().filter(|(p, _)| p.room.as_str() == *room).map(|(p, _)| p.seq).collect();
+                let in_room = out.fresh.iter().filter(|(p, _)| p.room.as_str() == *room);
+                let seqs: Vec<u64> = in_room.map(|(p, _)| p.seq).collect();
                 let expected: Vec<u64> = (start[i] + 1..=start[i] + seqs.len() as u64).collect();
                 prop_assert_eq!(seqs, expected, "room {} runs on from {}", room, start[i]);
             }
