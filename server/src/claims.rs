@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use unicode_normalization::UnicodeNormalization;
 
-/// A claim's last use is written at most this often: a reconnect is a read, not a write.
+/// A claim's last use is written at most this often (or a quarter of its lifetime, if
+/// shorter): a reconnect is a read, not a write.
 const TOUCH_EVERY_MS: i64 = 60 * 60 * 1000;
 
 /// A name as claims compare it: NFKC, lowercase, NFKC again (lowercasing can leave a
@@ -114,7 +115,7 @@ impl Claims {
                 if !matches {
                     return Err(ClaimError::Taken);
                 }
-                if now - row.used_ms > TOUCH_EVERY_MS {
+                if now - row.used_ms > TOUCH_EVERY_MS.min(self.ttl_ms / 4) {
                     self.store.touch_claim(key.as_str(), now).await?;
                 }
                 return Ok(Holder { key, claim: ClaimId::from_stored(&row.claim_id), issued: None });

@@ -79,6 +79,39 @@ async fn once_reports_a_refused_line_and_fails() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("post must be 1–2000 characters"));
 }
 
+/// Runs `client --once` as `user` (with `extra` flags), posting `line`: its output.
+async fn post_once(app: &TestApp, user: &str, extra: &[&str], line: &str) -> std::process::Output {
+    let mut child = cli_as(app, &["--user", user], &[&["--once"], extra].concat()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{line}\n").as_bytes()).await.unwrap();
+    wait_success(child).await
+}
+
+#[tokio::test]
+async fn identity_keeps_the_claim_on_a_name_across_runs_in_a_private_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("identity.json");
+    let identity = ["--identity", file.to_str().unwrap()];
+
+    let first = post_once(&app, "dana", &identity, "first run").await;
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let mode = std::fs::metadata(&file).expect("created on first use").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "only its owner may read a file of secrets");
+    let second = post_once(&app, "dana", &identity, "second run").await;
+    assert!(second.status.success(), "the kept claim is accepted: {}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(String::from_utf8_lossy(&second.stdout), "posted [2]\n");
+
+    // Without the file the name is someone else's: refused, and nothing is posted.
+    let stranger = post_once(&app, "Dana", &[], "an impostor").await;
+    assert!(!stranger.status.success());
+    assert!(String::from_utf8_lossy(&stranger.stderr).contains("(name_taken)"));
+    let (history, _) = app.client().await.join("term", "reader", Some(0)).await;
+    let texts: Vec<&str> = history.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts, ["first run", "second run"]);
+    assert_eq!(history[0].fingerprint, history[1].fingerprint, "one claim across both runs");
+}
+
 #[tokio::test]
 async fn watch_prints_posts_without_a_name_is_counted_not_listed_and_posts_nothing() {
     let app = spawn_app().await;

@@ -350,3 +350,52 @@ fn backoff_doubles_up_to_ten_seconds_and_resets_after_a_join() {
     b.reset();
     assert_eq!(b.failed(1.0).as_millis(), 500);
 }
+
+fn secret(fill: &str) -> ClaimSecret {
+    ClaimSecret::parse(&fill.repeat(64)).unwrap()
+}
+
+fn join_claim(step: &Step) -> Option<Option<ClaimSecret>> {
+    step.send.iter().find_map(|m| match m {
+        ClientMsg::Join { claim, .. } => Some(claim.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_claim_a_first_join_was_issued_goes_with_every_later_join() {
+    let mut c = RoomClient::new(room(), Some(name("al")), None, Vec::new());
+    assert_eq!(join_claim(&c.on_open(0)), Some(None), "nothing to show yet");
+    let claimed =
+        ServerMsg::Claimed { username: name("al"), claim: secret("a"), fingerprint: "0a9f".parse().unwrap() };
+    let step = c.on_message(claimed, 1);
+    assert!(matches!(step.events.as_slice(), [Event::Claimed { .. }]), "the driver keeps it: {step:?}");
+    let _ = c.on_message(joined(vec![], &["al"]), 2);
+    c.on_close();
+    assert_eq!(join_claim(&c.on_open(3)), Some(Some(secret("a"))), "a reconnect brings it");
+    // Another name brings its own secret (or none), never this one.
+    assert_eq!(join_claim(&c.rename(Some(name("bo")), None, 4)), Some(None));
+    let mut kept = RoomClient::new(room(), Some(name("al")), None, Vec::new()).with_claim(Some(secret("b")));
+    assert_eq!(join_claim(&kept.on_open(0)), Some(Some(secret("b"))), "a secret kept from an earlier run");
+}
+
+#[test]
+fn a_name_someone_else_holds_makes_the_client_watch_and_keeps_its_posts() {
+    let mut c = RoomClient::new(room(), Some(name("al")), None, Vec::new());
+    let _ = c.on_open(0);
+    let _ = c.post(id("c1"), "hello".parse().unwrap(), 1);
+    let step = c.on_message(error(ErrorCode::NameTaken, None), 2);
+    assert!(!step.reconnect, "reconnecting would be refused again");
+    assert!(step.events.contains(&Event::NameTaken(name("al"))), "{step:?}");
+    let rejoin = step.send.iter().find_map(|m| match m {
+        ClientMsg::Join { username, claim, .. } => Some((username.clone(), claim.clone())),
+        _ => None,
+    });
+    assert_eq!(rejoin, Some((None, None)), "joins again, watching");
+    let step = c.on_message(joined(vec![], &[]), 3);
+    assert!(posted_ids(&step).is_empty(), "the post waits for a name");
+    assert!(!c.all_settled(), "and is kept");
+    let _ = c.rename(Some(name("al2")), None, 4);
+    let step = c.on_message(joined(vec![], &["al2"]), 5);
+    assert_eq!(posted_ids(&step), ["c1"], "under the name chosen next");
+}

@@ -2,6 +2,7 @@
 
 mod admission;
 mod assets;
+mod claims;
 mod crash;
 mod directory_bounds;
 mod errors;
