@@ -366,8 +366,7 @@ fn join_claim(step: &Step) -> Option<Option<ClaimSecret>> {
 fn the_claim_a_first_join_was_issued_goes_with_every_later_join() {
     let mut c = RoomClient::new(room(), Some(name("al")), None, Vec::new());
     assert_eq!(join_claim(&c.on_open(0)), Some(None), "nothing to show yet");
-    let claimed =
-        ServerMsg::Claimed { username: name("al"), claim: secret("a"), fingerprint: "0a9f".parse().unwrap() };
+    let claimed = ServerMsg::Claimed { username: name("al"), claim: secret("a"), fingerprint: "0a9f".parse().unwrap() };
     let step = c.on_message(claimed, 1);
     assert!(matches!(step.events.as_slice(), [Event::Claimed { .. }]), "the driver keeps it: {step:?}");
     let _ = c.on_message(joined(vec![], &["al"]), 2);

@@ -42,3 +42,29 @@ async fn the_python_example_paces_60_posts_to_the_advertised_rate_and_none_is_re
     assert_eq!(stdout.lines().filter(|l| l.starts_with("ack: stored as seq")).count(), 60, "{stdout}");
     assert!(!stderr.contains("error"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_python_example_keeps_its_claim_in_an_identity_file_and_a_second_run_posts_under_it() {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/install-tools.sh to create it", python.display());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/python_client.py");
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let identity = dir.path().join("py.json");
+    let run = |with_identity: bool| {
+        let mut cmd = Command::new(&python);
+        cmd.arg(&script).args(["--url", &app.ws_url(), "--room", "pycon", "--user", "py", "--text", "hi"]);
+        if with_identity {
+            cmd.arg("--identity").arg(&identity);
+        }
+        async move { tokio::time::timeout(Duration::from_secs(20), cmd.output()).await.expect("finishes").unwrap() }
+    };
+    let first = run(true).await;
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("claimed py (#"));
+    let second = run(true).await;
+    assert!(second.status.success(), "the kept claim: {}", String::from_utf8_lossy(&second.stderr));
+    let stranger = run(false).await;
+    assert!(!stranger.status.success(), "no claim, no name");
+    assert!(String::from_utf8_lossy(&stranger.stderr).contains("error name_taken"));
+}
