@@ -224,7 +224,7 @@ fn name_required(room: &RoomName, client_id: Option<ClientId>) -> ServerMsg {
 fn claim_refused(name: &Username, e: ClaimError) -> ServerMsg {
     match e {
         ClaimError::Taken => {
-            let message = format!("the name {name:?} is taken: someone else claimed it. Choose another name");
+            let message = format!("the name \"{name}\" is taken: someone else claimed it. Choose another name");
             error(ErrorCode::NameTaken, &message)
         }
         ClaimError::Store(e) => {

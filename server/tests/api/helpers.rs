@@ -99,7 +99,20 @@ impl TestApp {
 /// second connection under a name presents its secret, as a browser's second tab does.
 static CLAIMS: LazyLock<Mutex<HashMap<(u16, String), ClaimSecret>>> = LazyLock::new(Mutex::default);
 
+/// Ports whose server shares another port's claims (nodes of one database, their proxy).
+static SAME_CLAIMS: LazyLock<Mutex<HashMap<u16, u16>>> = LazyLock::new(Mutex::default);
+
+/// The server on `port` shares the claims of the one on `as_port` (one database).
+pub fn share_claims(port: u16, as_port: u16) {
+    let mut same = SAME_CLAIMS.lock().unwrap();
+    let root = *same.get(&as_port).unwrap_or(&as_port);
+    if port != root {
+        same.insert(port, root);
+    }
+}
+
 fn claim_key(port: u16, name: &Username) -> (u16, String) {
+    let port = *SAME_CLAIMS.lock().unwrap().get(&port).unwrap_or(&port);
     (port, name.as_str().to_lowercase())
 }
 

@@ -122,6 +122,13 @@ async fn a_dead_owner_sends_the_client_to_resume() {
     let session = session_of(&hello[0]);
     assert_eq!(send(on_a(&format!("/x/send?session={session}")), &join("lobby", Some("pat"), None)).await.0, 200);
     assert_eq!(send(on_a(&format!("/x/send?session={session}")), &post_msg("lobby", "one", "p1")).await.0, 200);
+    // The first use of the name answered `claimed`: the client keeps the secret.
+    let (_, answers) = poll(on_a(&format!("/x/poll?session={session}"))).await;
+    let claim = answers.into_iter().find_map(|m| match m {
+        ServerMsg::Claimed { claim, .. } => Some(claim),
+        _ => None,
+    });
+    assert!(claim.is_some(), "pat's claim comes with the first poll");
 
     drop(b); // kill -9: its sessions die with it.
     let mut alice = client(a.port).await;
@@ -141,8 +148,12 @@ async fn a_dead_owner_sends_the_client_to_resume() {
     // The client opens a session on a node that is alive and resumes: nothing is lost.
     let (_, hello) = poll(on_a("/x/poll")).await;
     let session = session_of(&hello[0]);
-    let (status, _) = send(on_a(&format!("/x/send?session={session}")), &join("lobby", Some("pat"), Some(1))).await;
-    assert_eq!(status, 200);
+    let mut rejoin = join("lobby", Some("pat"), Some(1));
+    if let ClientMsg::Join { claim: slot, .. } = &mut rejoin {
+        *slot = claim;
+    }
+    let (status, answer) = send(on_a(&format!("/x/send?session={session}")), &rejoin).await;
+    assert_eq!((status, answer), (200, vec![]), "pat joins again under the claim");
     for _ in 0..3 {
         let (_, batch) = poll(on_a(&format!("/x/poll?session={session}"))).await;
         if let Some(ServerMsg::Joined { history, .. }) = batch.iter().find(|m| matches!(m, ServerMsg::Joined { .. })) {

@@ -11,11 +11,13 @@
 //! - `presence.rs` — who is in a room, counted across nodes; a dead node leaves no ghosts.
 //! - `fallbacks.rs` — SSE and long polling with requests landing on any node.
 //! - `proxy.rs` — through nginx: the Origin check, a node killed mid-stream.
+//! - `claims.rs` — a name claimed on one node is claimed on all; a race has one winner.
 
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)] // The API tests use the rest.
 mod helpers;
 
+mod claims;
 mod fallbacks;
 mod fanout;
 mod nginx;

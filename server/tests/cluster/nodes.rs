@@ -1,23 +1,26 @@
 //! Real `wallsocket` processes sharing one PostgreSQL database and one Redis, and clients of
 //! them.
 
-use crate::helpers::{spawn_binary, Binary, Client};
+use crate::helpers::{share_claims, spawn_binary, Binary, Client};
 use crate::postgres::Postgres;
 use crate::redis::Redis;
 use app::protocol::{Post, ServerMsg};
+use std::sync::OnceLock;
 
 /// A database and a Redis for a test's nodes.
 pub struct Services {
     pub pg: Postgres,
     pub redis: Redis,
     pub database: String,
+    /// The first node's port: every node shares its name claims (one database).
+    first_port: OnceLock<u16>,
 }
 
 impl Services {
     pub fn start(database: &str) -> Self {
         let pg = Postgres::start();
         let database = pg.database(database);
-        Self { pg, redis: Redis::start(), database }
+        Self { pg, redis: Redis::start(), database, first_port: OnceLock::new() }
     }
 
     /// A node of the cluster, named `name`, with `flags` besides the shared ones.
@@ -26,7 +29,9 @@ impl Services {
         let mut args = vec!["--log", "info", "--database-url", &self.database, "--redis-url", &redis];
         args.extend(["--node-name", name, "--ip-connect-rate", "100000"]);
         args.extend_from_slice(flags);
-        spawn_binary(&args)
+        let node = spawn_binary(&args);
+        share_claims(node.port, *self.first_port.get_or_init(|| node.port));
+        node
     }
 }
 
