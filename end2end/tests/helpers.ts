@@ -1,14 +1,45 @@
-import { Browser, BrowserContext, Page, expect } from '@playwright/test';
+import { Browser, BrowserContext, Page, expect, test } from '@playwright/test';
 
 /** A room name no other test uses. */
 export function uniqueRoom(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
-/** A browser context whose saved username is `name`, as if chosen on an earlier visit. */
+/** The secrets of the names the tests' people hold, by lowercased name (one worker, one server). */
+const claims = new Map<string, string>();
+
+/**
+ * The secret of `name`'s claim: the server issues it to the first join under the name, here
+ * over long polling (plain fetch), so every context of this person can hold it, as every tab
+ * of one browser does.
+ */
+async function claimOf(name: string): Promise<string> {
+  const known = claims.get(name.toLowerCase());
+  if (known) return known;
+  const base = test.info().project.use.baseURL;
+  const [hello] = await (await fetch(`${base}/x/poll`)).json();
+  const send = `${base}/x/send?session=${hello.session}`;
+  const join = JSON.stringify({ type: 'join', room: 'claims', username: name });
+  const refused = await (await fetch(send, { method: 'POST', body: join })).json();
+  expect(refused, `claiming ${name}`).toEqual([]);
+  const answers: { type: string; claim?: string }[] = await (await fetch(`${base}/x/poll?session=${hello.session}`)).json();
+  const claimed = answers.find((m) => m.type === 'claimed');
+  if (!claimed?.claim) throw new Error(`no claim issued for ${name}: ${JSON.stringify(answers)}`);
+  claims.set(name.toLowerCase(), claimed.claim);
+  return claimed.claim;
+}
+
+/** A browser context whose saved username is `name` (and its claim), as if chosen on an earlier visit. */
 export async function personContext(browser: Browser, name: string): Promise<BrowserContext> {
+  const claim = await claimOf(name);
   const context = await browser.newContext();
-  await context.addInitScript((n) => window.localStorage.setItem('wallsocket.username', n), name);
+  await context.addInitScript(
+    ([n, c]) => {
+      window.localStorage.setItem('wallsocket.username', n);
+      window.localStorage.setItem(`wallsocket.claim.${n.toLowerCase()}`, c);
+    },
+    [name, claim],
+  );
   return context;
 }
 
