@@ -1,12 +1,26 @@
 import { Browser, BrowserContext, Page, expect, test } from '@playwright/test';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A room name no other test uses. */
 export function uniqueRoom(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
-/** The secrets of the names the tests' people hold, by lowercased name (one worker, one server). */
-const claims = new Map<string, string>();
+/**
+ * The secrets of the names the tests' people hold, by lowercased name: in a file beside the
+ * run's database, since Playwright starts a new worker after a failed test and one server
+ * serves the whole run.
+ */
+function claimsFile(): string {
+  const dir = process.env.E2E_DB_DIR ?? process.env.E2E_CLUSTER_DIR ?? tmpdir();
+  return join(dir, 'claims.json');
+}
+
+function savedClaims(): Record<string, string> {
+  return existsSync(claimsFile()) ? JSON.parse(readFileSync(claimsFile(), 'utf8')) : {};
+}
 
 /**
  * The secret of `name`'s claim: the server issues it to the first join under the name, here
@@ -14,18 +28,18 @@ const claims = new Map<string, string>();
  * of one browser does.
  */
 async function claimOf(name: string): Promise<string> {
-  const known = claims.get(name.toLowerCase());
+  const known = savedClaims()[name.toLowerCase()];
   if (known) return known;
   const base = test.info().project.use.baseURL;
   const [hello] = await (await fetch(`${base}/x/poll`)).json();
   const send = `${base}/x/send?session=${hello.session}`;
-  const join = JSON.stringify({ type: 'join', room: 'claims', username: name });
-  const refused = await (await fetch(send, { method: 'POST', body: join })).json();
+  const joinMsg = JSON.stringify({ type: 'join', room: 'claims', username: name });
+  const refused = await (await fetch(send, { method: 'POST', body: joinMsg })).json();
   expect(refused, `claiming ${name}`).toEqual([]);
   const answers: { type: string; claim?: string }[] = await (await fetch(`${base}/x/poll?session=${hello.session}`)).json();
   const claimed = answers.find((m) => m.type === 'claimed');
   if (!claimed?.claim) throw new Error(`no claim issued for ${name}: ${JSON.stringify(answers)}`);
-  claims.set(name.toLowerCase(), claimed.claim);
+  writeFileSync(claimsFile(), JSON.stringify({ ...savedClaims(), [name.toLowerCase()]: claimed.claim }));
   return claimed.claim;
 }
 

@@ -76,7 +76,6 @@ fn hash_of(secret: &ClaimSecret) -> String {
 /// Who a join under a name is, once its claim is checked.
 #[derive(Debug, Clone)]
 pub struct Holder {
-    pub key: NameKey,
     pub claim: ClaimId,
     /// Set when this join issued the claim: the secret to send once, in `claimed`.
     pub issued: Option<ClaimSecret>,
@@ -86,6 +85,9 @@ pub struct Holder {
 pub enum ClaimError {
     #[error("the name is claimed by someone else")]
     Taken,
+    /// The name is free, but the caller may claim no more names.
+    #[error("no more names may be claimed here")]
+    NoMoreNames,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -102,10 +104,15 @@ impl Claims {
         Self { store, ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX) }
     }
 
-    /// Checks `secret` against the claim on `name`, or claims the name if nobody holds it (a
-    /// lapsed claim is removed first). Refused with [`ClaimError::Taken`] when someone else
-    /// holds it.
-    pub async fn admit(&self, name: &Username, secret: Option<&ClaimSecret>) -> Result<Holder, ClaimError> {
+    /// Checks `secret` against the claim on `name`, or claims the name if nobody holds it and
+    /// `may_claim` (a lapsed claim is removed first). Refused with [`ClaimError::Taken`] when
+    /// someone else holds it, [`ClaimError::NoMoreNames`] when it is free but not `may_claim`.
+    pub async fn admit(
+        &self,
+        name: &Username,
+        secret: Option<&ClaimSecret>,
+        may_claim: bool,
+    ) -> Result<Holder, ClaimError> {
         let key = NameKey::of(name);
         let now = now_ms();
         // Twice at most: a first use that loses the race for the name reads the winner's row.
@@ -115,10 +122,16 @@ impl Claims {
                 if !matches {
                     return Err(ClaimError::Taken);
                 }
-                if now - row.used_ms > TOUCH_EVERY_MS.min(self.ttl_ms / 4) {
-                    self.store.touch_claim(key.as_str(), now).await?;
+                let stale = now - row.used_ms > TOUCH_EVERY_MS.min(self.ttl_ms / 4);
+                // Renewed only if it is still this claim (a lapse and a new claim may have
+                // come in between): otherwise read the name again.
+                if stale && !self.store.touch_claim(key.as_str(), &row.claim_id, now).await? {
+                    continue;
                 }
-                return Ok(Holder { key, claim: ClaimId::from_stored(&row.claim_id), issued: None });
+                return Ok(Holder { claim: ClaimId::from_stored(&row.claim_id), issued: None });
+            }
+            if !may_claim {
+                return Err(ClaimError::NoMoreNames);
             }
             let issued =
                 ClaimSecret::parse(&format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()))
@@ -133,7 +146,7 @@ impl Claims {
             };
             if self.store.insert_claim(&row).await? {
                 tracing::info!(fingerprint = %claim.fingerprint(), "a name was claimed");
-                return Ok(Holder { key, claim, issued: Some(issued) });
+                return Ok(Holder { claim, issued: Some(issued) });
             }
         }
         Err(ClaimError::Taken)
@@ -150,6 +163,24 @@ impl Claims {
                 Ok(())
             }
             Some(_) => Err(ClaimError::Taken),
+        }
+    }
+
+    /// Deletes every claim unused for the claims' lifetime, every hour until `stop`: names
+    /// tried once and never again would otherwise stay in the table for ever.
+    pub async fn sweep(self, stop: tokio_util::sync::CancellationToken) {
+        let mut every = tokio::time::interval(Duration::from_secs(3_600));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            let before = now_ms().saturating_sub(self.ttl_ms);
+            match self.store.remove_lapsed_claims(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(claims = n, "lapsed name claims removed"),
+                Err(e) => tracing::warn!(error = %e, "removing lapsed name claims failed"),
+            }
         }
     }
 

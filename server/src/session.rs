@@ -3,7 +3,7 @@
 //! what name, is the hub's to know). Decodes a client frame and produces the reply, if any;
 //! broadcasts reach the client through its queue.
 
-use crate::claims::{ClaimError, ClaimId, Claims, NameKey};
+use crate::claims::{ClaimError, ClaimId, Claims};
 use crate::hub::{Answer, HubError, JoinRequest, Member, NewPost, JOINS_PER_SEC};
 use crate::queue::{ClientHandle, Outbound};
 use app::domain::{ClaimSecret, ClientId, RoomName, Username};
@@ -48,15 +48,18 @@ pub struct Session {
     limiter: DefaultDirectRateLimiter,
     rate_per_sec: NonZeroU32,
     claims: Claims,
-    /// The name this connection proved it holds (one at a time), so joining more rooms
-    /// under it asks the database nothing.
-    holds: Option<(NameKey, ClaimId)>,
+    /// Names this connection claimed: each is a row in the database, so they are capped.
+    claimed: usize,
 }
+
+/// Most names one connection may claim: a client trying names in a loop adds at most this
+/// many rows per connection it is admitted (see `--ip-connect-rate`).
+pub const CLAIMS_PER_CONNECTION: usize = 4;
 
 impl Session {
     pub fn new(member: Member, limits: &Limits, claims: Claims) -> Self {
         let limiter = RateLimiter::direct(Quota::per_second(limits.rate_per_sec).allow_burst(limits.rate_burst));
-        Self { member, limiter, rate_per_sec: limits.rate_per_sec, claims, holds: None }
+        Self { member, limiter, rate_per_sec: limits.rate_per_sec, claims, claimed: 0 }
     }
 
     pub fn client(&self) -> &ClientHandle {
@@ -146,35 +149,26 @@ impl Session {
         })
     }
 
-    /// The claim this connection holds `name` under: checked against `secret`, or issued now
-    /// (and sent in `claimed`, ahead of the `joined`) if nobody holds the name. The error
-    /// is the refusal to send.
+    /// The claim this connection holds `name` under: checked against `secret` (on every
+    /// join, so a released or lapsed claim is noticed at once; a read, joins are rate
+    /// limited), or issued now (and sent in `claimed`, ahead of the `joined`) if nobody holds
+    /// the name. The error is the refusal to send.
     async fn check_claim(&mut self, name: &Username, secret: Option<&ClaimSecret>) -> Result<ClaimId, ServerMsg> {
-        let key = NameKey::of(name);
-        if let Some((held, claim)) = &self.holds {
-            if *held == key {
-                return Ok(claim.clone());
-            }
-        }
-        let holder = self.claims.admit(name, secret).await.map_err(|e| claim_refused(name, e))?;
+        let may_claim = self.claimed < CLAIMS_PER_CONNECTION;
+        let holder = self.claims.admit(name, secret, may_claim).await.map_err(|e| claim_refused(name, e))?;
         if let Some(claim) = holder.issued {
+            self.claimed += 1;
             let fingerprint = holder.claim.fingerprint();
             let claimed = ServerMsg::Claimed { username: name.clone(), claim, fingerprint };
             // The connection is going: the join that follows finds that out too.
             let _ = self.client().send(Outbound::text(encode_server(&claimed))).await;
         }
-        self.holds = Some((holder.key, holder.claim.clone()));
         Ok(holder.claim)
     }
 
     async fn release(&mut self, name: Username, secret: &ClaimSecret) -> ServerMsg {
         match self.claims.release(&name, secret).await {
-            Ok(()) => {
-                if self.holds.as_ref().is_some_and(|(key, _)| *key == NameKey::of(&name)) {
-                    self.holds = None;
-                }
-                ServerMsg::Released { username: name }
-            }
+            Ok(()) => ServerMsg::Released { username: name },
             Err(e) => claim_refused(&name, e),
         }
     }
@@ -226,6 +220,13 @@ fn claim_refused(name: &Username, e: ClaimError) -> ServerMsg {
         ClaimError::Taken => {
             let message = format!("the name \"{name}\" is taken: someone else claimed it. Choose another name");
             error(ErrorCode::NameTaken, &message)
+        }
+        ClaimError::NoMoreNames => {
+            let message = format!(
+                "a connection may claim at most {CLAIMS_PER_CONNECTION} names; \
+                 join under one of them, or reconnect to choose another"
+            );
+            error(ErrorCode::RateLimited, &message)
         }
         ClaimError::Store(e) => {
             tracing::error!(error = %e, "reading a name's claim failed");

@@ -205,6 +205,7 @@ pub fn router_state(
         forwarder: forwarding.as_ref().map(|f| f.forwarder.clone()),
     };
     tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
+    tokio::spawn(ws.claims.clone().sweep(shutdown.clone()));
     if let Some(Forwarding { forwarder, forwards }) = forwarding {
         tokio::spawn(crate::relay::answer_other_nodes(ws.clone(), forwarder, forwards));
     }

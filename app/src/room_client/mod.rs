@@ -209,10 +209,12 @@ impl RoomClient {
                 self.spend(already);
             }
             ServerMsg::Claimed { username, claim, fingerprint } => {
+                // Reported even for a name just changed away from: the server never sends
+                // a secret twice, and the driver keeps it under its own name.
                 if self.username.as_ref() == Some(&username) {
                     self.claim = Some(claim.clone());
-                    step.events.push(Event::Claimed { username, claim, fingerprint });
                 }
+                step.events.push(Event::Claimed { username, claim, fingerprint });
             }
             ServerMsg::Left { .. } | ServerMsg::Pong | ServerMsg::Released { .. } => {}
         }

@@ -41,7 +41,10 @@ pub(super) trait Backend: Send + Sync {
     /// Inserts the claim unless the name has one: whether it was inserted.
     async fn insert_claim(&self, row: &ClaimRow) -> Result<bool, StoreError>;
 
-    async fn touch_claim(&self, name_key: &str, used_ms: i64) -> Result<(), StoreError>;
+    /// Sets the last use of the claim `claim_id` on `name_key`: whether there was one.
+    async fn touch_claim(&self, name_key: &str, claim_id: &str, used_ms: i64) -> Result<bool, StoreError>;
+
+    async fn remove_lapsed_claims(&self, used_before: i64) -> Result<u64, StoreError>;
 
     /// Deletes the claim `claim_id` on `name_key` if last used before `used_before`.
     async fn remove_claim(&self, name_key: &str, claim_id: &str, used_before: i64) -> Result<bool, StoreError>;

@@ -219,9 +219,15 @@ impl Store {
         on_backend!(self, db => db.insert_claim(row).await)
     }
 
-    /// Records a use of the claim on `name_key` at `used_ms`.
-    pub async fn touch_claim(&self, name_key: &str, used_ms: i64) -> Result<(), StoreError> {
-        on_backend!(self, db => db.touch_claim(name_key, used_ms).await)
+    /// Records a use of the claim `claim_id` on `name_key` at `used_ms`: false if the name
+    /// has no such claim (any more).
+    pub async fn touch_claim(&self, name_key: &str, claim_id: &str, used_ms: i64) -> Result<bool, StoreError> {
+        on_backend!(self, db => db.touch_claim(name_key, claim_id, used_ms).await)
+    }
+
+    /// Deletes every claim last used before `used_before`; how many.
+    pub async fn remove_lapsed_claims(&self, used_before: i64) -> Result<u64, StoreError> {
+        on_backend!(self, db => db.remove_lapsed_claims(used_before).await)
     }
 
     /// Removes the claim `claim_id` on `name_key` if it was last used before `used_before`

@@ -193,13 +193,20 @@ impl Backend for Postgres {
         Ok(inserted.rows_affected() == 1)
     }
 
-    async fn touch_claim(&self, name_key: &str, used_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE claims SET used_ms = $1 WHERE name_key = $2")
+    async fn touch_claim(&self, name_key: &str, claim_id: &str, used_ms: i64) -> Result<bool, StoreError> {
+        let touched = sqlx::query("UPDATE claims SET used_ms = $1 WHERE name_key = $2 AND claim_id = $3")
             .bind(used_ms)
             .bind(name_key)
+            .bind(claim_id)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(touched.rows_affected() == 1)
+    }
+
+    async fn remove_lapsed_claims(&self, used_before: i64) -> Result<u64, StoreError> {
+        let removed =
+            sqlx::query("DELETE FROM claims WHERE used_ms < $1").bind(used_before).execute(&self.pool).await?;
+        Ok(removed.rows_affected())
     }
 
     async fn remove_claim(&self, name_key: &str, claim_id: &str, used_before: i64) -> Result<bool, StoreError> {

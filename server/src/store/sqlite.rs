@@ -177,13 +177,20 @@ impl Backend for Sqlite {
         Ok(inserted.rows_affected() == 1)
     }
 
-    async fn touch_claim(&self, name_key: &str, used_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE claims SET used_ms = ? WHERE name_key = ?")
+    async fn touch_claim(&self, name_key: &str, claim_id: &str, used_ms: i64) -> Result<bool, StoreError> {
+        let touched = sqlx::query("UPDATE claims SET used_ms = ? WHERE name_key = ? AND claim_id = ?")
             .bind(used_ms)
             .bind(name_key)
+            .bind(claim_id)
             .execute(&self.claims)
             .await?;
-        Ok(())
+        Ok(touched.rows_affected() == 1)
+    }
+
+    async fn remove_lapsed_claims(&self, used_before: i64) -> Result<u64, StoreError> {
+        let removed =
+            sqlx::query("DELETE FROM claims WHERE used_ms < ?").bind(used_before).execute(&self.claims).await?;
+        Ok(removed.rows_affected())
     }
 
     async fn remove_claim(&self, name_key: &str, claim_id: &str, used_before: i64) -> Result<bool, StoreError> {

@@ -7,7 +7,7 @@ use app::domain::{ClaimSecret, Fingerprint, Username};
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use std::sync::Arc;
 use std::time::Duration;
-use wallsocket::claims::{ClaimError, Claims};
+use wallsocket::claims::{ClaimError, Claims, NameKey};
 use wallsocket::store::Store;
 
 fn join(name: &str, claim: Option<&ClaimSecret>) -> ClientMsg {
@@ -152,25 +152,68 @@ async fn a_released_name_is_free_and_only_its_holder_may_release_it() {
     let answer = answer_to(&mut alice, &release(&secret)).await;
     assert!(matches!(answer, ServerMsg::Released { ref username } if username.as_str() == "alice"), "{answer:?}");
     let mut newcomer = app.client().await;
-    newcomer.join("lobby", "alice", None).await;
+    let answer = answer_to(&mut newcomer, &join("alice", None)).await;
+    assert!(matches!(answer, ServerMsg::Joined { .. }), "without any secret: {answer:?}");
     assert!(matches!(newcomer.claimed.as_slice(), [ServerMsg::Claimed { .. }]), "the name was claimed afresh");
+    // The old secret is worth nothing now.
+    let mut old = app.client().await;
+    assert!(is_taken(&answer_to(&mut old, &join("alice", Some(&secret))).await));
 }
 
 #[tokio::test]
 async fn a_claim_unused_for_its_lifetime_lapses_and_a_use_renews_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(&format!("sqlite://{}/claims.db", dir.path().display())).await.unwrap();
-    let claims = Claims::new(store, Duration::from_millis(400));
-    let alice: Username = "alice".parse().unwrap();
-    let issued = claims.admit(&alice, None).await.unwrap().issued.expect("a first use issues a claim");
-    assert!(matches!(claims.admit(&alice, None).await, Err(ClaimError::Taken)), "held while fresh");
+    let claims = Claims::new(store.clone(), Duration::from_millis(400));
+    let (alice, bob): (Username, Username) = ("alice".parse().unwrap(), "bob".parse().unwrap());
+    claims.admit(&bob, None, true).await.unwrap();
+    let issued = claims.admit(&alice, None, true).await.unwrap().issued.expect("a first use issues a claim");
+    assert!(matches!(claims.admit(&alice, None, true).await, Err(ClaimError::Taken)), "held while fresh");
     for _ in 0..3 {
         // Used every 250 ms: each use renews it, so 750 ms on it is still held.
         tokio::time::sleep(Duration::from_millis(250)).await;
-        assert!(claims.admit(&alice, Some(&issued)).await.unwrap().issued.is_none(), "its holder's use");
+        assert!(claims.admit(&alice, Some(&issued), true).await.unwrap().issued.is_none(), "its holder's use");
     }
-    assert!(matches!(claims.admit(&alice, None).await, Err(ClaimError::Taken)), "renewed by its use");
+    assert!(matches!(claims.admit(&alice, None, true).await, Err(ClaimError::Taken)), "renewed by its use");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let again = claims.admit(&alice, None).await.unwrap();
+    let again = claims.admit(&alice, None, true).await.unwrap();
     assert!(again.issued.is_some_and(|s| s != issued), "lapsed: anyone may claim the name anew");
+    // A name tried once and never again is swept away, not kept for ever.
+    let bobs = NameKey::of(&bob);
+    assert!(store.claim(bobs.as_str()).await.unwrap().is_some());
+    let removed = store.remove_lapsed_claims(wallsocket::store::now_ms() - 400).await.unwrap();
+    assert_eq!(removed, 1, "bob's claim, not alice's new one");
+    assert!(store.claim(bobs.as_str()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn one_connection_claims_at_most_four_names_and_may_still_use_them() {
+    let app = spawn_app().await;
+    let mut client = app.client().await;
+    for i in 0..4 {
+        let answer = answer_to(&mut client, &join(&format!("name{i}"), None)).await;
+        assert!(matches!(answer, ServerMsg::Joined { .. }), "name {i}: {answer:?}");
+        assert_eq!(client.claimed.len(), i + 1, "name{i} claimed");
+    }
+    let refused = answer_to(&mut client, &join("name4", None)).await;
+    assert!(
+        matches!(
+            refused,
+            ServerMsg::Error { code: ErrorCode::RateLimited, ref message, .. } if message.contains("at most 4 names")
+        ),
+        "{refused:?}"
+    );
+    // Names it holds are still its own; a new connection may claim the fifth.
+    let kept = client_claim(&client, "name0");
+    let back = answer_to(&mut client, &join("name0", kept.as_ref())).await;
+    assert!(matches!(back, ServerMsg::Joined { .. }), "{back:?}");
+    let mut fresh = app.client().await;
+    fresh.join("lobby", "name4", None).await;
+}
+
+fn client_claim(client: &Client, name: &str) -> Option<ClaimSecret> {
+    client.claimed.iter().find_map(|m| match m {
+        ServerMsg::Claimed { username, claim, .. } if username.as_str() == name => Some(claim.clone()),
+        _ => None,
+    })
 }

@@ -103,6 +103,7 @@ static CLAIMS: LazyLock<Mutex<HashMap<(u16, String), ClaimSecret>>> = LazyLock::
 static SAME_CLAIMS: LazyLock<Mutex<HashMap<u16, u16>>> = LazyLock::new(Mutex::default);
 
 /// The server on `port` shares the claims of the one on `as_port` (one database).
+#[allow(dead_code)] // The cluster tests' nodes share one database; the API tests' servers do not.
 pub fn share_claims(port: u16, as_port: u16) {
     let mut same = SAME_CLAIMS.lock().unwrap();
     let root = *same.get(&as_port).unwrap_or(&as_port);

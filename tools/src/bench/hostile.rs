@@ -135,7 +135,7 @@ async fn stalled_reader(base: &str, room: &str, i: u32) -> Result<Socket, Failur
     let (mut ws, _) = tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream)).await?;
     let join = ClientMsg::Join {
         room: room.parse()?,
-        username: Some(format!("stalled{i}").parse()?),
+        username: Some(super::wire::run_name(&format!("stalled{i}")).parse()?),
         since: None,
         claim: None,
     };

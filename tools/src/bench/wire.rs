@@ -23,16 +23,31 @@ pub enum Protocol {
 
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A wallsocket connection that has joined `room` as `name`.
+/// This run's mark on the names it joins under: names are claimed by their first use, so
+/// runs against one server (or one database) must not share them.
+static RUN: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..6].to_owned());
+
+/// `name`, marked as this run's (`pub3` → `pub3-1f0c9a`).
+pub fn run_name(name: &str) -> String {
+    format!("{name}-{}", *RUN)
+}
+
+/// A wallsocket connection that has joined `room` as `name` (marked as this run's).
 pub async fn joined(url: &str, room: &str, name: String) -> Result<Socket, Failure> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
-    let join = ClientMsg::Join { room: room.parse()?, username: Some(name.parse()?), since: None, claim: None };
+    let username = Some(run_name(&name).parse()?);
+    let join = ClientMsg::Join { room: room.parse()?, username, since: None, claim: None };
     ws.send(Message::text(serde_json::to_string(&join)?)).await?;
     loop {
         let frame =
             tokio::time::timeout(Duration::from_secs(10), ws.next()).await?.ok_or("closed before joining")??;
-        if let Ok(ServerMsg::Joined { .. }) = serde_json::from_str(frame.to_text().unwrap_or_default()) {
-            return Ok(ws);
+        match serde_json::from_str(frame.to_text().unwrap_or_default()) {
+            Ok(ServerMsg::Joined { .. }) => return Ok(ws),
+            Ok(ServerMsg::Error { code, message, .. }) => {
+                return Err(format!("join refused ({code:?}): {message}").into())
+            }
+            _ => {}
         }
     }
 }

@@ -4,7 +4,7 @@ use super::{Frame, Inspector};
 use crate::client::lessons::{get_text, now, ws_url};
 use crate::components::username::use_current_user;
 use crate::lab::frame_header_len;
-use crate::protocol::ClientMsg;
+use crate::protocol::{ClientMsg, ServerMsg};
 use futures::channel::mpsc::{unbounded, UnboundedSender};
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
@@ -15,6 +15,8 @@ pub struct InspectHandle {
     outbox: StoredValue<UnboundedSender<ClientMsg>>,
     ins: Inspector,
     user: crate::components::username::CurrentUser,
+    /// The name a visitor without one joins under: its own, since names are claimed.
+    guest: StoredValue<crate::domain::Username>,
 }
 
 impl InspectHandle {
@@ -23,12 +25,17 @@ impl InspectHandle {
     }
 
     fn username(&self) -> crate::domain::Username {
-        self.user.0.get_untracked().unwrap_or_else(|| "inspector".parse().expect("a valid name"))
+        self.user.0.get_untracked().unwrap_or_else(|| self.guest.get_value())
     }
 
+    /// Joins under the page's name, with the claim this browser holds for it.
     pub fn join(&self) {
         match self.ins.room.get_untracked().parse() {
-            Ok(room) => self.send(ClientMsg::Join { room, username: Some(self.username()), since: None, claim: None }),
+            Ok(room) => {
+                let username = self.username();
+                let claim = crate::client::storage::load_claim(&username);
+                self.send(ClientMsg::Join { room, username: Some(username), since: None, claim })
+            }
             Err(e) => self.ins.status.set(format!("{e}")),
         }
     }
@@ -47,8 +54,10 @@ impl InspectHandle {
 
 pub fn start(ins: Inspector) -> InspectHandle {
     let (tx, rx) = unbounded::<ClientMsg>();
-    let actions = InspectHandle { outbox: StoredValue::new(tx), ins, user: use_current_user() };
     let token = uuid::Uuid::new_v4().simple().to_string();
+    let guest = format!("inspector-{}", &token[..6]).parse().expect("a valid name");
+    let guest = StoredValue::new(guest);
+    let actions = InspectHandle { outbox: StoredValue::new(tx), ins, user: use_current_user(), guest };
     leptos::task::spawn_local(async move {
         let Ok(ws) = WebSocket::open(&ws_url(&format!("/ws?capture={token}"))) else {
             ins.status.set("could not open a WebSocket".into());
@@ -58,14 +67,15 @@ pub fn start(ins: Inspector) -> InspectHandle {
         let mut stream = stream.fuse();
         let mut rx = rx.fuse();
         let opened = now();
-        // A log line for a text frame either way: a client's frames carry a 4-byte mask.
+        // A log line for a text frame either way: a client's frames carry a 4-byte mask. Its
+        // length is the frame's; a claim secret in it is shown as "…" (pages get projected).
         let log_line = |n, outgoing, text: String| Frame {
             n,
             outgoing,
             at_ms: now() - opened,
             payload_len: text.len(),
             header_len: frame_header_len(text.len(), outgoing),
-            payload: text,
+            payload: without_secrets(text),
         };
         let mut n = 0;
         let mut first = true;
@@ -83,6 +93,10 @@ pub fn start(ins: Inspector) -> InspectHandle {
                                 ins.handshake.set(Some(h));
                             }
                             actions.join();
+                        }
+                        if let Ok(ServerMsg::Claimed { username, claim, .. }) = serde_json::from_str(&text) {
+                            // The first use of the page's name: keep its secret, as a wall does.
+                            crate::client::storage::save_claim(&username, &claim);
                         }
                         n += 1;
                         ins.log(log_line(n, false, text));
@@ -106,4 +120,16 @@ pub fn start(ins: Inspector) -> InspectHandle {
         }
     });
     actions
+}
+
+/// The frame's text with the value of any `claim` field replaced by "…".
+fn without_secrets(text: String) -> String {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
+    match value.get_mut("claim") {
+        Some(claim) => {
+            *claim = "…".into();
+            value.to_string()
+        }
+        None => text,
+    }
 }
