@@ -374,6 +374,11 @@ fn the_claim_a_first_join_was_issued_goes_with_every_later_join() {
     assert_eq!(join_claim(&c.on_open(3)), Some(Some(secret("a"))), "a reconnect brings it");
     // Another name brings its own secret (or none), never this one.
     assert_eq!(join_claim(&c.rename(Some(name("bo")), None, 4)), Some(None));
+    // A secret for the name just left still reaches the driver (it is never sent again).
+    let late = ServerMsg::Claimed { username: name("al"), claim: secret("c"), fingerprint: "0a9f".parse().unwrap() };
+    assert!(matches!(c.on_message(late, 5).events.as_slice(), [Event::Claimed { .. }]));
+    c.on_close();
+    assert_eq!(join_claim(&c.on_open(6)), Some(None), "but bo's joins do not carry it");
     let mut kept = RoomClient::new(room(), Some(name("al")), None, Vec::new()).with_claim(Some(secret("b")));
     assert_eq!(join_claim(&kept.on_open(0)), Some(Some(secret("b"))), "a secret kept from an earlier run");
 }
