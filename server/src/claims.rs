@@ -176,9 +176,15 @@ impl Claims {
                 _ = every.tick() => {}
             }
             let before = now_ms().saturating_sub(self.ttl_ms);
-            match self.store.remove_lapsed_claims(before).await {
+            let removed = tokio::select! {
+                _ = stop.cancelled() => return,
+                removed = self.store.remove_lapsed_claims(before) => removed,
+            };
+            match removed {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(claims = n, "lapsed name claims removed"),
+                // Stopping closes the database under it: nothing to report.
+                Err(_) if stop.is_cancelled() => return,
                 Err(e) => tracing::warn!(error = %e, "removing lapsed name claims failed"),
             }
         }

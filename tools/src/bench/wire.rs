@@ -23,14 +23,17 @@ pub enum Protocol {
 
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// This run's mark on the names it joins under: names are claimed by their first use, so
-/// runs against one server (or one database) must not share them.
+/// This process's mark on the names it joins under, and a count of them: names are claimed
+/// by their first use, so no two joins of the benchmarks (in one run, as `compare` makes
+/// several against one server, or in runs against one database) may share one.
 static RUN: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..6].to_owned());
+static JOINS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// `name`, marked as this run's (`pub3` → `pub3-1f0c9a`).
+/// `name`, made unique (`pub3` → `pub3-1f0c9a-17`).
 pub fn run_name(name: &str) -> String {
-    format!("{name}-{}", *RUN)
+    let n = JOINS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{name}-{}-{n}", *RUN)
 }
 
 /// A wallsocket connection that has joined `room` as `name` (marked as this run's).
@@ -136,5 +139,16 @@ pub fn hear(protocol: Protocol, frame: &str) -> Heard {
             },
             _ => Heard::Other,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_join_of_a_run_gets_a_name_of_its_own() {
+        // `compare` joins `pub0` for the fan-out and again for the ingest, on one server.
+        let (first, second) = (super::run_name("pub0"), super::run_name("pub0"));
+        assert_ne!(first, second);
+        assert!(first.starts_with("pub0-") && first.len() <= app::domain::USERNAME_MAX_CHARS);
     }
 }
