@@ -5,11 +5,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio::process::Command;
 
-#[tokio::test]
-async fn the_python_example_joins_posts_and_sees_its_ack() {
+/// The venv's Python (made by scripts/install-tools.sh) and the example script.
+fn python_and_script() -> (PathBuf, PathBuf) {
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
     assert!(python.exists(), "{} is missing: run scripts/install-tools.sh to create it", python.display());
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/python_client.py");
+    (python, PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/python_client.py"))
+}
+
+#[tokio::test]
+async fn the_python_example_joins_posts_and_sees_its_ack() {
+    let (python, script) = python_and_script();
     let app = spawn_app().await;
     let mut bob = app.client().await;
     bob.join("pycon", "bob", None).await;
@@ -29,9 +34,7 @@ async fn the_python_example_joins_posts_and_sees_its_ack() {
 
 #[tokio::test]
 async fn the_python_example_paces_60_posts_to_the_advertised_rate_and_none_is_refused() {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(python.exists(), "{} is missing: run scripts/install-tools.sh to create it", python.display());
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/python_client.py");
+    let (python, script) = python_and_script();
     let app = spawn_app().await;
     // 60 posts and a join: past the default burst of 40 messages.
     let args = ["--url", &app.ws_url(), "--room", "pycon", "--user", "py", "--text", "hi", "--count", "60"];
@@ -45,9 +48,7 @@ async fn the_python_example_paces_60_posts_to_the_advertised_rate_and_none_is_re
 
 #[tokio::test]
 async fn the_python_example_keeps_its_claim_in_an_identity_file_and_a_second_run_posts_under_it() {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(python.exists(), "{} is missing: run scripts/install-tools.sh to create it", python.display());
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/python_client.py");
+    let (python, script) = python_and_script();
     let app = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
     let identity = dir.path().join("py.json");
