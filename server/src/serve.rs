@@ -49,7 +49,11 @@ pub async fn serve(
     let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(limits.max_open));
     loop {
+        // Biased: a connection that arrives after the signal must reach the draining loop
+        // below and be told 503; accepted here, hyper's graceful shutdown would close it
+        // before reading its request, and the client would see the socket just end.
         let (stream, peer) = tokio::select! {
+            biased;
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -66,6 +70,10 @@ pub async fn serve(
         // until the peer's delayed ACK, 40 ms later.
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+        if shutdown.is_cancelled() {
+            refuse(stream, SHUTTING_DOWN);
+            break;
         }
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             refuse(stream, AT_CAPACITY);
