@@ -11,8 +11,9 @@ use serde_json::Value;
 /// `join` leave out `username` (to watch) and counts watchers in `joined` and `presence`.
 /// Version 4 claims names: the first use of a name issues a secret (`claimed`), a `join`
 /// under a claimed name must carry it (else `name_taken`), and posts carry the claim's
-/// `fingerprint`.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// `fingerprint`. Version 5 deletes posts: `delete` from the author, `deleted` to every
+/// member, and a `joined` lists the removed posts among what the client holds (`from`).
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Largest message the server accepts; a bigger one closes the socket with [`close::TOO_BIG`].
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -89,6 +90,10 @@ pub enum ClientMsg {
         since: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         claim: Option<ClaimSecret>,
+        /// With `since`: the oldest seq the client holds, so the reply's `deleted` also names
+        /// the posts among `from..=since` removed while it was away.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<u64>,
     },
     /// Publish a post to a joined room. `client_id` makes retries safe.
     Post { room: RoomName, text: PostText, client_id: ClientId },
@@ -101,11 +106,14 @@ pub enum ClientMsg {
     Ping,
     /// Gives up a claimed name (with its secret), so anyone may take it; answered `released`.
     Release { username: Username, claim: ClaimSecret },
+    /// Removes a post of a joined room: allowed to its author (joined under the claim that
+    /// wrote it). Every member is sent `deleted`; refused `not_allowed` or `no_such_post`.
+    Delete { room: RoomName, seq: u64 },
 }
 
 impl ClientMsg {
     /// Every `type` a client may send, for telling an unknown type from a malformed message.
-    pub const TYPES: [&'static str; 6] = ["join", "post", "leave", "typing", "ping", "release"];
+    pub const TYPES: [&'static str; 7] = ["join", "post", "leave", "typing", "ping", "release", "delete"];
 }
 
 /// How many messages a connection may send: `burst` at once, then `per_sec` sustained. Every
@@ -145,6 +153,10 @@ pub enum ServerMsg {
         watching: u32,
         /// True when more than [`REPLAY_LIMIT`] posts were missed: reload history instead.
         truncated: bool,
+        /// Seqs of removed posts: those in the range `history` covers (they are not in it),
+        /// and, for a join with `since` and `from`, those among `from..=since`. Drop them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        deleted: Vec<u64>,
     },
     /// A new post in a joined room (also sent to its author).
     Post(Post),
@@ -176,6 +188,9 @@ pub enum ServerMsg {
     Claimed { username: Username, claim: ClaimSecret, fingerprint: Fingerprint },
     /// Reply to `release`: the name is free.
     Released { username: Username },
+    /// A post of a joined room was removed (its seq stays taken): show it as removed. Also
+    /// the answer to a `delete` of a post removed already.
+    Deleted { room: RoomName, seq: u64 },
     /// A request was refused; the connection stays open.
     Error {
         code: ErrorCode,
@@ -219,6 +234,11 @@ pub enum ErrorCode {
     NameTaken,
     /// A `claim` that is not a claim secret's shape.
     InvalidClaim,
+    /// A `delete` of a post this connection did not write (under the claim it is joined
+    /// with), or from a connection watching without a name.
+    NotAllowed,
+    /// A `delete` of a seq the room has not reached.
+    NoSuchPost,
 }
 
 impl From<&ValidationError> for ErrorCode {
@@ -316,14 +336,22 @@ mod tests {
     #[test]
     fn every_client_message_round_trips() {
         let msgs = [
-            ClientMsg::Join { room: room(), username: Some(Username::parse("al").unwrap()), since: None, claim: None },
+            ClientMsg::Join {
+                room: room(),
+                username: Some(Username::parse("al").unwrap()),
+                since: None,
+                claim: None,
+                from: None,
+            },
             ClientMsg::Join {
                 room: room(),
                 username: Some(Username::parse("al").unwrap()),
                 since: Some(3),
                 claim: Some(secret()),
+                from: Some(1),
             },
-            ClientMsg::Join { room: room(), username: None, since: Some(3), claim: None },
+            ClientMsg::Join { room: room(), username: None, since: Some(3), claim: None, from: None },
+            ClientMsg::Delete { room: room(), seq: 7 },
             ClientMsg::Release { username: Username::parse("al").unwrap(), claim: secret() },
             ClientMsg::Post {
                 room: room(),
@@ -357,6 +385,7 @@ mod tests {
                 present: vec![Username::parse("al").unwrap()],
                 watching: 12,
                 truncated: false,
+                deleted: vec![3, 5],
             },
             ServerMsg::Post(post()),
             ServerMsg::Ack { room: room(), client_id: ClientId::parse("c-1").unwrap(), seq: 7 },
@@ -376,6 +405,7 @@ mod tests {
                 fingerprint: Fingerprint::parse("00ff").unwrap(),
             },
             ServerMsg::Released { username: Username::parse("al").unwrap() },
+            ServerMsg::Deleted { room: room(), seq: 7 },
             ServerMsg::Error { code: ErrorCode::RateLimited, message: "slow down".into(), client_id: None },
             ServerMsg::Error {
                 code: ErrorCode::InvalidText,
@@ -403,6 +433,9 @@ mod tests {
         // A protocol-2 server's `joined` and `presence` (no `watching`) still read as 0 watching.
         let old = r#"{"type":"joined","room":"lobby","history":[],"members":0,"present":[],"truncated":false}"#;
         assert!(matches!(serde_json::from_str(old), Ok(ServerMsg::Joined { watching: 0, .. })));
+        // A joined with nothing removed says nothing of it.
+        let joined: Value = serde_json::from_str(&encode_server(&serde_json::from_str(old).unwrap())).unwrap();
+        assert!(joined.get("deleted").is_none(), "{joined}");
         let error =
             encode_server(&ServerMsg::Error { code: ErrorCode::NameRequired, message: String::new(), client_id: None });
         assert!(error.contains(r#""code":"name_required""#), "{error}");

@@ -34,7 +34,7 @@ fn post() -> impl Strategy<Value = Post> {
 fn client_msg() -> impl Strategy<Value = ClientMsg> {
     prop_oneof![
         (room(), proptest::option::of(username()), proptest::option::of(any::<u64>()))
-            .prop_map(|(room, username, since)| ClientMsg::Join { room, username, since, claim: None }),
+            .prop_map(|(room, username, since)| ClientMsg::Join { room, username, since, claim: None, from: None }),
         (room(), text(), client_id()).prop_map(|(room, text, client_id)| ClientMsg::Post { room, text, client_id }),
         room().prop_map(|room| ClientMsg::Leave { room }),
         room().prop_map(|room| ClientMsg::Typing { room }),
@@ -61,16 +61,19 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
             proptest::collection::vec(post(), 0..4),
             proptest::collection::vec(username(), 0..4),
             any::<u32>(),
-            any::<bool>()
+            any::<bool>(),
+            proptest::collection::vec(any::<u64>(), 0..3)
         )
-            .prop_map(|(room, history, present, watching, truncated)| ServerMsg::Joined {
+            .prop_map(|(room, history, present, watching, truncated, deleted)| ServerMsg::Joined {
                 room,
                 history,
                 members: present.len() as u32,
                 present,
                 watching,
-                truncated
+                truncated,
+                deleted
             }),
+        (room(), any::<u64>()).prop_map(|(room, seq)| ServerMsg::Deleted { room, seq }),
         post().prop_map(ServerMsg::Post),
         (room(), client_id(), any::<u64>()).prop_map(|(room, client_id, seq)| ServerMsg::Ack { room, client_id, seq }),
         (

@@ -38,6 +38,7 @@ struct Inner {
     connections: Gauge,
     rooms: Gauge,
     posts: Counter,
+    deleted: Counter,
     deliveries: Counter,
     overflows: Counter,
     closes: Family<CloseLabels, Counter>,
@@ -58,6 +59,7 @@ impl Default for Metrics {
         let connections = Gauge::default();
         let rooms = Gauge::default();
         let posts = Counter::default();
+        let deleted = Counter::default();
         let deliveries = Counter::default();
         let overflows = Counter::default();
         let commits = Counter::default();
@@ -76,6 +78,7 @@ impl Default for Metrics {
         registry.register("connections", "Open WebSockets", connections.clone());
         registry.register("rooms", "Rooms with at least one member", rooms.clone());
         registry.register("posts", "Posts stored", posts.clone());
+        registry.register("posts_deleted", "Posts deleted on this node (tombstones made)", deleted.clone());
         registry.register("deliveries", "Posts queued for a member", deliveries.clone());
         registry.register("commits", "Transactions that stored posts (posts / commits = mean batch)", commits.clone());
         registry.register("queue_overflows", "Clients closed because their queue was full", overflows.clone());
@@ -123,6 +126,7 @@ impl Default for Metrics {
                 connections,
                 rooms,
                 posts,
+                deleted,
                 deliveries,
                 overflows,
                 closes,
@@ -143,6 +147,10 @@ impl Default for Metrics {
 impl Metrics {
     pub fn post_stored(&self) {
         self.inner.posts.inc();
+    }
+
+    pub fn post_deleted(&self) {
+        self.inner.deleted.inc();
     }
 
     pub fn delivered(&self, members: u64, seconds: f64) {

@@ -4,7 +4,7 @@
 //! broadcasts reach the client through its queue.
 
 use crate::claims::{ClaimError, ClaimId, Claims};
-use crate::hub::{Answer, HubError, JoinRequest, Member, NewPost, JOINS_PER_SEC};
+use crate::hub::{Answer, HubError, JoinRequest, Member, NewPost, Removal, JOINS_PER_SEC};
 use crate::queue::{ClientHandle, Outbound};
 use app::domain::{ClaimSecret, ClientId, RoomName, Username};
 use app::protocol::{decode_client, encode_server, ClientMsg, ErrorCode, RateLimit, ServerMsg, PROTOCOL_VERSION};
@@ -89,7 +89,7 @@ impl Session {
     async fn handle(&mut self, msg: ClientMsg) -> Reply {
         match msg {
             ClientMsg::Post { room, text, client_id } => self.post(NewPost { room, client_id, text }).await,
-            ClientMsg::Join { room, username, since, claim } => {
+            ClientMsg::Join { room, username, since, claim, from } => {
                 let claim = match &username {
                     None => None,
                     Some(name) => match self.check_claim(name, claim.as_ref()).await {
@@ -97,7 +97,7 @@ impl Session {
                         Err(refusal) => return Reply::Now(Some(refusal)),
                     },
                 };
-                self.join(JoinRequest { room, username, since, claim }).await
+                self.join(JoinRequest { room, username, since, claim, from }).await
             }
             ClientMsg::Release { username, claim } => Reply::Now(Some(self.release(username, &claim).await)),
             ClientMsg::Leave { room } => {
@@ -110,6 +110,29 @@ impl Session {
                 })
             }
             ClientMsg::Ping => Reply::Now(Some(ServerMsg::Pong)),
+            ClientMsg::Delete { room, seq } => {
+                let answer = self.member.delete(room.clone(), seq).await;
+                later(answer, move |removed| match removed {
+                    // Its `deleted` went to every member, this one too.
+                    Ok(Removal::Now) => None,
+                    Ok(Removal::Before) => Some(ServerMsg::Deleted { room, seq }),
+                    Err(HubError::NotJoined) => Some(not_in(&room)),
+                    Err(HubError::NotAllowed) => Some(error(
+                        ErrorCode::NotAllowed,
+                        &format!(
+                            "post {seq} is not yours to delete: only its author, joined under the claim that \
+                             wrote it, may"
+                        ),
+                    )),
+                    Err(HubError::NoSuchPost { .. }) => {
+                        Some(error(ErrorCode::NoSuchPost, &format!("room {room:?} has no post {seq}")))
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "delete failed");
+                        Some(error(ErrorCode::Internal, "the post could not be deleted; retry"))
+                    }
+                })
+            }
             ClientMsg::Typing { room } => {
                 let answer = self.member.typing(room.clone()).await;
                 later(answer, move |relayed| match relayed {
@@ -131,6 +154,8 @@ impl Session {
         later(answer, move |stored| {
             Some(match stored {
                 Ok(post) => ServerMsg::Ack { room, client_id, seq: post.seq },
+                // Stored before (a retry), and deleted since: settled all the same.
+                Err(HubError::Removed { seq }) => ServerMsg::Ack { room, client_id, seq },
                 Err(HubError::NotJoined) => ServerMsg::Error {
                     code: ErrorCode::NotJoined,
                     message: format!("join room {room:?} before posting to it"),

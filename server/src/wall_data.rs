@@ -40,8 +40,9 @@ impl WallData for ServerWallData {
         limit: u32,
     ) -> BoxFuture<'_, Result<HistoryPage, BackendError>> {
         async move {
-            let (posts, has_older) = self.store.page(&room, before, limit).await.map_err(logged)?;
-            Ok(HistoryPage { posts, has_older, now_ms: now_ms() })
+            // Deleted posts are left out: a page shows what is there.
+            let (entries, has_older) = self.store.page(&room, before, limit).await.map_err(logged)?;
+            Ok(HistoryPage { posts: entries.posts, has_older, now_ms: now_ms() })
         }
         .boxed()
     }

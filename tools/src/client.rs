@@ -199,6 +199,7 @@ impl Terminal {
                 self.failures += 1;
             }
             Event::Notice { code, message } | Event::Delayed { code, message, .. } => warn(code, &message),
+            Event::Deleted(seqs) if chatty => seqs.iter().for_each(|seq| println!("[{seq}] (post removed)")),
             Event::HistoryTruncated if chatty => eprintln!("* more was missed than one join replays; catching up"),
             Event::Claimed { username, claim, fingerprint } => match &self.identity {
                 Some(identity) => match identity.keep(&username, &claim) {

@@ -127,6 +127,7 @@ async fn watch_prints_posts_without_a_name_is_counted_not_listed_and_posts_nothi
         username: Some("bob".parse().unwrap()),
         since: None,
         claim: None,
+        from: None,
     })
     .await;
     let mut counts = loop {

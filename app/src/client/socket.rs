@@ -31,6 +31,8 @@ pub enum Command {
     Rename(Option<Username>),
     /// Skips the rest of the backoff delay.
     RetryNow,
+    /// Deletes one of this user's posts.
+    Delete(u64),
 }
 
 /// The page's handle on its room's connection; `close` ends it.
@@ -41,7 +43,8 @@ pub struct RoomSocket {
 }
 
 impl RoomSocket {
-    /// Starts the connection for a page that holds every post up to `since`, as `username`
+    /// Starts the connection for a page that holds every post up to `since` (from `from` on:
+    /// a resume asks which of them were deleted meanwhile), as `username`
     /// or watching; returns the handle and the events to show. A page that will never post
     /// (`watch_only`: the projector) leaves the room's saved outbox alone, so it cannot
     /// overwrite what a wall in another tab keeps there.
@@ -49,6 +52,7 @@ impl RoomSocket {
         room: RoomName,
         username: Option<Username>,
         since: Option<u64>,
+        from: Option<u64>,
         watch_only: bool,
     ) -> (Self, UnboundedReceiver<Event>) {
         let (commands, rx) = unbounded();
@@ -57,7 +61,7 @@ impl RoomSocket {
         let outbox = if watch_only { Vec::new() } else { load_outbox(&room) };
         let _ = events.unbounded_send(Event::Outbox(outbox.clone()));
         let claim = username.as_ref().and_then(load_claim);
-        let client = RoomClient::new(room, username, since, outbox).with_claim(claim);
+        let client = RoomClient::new(room, username, since, outbox).with_claim(claim).holding_from(from);
         let driver = Driver {
             client,
             events,
@@ -193,6 +197,7 @@ impl Driver {
                 self.client.rename(username, claim, now)
             }
             Command::RetryNow => Step::default(),
+            Command::Delete(seq) => self.client.delete(seq, now),
         }
     }
 

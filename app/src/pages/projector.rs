@@ -59,7 +59,8 @@ fn Projector(room: RoomName) -> impl IntoView {
 fn LiveProjector(room: RoomName, page: HistoryPage, url: String) -> impl IntoView {
     let state = WallState::seeded_keeping(&page, POSTS_SHOWN);
     let since = Some(page.posts.last().map_or(0, |p| p.seq));
-    let wall = live::start(room.clone(), state, since, None);
+    let from = page.posts.first().map(|p| p.seq);
+    let wall = live::start(room.clone(), state, since, from, None);
     let conn = wall.conn();
     let posts = Memo::new(move |_| state.posts_newest_first());
     let short_url = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);

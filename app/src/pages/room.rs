@@ -1,11 +1,11 @@
 //! `/r/{room}`: the room's wall. The newest page of posts is rendered on the server; the
 //! browser then joins over `/ws` from the last rendered seq, so nothing is missed or doubled.
 
-use super::wall_state::{Pending, WallState};
+use super::wall_state::{Pending, Shown, WallState};
 use crate::api::{get_history, HistoryPage};
 use crate::components::badge::Badge;
 use crate::components::composer::Composer;
-use crate::components::post_item::PostItem;
+use crate::components::post_item::{PostItem, RemovedItem};
 use crate::components::presence::{typing_label, NoticeList, PresenceList};
 use crate::components::username::use_current_user;
 use crate::domain::{PostText, RoomName};
@@ -53,12 +53,14 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
     // An empty page holds the whole room (nothing older): resume from its start, so posts made
     // before a name is chosen are replayed too, not just the latest page of them.
     let since = Some(page.posts.last().map_or(0, |p| p.seq));
-    let wall = live::start(room.clone(), state, since, Some(user.0.into()));
+    let from = page.posts.first().map(|p| p.seq);
+    let wall = live::start(room.clone(), state, since, from, Some(user.0.into()));
+    let on_delete = Callback::new(move |seq: u64| wall.delete(seq));
     let on_send = Callback::new(move |text: PostText| wall.post(text));
     let on_retry = Callback::new(move |_| wall.retry_now());
     let on_typing = Callback::new(move |_| wall.typing());
     let me = move || user.0.get().map(String::from);
-    let posts = Memo::new(move |_| state.posts_newest_first());
+    let posts = Memo::new(move |_| state.shown_newest_first());
     let now_ms = Signal::derive(move || state.now_ms.get());
 
     view! {
@@ -114,12 +116,15 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
                 </For>
             </ul>
             <ol class="posts" data-testid="posts">
-                <For each=move || posts.get() key=|p| p.seq let:post>
-                    {
-                        let author = post.username.to_string();
-                        let mine = Signal::derive(move || me().as_deref() == Some(author.as_str()));
-                        view! { <PostItem post mine now_ms/> }
-                    }
+                <For each=move || posts.get() key=Shown::key let:shown>
+                    {match shown {
+                        Shown::Post(post) => {
+                            let author = post.username.to_string();
+                            let mine = Signal::derive(move || me().as_deref() == Some(author.as_str()));
+                            view! { <PostItem post mine now_ms on_delete/> }.into_any()
+                        }
+                        Shown::Removed(seq) => view! { <RemovedItem seq/> }.into_any(),
+                    }}
                 </For>
             </ol>
             <Show when=move || posts.with(Vec::is_empty)>

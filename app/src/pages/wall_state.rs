@@ -9,7 +9,7 @@ use crate::domain::{ClientId, PostText, Username};
 use crate::protocol::{Post, TYPING_SHOW_MS};
 use crate::room_client::Event;
 use leptos::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How many arrivals and departures are remembered.
 const NOTICES_KEPT: usize = 50;
@@ -23,10 +23,29 @@ pub struct Pending {
     pub error: Option<String>,
 }
 
+/// One entry of the wall as shown: a post, or where a deleted one was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    Post(Post),
+    Removed(u64),
+}
+
+impl Shown {
+    /// Changes when a post is deleted, so the list redraws it.
+    pub fn key(&self) -> (u64, bool) {
+        match self {
+            Shown::Post(post) => (post.seq, false),
+            Shown::Removed(seq) => (*seq, true),
+        }
+    }
+}
+
 /// Every signal a wall needs; `Copy` so closures can share it.
 #[derive(Clone, Copy)]
 pub struct WallState {
     pub posts: RwSignal<BTreeMap<u64, Post>>,
+    /// Seqs of posts shown here and deleted since (their text is dropped from `posts`).
+    pub removed: RwSignal<BTreeSet<u64>>,
     /// Posts being sent (the room client's outbox), then the ones refused for good.
     pub pending: RwSignal<Vec<Pending>>,
     /// Who is here now; `None` until joined.
@@ -61,6 +80,7 @@ impl WallState {
         let newest = page.posts.iter().rev().take(keep);
         Self {
             posts: RwSignal::new(newest.map(|p| (p.seq, p.clone())).collect()),
+            removed: RwSignal::new(BTreeSet::new()),
             pending: RwSignal::new(Vec::new()),
             present: RwSignal::new(None),
             watching: RwSignal::new(0),
@@ -76,6 +96,14 @@ impl WallState {
 
     pub fn posts_newest_first(&self) -> Vec<Post> {
         self.posts.with(|posts| posts.values().rev().cloned().collect())
+    }
+
+    /// The posts and the places of deleted ones, newest first.
+    pub fn shown_newest_first(&self) -> Vec<Shown> {
+        let mut shown: Vec<Shown> = self.posts.with(|posts| posts.values().cloned().map(Shown::Post).collect());
+        shown.extend(self.removed.with(|removed| removed.iter().copied().map(Shown::Removed).collect::<Vec<_>>()));
+        shown.sort_unstable_by_key(|s| std::cmp::Reverse(s.key().0));
+        shown
     }
 
     /// The oldest seq shown: where "Older posts" continues.
@@ -128,6 +156,21 @@ impl WallState {
                         n.drain(..n.len().saturating_sub(NOTICES_KEPT));
                     });
                 }
+            }
+            Event::Deleted(seqs) => {
+                let keep = self.keep;
+                let shown: Vec<u64> =
+                    self.posts.with_untracked(|posts| seqs.into_iter().filter(|seq| posts.contains_key(seq)).collect());
+                if shown.is_empty() {
+                    return;
+                }
+                self.posts.update(|posts| shown.iter().for_each(|seq| _ = posts.remove(seq)));
+                self.removed.update(|removed| {
+                    removed.extend(shown);
+                    while removed.len() > keep {
+                        removed.pop_first();
+                    }
+                });
             }
             Event::Typing(username) => self.typing.update(|t| _ = t.insert(username, now_ms + TYPING_SHOW_MS as i64)),
             Event::Outbox(entries) => self.pending.update(|pending| {

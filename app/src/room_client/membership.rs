@@ -100,6 +100,7 @@ mod tests {
             present: vec![],
             watching: 0,
             truncated: false,
+            deleted: vec![],
         }
     }
 

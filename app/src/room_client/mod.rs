@@ -88,6 +88,15 @@ impl RoomClient {
         }
     }
 
+    /// Also holds the posts from `seq` on (a page the server rendered): a resume asks which of
+    /// them were deleted meanwhile.
+    pub fn holding_from(mut self, seq: Option<u64>) -> Self {
+        if let Some(seq) = seq {
+            self.cursor.holding_from(seq);
+        }
+        self
+    }
+
     /// The secret kept for this client's name (from an earlier `claimed`).
     pub fn with_claim(mut self, claim: Option<ClaimSecret>) -> Self {
         self.claim = claim;
@@ -160,6 +169,18 @@ impl RoomClient {
         Step { send, ..Step::default() }
     }
 
+    /// Asks to delete one of this user's posts (the server refuses anyone else's). Sent only
+    /// while in the room under a name; the answer is a `deleted` to every member.
+    pub fn delete(&mut self, seq: u64, now: i64) -> Step {
+        let mut step = Step::default();
+        if !self.open || !self.membership.joined() || self.username.is_none() || self.budget(now) == 0 {
+            return step;
+        }
+        self.spend(1);
+        step.send.push(ClientMsg::Delete { room: self.room.clone(), seq });
+        step
+    }
+
     /// Takes in a server message received at `now`.
     pub fn on_message(&mut self, msg: ServerMsg, now: i64) -> Step {
         self.last_heard = now;
@@ -180,7 +201,7 @@ impl RoomClient {
             Next::Nothing => {}
         }
         match msg {
-            ServerMsg::Joined { history, present, watching, truncated, .. } => {
+            ServerMsg::Joined { history, present, watching, truncated, deleted, .. } => {
                 step.events.push(self.presence.replace(present, watching));
                 if truncated {
                     // Too much was missed: the history is the room's latest page, not what
@@ -189,11 +210,12 @@ impl RoomClient {
                     step.events.push(Event::HistoryTruncated);
                     self.cursor = Cursor::starting_at(None);
                 }
-                self.take_posts(history, &mut step, now);
+                self.take_posts(history, deleted, &mut step, now);
                 // After the history, which may hold posts stored before an ack was lost.
                 self.flush(&mut step, now);
             }
-            ServerMsg::Post(post) => self.take_posts(vec![post], &mut step, now),
+            ServerMsg::Post(post) => self.take_posts(vec![post], Vec::new(), &mut step, now),
+            ServerMsg::Deleted { seq, .. } => self.take_posts(Vec::new(), vec![seq], &mut step, now),
             ServerMsg::Ack { client_id, seq, .. } => self.settle(client_id, seq, &mut step),
             ServerMsg::Presence { joined, left, watching, .. } => {
                 step.events.extend(self.presence.apply(joined, left, watching))
@@ -256,11 +278,17 @@ impl RoomClient {
         step
     }
 
-    /// Hands on the posts not held yet; a post past a gap asks for the gap (one join at a time).
-    fn take_posts(&mut self, posts: Vec<Post>, step: &mut Step, now: i64) {
+    /// Hands on the posts not held yet and every deletion (a deleted seq counts as held), in
+    /// seq order; a seq past a gap asks for the gap (one join at a time).
+    fn take_posts(&mut self, posts: Vec<Post>, mut deleted: Vec<u64>, step: &mut Step, now: i64) {
         let mut fresh = Vec::new();
         let mut gap = false;
+        deleted.sort_unstable();
+        let mut removals = deleted.iter().copied().peekable();
         for post in posts {
+            while let Some(seq) = removals.next_if(|seq| *seq < post.seq) {
+                gap |= self.cursor.take(seq) == Seen::PastGap;
+            }
             self.settle(post.client_id.clone(), post.seq, step);
             match self.cursor.take(post.seq) {
                 Seen::Duplicate => continue,
@@ -269,8 +297,14 @@ impl RoomClient {
             }
             fresh.push(post);
         }
+        for seq in removals {
+            gap |= self.cursor.take(seq) == Seen::PastGap;
+        }
         if !fresh.is_empty() {
             step.events.push(Event::Posts(fresh));
+        }
+        if !deleted.is_empty() {
+            step.events.push(Event::Deleted(deleted));
         }
         if gap && self.cursor.has_gap() && self.open && !self.membership.joining() {
             step.send.push(self.join(now));
@@ -335,7 +369,9 @@ impl RoomClient {
 
     fn join_msg(&self) -> ClientMsg {
         let claim = self.username.as_ref().and(self.claim.clone());
-        ClientMsg::Join { room: self.room.clone(), username: self.username.clone(), since: self.cursor.since(), claim }
+        let since = self.cursor.since();
+        let from = since.and(self.cursor.first());
+        ClientMsg::Join { room: self.room.clone(), username: self.username.clone(), since, claim, from }
     }
 
     fn post_msg(&self, entry: OutboxEntry) -> ClientMsg {

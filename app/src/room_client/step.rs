@@ -34,6 +34,9 @@ pub enum Event {
         left: Vec<Username>,
     },
     Typing(Username),
+    /// These posts were deleted: show them as removed (a seq may be one never shown, or
+    /// one already shown as removed).
+    Deleted(Vec<u64>),
     /// The posts waiting to be stored changed (one was written, stored or refused).
     Outbox(Vec<OutboxEntry>),
     /// The server stored one of this client's posts.

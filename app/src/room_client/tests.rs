@@ -32,7 +32,8 @@ fn post(seq: u64, client_id: &str) -> Post {
 
 fn joined(history: Vec<Post>, present: &[&str]) -> ServerMsg {
     let present: Vec<Username> = present.iter().map(|n| name(n)).collect();
-    ServerMsg::Joined { room: room(), history, members: present.len() as u32, present, watching: 0, truncated: false }
+    let members = present.len() as u32;
+    ServerMsg::Joined { room: room(), history, members, present, watching: 0, truncated: false, deleted: vec![] }
 }
 
 fn error(code: ErrorCode, client_id: Option<&str>) -> ServerMsg {
@@ -180,8 +181,15 @@ fn a_truncated_replay_resumes_from_the_latest_page_without_asking_again() {
     let _ = c.on_open(0);
     // More than REPLAY_LIMIT missed: the server sends its latest page instead.
     let latest: Vec<Post> = (1_951..=2_000).map(|s| post(s, &format!("x{s}"))).collect();
-    let msg =
-        ServerMsg::Joined { room: room(), history: latest, members: 0, present: vec![], watching: 0, truncated: true };
+    let msg = ServerMsg::Joined {
+        room: room(),
+        history: latest,
+        members: 0,
+        present: vec![],
+        watching: 0,
+        truncated: true,
+        deleted: vec![],
+    };
     let step = c.on_message(msg, 1);
     assert!(step.events.contains(&Event::HistoryTruncated), "more than {REPLAY_LIMIT} missed");
     assert_eq!(seqs(&step).len(), 50, "the latest page is shown");
@@ -274,14 +282,15 @@ fn presence_applies_as_sets_and_reports_only_real_changes() {
 fn a_watcher_joins_without_a_name_and_posts_wait_for_one() {
     let mut c = RoomClient::new(room(), None, Some(4), Vec::new());
     let step = c.on_open(0);
-    assert_eq!(step.send, [ClientMsg::Join { room: room(), username: None, since: Some(4), claim: None }]);
+    assert_eq!(step.send, [ClientMsg::Join { room: room(), username: None, since: Some(4), claim: None, from: None }]);
     let _ = c.on_message(joined(vec![], &["bo"]), 1);
     assert!(c.typing(2).send.is_empty(), "a watcher has nobody to be shown typing");
     let step = c.post(id("c1"), text(), 3);
     assert!(posted_ids(&step).is_empty(), "a post waits for a name: {step:?}");
     assert!(!c.all_settled(), "and is kept");
     let step = c.rename(Some(name("al")), None, 4);
-    assert_eq!(step.send, [ClientMsg::Join { room: room(), username: Some(name("al")), since: Some(4), claim: None }]);
+    let join = ClientMsg::Join { room: room(), username: Some(name("al")), since: Some(4), claim: None, from: None };
+    assert_eq!(step.send, [join]);
     let step = c.on_message(joined(vec![], &["al", "bo"]), 5);
     assert_eq!(posted_ids(&step), ["c1"], "sent once joined under the name");
 }
@@ -402,4 +411,23 @@ fn a_name_someone_else_holds_makes_the_client_watch_and_keeps_its_posts() {
     let _ = c.rename(Some(name("al2")), None, 4);
     let step = c.on_message(joined(vec![], &["al2"]), 5);
     assert_eq!(posted_ids(&step), ["c1"], "under the name chosen next");
+}
+
+#[test]
+fn deletions_are_reported_count_as_held_and_a_resume_asks_about_the_posts_held() {
+    let mut c = RoomClient::new(room(), Some(name("al")), Some(3), Vec::new()).holding_from(Some(1));
+    let step = c.on_open(0);
+    assert!(matches!(step.send.as_slice(), [ClientMsg::Join { since: Some(3), from: Some(1), .. }]), "{step:?}");
+    let mut joined = joined(vec![post(5, "five")], &["al"]);
+    if let ServerMsg::Joined { deleted, .. } = &mut joined {
+        *deleted = vec![4, 2];
+    }
+    let step = c.on_message(joined, 1);
+    assert!(step.events.contains(&Event::Deleted(vec![2, 4])), "{step:?}");
+    assert!(step.send.is_empty(), "4 was deleted, not missed: no gap to ask for: {step:?}");
+    let step = c.on_message(ServerMsg::Deleted { room: room(), seq: 6 }, 2);
+    assert_eq!(step.events, [Event::Deleted(vec![6])]);
+    let step = c.on_message(ServerMsg::Post(post(7, "seven")), 3);
+    assert!(step.send.is_empty(), "6 is held, as a deletion: {step:?}");
+    assert!(c.delete(5, 4).send.contains(&ClientMsg::Delete { room: room(), seq: 5 }));
 }

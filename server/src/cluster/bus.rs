@@ -47,6 +47,8 @@ pub fn node_channel(node: &NodeName) -> String {
 pub enum BusBody {
     /// A post, stored.
     Post { post: Post },
+    /// A post, deleted (a tombstone now).
+    Deleted { room: RoomName, seq: u64 },
     /// Someone on the sending node is typing.
     Typing { room: RoomName, username: Username },
     /// A room's people and watchers on the sending node, now.
@@ -126,6 +128,7 @@ impl Publisher {
             }
             BusBody::Heartbeat { version } => (None, Some(version)),
             BusBody::Post { .. }
+            | BusBody::Deleted { .. }
             | BusBody::Typing { .. }
             | BusBody::Goodbye
             | BusBody::Forward { .. }

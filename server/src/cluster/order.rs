@@ -16,6 +16,9 @@
 //! A gap that cannot be filled (the store keeps failing, or does not have the posts) is given
 //! up after [`GIVE_UP_AFTER`]: the posts after it go out, and clients, which check seqs
 //! themselves, ask for what they miss with `since`.
+//!
+//! A deleted post is a tombstone in the log: its seq is released as [`Released::Removed`]
+//! in its place (so nothing waits for it, and the post itself never goes out after it).
 
 use app::domain::RoomName;
 use app::protocol::Post;
@@ -49,6 +52,26 @@ pub struct OrderStats {
     pub given_up: u64,
 }
 
+/// What the orderer lets go, in each room's seq order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Released {
+    Post(Post),
+    /// The post with this seq was deleted: tell members who may hold it.
+    Removed {
+        room: RoomName,
+        seq: u64,
+    },
+}
+
+impl Released {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Released::Post(post) => post.seq,
+            Released::Removed { seq, .. } => *seq,
+        }
+    }
+}
+
 /// Every room's delivery cursor on this node.
 #[derive(Debug)]
 pub struct Order {
@@ -62,8 +85,8 @@ pub struct Order {
 #[derive(Debug, Default)]
 struct RoomOrder {
     delivered: u64,
-    /// Posts heard beyond a missing seq, by seq.
-    waiting: BTreeMap<u64, Post>,
+    /// Posts heard beyond a missing seq, by seq (`None`: deleted).
+    waiting: BTreeMap<u64, Option<Post>>,
     /// The newest seq the store is known to hold.
     head: u64,
     /// Whether a member on this node is in the room.
@@ -99,20 +122,21 @@ impl Order {
 
     /// The room's last member on this node left: its waiting posts are released as they are
     /// (there is nobody to order them for) and its cursor jumps to the newest seq heard.
-    pub fn unfollow(&mut self, room: &RoomName) -> Vec<Post> {
+    pub fn unfollow(&mut self, room: &RoomName) -> Vec<Released> {
         let Some(entry) = self.rooms.get_mut(room) else { return Vec::new() };
         entry.followed = false;
         entry.gap = None;
         self.gapped.remove(room);
-        let released: Vec<Post> = std::mem::take(&mut entry.waiting).into_values().collect();
-        let newest = released.last().map_or(0, |p| p.seq);
+        let waiting = std::mem::take(&mut entry.waiting).into_iter();
+        let released: Vec<Released> = waiting.map(|(seq, post)| released(room, seq, post)).collect();
+        let newest = released.last().map_or(0, Released::seq);
         entry.delivered = entry.delivered.max(newest).max(entry.head);
         released
     }
 
     /// A post heard (from the bus, a local commit or a fill): the posts that may go out now,
     /// in seq order. A post already delivered is dropped.
-    pub fn offer(&mut self, post: Post, now: Instant) -> Vec<Post> {
+    pub fn offer(&mut self, post: Post, now: Instant) -> Vec<Released> {
         let room = post.room.clone();
         let entry = self.rooms.entry(room.clone()).or_default();
         if post.seq <= entry.delivered {
@@ -121,15 +145,28 @@ impl Order {
         entry.head = entry.head.max(post.seq);
         if !entry.followed {
             entry.delivered = post.seq;
-            return vec![post];
+            return vec![Released::Post(post)];
         }
-        entry.waiting.insert(post.seq, post);
+        // A deletion heard before the post wins: the post never goes out.
+        entry.waiting.entry(post.seq).or_insert(Some(post));
         self.release(&room, now)
+    }
+
+    /// A deletion heard: released at once if its post went out already (members may hold
+    /// it), else in the post's place when its turn comes.
+    pub fn removed(&mut self, room: &RoomName, seq: u64, now: Instant) -> Vec<Released> {
+        let entry = self.rooms.entry(room.clone()).or_default();
+        if seq <= entry.delivered || !entry.followed {
+            return vec![Released::Removed { room: room.clone(), seq }];
+        }
+        entry.head = entry.head.max(seq);
+        entry.waiting.insert(seq, None);
+        self.release(room, now)
     }
 
     /// The store holds posts up to `head` in `room` (the heads check): a followed room
     /// behind it has a gap, read after `gap_wait` unless the bus brings it first.
-    pub fn head(&mut self, room: &RoomName, head: u64, now: Instant) -> Vec<Post> {
+    pub fn head(&mut self, room: &RoomName, head: u64, now: Instant) -> Vec<Released> {
         // A room not heard of yet (created while this node missed the bus) starts there, as
         // the rooms read at startup do.
         let entry =
@@ -170,17 +207,22 @@ impl Order {
         gaps
     }
 
-    /// What the store had for a gap read: the posts that may go out now. Seqs it lacked are
-    /// given up (the store is the log: what it does not hold was never stored).
-    pub fn filled(&mut self, gap: &Gap, posts: Vec<Post>, now: Instant) -> Vec<Post> {
+    /// What the store had for a gap read (its posts, and the seqs of its deleted ones): what
+    /// may go out now. Seqs it lacked are given up (the store is the log: what it does not
+    /// hold was never stored).
+    pub fn filled(&mut self, gap: &Gap, posts: Vec<Post>, removed: Vec<u64>, now: Instant) -> Vec<Released> {
         let Some(entry) = self.rooms.get_mut(&gap.room) else { return Vec::new() };
         entry.filling = false;
         if !entry.followed {
             return Vec::new();
         }
-        let read_all = posts.last().is_some_and(|p| p.seq >= gap.upto);
+        let newest = posts.last().map(|p| p.seq).max(removed.last().copied());
+        let read_all = newest.is_some_and(|seq| seq >= gap.upto);
         for post in posts.into_iter().filter(|p| p.room == gap.room && p.seq > entry.delivered) {
-            entry.waiting.insert(post.seq, post);
+            entry.waiting.entry(post.seq).or_insert(Some(post));
+        }
+        for seq in removed.into_iter().filter(|seq| *seq > entry.delivered) {
+            entry.waiting.insert(seq, None);
         }
         let mut out = self.release(&gap.room, now);
         if !read_all && self.delivered(&gap.room) <= gap.after {
@@ -191,7 +233,7 @@ impl Order {
 
     /// A gap read failed: it is read again after `gap_wait`, or given up after
     /// [`GIVE_UP_AFTER`].
-    pub fn fill_failed(&mut self, gap: &Gap, now: Instant) -> Vec<Post> {
+    pub fn fill_failed(&mut self, gap: &Gap, now: Instant) -> Vec<Released> {
         let gap_wait = self.gap_wait;
         let Some(entry) = self.rooms.get_mut(&gap.room) else { return Vec::new() };
         entry.filling = false;
@@ -206,7 +248,7 @@ impl Order {
     }
 
     /// Gives up the room's current gap: the posts after it go out.
-    fn give_up(&mut self, room: &RoomName, now: Instant) -> Vec<Post> {
+    fn give_up(&mut self, room: &RoomName, now: Instant) -> Vec<Released> {
         let Some(entry) = self.rooms.get_mut(room) else { return Vec::new() };
         self.stats.given_up += 1;
         entry.gap = None;
@@ -219,12 +261,12 @@ impl Order {
 
     /// Releases the posts that follow the cursor without a gap, and notes whether a gap is
     /// left (and since when).
-    fn release(&mut self, room: &RoomName, now: Instant) -> Vec<Post> {
+    fn release(&mut self, room: &RoomName, now: Instant) -> Vec<Released> {
         let Some(entry) = self.rooms.get_mut(room) else { return Vec::new() };
         let mut out = Vec::new();
         while let Some(post) = entry.waiting.remove(&(entry.delivered + 1)) {
-            entry.delivered = post.seq;
-            out.push(post);
+            entry.delivered += 1;
+            out.push(released(room, entry.delivered, post));
         }
         let gapped = !entry.waiting.is_empty() || entry.head > entry.delivered;
         if !gapped {
@@ -238,6 +280,13 @@ impl Order {
             out.extend(self.give_up(room, now));
         }
         out
+    }
+}
+
+fn released(room: &RoomName, seq: u64, post: Option<Post>) -> Released {
+    match post {
+        Some(post) => Released::Post(post),
+        None => Released::Removed { room: room.clone(), seq },
     }
 }
 

@@ -1,4 +1,4 @@
-use super::{Gap, Order, FILL_MAX, GIVE_UP_AFTER};
+use super::{Gap, Order, Released, FILL_MAX, GIVE_UP_AFTER};
 use app::protocol::Post;
 use proptest::prelude::*;
 use std::time::Duration;
@@ -17,8 +17,8 @@ fn lobby() -> app::domain::RoomName {
     "lobby".parse().unwrap()
 }
 
-fn seqs(posts: Vec<Post>) -> Vec<u64> {
-    posts.into_iter().map(|p| p.seq).collect()
+fn seqs(released: Vec<Released>) -> Vec<u64> {
+    released.iter().map(Released::seq).collect()
 }
 
 fn followed(head: u64) -> Order {
@@ -56,7 +56,7 @@ fn a_gap_still_open_after_the_wait_is_read_from_the_store() {
     let gaps = order.gaps(later);
     assert_eq!(gaps, [Gap { room: lobby(), after: 0, upto: 2 }]);
     assert_eq!(order.due(), None, "a gap being read is not asked for again");
-    assert_eq!(seqs(order.filled(&gaps[0], vec![post(1), post(2)], later)), [1, 2, 3]);
+    assert_eq!(seqs(order.filled(&gaps[0], vec![post(1), post(2)], vec![], later)), [1, 2, 3]);
     assert_eq!(order.stats().fills_after_bus, 1);
 }
 
@@ -68,7 +68,7 @@ fn the_heads_check_finds_a_last_post_never_published() {
     let gaps = order.gaps(now + WAIT);
     assert_eq!(gaps, [Gap { room: lobby(), after: 1, upto: 2 }]);
     assert_eq!(order.stats().fills_after_heads, 1);
-    assert_eq!(seqs(order.filled(&gaps[0], vec![post(2)], now + WAIT)), [2]);
+    assert_eq!(seqs(order.filled(&gaps[0], vec![post(2)], vec![], now + WAIT)), [2]);
 }
 
 #[test]
@@ -78,10 +78,10 @@ fn a_long_gap_is_read_in_turns() {
     let first = order.gaps(now + WAIT);
     assert_eq!(first[0].upto, FILL_MAX);
     let read: Vec<Post> = (1..=FILL_MAX).map(post).collect();
-    assert_eq!(order.filled(&first[0], read, now + WAIT).len() as u64, FILL_MAX);
+    assert_eq!(order.filled(&first[0], read, vec![], now + WAIT).len() as u64, FILL_MAX);
     let second = order.gaps(now + WAIT);
     assert_eq!(second, [Gap { room: lobby(), after: FILL_MAX, upto: FILL_MAX + 5 }]);
-    let rest = order.filled(&second[0], (FILL_MAX + 1..=FILL_MAX + 5).map(post).collect(), now + WAIT);
+    let rest = order.filled(&second[0], (FILL_MAX + 1..=FILL_MAX + 5).map(post).collect(), vec![], now + WAIT);
     assert_eq!(seqs(rest), (FILL_MAX + 1..=FILL_MAX + 6).collect::<Vec<_>>());
 }
 
@@ -103,7 +103,7 @@ fn seqs_the_store_does_not_have_are_given_up() {
     let (mut order, now) = (followed(0), Instant::now());
     assert!(order.offer(post(3), now).is_empty());
     let gap = order.gaps(now + WAIT).remove(0);
-    assert_eq!(seqs(order.filled(&gap, Vec::new(), now + WAIT)), [3]);
+    assert_eq!(seqs(order.filled(&gap, Vec::new(), vec![], now + WAIT)), [3]);
 }
 
 #[test]
@@ -151,7 +151,7 @@ proptest! {
         let fill = |order: &mut Order, now, out: &mut Vec<u64>| {
             for gap in order.gaps(now) {
                 let posts = (gap.after + 1..=gap.upto).map(post).collect();
-                out.extend(seqs(order.filled(&gap, posts, now)));
+                out.extend(seqs(order.filled(&gap, posts, vec![], now)));
             }
         };
         for seq in heard {
@@ -167,4 +167,20 @@ proptest! {
         prop_assert_eq!(out, (1..=n).collect::<Vec<_>>());
         prop_assert_eq!(order.stats().given_up, 0);
     }
+}
+
+#[test]
+fn a_deleted_post_goes_out_as_its_tombstone_in_its_place_whichever_comes_first() {
+    let removed = |seq| Released::Removed { room: lobby(), seq };
+    let (mut order, now) = (followed(3), Instant::now());
+    assert_eq!(order.removed(&lobby(), 2, now), [removed(2)], "delivered already: told at once");
+    assert_eq!(order.offer(post(5), now), [], "5 waits for 4");
+    assert_eq!(order.removed(&lobby(), 5, now), [], "5 still waits, as a tombstone now");
+    assert_eq!(order.removed(&lobby(), 6, now), [], "deleted before it was heard");
+    assert_eq!(order.offer(post(6), now), [], "and the post heard after its deletion stays deleted");
+    assert_eq!(order.offer(post(4), now), [Released::Post(post(4)), removed(5), removed(6)]);
+    let (mut order, now) = (followed(3), Instant::now());
+    order.offer(post(6), now);
+    let gaps = order.gaps(now + WAIT);
+    assert_eq!(seqs(order.filled(&gaps[0], vec![post(4)], vec![5], now + WAIT)), [4, 5, 6], "a fill's tombstone");
 }

@@ -4,14 +4,15 @@
 //! waits on I/O. A post's `ack` waits until the post itself has gone out on this node, so a
 //! client always sees its post before its ack, as on one node.
 
+use super::delivery::Kind;
 use super::elsewhere::Presence;
 use super::task::HubTask;
 use super::HubError;
 use crate::cluster::bus::{Bus, BusBody, BusEvent, Publisher};
-use crate::cluster::order::{Gap, Order, OrderStats};
+use crate::cluster::order::{Gap, Order, OrderStats, Released};
 use crate::cluster::snapshot::Snapshot;
 use crate::cluster::NodeName;
-use crate::store::{Store, StoreError};
+use crate::store::{Entries, Store, StoreError};
 use app::domain::RoomName;
 use app::protocol::{Post, ServerMsg};
 use std::collections::HashMap;
@@ -48,7 +49,7 @@ struct AckAfter {
 
 /// A store read done outside the hub.
 pub(super) enum Read {
-    Gap(Gap, Result<Vec<Post>, StoreError>),
+    Gap(Gap, Result<Entries, StoreError>),
     Heads(Result<Vec<(RoomName, u64)>, StoreError>),
     Snapshot(NodeName, Result<Option<Snapshot>, String>),
 }
@@ -143,7 +144,7 @@ impl HubTask {
         let now = Instant::now();
         let wake = match wake {
             Wake::Bus(BusEvent::Heard(_, BusBody::Typing { room, username })) => {
-                self.broadcast(&room.clone(), &ServerMsg::Typing { room, username }, None, None);
+                self.broadcast(&room.clone(), &ServerMsg::Typing { room, username }, Kind::Passing, None);
                 return;
             }
             Wake::Bus(BusEvent::Heard(
@@ -153,6 +154,8 @@ impl HubTask {
                 return self.heard_presence(node, body);
             }
             Wake::Bus(BusEvent::Reconnected) => {
+                // Deletions published meanwhile were missed: cached pages may show them.
+                self.store.heard_stored_elsewhere();
                 self.republish_presence();
                 wake
             }
@@ -166,6 +169,10 @@ impl HubTask {
             Wake::Bus(BusEvent::Heard(_, BusBody::Post { post })) => {
                 self.store.heard_stored_elsewhere();
                 c.order.offer(post, now)
+            }
+            Wake::Bus(BusEvent::Heard(_, BusBody::Deleted { room, seq })) => {
+                self.store.heard_stored_elsewhere();
+                c.order.removed(&room, seq, now)
             }
             Wake::Bus(BusEvent::Reconnected) => {
                 read_heads(c, &self.store, None);
@@ -186,7 +193,7 @@ impl HubTask {
                         // time leave the pool's connections to the commits.
                         let _turn = turns.acquire_owned().await;
                         let limit = (gap.upto - gap.after) as u32;
-                        let read = store.page(&gap.room, Some(gap.upto + 1), limit).await.map(|(page, _)| page);
+                        let read = store.page(&gap.room, Some(gap.upto + 1), limit).await.map(|(entries, _)| entries);
                         let _ = reads.send(Read::Gap(gap, read)).await;
                     });
                 }
@@ -199,7 +206,7 @@ impl HubTask {
                 }
                 Vec::new()
             }
-            Wake::Read(Read::Gap(gap, Ok(posts))) => c.order.filled(&gap, posts, now),
+            Wake::Read(Read::Gap(gap, Ok(read))) => c.order.filled(&gap, read.posts, read.removed, now),
             Wake::Read(Read::Gap(gap, Err(e))) => {
                 tracing::warn!(room = %gap.room, error = %e, "reading a gap in a room's posts failed");
                 c.order.fill_failed(&gap, now)
@@ -262,11 +269,32 @@ impl HubTask {
         }
     }
 
-    /// Broadcasts released posts in order, and acks each one's sender.
-    fn deliver(&mut self, released: Vec<Post>) {
-        for post in released {
+    /// A post deleted on this node: told to the other nodes, and to members here once its
+    /// seq's turn has come (at once if the post went out already).
+    pub(super) fn removed_here(&mut self, room: &RoomName, seq: u64) {
+        let Some(c) = self.cluster.as_mut() else { return };
+        c.publish(BusBody::Deleted { room: room.clone(), seq });
+        let released = c.order.removed(room, seq, Instant::now());
+        self.deliver(released);
+    }
+
+    /// Broadcasts released posts and deletions in order, and acks each post's sender (a post
+    /// deleted before it went out here is acked with its seq).
+    fn deliver(&mut self, released: Vec<Released>) {
+        for item in released {
+            let post = match item {
+                Released::Post(post) => post,
+                Released::Removed { room, seq } => {
+                    self.broadcast(&room, &ServerMsg::Deleted { room: room.clone(), seq }, Kind::Removal, None);
+                    let waiting = self.cluster.as_mut().and_then(|c| c.acks.remove(&(room, seq)));
+                    for ack in waiting.into_iter().flatten() {
+                        let _ = ack.reply.send(Err(HubError::Removed { seq }));
+                    }
+                    continue;
+                }
+            };
             let room = post.room.clone();
-            let queued = self.broadcast(&room, &ServerMsg::Post(post.clone()), Some(post.seq), None);
+            let queued = self.broadcast(&room, &ServerMsg::Post(post.clone()), Kind::Post(post.seq), None);
             let waiting = self.cluster.as_mut().and_then(|c| c.acks.remove(&(room, post.seq)));
             if waiting.is_none() {
                 self.metrics.relayed(queued);

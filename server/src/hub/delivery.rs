@@ -1,4 +1,5 @@
-//! Getting a frame to one member: queued, or held while it reads its history; and the
+//! Getting a frame to one member: queued, or held while it reads its history (posts and
+//! deletions); and the
 //! `joined` frame with the joiner's own encoded history spliced in.
 
 use super::room::RoomMember;
@@ -12,25 +13,38 @@ use std::sync::Arc;
 /// slow consumer (it would have overflowed its queue anyway).
 const HELD_MAX: usize = 1024;
 
-/// Queues `frame` for one member, or holds it while the member reads its history (posts
-/// only: `seq`); true if it took it. A member whose queue is full, whose held posts pass
-/// [`HELD_MAX`] (it is counted and closes itself) or whose connection is gone is added to
-/// `failed`.
+/// What a frame is to a member still reading its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// The post with this seq: held, and skipped if its history has it (`fence`).
+    Post(u64),
+    /// A deletion: held, and always sent (its history may have been read before it).
+    Removal,
+    /// Anything else (typing, presence): skipped, its `joined` shows the room as it is then.
+    Passing,
+}
+
+/// Queues `frame` for one member, or holds it while the member reads its history; true if
+/// it took it. A member whose queue is full, whose held frames pass [`HELD_MAX`] (it is
+/// counted and closes itself) or whose connection is gone is added to `failed`.
 pub(super) fn queue_to(
     metrics: &Metrics,
     conn: ConnId,
     member: &mut RoomMember,
     frame: Arc<Utf8Bytes>,
-    seq: Option<u64>,
+    kind: Kind,
     failed: &mut Vec<ConnId>,
 ) -> bool {
-    if seq.is_some_and(|seq| seq <= member.fence) {
-        return false;
-    }
+    let held_as = match kind {
+        Kind::Post(seq) if seq <= member.fence => return false,
+        Kind::Post(seq) => Some(seq),
+        Kind::Removal => None,
+        Kind::Passing if member.held.is_some() => return false,
+        Kind::Passing => None,
+    };
     if let Some(held) = member.held.as_mut() {
-        let Some(seq) = seq else { return false };
         if held.len() < HELD_MAX {
-            held.push((seq, frame));
+            held.push((held_as, frame));
             return true;
         }
         member.client.give_up();
@@ -73,6 +87,7 @@ mod tests {
             present: vec![post.username.clone()],
             watching: 3,
             truncated: false,
+            deleted: vec![4],
         };
         let history = serde_json::to_string(&vec![post.clone()]).unwrap();
         let spliced = with_history(&encode_server(&joined(Vec::new())), &history);

@@ -1,8 +1,9 @@
 //! One connection's membership: the only way a connection joins, posts, types or leaves, and
 //! its drop is the disconnect. It holds no list of rooms: the hub keeps that, once.
 
-use super::{Answer, Command, ConnId, History, Hub, HubError, JoinRequest, NewPost, PostRequest};
+use super::{Answer, Command, ConnId, History, Hub, HubError, JoinRequest, NewPost, PostRequest, Removal};
 use crate::queue::ClientHandle;
+use crate::store::{Entries, Store, StoreError};
 use app::domain::RoomName;
 use app::protocol::{Post, HISTORY_PAGE, REPLAY_LIMIT};
 use tokio::sync::mpsc::error::TrySendError;
@@ -57,6 +58,15 @@ impl Member {
         self.hub.ask(|reply| Command::Post(PostRequest { conn, post, reply })).await
     }
 
+    /// Deletes a post of a room this connection is in, if it wrote it (under the claim it
+    /// joined with): every member is told. The answer says whether it was deleted now or
+    /// before, or why not ([`HubError::NotAllowed`], [`HubError::NoSuchPost`],
+    /// [`HubError::NotJoined`]).
+    pub async fn delete(&self, room: RoomName, seq: u64) -> Result<Answer<Removal>, HubError> {
+        let conn = self.conn;
+        self.hub.ask(|reply| Command::Delete { conn, room, seq, reply }).await
+    }
+
     /// Leaves a room; the answer is [`HubError::NotJoined`] if the connection was not in it.
     pub async fn leave(&self, room: RoomName) -> Result<Answer<()>, HubError> {
         let conn = self.conn;
@@ -105,21 +115,16 @@ impl PendingJoin {
     #[tracing::instrument(level = "debug", skip_all, fields(conn = self.conn))]
     pub async fn complete(self) -> Result<(), HubError> {
         let Self { hub, conn, room, history } = self;
-        let store = &hub.store;
         let read = match history {
             History::None => return Ok(()),
-            History::Latest => store.page(&room, None, HISTORY_PAGE).await.map(|(page, _)| (page, false, 0)),
-            History::Since(since) => match store.after_within(&room, since, REPLAY_LIMIT, REPLAY_BYTES).await {
-                Ok(Some(missed)) => Ok((missed, false, since)),
-                Ok(None) => store.page(&room, None, HISTORY_PAGE).await.map(|(page, _)| (page, true, 0)),
-                Err(e) => Err(e),
-            },
+            History::Latest => latest(&hub.store, &room, false).await,
+            History::Since { since, from } => replay(&hub.store, &room, since, from).await,
         };
         match read {
-            Ok((history, truncated, since)) => {
-                let fence = history.last().map_or(since, |p| p.seq.max(since));
-                let history = serde_json::to_string(&history).unwrap_or_else(|_| "[]".into());
-                hub.send(Command::CaughtUp { conn, room, history, truncated, fence }).await
+            Ok((Entries { posts, removed }, truncated, since)) => {
+                let fence = posts.last().map_or(since, |p| p.seq.max(since));
+                let history = serde_json::to_string(&posts).unwrap_or_else(|_| "[]".into());
+                hub.send(Command::CaughtUp { conn, room, history, deleted: removed, truncated, fence }).await
             }
             Err(e) => {
                 // Whether it was still there or not, it is not now: nothing to tell anyone.
@@ -128,4 +133,30 @@ impl PendingJoin {
             }
         }
     }
+}
+
+/// A history read: the entries, whether it is the latest page in place of a replay too long
+/// (`truncated`), and the seq posts up to which need not be sent again.
+type Read = (Entries, bool, u64);
+
+/// The latest page.
+async fn latest(store: &Store, room: &RoomName, truncated: bool) -> Result<Read, StoreError> {
+    Ok((store.page(room, None, HISTORY_PAGE).await?.0, truncated, 0))
+}
+
+/// Every post after `since` with the deletions among them, and those among `from..=since`
+/// (the posts the client holds); the latest page, `truncated`, when there are too many of
+/// either.
+async fn replay(store: &Store, room: &RoomName, since: u64, from: Option<u64>) -> Result<Read, StoreError> {
+    let Some(mut missed) = store.after_within(room, since, REPLAY_LIMIT, REPLAY_BYTES).await? else {
+        return latest(store, room, true).await;
+    };
+    if let Some(from) = from.filter(|from| *from <= since) {
+        let Some(mut earlier) = store.removed_between(room, from, since, REPLAY_LIMIT).await? else {
+            return latest(store, room, true).await;
+        };
+        earlier.append(&mut missed.removed);
+        missed.removed = earlier;
+    }
+    Ok((missed, false, since))
 }

@@ -22,6 +22,8 @@
 //!   disconnect); a join waiting for its history (`PendingJoin`).
 //! - `task.rs` — the actor: its loop, joins, broadcast, departures.
 //! - `posts.rs` — batched posts: stored in one transaction, then broadcast or released.
+//! - `deletions.rs` — a post deleted by its author: erased in the store, then every member
+//!   told (on every node).
 //! - `cluster.rs` — the actor on a node of a cluster: the bus, gap and heads reads done in
 //!   tasks of their own, acks held until their post went out here.
 //! - `elsewhere.rs` — presence on a node of a cluster: who is here, told to the others;
@@ -40,6 +42,7 @@
 
 mod cluster;
 mod connections;
+mod deletions;
 mod delivery;
 mod elsewhere;
 mod member;
@@ -53,6 +56,7 @@ mod tests;
 
 pub use cluster::{ClusterLink, ALL_ROOMS_MAX};
 pub use connections::JOINS_PER_SEC;
+pub use deletions::Removal;
 pub use member::{Member, PendingJoin};
 pub use occupancy::Occupancy;
 
@@ -81,6 +85,9 @@ pub struct JoinRequest {
     /// Replay the posts after this seq; `None` asks for the latest page (or, in a room the
     /// connection is in already, for nothing: a rename).
     pub since: Option<u64>,
+    /// With `since`: the oldest seq the client holds, to be told which of `from..=since`
+    /// were deleted.
+    pub from: Option<u64>,
     /// The claim checked for `username` (`None` to watch): its posts carry its fingerprint.
     pub claim: Option<ClaimId>,
 }
@@ -99,8 +106,9 @@ pub struct NewPost {
 pub enum History {
     /// The latest page.
     Latest,
-    /// Every post after this seq, if few enough; else the latest page, marked `truncated`.
-    Since(u64),
+    /// Every post after `since`, if few enough, and the deletions among `from..=since`; else
+    /// the latest page, marked `truncated`.
+    Since { since: u64, from: Option<u64> },
     /// Nothing: the connection is in the room already and has every post since.
     None,
 }
@@ -128,6 +136,8 @@ enum Command {
         room: RoomName,
         /// The history as a JSON array, encoded by the joiner: a replay can be 400 KB.
         history: String,
+        /// Seqs of deleted posts the joiner may hold or would otherwise miss.
+        deleted: Vec<u64>,
         truncated: bool,
         /// Posts up to this seq are in the history or were asked not to be replayed.
         fence: u64,
@@ -149,6 +159,13 @@ enum Command {
         conn: ConnId,
     },
     Post(PostRequest),
+    /// Deletes a post of a room the connection is in, if it wrote it.
+    Delete {
+        conn: ConnId,
+        room: RoomName,
+        seq: u64,
+        reply: oneshot::Sender<Result<Removal, HubError>>,
+    },
     MemberCounts {
         reply: oneshot::Sender<HashMap<RoomName, u32>>,
     },
@@ -191,6 +208,13 @@ pub enum HubError {
     TooManyRooms { max: usize },
     #[error("too many joins on this connection")]
     TooManyJoins,
+    #[error("only its author (joined under the claim that wrote it) may delete a post")]
+    NotAllowed,
+    #[error("the room has no post {seq}")]
+    NoSuchPost { seq: u64 },
+    /// A post sent again whose first copy was stored as `seq` and deleted since.
+    #[error("the post was stored as {seq} and has been deleted")]
+    Removed { seq: u64 },
 }
 
 /// A cloneable handle on the hub task. The task ends when every handle is dropped.

@@ -2,6 +2,7 @@
 //! broadcast (on one node) or published and released in order (in a cluster), and each
 //! sender answered.
 
+use super::delivery::Kind;
 use super::task::HubTask;
 use super::{HubError, PostRequest};
 use crate::store::{Inserted, PostToInsert, StoreError};
@@ -59,6 +60,9 @@ impl HubTask {
                         self.stored_here(post, true, received, reply);
                     }
                     Inserted::Duplicate(post) => self.stored_here(post, false, received, reply),
+                    Inserted::Removed { seq } => {
+                        let _ = reply.send(Err(HubError::Removed { seq }));
+                    }
                 }
             }
             return;
@@ -68,11 +72,15 @@ impl HubTask {
                 Inserted::New(post) => {
                     self.metrics.post_stored();
                     let queued =
-                        self.broadcast(&post.room.clone(), &ServerMsg::Post(post.clone()), Some(post.seq), None);
+                        self.broadcast(&post.room.clone(), &ServerMsg::Post(post.clone()), Kind::Post(post.seq), None);
                     self.metrics.delivered(queued, received.elapsed().as_secs_f64());
                     post
                 }
                 Inserted::Duplicate(post) => post,
+                Inserted::Removed { seq } => {
+                    let _ = reply.send(Err(HubError::Removed { seq }));
+                    continue;
+                }
             };
             let _ = reply.send(Ok(post));
         }

@@ -2,7 +2,7 @@
 
 use super::cluster::{self, Clustered};
 use super::connections::Connections;
-use super::delivery::{queue_to, with_history};
+use super::delivery::{queue_to, with_history, Kind};
 use super::occupancy::Occupancy;
 use super::presence::Held;
 use super::room::Room;
@@ -109,8 +109,12 @@ impl HubTask {
             Command::Join { conn, request, client, max_rooms, reply } => {
                 let _ = reply.send(self.join(conn, request, client, max_rooms));
             }
-            Command::CaughtUp { conn, room, history, truncated, fence } => {
-                self.caught_up(conn, &room, history, truncated, fence)
+            Command::CaughtUp { conn, room, history, deleted, truncated, fence } => {
+                self.caught_up(conn, &room, history, deleted, truncated, fence)
+            }
+            Command::Delete { conn, room, seq, reply } => {
+                let answer = self.delete(conn, &room, seq).await;
+                let _ = reply.send(answer);
             }
             Command::Leave { conn, room, reply } => {
                 let answer = if self.connections.is_in(conn, &room) { Ok(()) } else { Err(HubError::NotJoined) };
@@ -144,13 +148,13 @@ impl HubTask {
         client: ClientHandle,
         max_rooms: usize,
     ) -> Result<History, HubError> {
-        let JoinRequest { room, username, since, claim } = request;
+        let JoinRequest { room, username, since, claim, from } = request;
         // Already in the room: it has every post since it joined, so a rename replays
         // nothing; a re-join with `since` is a client repairing a gap it saw, and replays
         // like any join (counted by the join limit).
         let already = self.connections.is_in(conn, &room);
         let history = match (already, since) {
-            (_, Some(since)) => History::Since(since),
+            (_, Some(since)) => History::Since { since, from },
             (true, None) => History::None,
             (false, None) => History::Latest,
         };
@@ -191,7 +195,7 @@ impl HubTask {
             member.fence = fence;
         }
         if history == History::None {
-            self.caught_up(conn, &room, "[]".into(), false, 0);
+            self.caught_up(conn, &room, "[]".into(), Vec::new(), false, 0);
         }
         if departed || arrived {
             self.presence_changed(&room);
@@ -214,14 +218,22 @@ impl HubTask {
         if let Some(cluster) = &self.cluster {
             cluster.publish(BusBody::Typing { room: room.clone(), username: username.clone() });
         }
-        self.broadcast(&room, &ServerMsg::Typing { room: room.clone(), username }, None, Some(conn));
+        self.broadcast(&room, &ServerMsg::Typing { room: room.clone(), username }, Kind::Passing, Some(conn));
         Ok(())
     }
 
     /// Sends a held member its `joined`, then the posts broadcast since it registered that
     /// its history does not have (seq above `fence`), and makes it live.
     #[tracing::instrument(level = "debug", skip_all, fields(conn = conn, bytes = history.len()))]
-    fn caught_up(&mut self, conn: ConnId, room: &RoomName, history: String, truncated: bool, fence: u64) {
+    fn caught_up(
+        &mut self,
+        conn: ConnId,
+        room: &RoomName,
+        history: String,
+        deleted: Vec<u64>,
+        truncated: bool,
+        fence: u64,
+    ) {
         let Some(entry) = self.rooms.get_mut(room) else { return };
         let seen = entry.change_count();
         let present = entry.present();
@@ -230,13 +242,24 @@ impl HubTask {
         let held = member.held.take().unwrap_or_default();
         member.seen = seen;
         member.fence = member.fence.max(fence);
-        let joined =
-            ServerMsg::Joined { room: room.clone(), history: Vec::new(), members, present, watching, truncated };
+        let history = with_history(
+            &encode_server(&ServerMsg::Joined {
+                room: room.clone(),
+                history: Vec::new(),
+                members,
+                present,
+                watching,
+                truncated,
+                deleted,
+            }),
+            &history,
+        );
         let mut failed = Vec::new();
-        let joined = Arc::new(Utf8Bytes::from(with_history(&encode_server(&joined), &history)));
-        if queue_to(&self.metrics, conn, member, joined, None, &mut failed) {
-            for (seq, frame) in held.into_iter().filter(|(seq, _)| *seq > fence) {
-                if !queue_to(&self.metrics, conn, member, frame, Some(seq), &mut failed) {
+        if queue_to(&self.metrics, conn, member, Arc::new(Utf8Bytes::from(history)), Kind::Passing, &mut failed) {
+            for (seq, frame) in held {
+                // A post its history has (up to `fence`) is skipped, a deletion never is.
+                queue_to(&self.metrics, conn, member, frame, seq.map_or(Kind::Removal, Kind::Post), &mut failed);
+                if !failed.is_empty() {
                     break;
                 }
             }
@@ -251,22 +274,17 @@ impl HubTask {
     }
 
     /// Encodes once and queues the same bytes for every member (but `except`); returns how
-    /// many got it. A post (`seq`) is held for members still reading their history; other
-    /// messages skip them (their `joined` will show the room as it is then). Members whose
-    /// queue is full leave the room (their connection closes itself with SLOW_CONSUMER).
-    pub(super) fn broadcast(
-        &mut self,
-        room: &RoomName,
-        msg: &ServerMsg,
-        seq: Option<u64>,
-        except: Option<ConnId>,
-    ) -> u64 {
+    /// many got it. Posts and deletions are held for members still reading their history
+    /// ([`Kind`]); other messages skip them (their `joined` will show the room as it is
+    /// then). Members whose queue is full leave the room (their connection closes itself
+    /// with SLOW_CONSUMER).
+    pub(super) fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg, kind: Kind, except: Option<ConnId>) -> u64 {
         let Some(entry) = self.rooms.get_mut(room) else { return 0 };
         let frame = Arc::new(Utf8Bytes::from(encode_server(msg)));
         let mut failed = Vec::new();
         let mut queued = 0;
         for (conn, member) in entry.members.iter_mut().filter(|(conn, _)| Some(**conn) != except) {
-            if queue_to(&self.metrics, *conn, member, Arc::clone(&frame), seq, &mut failed) {
+            if queue_to(&self.metrics, *conn, member, Arc::clone(&frame), kind, &mut failed) {
                 queued += 1;
             }
         }
@@ -294,7 +312,7 @@ impl HubTask {
         let mut failed = Vec::new();
         for (conn, member) in entry.members.iter_mut() {
             if let Some(frame) = announcement.frame_for(member.seen) {
-                queue_to(&self.metrics, *conn, member, frame, None, &mut failed);
+                queue_to(&self.metrics, *conn, member, frame, Kind::Passing, &mut failed);
             }
         }
         self.metrics.presence_encoded(announcement.bytes());

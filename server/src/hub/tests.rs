@@ -17,7 +17,7 @@ async fn hub() -> (Hub, tempfile::TempDir) {
 /// A join as `username`, or watching when it is empty.
 fn request(room: &str, username: &str) -> JoinRequest {
     let username = (!username.is_empty()).then(|| username.parse().unwrap());
-    JoinRequest { room: room.parse().unwrap(), username, since: None, claim: None }
+    JoinRequest { room: room.parse().unwrap(), username, since: None, claim: None, from: None }
 }
 
 /// A connection that may be in `max_rooms` rooms, with the queue its frames go to.

@@ -5,9 +5,8 @@
 //!
 //! [`Store`]: super::Store
 
-use super::{ClaimRow, Inserted, PostToInsert, RoomTotals, StoreError};
+use super::{ClaimRow, Deleter, Deletion, Entries, Inserted, PostToInsert, RoomTotals, StoreError};
 use app::domain::RoomName;
-use app::protocol::Post;
 
 pub(super) trait Backend: Send + Sync {
     /// Stores a batch in one transaction, in order: each post gets its room's next seq (seqs
@@ -17,17 +16,23 @@ pub(super) trait Backend: Send + Sync {
 
     /// Up to `limit` of the newest posts with seq below `before`, oldest first, and whether
     /// older ones exist.
-    async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Vec<Post>, bool), StoreError>;
+    async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Entries, bool), StoreError>;
 
-    /// The posts after `since`, oldest first, if at most `limit` weighing at most
-    /// `max_bytes`; `None` as soon as either is passed.
+    /// The posts and tombstones after `since`, oldest first, if at most `limit` weighing at
+    /// most `max_bytes`; `None` as soon as either is passed.
     async fn after_within(
         &self,
         room: &RoomName,
         since: i64,
         limit: u32,
         max_bytes: usize,
-    ) -> Result<Option<Vec<Post>>, StoreError>;
+    ) -> Result<Option<Entries>, StoreError>;
+
+    /// The seqs of tombstones among `from..=upto`, ascending, at most `limit + 1` of them.
+    async fn removed_between(&self, room: &RoomName, from: i64, upto: i64, limit: u32) -> Result<Vec<u64>, StoreError>;
+
+    /// Makes the post a tombstone if `by` may (its name and text erased, `deleted_ms` set).
+    async fn delete_post(&self, room: &RoomName, seq: i64, by: &Deleter, now_ms: i64) -> Result<Deletion, StoreError>;
 
     /// Up to `limit` of the rooms that have posts, most recently active first.
     async fn rooms(&self, limit: u32) -> Result<Vec<RoomTotals>, StoreError>;

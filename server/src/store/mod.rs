@@ -78,6 +78,36 @@ pub enum Inserted {
     New(Post),
     /// The room already had a post with this client id: that post, unchanged.
     Duplicate(Post),
+    /// The room already had a post with this client id, since deleted: its seq.
+    Removed { seq: u64 },
+}
+
+/// Part of a room's log in seq order: its live posts, and the seqs among them whose posts
+/// were deleted (tombstones: the seq stays taken, the name and text are gone).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entries {
+    pub posts: Vec<Post>,
+    pub removed: Vec<u64>,
+}
+
+/// Who asks for a post to be deleted.
+#[derive(Debug, Clone)]
+pub enum Deleter {
+    /// Whoever joined under this claim: only its own posts.
+    Author(ClaimId),
+}
+
+/// What a deletion did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// The post is a tombstone now: its name and text are erased.
+    Deleted,
+    /// It was deleted before.
+    AlreadyDeleted,
+    /// The room has no post with that seq.
+    NoSuchPost,
+    /// The post is someone else's.
+    NotAllowed,
 }
 
 /// A room's totals for the directory.
@@ -137,12 +167,13 @@ impl Store {
         url.starts_with("postgres://") || url.starts_with("postgresql://")
     }
 
-    /// Changes whenever posts are stored: equal versions mean equal posts.
+    /// Changes whenever posts are stored or deleted: equal versions mean equal posts.
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
     }
 
-    /// Another node stored posts (heard on the bus): what was read before is out of date.
+    /// Another node stored or deleted posts (heard on the bus), or this node may have missed
+    /// that it did: what was read before is out of date.
     pub fn heard_stored_elsewhere(&self) {
         self.version.fetch_add(1, Ordering::Release);
     }
@@ -173,19 +204,14 @@ impl Store {
     /// Up to `limit` of the newest posts with seq below `before`, oldest first, and whether
     /// older ones exist.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn page(
-        &self,
-        room: &RoomName,
-        before: Option<u64>,
-        limit: u32,
-    ) -> Result<(Vec<Post>, bool), StoreError> {
+    pub async fn page(&self, room: &RoomName, before: Option<u64>, limit: u32) -> Result<(Entries, bool), StoreError> {
         let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
         on_backend!(self, db => db.page(room, before, limit).await)
     }
 
-    /// The posts after `since`, oldest first, if there are at most `limit` of them and they
-    /// weigh at most `max_bytes` (text and name); `None` as soon as either is passed, so a
-    /// long history is never read into memory whole.
+    /// The posts (and tombstones) after `since`, oldest first, if there are at most `limit`
+    /// of them and they weigh at most `max_bytes` (text and name); `None` as soon as either is
+    /// passed, so a long history is never read into memory whole.
     #[tracing::instrument(level = "debug", skip_all, fields(since = since))]
     pub async fn after_within(
         &self,
@@ -193,9 +219,34 @@ impl Store {
         since: u64,
         limit: u32,
         max_bytes: usize,
-    ) -> Result<Option<Vec<Post>>, StoreError> {
+    ) -> Result<Option<Entries>, StoreError> {
         let since = since.min(i64::MAX as u64) as i64;
         on_backend!(self, db => db.after_within(room, since, limit, max_bytes).await)
+    }
+
+    /// The seqs of the deleted posts among `from..=upto`, if at most `limit`; `None` past it.
+    pub async fn removed_between(
+        &self,
+        room: &RoomName,
+        from: u64,
+        upto: u64,
+        limit: u32,
+    ) -> Result<Option<Vec<u64>>, StoreError> {
+        let (from, upto) = (from.min(i64::MAX as u64) as i64, upto.min(i64::MAX as u64) as i64);
+        let removed = on_backend!(self, db => db.removed_between(room, from, upto, limit).await)?;
+        Ok((removed.len() <= limit as usize).then_some(removed))
+    }
+
+    /// Deletes a post for `by`: its name and text are erased for good (on SQLite the freed
+    /// bytes are zeroed and the write-ahead log emptied), its seq stays as a tombstone.
+    #[tracing::instrument(level = "debug", skip(self, by))]
+    pub async fn delete_post(&self, room: &RoomName, seq: u64, by: &Deleter) -> Result<Deletion, StoreError> {
+        let seq = seq.min(i64::MAX as u64) as i64;
+        let deleted = on_backend!(self, db => db.delete_post(room, seq, by, now_ms()).await)?;
+        if deleted == Deletion::Deleted {
+            self.version.fetch_add(1, Ordering::Release);
+        }
+        Ok(deleted)
     }
 
     /// Up to `limit` of the rooms that have posts, most recently active first.

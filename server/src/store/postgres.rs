@@ -16,9 +16,10 @@
 //! doubled). Posts take their time from the database's clock: one clock for every node.
 
 use super::backend::Backend;
-use super::rows::{collect_within, into_page, into_posts, into_totals, PostRow, POST_COLUMNS};
+use super::rows::{collect_within, into_page, into_totals, judge_deletion, PostRow};
+use super::rows::{INSERT_COLUMNS, POST_COLUMNS};
 use super::sequence::{heads, key_of, sequence};
-use super::{ClaimRow, Inserted, PostToInsert, RoomTotals, StoreError};
+use super::{ClaimRow, Deleter, Deletion, Entries, Inserted, PostToInsert, RoomTotals, StoreError};
 use crate::claims::ClaimId;
 use app::domain::RoomName;
 use app::protocol::Post;
@@ -82,7 +83,7 @@ impl Postgres {
         let (batch_rooms, batch_ids): (Vec<&str>, Vec<&str>) =
             batch.iter().map(|p| (p.room.as_str(), p.client_id.as_str())).unzip();
         let rows: Vec<PostRow> = sqlx::query_as(
-            "SELECT p.room, p.seq, p.client_id, p.username, p.text, p.ts, p.claim_id \
+            "SELECT p.room, p.seq, p.client_id, p.username, p.text, p.ts, p.claim_id, p.deleted_ms \
              FROM UNNEST($1::text[], $2::text[]) AS b(room, client_id) \
              JOIN posts p ON p.room = b.room AND p.client_id = b.client_id",
         )
@@ -90,7 +91,11 @@ impl Postgres {
         .bind(&batch_ids)
         .fetch_all(&mut *tx)
         .await?;
-        let known = into_posts(rows)?.into_iter().map(|p| (key_of(p.room.as_str(), p.client_id.as_str()), p)).collect();
+        let mut known = HashMap::new();
+        for row in rows {
+            let (room, client_id, answer) = row.into_known()?;
+            known.insert(key_of(&room, &client_id), answer);
+        }
         let (ts,): (i64,) =
             sqlx::query_as("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::int8").fetch_one(&mut *tx).await?;
         let sequenced = sequence(batch, known, last_seq, ts);
@@ -119,7 +124,7 @@ impl Backend for Postgres {
             .map_err(|_| StoreError::Batch(format!("no answer from PostgreSQL within {BATCH_TIMEOUT:?}")))?
     }
 
-    async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Vec<Post>, bool), StoreError> {
+    async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Entries, bool), StoreError> {
         let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE room = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3");
         let rows: Vec<PostRow> = sqlx::query_as(&sql)
             .bind(room.as_str())
@@ -136,7 +141,7 @@ impl Backend for Postgres {
         since: i64,
         limit: u32,
         max_bytes: usize,
-    ) -> Result<Option<Vec<Post>>, StoreError> {
+    ) -> Result<Option<Entries>, StoreError> {
         let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE room = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3");
         let rows = sqlx::query_as::<_, PostRow>(&sql)
             .bind(room.as_str())
@@ -144,6 +149,46 @@ impl Backend for Postgres {
             .bind(i64::from(limit) + 1)
             .fetch(&self.pool);
         collect_within(rows, limit, max_bytes).await
+    }
+
+    /// From the partial index `posts_removed`: tombstones only.
+    async fn removed_between(&self, room: &RoomName, from: i64, upto: i64, limit: u32) -> Result<Vec<u64>, StoreError> {
+        let seqs: Vec<(i64,)> = sqlx::query_as(
+            "SELECT seq FROM posts WHERE room = $1 AND seq BETWEEN $2 AND $3 AND deleted_ms IS NOT NULL \
+             ORDER BY seq LIMIT $4",
+        )
+        .bind(room.as_str())
+        .bind(from)
+        .bind(upto)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(seqs.into_iter().map(|(seq,)| seq as u64).collect())
+    }
+
+    /// The row is locked while it is judged, so two nodes deleting it at once cannot both
+    /// report `Deleted`. The old row version stays in the table's file until (auto)vacuum
+    /// reclaims it (see docs/OPERATIONS.md).
+    async fn delete_post(&self, room: &RoomName, seq: i64, by: &Deleter, now_ms: i64) -> Result<Deletion, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let found: Option<(Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT claim_id, deleted_ms FROM posts WHERE room = $1 AND seq = $2 FOR UPDATE")
+                .bind(room.as_str())
+                .bind(seq)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let verdict = judge_deletion(found, by);
+        if verdict != Deletion::Deleted {
+            return Ok(verdict);
+        }
+        sqlx::query("UPDATE posts SET username = '', text = '', deleted_ms = $1 WHERE room = $2 AND seq = $3")
+            .bind(now_ms)
+            .bind(room.as_str())
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Deletion::Deleted)
     }
 
     /// Rooms with posts (a counter row made by a batch that stored nothing has none), newest
@@ -237,7 +282,7 @@ async fn insert_posts(tx: &mut sqlx::PgConnection, fresh: &[(Post, Option<ClaimI
     let stamps: Vec<i64> = fresh.iter().map(|(p, _)| p.ts).collect();
     let claims: Vec<Option<&str>> = fresh.iter().map(|(_, c)| c.as_ref().map(ClaimId::as_str)).collect();
     sqlx::query(&format!(
-        "INSERT INTO posts ({POST_COLUMNS}) \
+        "INSERT INTO posts ({INSERT_COLUMNS}) \
          SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::text[])"
     ))
     .bind(&rooms)

@@ -21,12 +21,13 @@ pub struct Sequenced {
     pub fresh: Vec<(Post, Option<ClaimId>)>,
 }
 
-/// Numbers the batch: a post already stored (`known`), or earlier in the batch, is answered
-/// with that post; any other gets its room's next seq after `last_seq` (0 for a room with
-/// none), stamped `ts`. So seqs stay dense and in batch order.
+/// Numbers the batch: a post already stored (`known`, as a duplicate or the tombstone it
+/// became), or earlier in the batch, is answered with that; any other gets its room's next
+/// seq after `last_seq` (0 for a room with none), stamped `ts`. So seqs stay dense and in
+/// batch order.
 pub fn sequence(
     batch: &[PostToInsert],
-    mut known: HashMap<PostKey, Post>,
+    mut known: HashMap<PostKey, Inserted>,
     mut last_seq: HashMap<String, u64>,
     ts: i64,
 ) -> Sequenced {
@@ -34,8 +35,8 @@ pub fn sequence(
     let mut fresh = Vec::new();
     for new in batch {
         let key = key_of(new.room.as_str(), new.client_id.as_str());
-        if let Some(post) = known.get(&key) {
-            answers.push(Inserted::Duplicate(post.clone()));
+        if let Some(answer) = known.get(&key) {
+            answers.push(answer.clone());
             continue;
         }
         let seq = last_seq.entry(new.room.as_str().to_owned()).or_insert(0);
@@ -49,7 +50,7 @@ pub fn sequence(
             ts,
             fingerprint: new.claim.as_ref().map(ClaimId::fingerprint),
         };
-        known.insert(key, post.clone());
+        known.insert(key, Inserted::Duplicate(post.clone()));
         fresh.push((post.clone(), new.claim.clone()));
         answers.push(Inserted::New(post));
     }
@@ -83,6 +84,15 @@ mod tests {
         Post { room: p.room, seq, client_id: p.client_id, username: p.username, text: p.text, ts: 0, fingerprint: None }
     }
 
+    #[test]
+    fn a_post_sent_again_after_its_deletion_is_answered_with_its_tombstone_not_stored_again() {
+        let known = HashMap::from([(key_of("a", "gone"), Inserted::Removed { seq: 3 })]);
+        let batch = [to_insert("a", "gone"), to_insert("a", "new")];
+        let out = sequence(&batch, known, HashMap::from([("a".to_owned(), 5)]), 7);
+        assert_eq!(out.answers[0], Inserted::Removed { seq: 3 });
+        assert_eq!(out.fresh.iter().map(|(p, _)| p.seq).collect::<Vec<_>>(), [6], "only the new one is stored");
+    }
+
     proptest! {
         /// Whatever the batch (rooms interleaved, ids repeated, some stored before), each
         /// room's new seqs run on from its last one with no gap, in batch order; each id gets
@@ -98,10 +108,13 @@ mod tests {
                 posts.iter().map(|(r, id)| to_insert(rooms[*r], &format!("id{id}"))).collect();
             let last_seq: HashMap<String, u64> = rooms.iter().zip(&start).map(|(r, s)| (r.to_string(), *s)).collect();
             // Some ids of room "a" were stored before (at its last seq, as far as this rule cares).
-            let known: HashMap<PostKey, Post> = stored
+            let known: HashMap<PostKey, Inserted> = stored
                 .iter()
                 .filter(|_| start[0] > 0)
-                .map(|id| (key_of("a", &format!("id{id}")), stored_post("a", &format!("id{id}"), start[0])))
+                .map(|id| {
+                    let post = stored_post("a", &format!("id{id}"), start[0]);
+                    (key_of("a", &format!("id{id}")), Inserted::Duplicate(post))
+                })
                 .collect();
             let out = sequence(&batch, known.clone(), last_seq.clone(), 7);
 
@@ -115,10 +128,12 @@ mod tests {
             let mut seen: HashMap<PostKey, u64> = HashMap::new();
             for (new, answer) in batch.iter().zip(&out.answers) {
                 let key = key_of(new.room.as_str(), new.client_id.as_str());
-                let post = match answer { Inserted::New(p) | Inserted::Duplicate(p) => p };
+                let (Inserted::New(post) | Inserted::Duplicate(post)) = answer else {
+                    panic!("no tombstone was known: {answer:?}")
+                };
                 prop_assert_eq!(post.client_id.as_str(), new.client_id.as_str());
                 if let Some(before) = known.get(&key) {
-                    prop_assert_eq!(answer, &Inserted::Duplicate(before.clone()));
+                    prop_assert_eq!(answer, before);
                 } else if let Some(seq) = seen.get(&key) {
                     prop_assert_eq!(post.seq, *seq, "a repeat in the batch gets the first one's seq");
                     prop_assert!(matches!(answer, Inserted::Duplicate(_)));

@@ -10,11 +10,11 @@
 //! one writer run side by side, so a burst of anonymous reads never queues a commit.
 
 use super::backend::Backend;
-use super::rows::{collect_within, into_page, into_posts, into_totals, PostRow, POST_COLUMNS};
+use super::rows::{collect_within, into_page, into_totals, judge_deletion, PostRow};
+use super::rows::{INSERT_COLUMNS, POST_COLUMNS};
 use super::sequence::{heads, key_of, sequence, PostKey};
-use super::{now_ms, ClaimRow, Inserted, PostToInsert, RoomTotals, StoreError};
+use super::{now_ms, ClaimRow, Deleter, Deletion, Entries, Inserted, PostToInsert, RoomTotals, StoreError};
 use app::domain::RoomName;
-use app::protocol::Post;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, SqlitePool};
 use std::collections::{HashMap, HashSet};
@@ -54,7 +54,9 @@ impl Sqlite {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: an acknowledged post survives power loss, not just a process crash.
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(SqliteSynchronous::Full)
+            // A deleted post's bytes are overwritten with zeros, not left in free space.
+            .pragma("secure_delete", "ON");
         if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
@@ -80,7 +82,7 @@ impl Backend for Sqlite {
         let ts = now_ms();
         let sequenced = sequence(batch, known, last_seq, ts);
         for chunk in sequenced.fresh.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::new(format!("INSERT INTO posts ({POST_COLUMNS}) "));
+            let mut insert = QueryBuilder::new(format!("INSERT INTO posts ({INSERT_COLUMNS}) "));
             insert.push_values(chunk, |mut row, (p, claim)| {
                 row.push_bind(p.room.as_str())
                     .push_bind(p.seq as i64)
@@ -104,7 +106,7 @@ impl Backend for Sqlite {
         Ok(sequenced.answers)
     }
 
-    async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Vec<Post>, bool), StoreError> {
+    async fn page(&self, room: &RoomName, before: i64, limit: u32) -> Result<(Entries, bool), StoreError> {
         let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?");
         let rows: Vec<PostRow> = sqlx::query_as(&sql)
             .bind(room.as_str())
@@ -121,7 +123,7 @@ impl Backend for Sqlite {
         since: i64,
         limit: u32,
         max_bytes: usize,
-    ) -> Result<Option<Vec<Post>>, StoreError> {
+    ) -> Result<Option<Entries>, StoreError> {
         let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE room = ? AND seq > ? ORDER BY seq ASC LIMIT ?");
         let rows = sqlx::query_as::<_, PostRow>(&sql)
             .bind(room.as_str())
@@ -129,6 +131,51 @@ impl Backend for Sqlite {
             .bind(i64::from(limit) + 1)
             .fetch(&self.reads);
         collect_within(rows, limit, max_bytes).await
+    }
+
+    /// From the partial index `posts_removed`: tombstones only.
+    async fn removed_between(&self, room: &RoomName, from: i64, upto: i64, limit: u32) -> Result<Vec<u64>, StoreError> {
+        let seqs: Vec<(i64,)> = sqlx::query_as(
+            "SELECT seq FROM posts WHERE room = ? AND seq BETWEEN ? AND ? AND deleted_ms IS NOT NULL \
+             ORDER BY seq LIMIT ?",
+        )
+        .bind(room.as_str())
+        .bind(from)
+        .bind(upto)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.reads)
+        .await?;
+        Ok(seqs.into_iter().map(|(seq,)| seq as u64).collect())
+    }
+
+    /// With `secure_delete` the old bytes are zeroed in the file; the write-ahead log still
+    /// holds pages as they were, so it is checkpointed and truncated after the commit.
+    async fn delete_post(&self, room: &RoomName, seq: i64, by: &Deleter, now_ms: i64) -> Result<Deletion, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let found: Option<(Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT claim_id, deleted_ms FROM posts WHERE room = ? AND seq = ?")
+                .bind(room.as_str())
+                .bind(seq)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let verdict = judge_deletion(found, by);
+        if verdict != Deletion::Deleted {
+            return Ok(verdict);
+        }
+        sqlx::query("UPDATE posts SET username = '', text = '', deleted_ms = ? WHERE room = ? AND seq = ?")
+            .bind(now_ms)
+            .bind(room.as_str())
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let (busy, _, _): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.writer).await?;
+        if busy != 0 {
+            // Readers held old snapshots past the busy timeout: the next checkpoint finishes it.
+            tracing::warn!("the write-ahead log could not be emptied after a deletion");
+        }
+        Ok(Deletion::Deleted)
     }
 
     /// Read from the `rooms_by_last_ts` index, newest first.
@@ -214,7 +261,7 @@ impl Backend for Sqlite {
 async fn existing(
     tx: &mut sqlx::SqliteConnection,
     batch: &[PostToInsert],
-) -> Result<HashMap<PostKey, Post>, StoreError> {
+) -> Result<HashMap<PostKey, Inserted>, StoreError> {
     let mut found = HashMap::new();
     for chunk in batch.chunks(ROWS_PER_STATEMENT) {
         // A join against the batch's pairs, so each is one lookup in the UNIQUE (room,
@@ -226,12 +273,13 @@ async fn existing(
             pairs.push_unseparated(", ").push_bind_unseparated(p.client_id.as_str()).push_unseparated(")");
         }
         select.push(
-            ") SELECT p.room, p.seq, p.client_id, p.username, p.text, p.ts, p.claim_id FROM batch \
+            ") SELECT p.room, p.seq, p.client_id, p.username, p.text, p.ts, p.claim_id, p.deleted_ms FROM batch \
              JOIN posts p ON p.room = batch.room AND p.client_id = batch.client_id",
         );
         let rows: Vec<PostRow> = select.build_query_as().fetch_all(&mut *tx).await?;
-        for post in into_posts(rows)? {
-            found.insert(key_of(post.room.as_str(), post.client_id.as_str()), post);
+        for row in rows {
+            let (room, client_id, known) = row.into_known()?;
+            found.insert(key_of(&room, &client_id), known);
         }
     }
     Ok(found)

@@ -12,7 +12,7 @@ use wallsocket::store::Store;
 
 fn join(name: &str, claim: Option<&ClaimSecret>) -> ClientMsg {
     let username = Some(Username::parse(name).unwrap());
-    ClientMsg::Join { room: "lobby".parse().unwrap(), username, since: None, claim: claim.cloned() }
+    ClientMsg::Join { room: "lobby".parse().unwrap(), username, since: None, claim: claim.cloned(), from: None }
 }
 
 /// Joins as `name` for the first time: the claim the server issued, and its fingerprint.

@@ -32,6 +32,7 @@ async fn writer(port: u16, writer: usize, count: usize, acked: Arc<Mutex<HashMap
         username: Some(format!("writer{writer}").parse().unwrap()),
         since: None,
         claim: None,
+        from: None,
     };
     if ws.send(Message::text(serde_json::to_string(&join).unwrap())).await.is_err() {
         return;

@@ -146,6 +146,7 @@ async fn long_polling_carries_the_websocket_sequence() {
             username: Some("poller".parse().unwrap()),
             since: None,
             claim: None,
+            from: None,
         },
     )
     .await;
@@ -183,6 +184,7 @@ async fn a_poll_waits_for_news_and_an_unknown_session_is_refused() {
             username: Some("poller".parse().unwrap()),
             since: None,
             claim: None,
+            from: None,
         },
     )
     .await;

@@ -250,6 +250,7 @@ impl Client {
             username: Some(app::domain::Username::parse(user).unwrap()),
             since,
             claim: None,
+            from: None,
         })
         .await;
         loop {

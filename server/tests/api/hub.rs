@@ -19,6 +19,7 @@ async fn join(hub: &Hub, room: &str, username: &str, client: ClientHandle) -> Me
         username: Some(username.parse().unwrap()),
         since: None,
         claim: None,
+        from: None,
     };
     member.join(request).await.unwrap().complete().await.unwrap();
     member

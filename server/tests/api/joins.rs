@@ -12,6 +12,7 @@ fn join_msg(room: &str, since: Option<u64>) -> ClientMsg {
         username: Some(Username::parse("joiner").unwrap()),
         since,
         claim: None,
+        from: None,
     }
 }
 

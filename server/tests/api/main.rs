@@ -4,6 +4,7 @@ mod admission;
 mod assets;
 mod claims;
 mod crash;
+mod deleting;
 mod directory_bounds;
 mod errors;
 mod example;

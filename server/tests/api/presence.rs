@@ -23,7 +23,13 @@ fn presence(joined: &[&str], left: &[&str], members: u32) -> ServerMsg {
 
 async fn joined_present(client: &mut crate::helpers::Client, room: &str, user: &str) -> Vec<Username> {
     client
-        .send(&ClientMsg::Join { room: room.parse().unwrap(), username: Some(name(user)), since: None, claim: None })
+        .send(&ClientMsg::Join {
+            room: room.parse().unwrap(),
+            username: Some(name(user)),
+            since: None,
+            claim: None,
+            from: None,
+        })
         .await;
     match client.recv().await {
         ServerMsg::Joined { present, members, .. } => {

@@ -34,3 +34,9 @@ async fn sqlite_two_stores_racing_on_one_room_number_densely_and_store_each_id_o
     let (_dir, url) = sqlite();
     contract::two_stores_racing_on_one_room_number_densely_and_store_each_id_once(&url).await;
 }
+
+#[tokio::test]
+async fn sqlite_deletes_only_for_its_author_and_keeps_a_tombstone() {
+    let (_dir, url) = sqlite();
+    contract::deletes_only_for_its_author_and_keeps_a_tombstone(&url).await;
+}

@@ -58,6 +58,7 @@ async fn health_is_503_with_the_reason_while_the_database_cannot_commit() {
         username: Some("alice".parse().unwrap()),
         since: None,
         claim: None,
+        from: None,
     };
     ws.send(Message::text(serde_json::to_string(&join).unwrap())).await.unwrap();
     let joined = next_answer(&mut ws, Duration::from_secs(5), TEST).await;

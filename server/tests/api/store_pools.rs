@@ -33,7 +33,7 @@ async fn a_burst_of_reads_does_not_hold_up_a_commit() {
         reads.push(tokio::spawn(async move {
             started.fetch_add(1, Ordering::SeqCst);
             let (page, _) = store.page(&room, None, 50).await.expect("a page");
-            assert_eq!(page.len(), 50);
+            assert_eq!(page.posts.len(), 50);
             finished.fetch_add(1, Ordering::SeqCst);
         }));
     }
@@ -55,6 +55,6 @@ async fn a_burst_of_reads_does_not_hold_up_a_commit() {
     }
     // The reads and the writer see the same database.
     let (page, _) = store.page(&room, None, 1).await.unwrap();
-    assert_eq!(page[0].seq, 51, "{TEST}: the committed post is visible to readers");
+    assert_eq!(page.posts[0].seq, 51, "{TEST}: the committed post is visible to readers");
     store.close().await;
 }

@@ -7,7 +7,7 @@ use crate::helpers::{post_msg, spawn_app, Client, TestApp};
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 
 fn watch(since: Option<u64>) -> ClientMsg {
-    ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since, claim: None }
+    ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since, claim: None, from: None }
 }
 
 /// The next `presence` a client hears: (people, watching).

@@ -5,7 +5,13 @@ use crate::nodes::{client, Services};
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 
 fn join(name: &str) -> ClientMsg {
-    ClientMsg::Join { room: "lobby".parse().unwrap(), username: Some(name.parse().unwrap()), since: None, claim: None }
+    ClientMsg::Join {
+        room: "lobby".parse().unwrap(),
+        username: Some(name.parse().unwrap()),
+        since: None,
+        claim: None,
+        from: None,
+    }
 }
 
 /// The answer to a join sent as it is: `claimed` (the name is now this client's), `joined`

@@ -37,7 +37,13 @@ fn session_of(msg: &ServerMsg) -> String {
 }
 
 fn join(room: &str, user: Option<&str>, since: Option<u64>) -> ClientMsg {
-    ClientMsg::Join { room: room.parse().unwrap(), username: user.map(|u| u.parse().unwrap()), since, claim: None }
+    ClientMsg::Join {
+        room: room.parse().unwrap(),
+        username: user.map(|u| u.parse().unwrap()),
+        since,
+        claim: None,
+        from: None,
+    }
 }
 
 /// Polls until `posts` posts have arrived; every poll must be answered 200.

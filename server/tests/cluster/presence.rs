@@ -50,6 +50,7 @@ async fn members_count_across_nodes() {
         username: Some("bob".parse().unwrap()),
         since: None,
         claim: None,
+        from: None,
     })
     .await;
     let (seen_by_bob, _) = until_counts(&mut bob, 2, 0, Duration::from_secs(5)).await;
@@ -61,7 +62,9 @@ async fn members_count_across_nodes() {
     let mut alice_again = client(b.port).await;
     alice_again.join("lobby", "alice", None).await;
     let mut carol = client(b.port).await;
-    carol.send(&ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since: None, claim: None }).await;
+    carol
+        .send(&ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since: None, claim: None, from: None })
+        .await;
     let (arrived, _) = until_counts(&mut alice, 2, 1, Duration::from_secs(5)).await;
     assert!(arrived.is_empty(), "nobody new: {arrived:?}");
     let home = reqwest::get(format!("http://127.0.0.1:{}/", a.port)).await.unwrap().text().await.unwrap();
@@ -94,7 +97,9 @@ async fn members_count_across_nodes() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut carol = client(a.port).await;
-    carol.send(&ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since: None, claim: None }).await;
+    carol
+        .send(&ClientMsg::Join { room: "lobby".parse().unwrap(), username: None, since: None, claim: None, from: None })
+        .await;
     match carol.recv().await {
         ServerMsg::Joined { present, .. } => {
             assert_eq!(present.iter().map(|n| n.as_str()).collect::<Vec<_>>(), ["alice"], "no ghost of b's last run")

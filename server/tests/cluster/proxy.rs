@@ -146,6 +146,7 @@ async fn sigterm_drains_a_node_onto_the_other() {
             username: None,
             since: None,
             claim: None,
+            from: None,
         })
         .await;
     match observer.recv().await {

@@ -4,7 +4,8 @@
 use app::domain::RoomName;
 use app::protocol::Post;
 use std::collections::{BTreeMap, HashMap};
-use wallsocket::store::{Inserted, PostToInsert, Store};
+use wallsocket::claims::ClaimId;
+use wallsocket::store::{Deleter, Deletion, Entries, Inserted, PostToInsert, Store};
 
 fn to_insert(room: &str, client_id: &str, text: &str) -> PostToInsert {
     PostToInsert {
@@ -24,6 +25,7 @@ fn seq_of(answer: &Inserted) -> (bool, u64) {
     match answer {
         Inserted::New(p) => (true, p.seq),
         Inserted::Duplicate(p) => (false, p.seq),
+        Inserted::Removed { seq } => (false, *seq),
     }
 }
 
@@ -39,7 +41,7 @@ pub async fn numbers_densely_and_answers_a_retry_with_the_stored_post(url: &str)
     assert_eq!(answers.iter().map(seq_of).collect::<Vec<_>>(), [(false, 1), (true, 3), (false, 3)]);
     let Inserted::Duplicate(first) = &answers[0] else { unreachable!() };
     assert_eq!(first.text.as_str(), "one", "a retry never changes what was stored");
-    let (posts, _) = store.page(&room("a"), None, 50).await.unwrap();
+    let (Entries { posts, .. }, _) = store.page(&room("a"), None, 50).await.unwrap();
     assert_eq!(posts.iter().map(|p| p.text.as_str()).collect::<Vec<_>>(), ["one", "two", "three"]);
     store.close().await;
 }
@@ -50,7 +52,7 @@ pub async fn pages_and_replays_read_what_was_stored(url: &str) {
     let batch: Vec<PostToInsert> =
         (1..=60).map(|i| to_insert("lobby", &format!("c{i}"), &format!("post {i}"))).collect();
     store.insert_posts(&batch).await.unwrap();
-    let seqs = |posts: &[Post]| posts.iter().map(|p| p.seq).collect::<Vec<_>>();
+    let seqs = |entries: &Entries| entries.posts.iter().map(|p: &Post| p.seq).collect::<Vec<_>>();
     let (newest, has_older) = store.page(&room("lobby"), None, 50).await.unwrap();
     assert_eq!((seqs(&newest), has_older), ((11..=60).collect(), true));
     let (oldest, has_older) = store.page(&room("lobby"), Some(11), 50).await.unwrap();
@@ -59,8 +61,8 @@ pub async fn pages_and_replays_read_what_was_stored(url: &str) {
     assert_eq!(seqs(&replay), [56, 57, 58, 59, 60]);
     assert_eq!(store.after_within(&room("lobby"), 0, 10, 1 << 20).await.unwrap(), None, "past the post limit");
     assert_eq!(store.after_within(&room("lobby"), 50, 100, 20).await.unwrap(), None, "past the byte limit");
-    assert_eq!(store.after_within(&room("lobby"), 60, 10, 1 << 20).await.unwrap(), Some(vec![]));
-    assert!(store.page(&room("empty"), None, 50).await.unwrap().0.is_empty());
+    assert_eq!(store.after_within(&room("lobby"), 60, 10, 1 << 20).await.unwrap(), Some(Entries::default()));
+    assert_eq!(store.page(&room("empty"), None, 50).await.unwrap().0, Entries::default());
     store.close().await;
 }
 
@@ -102,7 +104,7 @@ pub async fn two_stores_racing_on_one_room_number_densely_and_store_each_id_once
     let (from_a, from_b) =
         (writer(a.clone(), (0..ids).collect()), writer(b.clone(), (0..ids).rev().step_by(2).collect()));
     let (from_a, from_b) = (from_a.await.unwrap(), from_b.await.unwrap());
-    let stored = a.after_within(&room("race"), 0, 10_000, 1 << 30).await.unwrap().unwrap();
+    let stored = a.after_within(&room("race"), 0, 10_000, 1 << 30).await.unwrap().unwrap().posts;
     assert_eq!(stored.iter().map(|p| p.seq).collect::<Vec<_>>(), (1..=ids as u64).collect::<Vec<_>>(), "dense");
     let by_id: HashMap<String, u64> = stored.iter().map(|p| (p.client_id.to_string(), p.seq)).collect();
     assert_eq!(by_id.len(), ids, "each id stored once");
@@ -116,4 +118,40 @@ pub async fn two_stores_racing_on_one_room_number_densely_and_store_each_id_once
     assert!(per_text.values().all(|n| *n == 1));
     a.close().await;
     b.close().await;
+}
+
+/// A post is deleted only by the claim that wrote it; it stays a tombstone (its seq taken,
+/// its name and text gone) that pages, replays and the deletion range report; a retry of it
+/// is answered with its seq, never stored again.
+pub async fn deletes_only_for_its_author_and_keeps_a_tombstone(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    let (author, other) = (ClaimId::from_stored("claim-author"), ClaimId::from_stored("claim-other"));
+    let mut batch: Vec<PostToInsert> =
+        (1..=4).map(|i| to_insert("lobby", &format!("c{i}"), &format!("secret text {i}"))).collect();
+    batch.iter_mut().for_each(|p| p.claim = Some(author.clone()));
+    batch[3].claim = None;
+    store.insert_posts(&batch).await.unwrap();
+    let version = store.version();
+    let lobby = room("lobby");
+    let (by_author, by_other) = (Deleter::Author(author), Deleter::Author(other));
+    let delete = |seq, by| store.delete_post(&lobby, seq, by);
+    assert_eq!(delete(2, &by_other).await.unwrap(), Deletion::NotAllowed, "someone else's post");
+    assert_eq!(delete(4, &by_author).await.unwrap(), Deletion::NotAllowed, "a post from before claims is nobody's");
+    assert_eq!(delete(9, &by_author).await.unwrap(), Deletion::NoSuchPost);
+    assert_eq!(store.version(), version, "nothing changed");
+    assert_eq!(delete(2, &by_author).await.unwrap(), Deletion::Deleted);
+    assert_ne!(store.version(), version, "cached pages are out of date");
+    assert_eq!(delete(2, &by_author).await.unwrap(), Deletion::AlreadyDeleted);
+    assert_eq!(delete(3, &by_author).await.unwrap(), Deletion::Deleted);
+
+    let (page, _) = store.page(&lobby, None, 50).await.unwrap();
+    assert_eq!(page.posts.iter().map(|p| p.seq).collect::<Vec<_>>(), [1, 4]);
+    assert_eq!(page.removed, [2, 3]);
+    let replay = store.after_within(&lobby, 1, 10, 1 << 20).await.unwrap().unwrap();
+    assert_eq!((replay.posts.len(), replay.removed), (1, vec![2, 3]));
+    assert_eq!(store.removed_between(&lobby, 1, 2, 10).await.unwrap(), Some(vec![2]));
+    assert_eq!(store.removed_between(&lobby, 1, 4, 1).await.unwrap(), None, "past the limit");
+    let again = store.insert_posts(&[to_insert("lobby", "c2", "secret text 2")]).await.unwrap();
+    assert_eq!(again, [Inserted::Removed { seq: 2 }], "a retry of a deleted post is not stored again");
+    store.close().await;
 }

@@ -138,6 +138,7 @@ async fn stalled_reader(base: &str, room: &str, i: u32) -> Result<Socket, Failur
         username: Some(super::wire::run_name(&format!("stalled{i}")).parse()?),
         since: None,
         claim: None,
+        from: None,
     };
     ws.send(Message::text(serde_json::to_string(&join)?)).await?;
     while !matches!(next_msg(&mut ws).await?, ServerMsg::Joined { .. }) {}

@@ -40,7 +40,7 @@ pub fn run_name(name: &str) -> String {
 pub async fn joined(url: &str, room: &str, name: String) -> Result<Socket, Failure> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
     let username = Some(run_name(&name).parse()?);
-    let join = ClientMsg::Join { room: room.parse()?, username, since: None, claim: None };
+    let join = ClientMsg::Join { room: room.parse()?, username, since: None, claim: None, from: None };
     ws.send(Message::text(serde_json::to_string(&join)?)).await?;
     loop {
         let frame =

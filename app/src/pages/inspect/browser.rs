@@ -34,7 +34,7 @@ impl InspectHandle {
             Ok(room) => {
                 let username = self.username();
                 let claim = crate::client::storage::load_claim(&username);
-                self.send(ClientMsg::Join { room, username: Some(username), since: None, claim })
+                self.send(ClientMsg::Join { room, username: Some(username), since: None, claim, from: None })
             }
             Err(e) => self.ins.status.set(format!("{e}")),
         }

@@ -27,13 +27,15 @@ pub struct WallHandle {
     socket: RwSignal<Option<RoomSocket>>,
 }
 
-/// Starts the wall's live half for a page that shows every post up to `since`, under the
+/// Starts the wall's live half for a page that shows every post up to `since` (from `from`
+/// on), under the
 /// name `user` holds (watching while it holds none); `None` for a page that only ever
 /// watches (the projector).
 pub fn start(
     room: RoomName,
     state: WallState,
     since: Option<u64>,
+    from: Option<u64>,
     user: Option<Signal<Option<Username>>>,
 ) -> WallHandle {
     let watch_only = user.is_none();
@@ -52,7 +54,7 @@ pub fn start(
             existing.send(Command::Rename(name));
             return;
         }
-        let (started, events) = RoomSocket::start(room.clone(), name, since, watch_only);
+        let (started, events) = RoomSocket::start(room.clone(), name, since, from, watch_only);
         leptos::task::spawn_local(show(events, state, current));
         socket.set(Some(started));
     });
@@ -108,6 +110,11 @@ impl WallHandle {
 
     pub fn typing(&self) {
         self.command(Command::Typing);
+    }
+
+    /// Asks the server to delete one of this user's posts.
+    pub fn delete(&self, seq: u64) {
+        self.command(Command::Delete(seq));
     }
 
     pub fn retry_now(&self) {

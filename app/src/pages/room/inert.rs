@@ -8,7 +8,13 @@ use leptos::prelude::*;
 #[derive(Clone, Copy)]
 pub struct WallHandle;
 
-pub fn start(_: RoomName, _: WallState, _: Option<u64>, _: Option<Signal<Option<Username>>>) -> WallHandle {
+pub fn start(
+    _: RoomName,
+    _: WallState,
+    _: Option<u64>,
+    _: Option<u64>,
+    _: Option<Signal<Option<Username>>>,
+) -> WallHandle {
     WallHandle
 }
 
@@ -20,6 +26,8 @@ impl WallHandle {
     pub fn post(&self, _: PostText) {}
 
     pub fn typing(&self) {}
+
+    pub fn delete(&self, _: u64) {}
 
     pub fn retry_now(&self) {}
 
