@@ -18,6 +18,7 @@
 mod helpers;
 
 mod claims;
+mod deleting;
 mod fallbacks;
 mod fanout;
 mod nginx;

@@ -113,3 +113,14 @@ fn a_wall_keeping_n_posts_holds_the_newest_n_however_many_arrive() {
     state.apply(Event::Posts((2_001..=2_010).map(post).collect()), 0);
     assert_eq!(seqs(&state), [2_010, 2_009, 2_008], "a batch is cut too");
 }
+
+#[test]
+fn a_deleted_post_leaves_its_place_and_its_text_behind_and_a_seq_never_shown_changes_nothing() {
+    let (_owner, state) = wall(page(vec![post(1), post(2), post(3)], false));
+    state.apply(Event::Deleted(vec![2, 9]), 0);
+    let shown = state.shown_newest_first();
+    assert_eq!(shown, [Shown::Post(post(3)), Shown::Removed(2), Shown::Post(post(1))]);
+    assert_eq!(seqs(&state), [3, 1], "the text is no longer held");
+    state.apply(Event::Deleted(vec![2]), 0);
+    assert_eq!(state.shown_newest_first().len(), 3, "told twice, shown once");
+}
