@@ -11,11 +11,31 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryPage {
     pub posts: Vec<Post>,
+    /// Seqs in the page's range whose posts were deleted (shown as removed; they count as
+    /// held, and where a page of only deleted posts continues).
+    #[serde(default)]
+    pub removed: Vec<u64>,
     /// True when posts older than the first one here exist.
     pub has_older: bool,
     /// The server's clock when the page was made (ms since the epoch), so relative times
     /// render the same on the server and during hydration.
     pub now_ms: i64,
+}
+
+impl HistoryPage {
+    /// The newest seq the page covers, deleted posts included: where live posts continue.
+    pub fn newest_seq(&self) -> Option<u64> {
+        self.posts.last().map(|p| p.seq).max(self.removed.last().copied())
+    }
+
+    /// The oldest seq the page covers, deleted posts included.
+    pub fn oldest_seq(&self) -> Option<u64> {
+        let first = self.posts.first().map(|p| p.seq);
+        match (first, self.removed.first().copied()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// A room as the directory lists it.

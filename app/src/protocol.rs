@@ -12,7 +12,8 @@ use serde_json::Value;
 /// Version 4 claims names: the first use of a name issues a secret (`claimed`), a `join`
 /// under a claimed name must carry it (else `name_taken`), and posts carry the claim's
 /// `fingerprint`. Version 5 deletes posts: `delete` from the author, `deleted` to every
-/// member, and a `joined` lists the removed posts among what the client holds (`from`).
+/// member, and a `joined` lists the removed posts among what the client holds (`from`);
+/// moderators (`moderate`) delete any post and `block` a post's author (`blocked`).
 pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Largest message the server accepts; a bigger one closes the socket with [`close::TOO_BIG`].
@@ -106,14 +107,22 @@ pub enum ClientMsg {
     Ping,
     /// Gives up a claimed name (with its secret), so anyone may take it; answered `released`.
     Release { username: Username, claim: ClaimSecret },
-    /// Removes a post of a joined room: allowed to its author (joined under the claim that
-    /// wrote it). Every member is sent `deleted`; refused `not_allowed` or `no_such_post`.
+    /// Removes a post: allowed to its author (joined to the room under the claim that wrote
+    /// it) and to a moderator. Every member is sent `deleted`; refused `not_allowed` or
+    /// `no_such_post`.
     Delete { room: RoomName, seq: u64 },
+    /// Signs this connection in as a moderator, with the secret `wallsocket moderator add`
+    /// printed; answered `moderating`, or `not_allowed`.
+    Moderate { secret: ClaimSecret },
+    /// A moderator blocks the author of a post (their claim) from posting for `minutes`
+    /// (1 to 525,600); answered `author_blocked`.
+    Block { room: RoomName, seq: u64, minutes: u32 },
 }
 
 impl ClientMsg {
     /// Every `type` a client may send, for telling an unknown type from a malformed message.
-    pub const TYPES: [&'static str; 7] = ["join", "post", "leave", "typing", "ping", "release", "delete"];
+    pub const TYPES: [&'static str; 9] =
+        ["join", "post", "leave", "typing", "ping", "release", "delete", "moderate", "block"];
 }
 
 /// How many messages a connection may send: `burst` at once, then `per_sec` sustained. Every
@@ -191,6 +200,11 @@ pub enum ServerMsg {
     /// A post of a joined room was removed (its seq stays taken): show it as removed. Also
     /// the answer to a `delete` of a post removed already.
     Deleted { room: RoomName, seq: u64 },
+    /// Reply to `moderate`: this connection may now delete any post and block authors.
+    Moderating { moderator: Username },
+    /// Reply to `block`: the author of post `seq` may not post until `until_ms` (ms since
+    /// the Unix epoch).
+    AuthorBlocked { room: RoomName, seq: u64, until_ms: i64 },
     /// A request was refused; the connection stays open.
     Error {
         code: ErrorCode,
@@ -235,10 +249,13 @@ pub enum ErrorCode {
     /// A `claim` that is not a claim secret's shape.
     InvalidClaim,
     /// A `delete` of a post this connection did not write (under the claim it is joined
-    /// with), or from a connection watching without a name.
+    /// with) from a connection that is no moderator; a `moderate` with a wrong secret; a
+    /// `block` from a connection that is no moderator.
     NotAllowed,
     /// A `delete` of a seq the room has not reached.
     NoSuchPost,
+    /// A `post` from someone a moderator blocked: the message says for how long.
+    Blocked,
 }
 
 impl From<&ValidationError> for ErrorCode {
@@ -272,12 +289,13 @@ impl DecodeError {
 type FieldCheck = fn(&str) -> Result<(), ValidationError>;
 
 /// Fields whose validation failure deserves its own error code.
-const VALIDATED_FIELDS: [(&str, FieldCheck); 5] = [
+const VALIDATED_FIELDS: [(&str, FieldCheck); 6] = [
     ("room", |s| RoomName::parse(s).map(drop)),
     ("username", |s| Username::parse(s).map(drop)),
     ("text", |s| PostText::parse(s).map(drop)),
     ("client_id", |s| ClientId::parse(s).map(drop)),
     ("claim", |s| ClaimSecret::parse(s).map(drop)),
+    ("secret", |s| ClaimSecret::parse(s).map(drop)),
 ];
 
 /// Decodes one client text frame, naming precisely what is wrong when it fails.
@@ -352,6 +370,8 @@ mod tests {
             },
             ClientMsg::Join { room: room(), username: None, since: Some(3), claim: None, from: None },
             ClientMsg::Delete { room: room(), seq: 7 },
+            ClientMsg::Moderate { secret: secret() },
+            ClientMsg::Block { room: room(), seq: 7, minutes: 60 },
             ClientMsg::Release { username: Username::parse("al").unwrap(), claim: secret() },
             ClientMsg::Post {
                 room: room(),
@@ -406,6 +426,8 @@ mod tests {
             },
             ServerMsg::Released { username: Username::parse("al").unwrap() },
             ServerMsg::Deleted { room: room(), seq: 7 },
+            ServerMsg::Moderating { moderator: Username::parse("mo").unwrap() },
+            ServerMsg::AuthorBlocked { room: room(), seq: 7, until_ms: 1_700_000_000_000 },
             ServerMsg::Error { code: ErrorCode::RateLimited, message: "slow down".into(), client_id: None },
             ServerMsg::Error {
                 code: ErrorCode::InvalidText,

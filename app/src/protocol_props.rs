@@ -74,6 +74,11 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
                 deleted
             }),
         (room(), any::<u64>()).prop_map(|(room, seq)| ServerMsg::Deleted { room, seq }),
+        (room(), any::<u64>(), any::<i64>()).prop_map(|(room, seq, until_ms)| ServerMsg::AuthorBlocked {
+            room,
+            seq,
+            until_ms
+        }),
         post().prop_map(ServerMsg::Post),
         (room(), client_id(), any::<u64>()).prop_map(|(room, client_id, seq)| ServerMsg::Ack { room, client_id, seq }),
         (

@@ -69,7 +69,14 @@ pub fn fingerprint_of(id: &str) -> Fingerprint {
     Fingerprint::parse(&hex).unwrap_or_else(|_| unreachable!("4 lowercase hex digits"))
 }
 
-fn hash_of(secret: &ClaimSecret) -> String {
+/// A new secret: two random v4 UUIDs (244 random bits) as 64 hex digits.
+pub fn new_secret() -> ClaimSecret {
+    ClaimSecret::parse(&format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()))
+        .unwrap_or_else(|_| unreachable!("64 hex digits"))
+}
+
+/// What the database keeps of a secret: its SHA-256, in hex.
+pub fn hash_of(secret: &ClaimSecret) -> String {
     Sha256::digest(secret.expose().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -133,9 +140,7 @@ impl Claims {
             if !may_claim {
                 return Err(ClaimError::NoMoreNames);
             }
-            let issued =
-                ClaimSecret::parse(&format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()))
-                    .unwrap_or_else(|_| unreachable!("64 hex digits"));
+            let issued = new_secret();
             let claim = ClaimId::new();
             let row = ClaimRow {
                 name_key: key.as_str().to_owned(),

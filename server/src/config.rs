@@ -24,7 +24,25 @@ pub struct Cli {
 #[derive(Subcommand, Debug, Clone)]
 pub enum Command {
     /// Run the server (what `wallsocket` with no command does).
-    Serve(Config),
+    Serve(Box<Config>),
+    /// Manage moderators, on the server host, in the server's database.
+    Moderator {
+        #[command(subcommand)]
+        action: ModeratorAction,
+        /// The server's database (as for the server).
+        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/wallsocket.db", global = true)]
+        database_url: String,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ModeratorAction {
+    /// Adds a moderator and prints their secret, once: they paste it on /moderate (or give
+    /// it to a client) to delete any post and block. The database keeps only its hash.
+    Add {
+        /// The moderator's name, as the audit log shows it (1-32 characters).
+        name: app::domain::Username,
+    },
 }
 
 /// The server's settings.

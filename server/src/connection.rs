@@ -38,7 +38,7 @@ pub async fn run(socket: WebSocket, peer: SocketAddr, state: WsState) {
             metrics: state.metrics.clone(),
         };
         let writer = tokio::spawn(writer.run().in_current_span());
-        let mut session = Session::new(member, &state.limits, state.claims.clone());
+        let mut session = Session::new(member, &state.limits, (state.claims.clone(), state.moderation.clone()));
         if reply(&session, &state.limits.hello(None)).await {
             read_loop(&mut session, stream, &writer_done, &heard).await;
         }

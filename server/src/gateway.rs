@@ -7,12 +7,15 @@
 //! so a handler that holds one was admitted.
 //!
 //! Admission checks, in order: the Origin (a page on another site must not ride a user's
-//! browser), shutdown (draining servers take nothing new), the per-address connect rate, and
-//! the global cap. Requests that belong to something already admitted (a `POST /x/send`, a
-//! poll of an open session) pass [`Gateway::check_origin`] only.
+//! browser), shutdown (draining servers take nothing new), a moderator's block of the
+//! address, the per-address connect rate, and the global cap. Requests that belong to
+//! something already admitted (a `POST /x/send`, a poll of an open session) pass
+//! [`Gateway::check_origin`] only.
 
+use crate::moderation::{time_left, Blocks};
 use crate::origin::OriginPolicy;
 use crate::proxies::TrustedProxies;
+use crate::store::{now_ms, BlockTarget};
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -43,6 +46,8 @@ struct Inner {
     open: AtomicUsize,
     max: usize,
     shutdown: CancellationToken,
+    /// Addresses a moderator blocked.
+    blocks: Blocks,
 }
 
 /// Why a new connection was turned away; each is its own HTTP status.
@@ -56,11 +61,17 @@ pub enum Refusal {
     RateLimited,
     /// 503: `--max-connections` are open.
     AtCapacity,
+    /// 403: a moderator blocked this address until then (ms since the epoch).
+    Blocked { until_ms: i64 },
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let (status, text) = match self {
+            Refusal::Blocked { until_ms } => {
+                let left = time_left(until_ms, now_ms());
+                return (StatusCode::FORBIDDEN, format!("this address is blocked for another {left}")).into_response();
+            }
             Refusal::ForeignOrigin => (StatusCode::FORBIDDEN, "origin not allowed"),
             Refusal::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "server shutting down"),
             Refusal::RateLimited => {
@@ -117,10 +128,11 @@ impl Gateway {
         connect_rate: NonZeroU32,
         max: usize,
         shutdown: CancellationToken,
+        blocks: Blocks,
     ) -> Self {
         let quota = Quota::per_second(connect_rate).allow_burst(connect_rate.saturating_mul(TWO));
         let connect_rate = RateLimiter::keyed(quota);
-        let inner = Inner { origins, proxies, connect_rate, open: AtomicUsize::new(0), max, shutdown };
+        let inner = Inner { origins, proxies, connect_rate, open: AtomicUsize::new(0), max, shutdown, blocks };
         Self { inner: Arc::new(inner) }
     }
 
@@ -130,6 +142,10 @@ impl Gateway {
         self.check_origin(headers)?;
         let inner = &self.inner;
         let peer = inner.proxies.client(peer, headers);
+        if let Some(until_ms) = inner.blocks.until(&BlockTarget::Address(peer), now_ms()) {
+            tracing::info!(%peer, "refused a connection: a moderator blocked this address");
+            return Err(Refusal::Blocked { until_ms });
+        }
         if inner.connect_rate.check_key(&peer).is_err() {
             tracing::info!(%peer, "refused a connection: connection rate from this address");
             return Err(Refusal::RateLimited);
@@ -178,7 +194,7 @@ mod tests {
         let shutdown = CancellationToken::new();
         let rate = NonZeroU32::new(rate).unwrap();
         let origins = Arc::new(OriginPolicy::new(&[]));
-        (Gateway::new(origins, TrustedProxies::default(), rate, max, shutdown.clone()), shutdown)
+        (Gateway::new(origins, TrustedProxies::default(), rate, max, shutdown.clone(), Blocks::default()), shutdown)
     }
 
     fn from(origin: Option<&str>) -> HeaderMap {

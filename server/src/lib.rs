@@ -23,6 +23,8 @@
 //! - `proxies.rs` — `--trusted-proxies`: whose `X-Forwarded-For` names the client's address.
 //! - `claims.rs` — name claims: a secret issued at a name's first use, checked on every
 //!   later join under it; names compared after NFKC and lowercasing.
+//! - `moderation.rs` — moderators (added on the host, signed in with their secret), blocks
+//!   of a post's author or of an address (kept in memory, reloaded), the audit log.
 //! - `session.rs` — one client's protocol state, whatever the transport: decode, rate limit,
 //!   answer through its hub `Member`; the per-connection `Limits`.
 //! - `connection.rs` — one WebSocket's reader, feeding its `Session`.
@@ -52,6 +54,7 @@ pub mod hub;
 pub mod lab;
 pub mod linger;
 pub mod metrics;
+pub mod moderation;
 pub mod origin;
 pub mod page_cache;
 pub mod proxies;

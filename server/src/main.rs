@@ -7,7 +7,7 @@ use clap::Parser;
 // string building); mimalloc halves that cost (docs/BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use wallsocket::config::{Cli, Command, Config};
+use wallsocket::config::{Cli, Command, Config, ModeratorAction};
 use wallsocket::startup::Application;
 
 #[tokio::main]
@@ -15,7 +15,40 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => serve(cli.serve).await,
-        Some(Command::Serve(config)) => serve(config).await,
+        Some(Command::Serve(config)) => serve(*config).await,
+        Some(Command::Moderator { action: ModeratorAction::Add { name }, database_url }) => {
+            add_moderator(&database_url, &name).await
+        }
+    }
+}
+
+/// Prints a new moderator's secret on stdout, the only place it is ever shown.
+async fn add_moderator(database_url: &str, name: &app::domain::Username) -> std::process::ExitCode {
+    let added = match wallsocket::store::Store::connect(database_url).await {
+        Ok(store) => {
+            let added = wallsocket::moderation::Moderation::add(&store, name).await;
+            store.close().await;
+            added
+        }
+        Err(e) => Err(e),
+    };
+    match added {
+        Ok(Some(secret)) => {
+            println!("{}", secret.expose());
+            eprintln!(
+                "wallsocket: {name} is a moderator. The line above is their secret, shown this once: \
+                 paste it on /moderate."
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!("wallsocket: {name} is a moderator already (their secret was shown when they were added)");
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("wallsocket: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

@@ -5,10 +5,13 @@
 
 use crate::claims::{ClaimError, ClaimId, Claims};
 use crate::hub::{Answer, HubError, JoinRequest, Member, NewPost, Removal, JOINS_PER_SEC};
+use crate::moderation::{time_left, Moderation, ModerationError, Moderator};
 use crate::queue::{ClientHandle, Outbound};
+use crate::store::{now_ms, BlockTarget};
 use app::domain::{ClaimSecret, ClientId, RoomName, Username};
 use app::protocol::{decode_client, encode_server, ClientMsg, ErrorCode, RateLimit, ServerMsg, PROTOCOL_VERSION};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -50,6 +53,12 @@ pub struct Session {
     claims: Claims,
     /// Names this connection claimed: each is a row in the database, so they are capped.
     claimed: usize,
+    moderation: Moderation,
+    /// Set once this connection signed in as a moderator.
+    moderator: Option<Moderator>,
+    /// The claim this connection is in each room under (rooms it watches are absent): whose
+    /// block a post meets. The hub caps its rooms, so this stays as small.
+    room_claims: HashMap<RoomName, ClaimId>,
 }
 
 /// Most names one connection may claim: a client trying names in a loop adds at most this
@@ -57,9 +66,11 @@ pub struct Session {
 pub const CLAIMS_PER_CONNECTION: usize = 4;
 
 impl Session {
-    pub fn new(member: Member, limits: &Limits, claims: Claims) -> Self {
+    pub fn new(member: Member, limits: &Limits, (claims, moderation): (Claims, Moderation)) -> Self {
         let limiter = RateLimiter::direct(Quota::per_second(limits.rate_per_sec).allow_burst(limits.rate_burst));
-        Self { member, limiter, rate_per_sec: limits.rate_per_sec, claims, claimed: 0 }
+        let rate_per_sec = limits.rate_per_sec;
+        let room_claims = HashMap::new();
+        Self { member, limiter, rate_per_sec, claims, claimed: 0, moderation, moderator: None, room_claims }
     }
 
     pub fn client(&self) -> &ClientHandle {
@@ -88,7 +99,21 @@ impl Session {
 
     async fn handle(&mut self, msg: ClientMsg) -> Reply {
         match msg {
-            ClientMsg::Post { room, text, client_id } => self.post(NewPost { room, client_id, text }).await,
+            ClientMsg::Post { room, text, client_id } => {
+                if let Some(refusal) = self.blocked(&room, &client_id) {
+                    return Reply::Now(Some(refusal));
+                }
+                self.post(NewPost { room, client_id, text }).await
+            }
+            ClientMsg::Moderate { secret } => Reply::Now(Some(match self.moderation.sign_in(&secret).await {
+                Ok(moderator) => {
+                    let reply = ServerMsg::Moderating { moderator: moderator.0.clone() };
+                    self.moderator = Some(moderator);
+                    reply
+                }
+                Err(e) => moderation_refused(e),
+            })),
+            ClientMsg::Block { room, seq, minutes } => Reply::Now(Some(self.block(room, seq, minutes).await)),
             ClientMsg::Join { room, username, since, claim, from } => {
                 let claim = match &username {
                     None => None,
@@ -101,6 +126,7 @@ impl Session {
             }
             ClientMsg::Release { username, claim } => Reply::Now(Some(self.release(username, &claim).await)),
             ClientMsg::Leave { room } => {
+                self.room_claims.remove(&room);
                 let answer = self.member.leave(room.clone()).await;
                 later(answer, move |left| match left {
                     Ok(()) => Some(ServerMsg::Left { room }),
@@ -110,29 +136,7 @@ impl Session {
                 })
             }
             ClientMsg::Ping => Reply::Now(Some(ServerMsg::Pong)),
-            ClientMsg::Delete { room, seq } => {
-                let answer = self.member.delete(room.clone(), seq).await;
-                later(answer, move |removed| match removed {
-                    // Its `deleted` went to every member, this one too.
-                    Ok(Removal::Now) => None,
-                    Ok(Removal::Before) => Some(ServerMsg::Deleted { room, seq }),
-                    Err(HubError::NotJoined) => Some(not_in(&room)),
-                    Err(HubError::NotAllowed) => Some(error(
-                        ErrorCode::NotAllowed,
-                        &format!(
-                            "post {seq} is not yours to delete: only its author, joined under the claim that \
-                             wrote it, may"
-                        ),
-                    )),
-                    Err(HubError::NoSuchPost { .. }) => {
-                        Some(error(ErrorCode::NoSuchPost, &format!("room {room:?} has no post {seq}")))
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "delete failed");
-                        Some(error(ErrorCode::Internal, "the post could not be deleted; retry"))
-                    }
-                })
-            }
+            ClientMsg::Delete { room, seq } => self.delete(room, seq).await,
             ClientMsg::Typing { room } => {
                 let answer = self.member.typing(room.clone()).await;
                 later(answer, move |relayed| match relayed {
@@ -191,6 +195,46 @@ impl Session {
         Ok(holder.claim)
     }
 
+    /// Deletes a post as its author or, once signed in, as a moderator (written in the audit
+    /// log); `deleted` reaches every member, this one too.
+    async fn delete(&mut self, room: RoomName, seq: u64) -> Reply {
+        let moderator = self.moderator.clone();
+        let answer = self.member.delete(room.clone(), seq, moderator.as_ref().map(|m| m.0.to_string())).await;
+        let moderation = self.moderation.clone();
+        Reply::Later(Box::pin(async move {
+            let removed = match answer {
+                Ok(answer) => answer.into_result().await,
+                Err(e) => Err(e),
+            };
+            if let (Ok(Removal::Now), Some(moderator)) = (&removed, &moderator) {
+                if let Err(e) = moderation.record(moderator, "delete", format!("post {seq} in #{room}")).await {
+                    tracing::error!(error = %e, "a deletion could not be written to the audit log");
+                }
+            }
+            deletion_reply(room, seq, removed)
+        }))
+    }
+
+    /// A moderator blocks the author of a post from posting.
+    async fn block(&mut self, room: RoomName, seq: u64, minutes: u32) -> ServerMsg {
+        let Some(moderator) = &self.moderator else {
+            return error(ErrorCode::NotAllowed, "only a moderator may block: send `moderate` with your secret first");
+        };
+        match self.moderation.block_author(moderator, &room, seq, minutes).await {
+            Ok(until_ms) => ServerMsg::AuthorBlocked { room, seq, until_ms },
+            Err(e) => moderation_refused(e),
+        }
+    }
+
+    /// The refusal of a post to `room` if its author is blocked.
+    fn blocked(&self, room: &RoomName, client_id: &ClientId) -> Option<ServerMsg> {
+        let claim = self.room_claims.get(room)?;
+        let now = now_ms();
+        let until = self.moderation.blocks().until(&BlockTarget::Claim(claim.clone()), now)?;
+        let message = format!("a moderator blocked you from posting for another {}", time_left(until, now));
+        Some(ServerMsg::Error { code: ErrorCode::Blocked, message, client_id: Some(client_id.clone()) })
+    }
+
     async fn release(&mut self, name: Username, secret: &ClaimSecret) -> ServerMsg {
         match self.claims.release(&name, secret).await {
             Ok(()) => ServerMsg::Released { username: name },
@@ -203,8 +247,15 @@ impl Session {
     /// while the reader goes on reading.
     async fn join(&mut self, request: JoinRequest) -> Reply {
         tracing::debug!(room = %request.room, "join");
+        let (room, claim) = (request.room.clone(), request.claim.clone());
         match self.member.join(request).await {
-            Ok(pending) => Reply::Later(Box::pin(async move { pending.complete().await.err().map(join_failed) })),
+            Ok(pending) => {
+                match claim {
+                    Some(claim) => self.room_claims.insert(room, claim),
+                    None => self.room_claims.remove(&room),
+                };
+                Reply::Later(Box::pin(async move { pending.complete().await.err().map(join_failed) }))
+            }
             Err(HubError::TooManyRooms { max }) => {
                 let message = format!("a connection may be in at most {max} rooms at once: leave one first");
                 Reply::Now(Some(error(ErrorCode::TooManyRooms, &message)))
@@ -231,6 +282,41 @@ fn later<T: Send + 'static>(
         };
         reply(answer)
     }))
+}
+
+/// The answer to a `delete` once the hub has done it (or not).
+fn deletion_reply(room: RoomName, seq: u64, removed: Result<Removal, HubError>) -> Option<ServerMsg> {
+    match removed {
+        // Its `deleted` went to every member, this one too.
+        Ok(Removal::Now) => None,
+        Ok(Removal::Before) => Some(ServerMsg::Deleted { room, seq }),
+        Err(HubError::NotJoined) => Some(not_in(&room)),
+        Err(HubError::NotAllowed) => Some(error(
+            ErrorCode::NotAllowed,
+            &format!("post {seq} is not yours to delete: only its author, joined under the claim that wrote it, may"),
+        )),
+        Err(HubError::NoSuchPost { .. }) => {
+            Some(error(ErrorCode::NoSuchPost, &format!("room {room:?} has no post {seq}")))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "delete failed");
+            Some(error(ErrorCode::Internal, "the post could not be deleted; retry"))
+        }
+    }
+}
+
+/// A moderation request refused: typed, and never repeating a secret.
+fn moderation_refused(e: ModerationError) -> ServerMsg {
+    match e {
+        ModerationError::NotModerator => error(ErrorCode::NotAllowed, "that is not a moderator's secret"),
+        ModerationError::NoSuchPost(_) => error(ErrorCode::NoSuchPost, &e.to_string()),
+        ModerationError::NoClaim(_) => error(ErrorCode::NotAllowed, &e.to_string()),
+        ModerationError::BadDuration => error(ErrorCode::InvalidMessage, &e.to_string()),
+        ModerationError::Store(e) => {
+            tracing::error!(error = %e, "a moderation request failed");
+            error(ErrorCode::Internal, "the request could not be completed; retry")
+        }
+    }
 }
 
 /// The refusal of a post or typing notice from a connection watching `room` without a name.

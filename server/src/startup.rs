@@ -13,6 +13,7 @@ use crate::gateway::Gateway;
 use crate::hub::{ClusterLink, Hub, ALL_ROOMS_MAX};
 use crate::lab::LabState;
 use crate::metrics::Metrics;
+use crate::moderation::Moderation;
 use crate::origin::OriginPolicy;
 use crate::page_cache::PageCache;
 use crate::routes::{self, AppState, RouteLimits, RouterState};
@@ -84,7 +85,9 @@ impl Application {
         };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let node = Node { store: store.clone(), hub: hub.clone(), metrics, forwarding };
+        // Read before the first connection: blocks hold from the first moment.
+        let moderation = Moderation::load(store.clone()).await?;
+        let node = Node { store: store.clone(), hub: hub.clone(), metrics, forwarding, moderation };
         let state = router_state(&config, node, leptos_options, shutdown.clone(), tracker.clone());
         let router = routes::router(state);
         Ok(Self {
@@ -159,13 +162,15 @@ pub struct Node {
     pub hub: Hub,
     pub metrics: Metrics,
     pub forwarding: Option<Forwarding>,
+    pub moderation: Moderation,
 }
 
 impl Node {
     /// A node on its own on `store`: starts its hub.
     pub fn alone(store: Store) -> Self {
         let metrics = Metrics::default();
-        Self { hub: Hub::spawn(store.clone(), metrics.clone()), store, metrics, forwarding: None }
+        let moderation = Moderation::unloaded(store.clone());
+        Self { hub: Hub::spawn(store.clone(), metrics.clone()), store, metrics, forwarding: None, moderation }
     }
 }
 
@@ -178,11 +183,12 @@ pub fn router_state(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> RouterState {
-    let Node { store, hub, metrics, forwarding } = node;
+    let Node { store, hub, metrics, forwarding, moderation } = node;
     let page_cache = PageCache::new(store.clone(), Duration::from_millis(config.page_cache_ms), metrics.clone());
     let origins = Arc::new(OriginPolicy::new(&config.allowed_origins));
     let proxies = config.trusted_proxies.clone();
-    let gateway = Gateway::new(origins, proxies, config.ip_connect_rate, config.max_connections, shutdown.clone());
+    let (rate, max) = (config.ip_connect_rate, config.max_connections);
+    let gateway = Gateway::new(origins, proxies, rate, max, shutdown.clone(), moderation.blocks().clone());
     let lab = LabState::new(gateway.clone(), shutdown.clone());
     let ws = WsState {
         hub: hub.clone(),
@@ -198,6 +204,7 @@ pub fn router_state(
             max_rooms: config.max_rooms_per_connection,
         },
         claims: Claims::new(store.clone(), Duration::from_secs(config.claim_ttl_days.saturating_mul(86_400))),
+        moderation: moderation.clone(),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
         sessions: HttpSessions::default(),
@@ -206,6 +213,7 @@ pub fn router_state(
     };
     tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
     tokio::spawn(ws.claims.clone().sweep(shutdown.clone()));
+    tokio::spawn(moderation.keep_loaded(shutdown.clone()));
     if let Some(Forwarding { forwarder, forwards }) = forwarding {
         tokio::spawn(crate::relay::answer_other_nodes(ws.clone(), forwarder, forwards));
     }

@@ -40,9 +40,9 @@ impl WallData for ServerWallData {
         limit: u32,
     ) -> BoxFuture<'_, Result<HistoryPage, BackendError>> {
         async move {
-            // Deleted posts are left out: a page shows what is there.
+            // Deleted posts are named by seq only: their text never leaves the store.
             let (entries, has_older) = self.store.page(&room, before, limit).await.map_err(logged)?;
-            Ok(HistoryPage { posts: entries.posts, has_older, now_ms: now_ms() })
+            Ok(HistoryPage { posts: entries.posts, removed: entries.removed, has_older, now_ms: now_ms() })
         }
         .boxed()
     }

@@ -29,6 +29,8 @@ pub struct WsState {
     pub limits: Limits,
     /// Who holds which name.
     pub claims: crate::claims::Claims,
+    /// Moderators and blocks.
+    pub moderation: crate::moderation::Moderation,
     /// Cancelled on shutdown: every connection closes with 1001.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for their close frames.

@@ -58,8 +58,8 @@ fn Projector(room: RoomName) -> impl IntoView {
 #[component]
 fn LiveProjector(room: RoomName, page: HistoryPage, url: String) -> impl IntoView {
     let state = WallState::seeded_keeping(&page, POSTS_SHOWN);
-    let since = Some(page.posts.last().map_or(0, |p| p.seq));
-    let from = page.posts.first().map(|p| p.seq);
+    let since = Some(page.newest_seq().unwrap_or(0));
+    let from = page.oldest_seq();
     let wall = live::start(room.clone(), state, since, from, None);
     let conn = wall.conn();
     let posts = Memo::new(move |_| state.posts_newest_first());

@@ -52,8 +52,8 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
     let state = WallState::seeded(&page);
     // An empty page holds the whole room (nothing older): resume from its start, so posts made
     // before a name is chosen are replayed too, not just the latest page of them.
-    let since = Some(page.posts.last().map_or(0, |p| p.seq));
-    let from = page.posts.first().map(|p| p.seq);
+    let since = Some(page.newest_seq().unwrap_or(0));
+    let from = page.oldest_seq();
     let wall = live::start(room.clone(), state, since, from, Some(user.0.into()));
     let on_delete = Callback::new(move |seq: u64| wall.delete(seq));
     let on_send = Callback::new(move |text: PostText| wall.post(text));

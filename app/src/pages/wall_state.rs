@@ -11,6 +11,10 @@ use crate::room_client::Event;
 use leptos::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// How many deletions of posts not shown are remembered (to keep older pages from showing
+/// them).
+const UNSEEN_KEPT: usize = 1_000;
+
 /// How many arrivals and departures are remembered.
 const NOTICES_KEPT: usize = 50;
 
@@ -46,6 +50,9 @@ pub struct WallState {
     pub posts: RwSignal<BTreeMap<u64, Post>>,
     /// Seqs of posts shown here and deleted since (their text is dropped from `posts`).
     pub removed: RwSignal<BTreeSet<u64>>,
+    /// Seqs told deleted while not shown: an older page read before the deletion must not
+    /// bring their text back.
+    unseen_deleted: StoredValue<BTreeSet<u64>>,
     /// Posts being sent (the room client's outbox), then the ones refused for good.
     pub pending: RwSignal<Vec<Pending>>,
     /// Who is here now; `None` until joined.
@@ -58,6 +65,8 @@ pub struct WallState {
     pub has_older: RwSignal<bool>,
     /// A problem with the connection that concerns no single post.
     pub notice: RwSignal<Option<String>>,
+    /// The moderator this page is signed in as (it may delete any post, and block).
+    pub moderator: RwSignal<Option<Username>>,
     /// The name this page tried and someone else holds, until another is chosen.
     pub name_taken: RwSignal<Option<Username>>,
     /// The clock relative times are shown against: the server's at first, then the browser's.
@@ -78,9 +87,11 @@ impl WallState {
     /// The state of a wall showing at most the `keep` newest posts, from `page` on.
     pub fn seeded_keeping(page: &HistoryPage, keep: usize) -> Self {
         let newest = page.posts.iter().rev().take(keep);
+        let removed = page.removed.iter().rev().take(keep).copied();
         Self {
             posts: RwSignal::new(newest.map(|p| (p.seq, p.clone())).collect()),
-            removed: RwSignal::new(BTreeSet::new()),
+            removed: RwSignal::new(removed.collect()),
+            unseen_deleted: StoredValue::new(BTreeSet::new()),
             pending: RwSignal::new(Vec::new()),
             present: RwSignal::new(None),
             watching: RwSignal::new(0),
@@ -89,6 +100,7 @@ impl WallState {
             has_older: RwSignal::new(page.has_older),
             notice: RwSignal::new(None),
             name_taken: RwSignal::new(None),
+            moderator: RwSignal::new(None),
             now_ms: RwSignal::new(page.now_ms),
             keep,
         }
@@ -106,15 +118,23 @@ impl WallState {
         shown
     }
 
-    /// The oldest seq shown: where "Older posts" continues.
+    /// The oldest seq shown, a removed post's included: where "Older posts" continues.
     pub fn oldest_seq(&self) -> Option<u64> {
-        self.posts.with_untracked(|posts| posts.keys().next().copied())
+        let post = self.posts.with_untracked(|posts| posts.keys().next().copied());
+        let removed = self.removed.with_untracked(|removed| removed.first().copied());
+        match (post, removed) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Adds a page of older posts.
+    /// Adds a page of older posts (those deleted since it was read stay removed).
     pub fn add_older(&self, page: HistoryPage) {
         self.has_older.set(page.has_older);
-        self.posts.update(|posts| posts.extend(page.posts.into_iter().map(|p| (p.seq, p))));
+        let unseen = self.unseen_deleted.get_value();
+        let (gone, live): (Vec<Post>, Vec<Post>) = page.posts.into_iter().partition(|p| unseen.contains(&p.seq));
+        self.posts.update(|posts| posts.extend(live.into_iter().map(|p| (p.seq, p))));
+        self.removed.update(|r| r.extend(page.removed.into_iter().chain(gone.iter().map(|p| p.seq))));
     }
 
     /// Names of people typing (expired ones are pruned by `expire_typing`), except `me`.
@@ -159,8 +179,14 @@ impl WallState {
             }
             Event::Deleted(seqs) => {
                 let keep = self.keep;
-                let shown: Vec<u64> =
-                    self.posts.with_untracked(|posts| seqs.into_iter().filter(|seq| posts.contains_key(seq)).collect());
+                let (shown, unseen): (Vec<u64>, Vec<u64>) =
+                    self.posts.with_untracked(|posts| seqs.into_iter().partition(|seq| posts.contains_key(seq)));
+                self.unseen_deleted.update_value(|told| {
+                    told.extend(unseen);
+                    while told.len() > keep.min(UNSEEN_KEPT) {
+                        told.pop_first();
+                    }
+                });
                 if shown.is_empty() {
                     return;
                 }
@@ -171,6 +197,11 @@ impl WallState {
                         removed.pop_first();
                     }
                 });
+            }
+            Event::Moderating(name) => self.moderator.set(Some(name)),
+            Event::AuthorBlocked { seq, until_ms } => {
+                let minutes = (until_ms - now_ms).max(0).div_euclid(60_000) + 1;
+                self.notice.set(Some(format!("The author of post {seq} may not post for {minutes} min.")))
             }
             Event::Typing(username) => self.typing.update(|t| _ = t.insert(username, now_ms + TYPING_SHOW_MS as i64)),
             Event::Outbox(entries) => self.pending.update(|pending| {

@@ -51,12 +51,16 @@ pub struct RoomClient {
     username: Option<Username>,
     /// The secret of `username`'s claim, once known: sent with every join under it.
     claim: Option<ClaimSecret>,
+    /// A moderator's secret: sent (`moderate`) once each connection has joined.
+    moderator: Option<ClaimSecret>,
     cursor: Cursor,
     outbox: Outbox,
     membership: Membership,
     presence: Presence,
     /// Whether a connection is open (from `on_open` to `on_close`).
     open: bool,
+    /// Whether this connection was sent the moderator's secret.
+    signed_in_here: bool,
     last_heard: i64,
     ping_sent_at: Option<i64>,
     last_typing_at: Option<i64>,
@@ -75,11 +79,13 @@ impl RoomClient {
             room,
             username,
             claim: None,
+            moderator: None,
             cursor: Cursor::starting_at(since),
             outbox: Outbox::new(saved),
             membership: Membership::default(),
             presence: Presence::default(),
             open: false,
+            signed_in_here: false,
             last_heard: 0,
             ping_sent_at: None,
             last_typing_at: None,
@@ -95,6 +101,35 @@ impl RoomClient {
             self.cursor.holding_from(seq);
         }
         self
+    }
+
+    /// Signs every connection in as a moderator with `secret` (once it has joined: a wrong
+    /// secret is then a notice, not a failed join).
+    pub fn with_moderator(mut self, secret: Option<ClaimSecret>) -> Self {
+        self.moderator = secret;
+        self
+    }
+
+    /// Signs in as a moderator now (if joined) and on every later connection.
+    pub fn moderate(&mut self, secret: ClaimSecret, now: i64) -> Step {
+        self.moderator = Some(secret.clone());
+        let mut step = Step::default();
+        if self.open && self.membership.joined() && self.budget(now) > 0 {
+            self.spend(1);
+            step.send.push(ClientMsg::Moderate { secret });
+        }
+        step
+    }
+
+    /// A moderator blocks the author of post `seq` from posting for `minutes`.
+    pub fn block(&mut self, seq: u64, minutes: u32, now: i64) -> Step {
+        let mut step = Step::default();
+        if !self.open || !self.membership.joined() || self.budget(now) == 0 {
+            return step;
+        }
+        self.spend(1);
+        step.send.push(ClientMsg::Block { room: self.room.clone(), seq, minutes });
+        step
     }
 
     /// The secret kept for this client's name (from an earlier `claimed`).
@@ -115,6 +150,7 @@ impl RoomClient {
     /// A connection opened at `now`: join (posts wait for `joined`).
     pub fn on_open(&mut self, now: i64) -> Step {
         self.open = true;
+        self.signed_in_here = false;
         self.membership = Membership::default();
         self.outbox.connection_lost();
         self.last_heard = now;
@@ -173,7 +209,8 @@ impl RoomClient {
     /// while in the room under a name; the answer is a `deleted` to every member.
     pub fn delete(&mut self, seq: u64, now: i64) -> Step {
         let mut step = Step::default();
-        if !self.open || !self.membership.joined() || self.username.is_none() || self.budget(now) == 0 {
+        let may = self.username.is_some() || self.moderator.is_some();
+        if !self.open || !self.membership.joined() || !may || self.budget(now) == 0 {
             return step;
         }
         self.spend(1);
@@ -192,7 +229,14 @@ impl RoomClient {
             }
         }
         match self.membership.on_message(&msg, now) {
-            Next::Joined => step.events.push(Event::Live),
+            Next::Joined => {
+                step.events.push(Event::Live);
+                if let Some(secret) = self.moderator.clone().filter(|_| !self.signed_in_here) {
+                    self.signed_in_here = true;
+                    self.spend(1);
+                    step.send.push(ClientMsg::Moderate { secret });
+                }
+            }
             Next::Rejoin => {
                 self.spend(1);
                 step.send.push(self.join_msg());
@@ -238,6 +282,8 @@ impl RoomClient {
                 }
                 step.events.push(Event::Claimed { username, claim, fingerprint });
             }
+            ServerMsg::Moderating { moderator } => step.events.push(Event::Moderating(moderator)),
+            ServerMsg::AuthorBlocked { seq, until_ms, .. } => step.events.push(Event::AuthorBlocked { seq, until_ms }),
             ServerMsg::Left { .. } | ServerMsg::Pong | ServerMsg::Released { .. } => {}
         }
         step

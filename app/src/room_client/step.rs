@@ -37,6 +37,13 @@ pub enum Event {
     /// These posts were deleted: show them as removed (a seq may be one never shown, or
     /// one already shown as removed).
     Deleted(Vec<u64>),
+    /// The connection is signed in as this moderator: it may delete any post, and block.
+    Moderating(Username),
+    /// The author of post `seq` may not post until `until_ms`.
+    AuthorBlocked {
+        seq: u64,
+        until_ms: i64,
+    },
     /// The posts waiting to be stored changed (one was written, stored or refused).
     Outbox(Vec<OutboxEntry>),
     /// The server stored one of this client's posts.

@@ -156,7 +156,12 @@ impl Order {
     /// it), else in the post's place when its turn comes.
     pub fn removed(&mut self, room: &RoomName, seq: u64, now: Instant) -> Vec<Released> {
         let entry = self.rooms.entry(room.clone()).or_default();
-        if seq <= entry.delivered || !entry.followed {
+        if !entry.followed {
+            // As for a post: the cursor moves past it, so the post heard later is dropped.
+            entry.delivered = entry.delivered.max(seq);
+            entry.head = entry.head.max(seq);
+        }
+        if seq <= entry.delivered {
             return vec![Released::Removed { room: room.clone(), seq }];
         }
         entry.head = entry.head.max(seq);

@@ -184,3 +184,12 @@ fn a_deleted_post_goes_out_as_its_tombstone_in_its_place_whichever_comes_first()
     let gaps = order.gaps(now + WAIT);
     assert_eq!(seqs(order.filled(&gaps[0], vec![post(4)], vec![5], now + WAIT)), [4, 5, 6], "a fill's tombstone");
 }
+
+#[test]
+fn a_deletion_heard_in_a_room_nobody_here_follows_keeps_its_post_from_going_out_later() {
+    let (mut order, now) = (Order::new(WAIT, [(lobby(), 3)]), Instant::now());
+    assert_eq!(seqs(order.removed(&lobby(), 4, now)), [4]);
+    order.follow(&lobby());
+    assert_eq!(order.offer(post(4), now), [], "the post heard after its deletion is not released");
+    assert_eq!(seqs(order.offer(post(5), now)), [5]);
+}

@@ -122,7 +122,8 @@ impl HttpSession {
 fn open(state: &WsState) -> (String, Session, Queue, CancellationToken) {
     let (client, queue, overflowed): (ClientHandle, _, _) =
         ClientHandle::channel(state.limits.queue_capacity, state.limits.queue_bytes);
-    let session = Session::new(state.hub.connect(client, state.limits.max_rooms), &state.limits, state.claims.clone());
+    let member = state.hub.connect(client, state.limits.max_rooms);
+    let session = Session::new(member, &state.limits, (state.claims.clone(), state.moderation.clone()));
     let id = match &state.forwarder {
         Some(forwarder) => forwarder.session_id(),
         None => uuid::Uuid::new_v4().simple().to_string(),

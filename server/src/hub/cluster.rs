@@ -285,7 +285,7 @@ impl HubTask {
             let post = match item {
                 Released::Post(post) => post,
                 Released::Removed { room, seq } => {
-                    self.broadcast(&room, &ServerMsg::Deleted { room: room.clone(), seq }, Kind::Removal, None);
+                    self.broadcast(&room, &ServerMsg::Deleted { room: room.clone(), seq }, Kind::Removal(seq), None);
                     let waiting = self.cluster.as_mut().and_then(|c| c.acks.remove(&(room, seq)));
                     for ack in waiting.into_iter().flatten() {
                         let _ = ack.reply.send(Err(HubError::Removed { seq }));

@@ -18,8 +18,9 @@ const HELD_MAX: usize = 1024;
 pub(super) enum Kind {
     /// The post with this seq: held, and skipped if its history has it (`fence`).
     Post(u64),
-    /// A deletion: held, and always sent (its history may have been read before it).
-    Removal,
+    /// The deletion of this seq: held in place of the post if that is held, and always sent
+    /// (its history may have been read before it).
+    Removal(u64),
     /// Anything else (typing, presence): skipped, its `joined` shows the room as it is then.
     Passing,
 }
@@ -35,16 +36,17 @@ pub(super) fn queue_to(
     kind: Kind,
     failed: &mut Vec<ConnId>,
 ) -> bool {
-    let held_as = match kind {
+    match kind {
         Kind::Post(seq) if seq <= member.fence => return false,
-        Kind::Post(seq) => Some(seq),
-        Kind::Removal => None,
         Kind::Passing if member.held.is_some() => return false,
-        Kind::Passing => None,
-    };
+        _ => {}
+    }
     if let Some(held) = member.held.as_mut() {
+        if let Kind::Removal(seq) = kind {
+            held.retain(|(held, _)| *held != Kind::Post(seq));
+        }
         if held.len() < HELD_MAX {
-            held.push((held_as, frame));
+            held.push((kind, frame));
             return true;
         }
         member.client.give_up();

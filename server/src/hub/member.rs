@@ -59,12 +59,17 @@ impl Member {
     }
 
     /// Deletes a post of a room this connection is in, if it wrote it (under the claim it
-    /// joined with): every member is told. The answer says whether it was deleted now or
-    /// before, or why not ([`HubError::NotAllowed`], [`HubError::NoSuchPost`],
-    /// [`HubError::NotJoined`]).
-    pub async fn delete(&self, room: RoomName, seq: u64) -> Result<Answer<Removal>, HubError> {
+    /// joined with), or of any room for the `moderator` it signed in as: every member is
+    /// told. The answer says whether it was deleted now or before, or why not
+    /// ([`HubError::NotAllowed`], [`HubError::NoSuchPost`], [`HubError::NotJoined`]).
+    pub async fn delete(
+        &self,
+        room: RoomName,
+        seq: u64,
+        moderator: Option<String>,
+    ) -> Result<Answer<Removal>, HubError> {
         let conn = self.conn;
-        self.hub.ask(|reply| Command::Delete { conn, room, seq, reply }).await
+        self.hub.ask(|reply| Command::Delete { conn, room, seq, moderator, reply }).await
     }
 
     /// Leaves a room; the answer is [`HubError::NotJoined`] if the connection was not in it.
@@ -122,7 +127,10 @@ impl PendingJoin {
         };
         match read {
             Ok((Entries { posts, removed }, truncated, since)) => {
-                let fence = posts.last().map_or(since, |p| p.seq.max(since));
+                // Deleted seqs count: a post held for the joiner and deleted by the time its
+                // history was read must not follow the `joined` that names it deleted.
+                let newest = posts.last().map(|p| p.seq).max(removed.last().copied());
+                let fence = newest.map_or(since, |seq| seq.max(since));
                 let history = serde_json::to_string(&posts).unwrap_or_else(|_| "[]".into());
                 hub.send(Command::CaughtUp { conn, room, history, deleted: removed, truncated, fence }).await
             }

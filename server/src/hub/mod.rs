@@ -159,11 +159,14 @@ enum Command {
         conn: ConnId,
     },
     Post(PostRequest),
-    /// Deletes a post of a room the connection is in, if it wrote it.
+    /// Deletes a post of a room the connection is in, if it wrote it (any post, for a
+    /// moderator).
     Delete {
         conn: ConnId,
         room: RoomName,
         seq: u64,
+        /// The moderator the connection signed in as: any post, in any room.
+        moderator: Option<String>,
         reply: oneshot::Sender<Result<Removal, HubError>>,
     },
     MemberCounts {

@@ -8,6 +8,7 @@
 //! its counts and `present` cover every node, and a person coming or going is a change only
 //! when they were on no node or are on none any more.
 
+use super::delivery::Kind;
 use super::ConnId;
 use crate::claims::ClaimId;
 use crate::queue::ClientHandle;
@@ -26,9 +27,9 @@ pub(super) struct RoomMember {
     /// The room's change count when this member's `joined` was made: it showed every change
     /// up to it.
     pub(super) seen: u64,
-    /// While it reads its history: the posts (by seq) and deletions (no seq) broadcast since
-    /// it registered, to send after its `joined`. `None` once it is live.
-    pub(super) held: Option<Vec<(Option<u64>, Arc<Utf8Bytes>)>>,
+    /// While it reads its history: the posts and deletions broadcast since it registered, to
+    /// send after its `joined`. `None` once it is live.
+    pub(super) held: Option<Vec<(Kind, Arc<Utf8Bytes>)>>,
     /// Posts up to this seq were in its `joined`: on a node of a cluster the posts a history
     /// read found can still be on their way through the bus, and must not go out twice.
     pub(super) fence: u64,

@@ -112,8 +112,8 @@ impl HubTask {
             Command::CaughtUp { conn, room, history, deleted, truncated, fence } => {
                 self.caught_up(conn, &room, history, deleted, truncated, fence)
             }
-            Command::Delete { conn, room, seq, reply } => {
-                let answer = self.delete(conn, &room, seq).await;
+            Command::Delete { conn, room, seq, moderator, reply } => {
+                let answer = self.delete(conn, &room, seq, moderator).await;
                 let _ = reply.send(answer);
             }
             Command::Leave { conn, room, reply } => {
@@ -256,9 +256,9 @@ impl HubTask {
         );
         let mut failed = Vec::new();
         if queue_to(&self.metrics, conn, member, Arc::new(Utf8Bytes::from(history)), Kind::Passing, &mut failed) {
-            for (seq, frame) in held {
+            for (kind, frame) in held {
                 // A post its history has (up to `fence`) is skipped, a deletion never is.
-                queue_to(&self.metrics, conn, member, frame, seq.map_or(Kind::Removal, Kind::Post), &mut failed);
+                queue_to(&self.metrics, conn, member, frame, kind, &mut failed);
                 if !failed.is_empty() {
                     break;
                 }

@@ -5,7 +5,7 @@
 //!
 //! [`Store`]: super::Store
 
-use super::{ClaimRow, Deleter, Deletion, Entries, Inserted, PostToInsert, RoomTotals, StoreError};
+use super::{AuditRow, ClaimRow, Deleter, Deletion, Entries, Inserted, PostToInsert, RoomTotals, StoreError};
 use app::domain::RoomName;
 
 pub(super) trait Backend: Send + Sync {
@@ -53,6 +53,26 @@ pub(super) trait Backend: Send + Sync {
 
     /// Deletes the claim `claim_id` on `name_key` if last used before `used_before`.
     async fn remove_claim(&self, name_key: &str, claim_id: &str, used_before: i64) -> Result<bool, StoreError>;
+
+    /// Adds a moderator unless the name has one: whether it was added.
+    async fn insert_moderator(&self, name: &str, secret_hash: &str, created_ms: i64) -> Result<bool, StoreError>;
+
+    /// The moderator whose secret has this hash.
+    async fn moderator(&self, secret_hash: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets (or moves) the block on `target` to end at `until_ms`.
+    async fn put_block(&self, target: &str, until_ms: i64) -> Result<(), StoreError>;
+
+    /// Every block that ends after `now_ms`.
+    async fn blocks(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError>;
+
+    async fn append_audit(&self, row: &AuditRow) -> Result<(), StoreError>;
+
+    /// The newest `limit` audit rows, newest first.
+    async fn audit(&self, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
+
+    /// The claim a post was written under: `None` if there is no such post.
+    async fn post_claim(&self, room: &RoomName, seq: i64) -> Result<Option<Option<String>>, StoreError>;
 
     /// Waits for in-flight queries and closes the connections.
     async fn close(&self);

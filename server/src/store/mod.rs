@@ -14,6 +14,8 @@
 //! - `sequence.rs` — giving each post of a batch its seq (or finding it already stored): the
 //!   same rule for both backends, a plain function with its own tests.
 //! - `rows.rs` — a stored row read back into a validated [`Post`].
+//! - `moderation.rs` — moderators, blocks and the audit log: the values, and [`Store`]'s
+//!   methods for them.
 //! - `sqlite.rs` — SQLite in WAL mode: one writer connection, a pool of readers.
 //! - `postgres.rs` — PostgreSQL: a batch locks its rooms' counter rows, so nodes writing the
 //!   same room take turns; short timeouts so a dead or paused node cannot freeze a room.
@@ -95,6 +97,8 @@ pub struct Entries {
 pub enum Deleter {
     /// Whoever joined under this claim: only its own posts.
     Author(ClaimId),
+    /// A moderator (by name): any post.
+    Moderator(String),
 }
 
 /// What a deletion did.
@@ -137,6 +141,9 @@ macro_rules! on_backend {
         }
     };
 }
+
+mod moderation;
+pub use moderation::{AuditRow, BlockTarget};
 
 /// A cloneable handle on the database.
 #[derive(Clone, Debug)]

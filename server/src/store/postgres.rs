@@ -19,7 +19,7 @@ use super::backend::Backend;
 use super::rows::{collect_within, into_page, into_totals, judge_deletion, PostRow};
 use super::rows::{INSERT_COLUMNS, POST_COLUMNS};
 use super::sequence::{heads, key_of, sequence};
-use super::{ClaimRow, Deleter, Deletion, Entries, Inserted, PostToInsert, RoomTotals, StoreError};
+use super::{AuditRow, ClaimRow, Deleter, Deletion, Entries, Inserted, PostToInsert, RoomTotals, StoreError};
 use crate::claims::ClaimId;
 use app::domain::RoomName;
 use app::protocol::Post;
@@ -262,6 +262,73 @@ impl Backend for Postgres {
             .execute(&self.pool)
             .await?;
         Ok(removed.rows_affected() == 1)
+    }
+
+    async fn insert_moderator(&self, name: &str, secret_hash: &str, created_ms: i64) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO moderators (name, secret_hash, created_ms) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(secret_hash)
+        .bind(created_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn moderator(&self, secret_hash: &str) -> Result<Option<String>, StoreError> {
+        let found: Option<(String,)> = sqlx::query_as("SELECT name FROM moderators WHERE secret_hash = $1")
+            .bind(secret_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.map(|(name,)| name))
+    }
+
+    async fn put_block(&self, target: &str, until_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO blocks (target, until_ms) VALUES ($1, $2) \
+             ON CONFLICT (target) DO UPDATE SET until_ms = excluded.until_ms",
+        )
+        .bind(target)
+        .bind(until_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn blocks(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as("SELECT target, until_ms FROM blocks WHERE until_ms > $1")
+            .bind(now_ms)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn append_audit(&self, row: &AuditRow) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO audit (at_ms, moderator, action, detail) VALUES ($1, $2, $3, $4)")
+            .bind(row.at_ms)
+            .bind(&row.moderator)
+            .bind(&row.action)
+            .bind(&row.detail)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn audit(&self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT at_ms, moderator, action, detail FROM audit ORDER BY id DESC LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn post_claim(&self, room: &RoomName, seq: i64) -> Result<Option<Option<String>>, StoreError> {
+        let found: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT claim_id FROM posts WHERE room = $1 AND seq = $2")
+                .bind(room.as_str())
+                .bind(seq)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.map(|(claim,)| claim))
     }
 
     async fn close(&self) {

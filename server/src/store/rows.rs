@@ -119,5 +119,6 @@ pub fn judge_deletion(found: Option<(Option<String>, Option<i64>)>, by: &Deleter
         (Some((_, Some(_))), _) => Deletion::AlreadyDeleted,
         (Some((Some(author), None)), Deleter::Author(claim)) if author == claim.as_str() => Deletion::Deleted,
         (Some(_), Deleter::Author(_)) => Deletion::NotAllowed,
+        (Some(_), Deleter::Moderator(_)) => Deletion::Deleted,
     }
 }

@@ -13,13 +13,15 @@ use super::backend::Backend;
 use super::rows::{collect_within, into_page, into_totals, judge_deletion, PostRow};
 use super::rows::{INSERT_COLUMNS, POST_COLUMNS};
 use super::sequence::{heads, key_of, sequence, PostKey};
-use super::{now_ms, ClaimRow, Deleter, Deletion, Entries, Inserted, PostToInsert, RoomTotals, StoreError};
+use super::{now_ms, AuditRow, ClaimRow, Deleter, Deletion, Entries, Inserted, PostToInsert, RoomTotals, StoreError};
 use app::domain::RoomName;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, SqlitePool};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Rows per multi-row statement: 7 columns each stays far below SQLite's bound-parameter cap.
 const ROWS_PER_STATEMENT: usize = 256;
@@ -42,6 +44,8 @@ pub struct Sqlite {
     claims: SqlitePool,
     /// Read-only connections (`query_only`) for everything else.
     reads: SqlitePool,
+    /// Wakes the task that empties the write-ahead log after deletions.
+    checkpoint: Arc<Notify>,
 }
 
 impl Sqlite {
@@ -68,7 +72,9 @@ impl Sqlite {
         let read_options = options.pragma("query_only", "ON");
         let claims = SqlitePoolOptions::new().max_connections(1).connect_with(claim_options).await?;
         let reads = SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(read_options).await?;
-        Ok(Self { writer, claims, reads })
+        let checkpoint = Arc::new(Notify::new());
+        tokio::spawn(empty_the_log_after_deletions(writer.clone(), Arc::clone(&checkpoint)));
+        Ok(Self { writer, claims, reads, checkpoint })
     }
 }
 
@@ -149,7 +155,7 @@ impl Backend for Sqlite {
     }
 
     /// With `secure_delete` the old bytes are zeroed in the file; the write-ahead log still
-    /// holds pages as they were, so it is checkpointed and truncated after the commit.
+    /// holds pages as they were, so it is emptied after the commit, by a task of its own.
     async fn delete_post(&self, room: &RoomName, seq: i64, by: &Deleter, now_ms: i64) -> Result<Deletion, StoreError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let found: Option<(Option<String>, Option<i64>)> =
@@ -169,12 +175,7 @@ impl Backend for Sqlite {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        let (busy, _, _): (i64, i64, i64) =
-            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.writer).await?;
-        if busy != 0 {
-            // Readers held old snapshots past the busy timeout: the next checkpoint finishes it.
-            tracing::warn!("the write-ahead log could not be emptied after a deletion");
-        }
+        self.checkpoint.notify_one();
         Ok(Deletion::Deleted)
     }
 
@@ -250,10 +251,101 @@ impl Backend for Sqlite {
         Ok(removed.rows_affected() == 1)
     }
 
+    async fn insert_moderator(&self, name: &str, secret_hash: &str, created_ms: i64) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO moderators (name, secret_hash, created_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(secret_hash)
+        .bind(created_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn moderator(&self, secret_hash: &str) -> Result<Option<String>, StoreError> {
+        let found: Option<(String,)> = sqlx::query_as("SELECT name FROM moderators WHERE secret_hash = ?")
+            .bind(secret_hash)
+            .fetch_optional(&self.reads)
+            .await?;
+        Ok(found.map(|(name,)| name))
+    }
+
+    async fn put_block(&self, target: &str, until_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO blocks (target, until_ms) VALUES (?, ?) \
+             ON CONFLICT (target) DO UPDATE SET until_ms = excluded.until_ms",
+        )
+        .bind(target)
+        .bind(until_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn blocks(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as("SELECT target, until_ms FROM blocks WHERE until_ms > ?")
+            .bind(now_ms)
+            .fetch_all(&self.reads)
+            .await?)
+    }
+
+    async fn append_audit(&self, row: &AuditRow) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO audit (at_ms, moderator, action, detail) VALUES (?, ?, ?, ?)")
+            .bind(row.at_ms)
+            .bind(&row.moderator)
+            .bind(&row.action)
+            .bind(&row.detail)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn audit(&self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT at_ms, moderator, action, detail FROM audit ORDER BY id DESC LIMIT ?")
+            .bind(i64::from(limit))
+            .fetch_all(&self.reads)
+            .await?)
+    }
+
+    async fn post_claim(&self, room: &RoomName, seq: i64) -> Result<Option<Option<String>>, StoreError> {
+        let found: Option<(Option<String>,)> = sqlx::query_as("SELECT claim_id FROM posts WHERE room = ? AND seq = ?")
+            .bind(room.as_str())
+            .bind(seq)
+            .fetch_optional(&self.reads)
+            .await?;
+        Ok(found.map(|(claim,)| claim))
+    }
+
     async fn close(&self) {
         self.reads.close().await;
         self.claims.close().await;
         self.writer.close().await;
+        // Wakes the log task so it sees the writer closed and ends.
+        self.checkpoint.notify_one();
+    }
+}
+
+/// Empties the write-ahead log (`wal_checkpoint(TRUNCATE)`: every page into the database
+/// file, then the log cut to nothing) whenever a deletion asks, so a deleted post's old pages
+/// do not outlive it there. Apart from the deletion itself, so the hub never waits on a
+/// checkpoint; deletions during one are served by the next. Ends once the writer is closed.
+async fn empty_the_log_after_deletions(writer: SqlitePool, wanted: Arc<Notify>) {
+    while !writer.is_closed() {
+        wanted.notified().await;
+        let truncated: Result<(i64, i64, i64), _> =
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&writer).await;
+        match truncated {
+            Ok((0, _, _)) => {}
+            // Readers held old snapshots past the busy timeout: try again after the next one.
+            Ok(_) => {
+                tracing::warn!("the write-ahead log could not be emptied after a deletion; retrying");
+                tokio::time::sleep(BUSY_TIMEOUT).await;
+                wanted.notify_one();
+            }
+            Err(e) if writer.is_closed() => tracing::debug!(error = %e, "store closed"),
+            Err(e) => tracing::warn!(error = %e, "emptying the write-ahead log after a deletion failed"),
+        }
     }
 }
 

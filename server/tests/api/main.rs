@@ -16,6 +16,7 @@ mod hostile;
 mod hub;
 mod joins;
 mod lab;
+mod moderation;
 mod observability;
 mod pages;
 mod persistence;
