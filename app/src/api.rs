@@ -38,6 +38,17 @@ impl HistoryPage {
     }
 }
 
+/// One moderation action, as `/moderate` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// When, in ms since the Unix epoch.
+    pub at_ms: i64,
+    pub moderator: String,
+    /// `delete`, `block_claim` or `block_address`.
+    pub action: String,
+    pub detail: String,
+}
+
 /// A room as the directory lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomSummary {
@@ -47,11 +58,11 @@ pub struct RoomSummary {
 }
 
 #[cfg(feature = "ssr")]
-pub use backend::{BackendError, WallData};
+pub use backend::{BackendError, ModerationRefused, WallData};
 
 #[cfg(feature = "ssr")]
 mod backend {
-    use super::{HistoryPage, RoomSummary};
+    use super::{AuditEntry, HistoryPage, RoomSummary};
     use crate::domain::RoomName;
     use futures::future::BoxFuture;
     use std::sync::Arc;
@@ -60,6 +71,11 @@ mod backend {
     #[derive(Debug, thiserror::Error)]
     #[error("the server could not read its storage; try again")]
     pub struct BackendError;
+
+    /// A moderation request turned down, with the reason to show (never a secret).
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    pub struct ModerationRefused(pub String);
 
     /// What the pages need from the server. Provided as `Arc<dyn WallData>` in context.
     pub trait WallData: Send + Sync + 'static {
@@ -73,6 +89,16 @@ mod backend {
         /// The directory: a bounded list whatever the number of rooms (the busiest live rooms
         /// without posts first, then the most recently active rooms with posts).
         fn rooms(&self) -> BoxFuture<'_, Result<Vec<RoomSummary>, BackendError>>;
+        /// The newest moderation actions, for the holder of a moderator's `secret`.
+        fn moderation_log(&self, secret: String) -> BoxFuture<'_, Result<Vec<AuditEntry>, ModerationRefused>>;
+        /// Blocks every connection from `address` for `minutes`, for the holder of a
+        /// moderator's `secret`; when the block ends (ms since the epoch).
+        fn block_address(
+            &self,
+            secret: String,
+            address: String,
+            minutes: u32,
+        ) -> BoxFuture<'_, Result<i64, ModerationRefused>>;
     }
 
     pub(crate) fn wall_data() -> Result<Arc<dyn WallData>, leptos::prelude::ServerFnError> {
@@ -102,4 +128,18 @@ pub async fn get_room_url(room: String) -> Result<String, ServerFnError> {
     let room = crate::domain::RoomName::parse(&room).map_err(|e| ServerFnError::new(e.to_string()))?;
     let headers: http::HeaderMap = leptos_axum::extract().await?;
     Ok(crate::address::room_url(&headers, &room))
+}
+
+/// The newest moderation actions; the secret travels in the request body, never the URL.
+#[server(endpoint = "moderation/log")]
+pub async fn moderation_log(secret: String) -> Result<Vec<AuditEntry>, ServerFnError> {
+    let data = backend::wall_data()?;
+    data.moderation_log(secret).await.map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// Blocks an address from connecting for `minutes`; when the block ends.
+#[server(endpoint = "moderation/block_address")]
+pub async fn block_address(secret: String, address: String, minutes: u32) -> Result<i64, ServerFnError> {
+    let data = backend::wall_data()?;
+    data.block_address(secret, address, minutes).await.map_err(|e| ServerFnError::new(e.to_string()))
 }

@@ -4,6 +4,7 @@ use crate::components::username::{CurrentUser, UsernameField};
 use crate::pages::{
     home::HomePage,
     lazy::{InspectRoute, LabRoute, SpeedRoute, StatsRoute},
+    moderate::ModeratePage,
     not_found::NotFound,
     projector::ProjectorPage,
     room::RoomPage,
@@ -59,6 +60,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/r/:room") view=RoomPage ssr=SsrMode::Async/>
                     <Route path=path!("/r/:room/wall") view=ProjectorPage ssr=SsrMode::Async/>
+                    <Route path=path!("/moderate") view=ModeratePage/>
                     // The lessons load on demand (see pages/lazy.rs).
                     <Route path=path!("/speed") view={Lazy::<SpeedRoute>::new()}/>
                     <Route path=path!("/lab") view={Lazy::<LabRoute>::new()}/>

@@ -213,11 +213,11 @@ pub fn router_state(
     };
     tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
     tokio::spawn(ws.claims.clone().sweep(shutdown.clone()));
-    tokio::spawn(moderation.keep_loaded(shutdown.clone()));
+    tokio::spawn(moderation.clone().keep_loaded(shutdown.clone()));
     if let Some(Forwarding { forwarder, forwards }) = forwarding {
         tokio::spawn(crate::relay::answer_other_nodes(ws.clone(), forwarder, forwards));
     }
-    let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub });
+    let data: Arc<dyn WallData> = Arc::new(ServerWallData { store: store.clone(), hub, moderation });
     let request_timeout = Duration::from_millis(config.request_timeout_ms.max(1));
     let limits = RouteLimits { max_body: config.max_message_bytes, request_timeout };
     RouterState { app: AppState { leptos_options, ws }, lab, page_cache, data, limits }

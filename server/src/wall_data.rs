@@ -2,9 +2,10 @@
 //! from the counts the hub keeps (no round trip to it).
 
 use crate::hub::{Hub, HubError};
+use crate::moderation::{Moderation, ModerationError};
 use crate::store::{now_ms, Store, StoreError};
-use app::api::{BackendError, HistoryPage, RoomSummary, WallData};
-use app::domain::RoomName;
+use app::api::{AuditEntry, BackendError, HistoryPage, ModerationRefused, RoomSummary, WallData};
+use app::domain::{ClaimSecret, RoomName};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use std::collections::HashSet;
@@ -18,6 +19,21 @@ pub const LIVE_LISTED: usize = 50;
 pub struct ServerWallData {
     pub store: Store,
     pub hub: Hub,
+    pub moderation: Moderation,
+}
+
+/// Why a moderation request from the page was turned down, in words for the page.
+fn refused(e: ModerationError) -> ModerationRefused {
+    if let ModerationError::Store(e) = &e {
+        tracing::error!(error = %e, "a moderation request failed");
+        return ModerationRefused("the server could not complete the request; try again".into());
+    }
+    ModerationRefused(e.to_string())
+}
+
+/// A moderator's secret as the page sent it: checked for shape, never repeated.
+fn secret_of(raw: &str) -> Result<ClaimSecret, ModerationRefused> {
+    ClaimSecret::parse(raw.trim()).map_err(|_| refused(ModerationError::NotModerator))
 }
 
 fn logged(e: impl Into<HubError>) -> BackendError {
@@ -75,6 +91,36 @@ impl WallData for ServerWallData {
                 posts: t.posts,
             }));
             Ok(rooms)
+        }
+        .boxed()
+    }
+
+    fn moderation_log(&self, secret: String) -> BoxFuture<'_, Result<Vec<AuditEntry>, ModerationRefused>> {
+        async move {
+            let rows = self.moderation.audit(&secret_of(&secret)?).await.map_err(refused)?;
+            Ok(rows
+                .into_iter()
+                .map(|r| AuditEntry { at_ms: r.at_ms, moderator: r.moderator, action: r.action, detail: r.detail })
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn block_address(
+        &self,
+        secret: String,
+        address: String,
+        minutes: u32,
+    ) -> BoxFuture<'_, Result<i64, ModerationRefused>> {
+        async move {
+            let moderator = self.moderation.sign_in(&secret_of(&secret)?).await.map_err(refused)?;
+            let address = address.trim().parse().map_err(|_| {
+                ModerationRefused(format!(
+                    "{:?} is not an IP address (like 203.0.113.7 or 2001:db8::7)",
+                    address.trim()
+                ))
+            })?;
+            self.moderation.block_address(&moderator, address, minutes).await.map_err(refused)
         }
         .boxed()
     }

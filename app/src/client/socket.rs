@@ -6,7 +6,7 @@
 //! reads the connection's state and a stream of [`Event`]s; it calls nothing back.
 
 use super::link::{Kind, Link};
-use super::storage::{load_claim, load_outbox, save_claim, save_outbox};
+use super::storage::{load_claim, load_moderator, load_outbox, save_claim, save_outbox};
 use super::transport::Transport;
 use super::{new_client_id, now_ms};
 use crate::domain::{PostText, RoomName, Username};
@@ -31,8 +31,13 @@ pub enum Command {
     Rename(Option<Username>),
     /// Skips the rest of the backoff delay.
     RetryNow,
-    /// Deletes one of this user's posts.
+    /// Deletes a post: one of this user's, or any for a moderator.
     Delete(u64),
+    /// A moderator blocks the author of a post for this many minutes.
+    Block {
+        seq: u64,
+        minutes: u32,
+    },
 }
 
 /// The page's handle on its room's connection; `close` ends it.
@@ -61,7 +66,12 @@ impl RoomSocket {
         let outbox = if watch_only { Vec::new() } else { load_outbox(&room) };
         let _ = events.unbounded_send(Event::Outbox(outbox.clone()));
         let claim = username.as_ref().and_then(load_claim);
-        let client = RoomClient::new(room, username, since, outbox).with_claim(claim).holding_from(from);
+        // The projector never moderates; a wall signs in if a secret was pasted on /moderate.
+        let moderator = if watch_only { None } else { load_moderator() };
+        let client = RoomClient::new(room, username, since, outbox)
+            .with_claim(claim)
+            .holding_from(from)
+            .with_moderator(moderator);
         let driver = Driver {
             client,
             events,
@@ -198,6 +208,7 @@ impl Driver {
             }
             Command::RetryNow => Step::default(),
             Command::Delete(seq) => self.client.delete(seq, now),
+            Command::Block { seq, minutes } => self.client.block(seq, minutes, now),
         }
     }
 

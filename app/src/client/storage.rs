@@ -1,5 +1,5 @@
 //! What the browser remembers across reloads: the username, the secret of each name it
-//! claimed, and each room's outbox of posts not yet stored (`localStorage`), and the
+//! claimed, a moderator's secret, and each room's outbox of posts not yet stored (`localStorage`), and the
 //! transport that works (`sessionStorage`).
 
 use crate::domain::{ClaimSecret, RoomName, Username};
@@ -64,6 +64,23 @@ pub fn save_claim(name: &Username, claim: &ClaimSecret) {
     if let Some(storage) = local_storage() {
         let _ = storage.set_item(&claim_key(name), claim.expose());
     }
+}
+
+const MODERATOR_KEY: &str = "wallsocket.moderator";
+
+/// The moderator's secret pasted on `/moderate`, if any.
+pub fn load_moderator() -> Option<ClaimSecret> {
+    let raw = local_storage()?.get_item(MODERATOR_KEY).ok().flatten()?;
+    ClaimSecret::parse(&raw).ok()
+}
+
+/// Keeps (or, with `None`, forgets) the moderator's secret.
+pub fn save_moderator(secret: Option<&ClaimSecret>) {
+    let Some(storage) = local_storage() else { return };
+    let _ = match secret {
+        Some(secret) => storage.set_item(MODERATOR_KEY, secret.expose()),
+        None => storage.remove_item(MODERATOR_KEY),
+    };
 }
 
 fn outbox_key(room: &RoomName) -> String {

@@ -4,19 +4,32 @@ use crate::protocol::Post;
 use crate::time::relative;
 use leptos::prelude::*;
 
-/// A post; its author gets a button to delete it (`on_delete`; the server checks the claim).
+/// A post; its author (or a moderator) gets a button to delete it (`on_delete`; the server
+/// checks), and a moderator one to block its author (`on_block`).
 #[component]
 pub fn PostItem(
     post: Post,
     #[prop(into)] mine: Signal<bool>,
     #[prop(into)] now_ms: Signal<i64>,
     #[prop(optional)] on_delete: Option<Callback<u64>>,
+    #[prop(optional, into)] moderating: Signal<bool>,
+    #[prop(optional)] on_block: Option<Callback<u64>>,
 ) -> impl IntoView {
     let (ts, seq) = (post.ts, post.seq);
     let class = move || if mine.get() { "post mine" } else { "post" };
+    let block = on_block.map(|on_block| {
+        view! {
+            <Show when=move || moderating.get()>
+                <button class="post-delete post-block" type="button" on:click=move |_| on_block.run(seq)
+                    aria-label="Block this post's author from posting for an hour">
+                    "Block author"
+                </button>
+            </Show>
+        }
+    });
     let delete = on_delete.map(|on_delete| {
         view! {
-            <Show when=move || mine.get()>
+            <Show when=move || mine.get() || moderating.get()>
                 <button class="post-delete" type="button" on:click=move |_| on_delete.run(seq)
                     aria-label="Delete this post">
                     "Delete"
@@ -35,6 +48,7 @@ pub fn PostItem(
                 })}
                 <time class="post-time">{move || relative(ts, now_ms.get())}</time>
                 {delete}
+                {block}
             </div>
             <p class="post-text">{post.text.to_string()}</p>
         </li>

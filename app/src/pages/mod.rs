@@ -4,6 +4,7 @@ pub mod home;
 pub mod inspect;
 pub mod lab;
 pub mod lazy;
+pub mod moderate;
 pub mod not_found;
 pub mod projector;
 pub mod room;

@@ -14,6 +14,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+/// How long a moderator's "Block author" keeps the author from posting.
+const BLOCK_MINUTES: u32 = 60;
+
 #[component]
 pub fn RoomPage() -> impl IntoView {
     let params = use_params_map();
@@ -56,6 +59,8 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
     let from = page.oldest_seq();
     let wall = live::start(room.clone(), state, since, from, Some(user.0.into()));
     let on_delete = Callback::new(move |seq: u64| wall.delete(seq));
+    let on_block = Callback::new(move |seq: u64| wall.block(seq, BLOCK_MINUTES));
+    let moderating = Signal::derive(move || state.moderator.with(Option::is_some));
     let on_send = Callback::new(move |text: PostText| wall.post(text));
     let on_retry = Callback::new(move |_| wall.retry_now());
     let on_typing = Callback::new(move |_| wall.typing());
@@ -121,7 +126,7 @@ fn LiveWall(room: RoomName, page: HistoryPage) -> impl IntoView {
                         Shown::Post(post) => {
                             let author = post.username.to_string();
                             let mine = Signal::derive(move || me().as_deref() == Some(author.as_str()));
-                            view! { <PostItem post mine now_ms on_delete/> }.into_any()
+                            view! { <PostItem post mine now_ms on_delete moderating on_block/> }.into_any()
                         }
                         Shown::Removed(seq) => view! { <RemovedItem seq/> }.into_any(),
                     }}

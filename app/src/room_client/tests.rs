@@ -431,3 +431,23 @@ fn deletions_are_reported_count_as_held_and_a_resume_asks_about_the_posts_held()
     assert!(step.send.is_empty(), "6 is held, as a deletion: {step:?}");
     assert!(c.delete(5, 4).send.contains(&ClientMsg::Delete { room: room(), seq: 5 }));
 }
+
+#[test]
+fn a_moderator_signs_in_after_each_join_so_a_wrong_secret_is_a_notice_not_a_failed_join() {
+    let secret = crate::domain::ClaimSecret::parse(&"ab".repeat(32)).unwrap();
+    let mut c = RoomClient::new(room(), None, None, Vec::new()).with_moderator(Some(secret.clone()));
+    let step = c.on_open(0);
+    assert!(matches!(step.send.as_slice(), [ClientMsg::Join { .. }]), "the join goes alone: {step:?}");
+    let step = c.on_message(joined(vec![], &[]), 1);
+    assert_eq!(step.send, [ClientMsg::Moderate { secret: secret.clone() }]);
+    let refused = ServerMsg::Error { code: ErrorCode::NotAllowed, message: "no".into(), client_id: None };
+    let step = c.on_message(refused, 2);
+    assert!(!step.reconnect, "a wrong secret does not drop the connection");
+    let step = c.on_message(ServerMsg::Moderating { moderator: name("mo") }, 3);
+    assert_eq!(step.events, [Event::Moderating(name("mo"))]);
+    assert_eq!(c.block(4, 60, 4).send, [ClientMsg::Block { room: room(), seq: 4, minutes: 60 }]);
+    assert_eq!(c.delete(4, 5).send, [ClientMsg::Delete { room: room(), seq: 4 }], "a watching moderator deletes");
+    let _ = c.on_open(6);
+    let step = c.on_message(joined(vec![], &[]), 7);
+    assert_eq!(step.send, [ClientMsg::Moderate { secret }], "again on the next connection");
+}

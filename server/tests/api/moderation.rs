@@ -7,6 +7,7 @@ use app::domain::ClaimSecret;
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use std::process::Command;
 use std::sync::Arc;
+use tokio_tungstenite::tungstenite;
 use wallsocket::store::Store;
 
 /// The next message that is not presence, typing or a claim.
@@ -117,4 +118,42 @@ async fn a_moderator_deletes_any_post_and_blocks_its_author_across_a_restart() {
     let actions: Vec<(&str, &str)> = audit.iter().map(|a| (a.moderator.as_str(), a.action.as_str())).collect();
     assert_eq!(actions, [("mo", "block_claim"), ("mo", "delete")], "newest first");
     assert!(audit[1].detail.contains("post 1 in #lobby"), "{:?}", audit[1]);
+}
+
+#[tokio::test]
+async fn a_blocked_address_is_refused_at_admission_with_the_time_left_and_the_page_needs_the_secret() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let (_, secret) = add_moderator(dir.path(), "mo");
+    let app = spawn_app_with(dir, &[]).await;
+    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(20)).build().unwrap();
+    let call = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let request = http.post(app.http_url(path)).form(&form);
+        async move {
+            let response = request.send().await.expect("moderation: answer within 20 s");
+            (response.status().as_u16(), response.text().await.expect("moderation: body within 20 s"))
+        }
+    };
+    let wrong = "1".repeat(64);
+    let (status, body) = call("/api/moderation/log", vec![("secret", wrong.clone())]).await;
+    assert!(status >= 400 && body.contains("not a moderator"), "{status} {body}");
+    assert!(!body.contains(&wrong), "a secret is never repeated: {body}");
+    let block =
+        |address: &str| vec![("secret", secret.clone()), ("address", address.to_owned()), ("minutes", "5".into())];
+    let (status, body) = call("/api/moderation/block_address", block("not-an-address")).await;
+    assert!(status >= 400 && body.contains("not an IP address"), "{status} {body}");
+
+    assert!(app.connect(None).await.is_ok(), "admitted before the block");
+    let (status, body) = call("/api/moderation/block_address", block("127.0.0.1")).await;
+    assert_eq!(status, 200, "{body}");
+    match app.connect(None).await {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 403);
+            let text = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
+            assert!(text.contains("blocked for another 5 min"), "{text}");
+        }
+        other => panic!("a blocked address is refused: {:?}", other.map(|_| "admitted")),
+    }
+    let (status, body) = call("/api/moderation/log", vec![("secret", secret.clone())]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("block_address") && body.contains("127.0.0.1"), "{body}");
 }

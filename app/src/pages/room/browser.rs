@@ -112,9 +112,14 @@ impl WallHandle {
         self.command(Command::Typing);
     }
 
-    /// Asks the server to delete one of this user's posts.
+    /// Asks the server to delete one of this user's posts (any post, for a moderator).
     pub fn delete(&self, seq: u64) {
         self.command(Command::Delete(seq));
+    }
+
+    /// A moderator blocks the author of post `seq` for `minutes`.
+    pub fn block(&self, seq: u64, minutes: u32) {
+        self.command(Command::Block { seq, minutes });
     }
 
     pub fn retry_now(&self) {

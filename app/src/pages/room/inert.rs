@@ -29,6 +29,8 @@ impl WallHandle {
 
     pub fn delete(&self, _: u64) {}
 
+    pub fn block(&self, _: u64, _: u32) {}
+
     pub fn retry_now(&self) {}
 
     pub fn load_older(&self) {}
