@@ -37,7 +37,7 @@ export default defineConfig({
     trace: 'retain-on-failure',
   },
   webServer: {
-    command: `${server} --listen 127.0.0.1:${port} --database-url sqlite://${process.env.E2E_DB_DIR}/e2e.db --site-root ${siteRoot} --log warn --ip-connect-rate 1000`,
+    command: `${server} --listen 127.0.0.1:${port} --database-url sqlite://${process.env.E2E_DB_DIR}/e2e.db --site-root ${siteRoot} --log warn --ip-connect-rate 1000 --posts-per-claim-per-min 100000 --posts-per-claim-burst 100000`,
     url: `http://127.0.0.1:${port}/`,
     reuseExistingServer: false,
     timeout: 60_000,

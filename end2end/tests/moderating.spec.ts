@@ -23,6 +23,12 @@ test('a moderator signs in on /moderate, deletes and blocks on a wall, and reads
   const moderatorContext = await browser.newContext();
   const desk = await moderatorContext.newPage();
   await desk.goto('/moderate');
+  // A wrong secret is refused, and not kept.
+  await desk.getByTestId('moderator-secret').fill('0'.repeat(64));
+  await desk.getByTestId('moderator-sign-in').click();
+  await expect(desk.getByTestId('sign-in-refused')).toContainText('not a moderator');
+  await desk.reload();
+  await expect(desk.getByTestId('moderator-secret')).toBeVisible();
   await desk.getByTestId('moderator-secret').fill(secret);
   await desk.getByTestId('moderator-sign-in').click();
   await expect(desk.getByTestId('moderating')).toContainText('Signed in');

@@ -95,6 +95,10 @@ pub enum ClaimError {
     /// The name is free, but the caller may claim no more names.
     #[error("no more names may be claimed here")]
     NoMoreNames,
+    /// The holder may not give the name up now (a moderator blocked its claim: released, it
+    /// would be claimed afresh, unblocked).
+    #[error("the name may not be released now")]
+    Kept,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -157,13 +161,22 @@ impl Claims {
         Err(ClaimError::Taken)
     }
 
-    /// Gives up the claim on `name`, if `secret` is its secret (else [`ClaimError::Taken`]);
-    /// a name nobody holds is released already.
-    pub async fn release(&self, name: &Username, secret: &ClaimSecret) -> Result<(), ClaimError> {
+    /// Gives up the claim on `name`, if `secret` is its secret (else [`ClaimError::Taken`])
+    /// and `may_release` says so of the claim (else [`ClaimError::Kept`]); a name nobody
+    /// holds is released already.
+    pub async fn release(
+        &self,
+        name: &Username,
+        secret: &ClaimSecret,
+        may_release: impl Fn(&ClaimId) -> bool,
+    ) -> Result<(), ClaimError> {
         let key = NameKey::of(name);
         match self.current(&key, now_ms()).await? {
             None => Ok(()),
             Some(row) if row.secret_hash == hash_of(secret) => {
+                if !may_release(&ClaimId::from_stored(&row.claim_id)) {
+                    return Err(ClaimError::Kept);
+                }
                 self.store.remove_claim(key.as_str(), &row.claim_id, i64::MAX).await?;
                 Ok(())
             }

@@ -43,6 +43,9 @@ pub enum ModeratorAction {
         /// The moderator's name, as the audit log shows it (1-32 characters).
         name: app::domain::Username,
     },
+    /// Removes a moderator: their secret is worth nothing from now on, also on connections
+    /// already signed in with it.
+    Remove { name: app::domain::Username },
 }
 
 /// The server's settings.
@@ -141,6 +144,16 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..=36_500)
     )]
     pub claim_ttl_days: u64,
+
+    /// Posts one person (one claimed name) may store per minute, sustained, across all of
+    /// their connections to this node; past it a post is refused `rate_limited`.
+    #[arg(long, env = "WALLSOCKET_POSTS_PER_CLAIM_PER_MIN", default_value = "30")]
+    pub posts_per_claim_per_min: NonZeroU32,
+
+    /// Posts one person may store at once before `--posts-per-claim-per-min` applies (a
+    /// pasted list of lines, say).
+    #[arg(long, env = "WALLSOCKET_POSTS_PER_CLAIM_BURST", default_value = "100")]
+    pub posts_per_claim_burst: NonZeroU32,
 
     /// Most long-lived connections open at once, all transports together (WebSockets, SSE
     /// streams, long-poll sessions, lesson sockets); past it they get HTTP 503. TCP

@@ -11,13 +11,13 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use futures::stream::SplitStream;
 use futures::StreamExt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-pub async fn run(socket: WebSocket, peer: SocketAddr, state: WsState) {
+pub async fn run(socket: WebSocket, peer: SocketAddr, address: IpAddr, state: WsState) {
     let (client, queue, overflowed) = ClientHandle::channel(state.limits.queue_capacity, state.limits.queue_bytes);
     let member = state.hub.connect(client, state.limits.max_rooms);
     let span = tracing::info_span!("conn", id = member.id(), %peer);
@@ -38,7 +38,7 @@ pub async fn run(socket: WebSocket, peer: SocketAddr, state: WsState) {
             metrics: state.metrics.clone(),
         };
         let writer = tokio::spawn(writer.run().in_current_span());
-        let mut session = Session::new(member, &state.limits, (state.claims.clone(), state.moderation.clone()));
+        let mut session = Session::new(member, &state.limits, state.people.clone(), address);
         if reply(&session, &state.limits.hello(None)).await {
             read_loop(&mut session, stream, &writer_done, &heard).await;
         }

@@ -89,6 +89,16 @@ impl IntoResponse for Refusal {
 #[derive(Debug)]
 pub struct Permit {
     inner: Arc<Inner>,
+    /// The client's address (behind a trusted proxy, the one it names).
+    address: IpAddr,
+}
+
+impl Permit {
+    /// The admitted client's address: what a moderator's address block is checked against
+    /// on every post, too.
+    pub fn address(&self) -> IpAddr {
+        self.address
+    }
 }
 
 impl std::fmt::Debug for Inner {
@@ -154,7 +164,7 @@ impl Gateway {
             inner.connect_rate.retain_recent();
         }
         // Counted first, checked after: two racing admissions cannot both take the last slot.
-        let permit = Permit { inner: Arc::clone(inner) };
+        let permit = Permit { inner: Arc::clone(inner), address: peer };
         if inner.open.fetch_add(1, Ordering::Relaxed) >= inner.max {
             tracing::warn!(max = inner.max, "refused a connection: connection cap reached");
             return Err(Refusal::AtCapacity);

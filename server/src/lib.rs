@@ -23,6 +23,7 @@
 //! - `proxies.rs` — `--trusted-proxies`: whose `X-Forwarded-For` names the client's address.
 //! - `claims.rs` — name claims: a secret issued at a name's first use, checked on every
 //!   later join under it; names compared after NFKC and lowercasing.
+//! - `post_rate.rs` — each claim's post allowance, shared by all its connections.
 //! - `moderation.rs` — moderators (added on the host, signed in with their secret), blocks
 //!   of a post's author or of an address (kept in memory, reloaded), the audit log.
 //! - `session.rs` — one client's protocol state, whatever the transport: decode, rate limit,
@@ -57,6 +58,7 @@ pub mod metrics;
 pub mod moderation;
 pub mod origin;
 pub mod page_cache;
+pub mod post_rate;
 pub mod proxies;
 pub mod qr;
 pub mod queue;

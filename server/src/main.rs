@@ -19,6 +19,34 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Moderator { action: ModeratorAction::Add { name }, database_url }) => {
             add_moderator(&database_url, &name).await
         }
+        Some(Command::Moderator { action: ModeratorAction::Remove { name }, database_url }) => {
+            remove_moderator(&database_url, &name).await
+        }
+    }
+}
+
+async fn remove_moderator(database_url: &str, name: &app::domain::Username) -> std::process::ExitCode {
+    let removed = match wallsocket::store::Store::connect(database_url).await {
+        Ok(store) => {
+            let removed = wallsocket::moderation::Moderation::remove(&store, name).await;
+            store.close().await;
+            removed
+        }
+        Err(e) => Err(e),
+    };
+    match removed {
+        Ok(true) => {
+            eprintln!("wallsocket: {name} is no longer a moderator");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            eprintln!("wallsocket: {name} is not a moderator");
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("wallsocket: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

@@ -47,21 +47,45 @@ pub enum ModerationError {
 /// Every running block and when it ends (ms since the epoch), as last read; cloneable,
 /// read without a query.
 #[derive(Clone, Debug, Default)]
-pub struct Blocks(Arc<RwLock<HashMap<BlockTarget, i64>>>);
+pub struct Blocks(Arc<RwLock<Running>>);
+
+#[derive(Debug, Default)]
+struct Running {
+    until: HashMap<BlockTarget, i64>,
+    /// Counts blocks set here: a reload whose read began before one keeps it.
+    set: u64,
+}
 
 impl Blocks {
     /// When the block on `target` ends, if one is running at `now_ms`.
     pub fn until(&self, target: &BlockTarget, now_ms: i64) -> Option<i64> {
         let blocks = self.0.read().unwrap_or_else(|e| e.into_inner());
-        blocks.get(target).copied().filter(|until| *until > now_ms)
+        blocks.until.get(target).copied().filter(|until| *until > now_ms)
     }
 
     fn set(&self, target: BlockTarget, until: i64) {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).insert(target, until);
+        let mut blocks = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let entry = blocks.until.entry(target).or_insert(until);
+        *entry = (*entry).max(until);
+        blocks.set += 1;
     }
 
-    fn replace(&self, running: HashMap<BlockTarget, i64>) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = running;
+    /// How many blocks were set here so far, before a reload reads the database.
+    fn set_so_far(&self) -> u64 {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).set
+    }
+
+    /// The blocks read from the database, which began when `set_so_far` was `seen`: blocks
+    /// set here since are kept (the read may have missed them).
+    fn replace(&self, mut running: HashMap<BlockTarget, i64>, seen: u64) {
+        let mut blocks = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if blocks.set != seen {
+            for (target, until) in &blocks.until {
+                let entry = running.entry(target.clone()).or_insert(*until);
+                *entry = (*entry).max(*until);
+            }
+        }
+        blocks.until = running;
     }
 }
 
@@ -92,6 +116,12 @@ impl Moderation {
         Ok(added.then_some(secret))
     }
 
+    /// Removes the moderator `name`: false if there was none. Their connections can do
+    /// nothing more: every moderation request checks the secret again.
+    pub async fn remove(store: &Store, name: &Username) -> Result<bool, StoreError> {
+        store.remove_moderator(name.as_str()).await
+    }
+
     /// The moderator whose secret this is.
     pub async fn sign_in(&self, secret: &ClaimSecret) -> Result<Moderator, ModerationError> {
         let name = self.store.moderator(&hash_of(secret)).await?;
@@ -119,8 +149,11 @@ impl Moderation {
         self.block(by, BlockTarget::Claim(claim), minutes, ("block_claim", detail)).await
     }
 
-    /// Blocks every connection from `address` for `minutes`; when the block ends.
+    /// Blocks every connection from `address` for `minutes`, and every post on connections
+    /// already open from it; when the block ends.
     pub async fn block_address(&self, by: &Moderator, address: IpAddr, minutes: u32) -> Result<i64, ModerationError> {
+        // As the gateway sees addresses: an IPv4-mapped IPv6 address is the IPv4 one.
+        let address = address.to_canonical();
         let detail = format!("address {address}");
         self.block(by, BlockTarget::Address(address), minutes, ("block_address", detail)).await
     }
@@ -137,6 +170,8 @@ impl Moderation {
         }
         let until = now_ms().saturating_add(i64::from(minutes) * 60_000);
         self.store.put_block(&target, until).await?;
+        // A longer block of the same target stands.
+        let until = self.blocks.until(&target, now_ms()).map_or(until, |running| running.max(until));
         self.blocks.set(target, until);
         self.record(by, action, format!("{detail} for {minutes} min")).await?;
         Ok(until)
@@ -155,8 +190,9 @@ impl Moderation {
     }
 
     async fn reload(&self) -> Result<(), StoreError> {
+        let seen = self.blocks.set_so_far();
         let running: HashMap<BlockTarget, i64> = self.store.blocks(now_ms()).await?.into_iter().collect();
-        self.blocks.replace(running);
+        self.blocks.replace(running, seen);
         Ok(())
     }
 
@@ -217,10 +253,15 @@ mod tests {
         assert_eq!(moderation.blocks().until(&target, now_ms()), Some(until));
         assert_eq!(moderation.blocks().until(&target, until), None, "lapsed");
         assert!(matches!(moderation.block_address(&by, address, 0).await, Err(ModerationError::BadDuration)));
+        let longer = moderation.block_address(&by, address, 600).await.unwrap();
+        assert_eq!(moderation.block_address(&by, address, 1).await.unwrap(), longer, "never cut short");
+        let mapped: IpAddr = "::ffff:10.0.0.7".parse().unwrap();
+        assert_eq!(moderation.block_address(&by, mapped, 1).await.unwrap(), longer, "the same address");
         let reloaded = Moderation::load(store.clone()).await.unwrap();
-        assert_eq!(reloaded.blocks().until(&target, now_ms()), Some(until), "read back from the database");
+        assert_eq!(reloaded.blocks().until(&target, now_ms()), Some(longer), "read back from the database");
+        assert!(until < longer);
         let audit = moderation.audit(&secret).await.unwrap();
-        assert_eq!(audit.len(), 1);
+        assert_eq!(audit.len(), 4);
         assert_eq!((audit[0].moderator.as_str(), audit[0].action.as_str()), ("mod", "block_address"));
         assert!(audit[0].detail.contains("10.0.0.7"), "{:?}", audit[0]);
     }

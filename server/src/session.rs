@@ -1,19 +1,26 @@
 //! One client's protocol state, whatever carries it (WebSocket, SSE + POST, long polling):
 //! its message rate, and its membership in the hub ([`Member`]: which rooms it is in, under
 //! what name, is the hub's to know). Decodes a client frame and produces the reply, if any;
-//! broadcasts reach the client through its queue.
+//! broadcasts reach the client through its queue. `session/replies.rs` words its refusals.
 
-use crate::claims::{ClaimError, ClaimId, Claims};
+mod replies;
+
+use crate::claims::{ClaimId, Claims};
 use crate::hub::{Answer, HubError, JoinRequest, Member, NewPost, Removal, JOINS_PER_SEC};
-use crate::moderation::{time_left, Moderation, ModerationError, Moderator};
+use crate::moderation::{time_left, Moderation, Moderator};
+use crate::post_rate::PostRate;
 use crate::queue::{ClientHandle, Outbound};
 use crate::store::{now_ms, BlockTarget};
 use app::domain::{ClaimSecret, ClientId, RoomName, Username};
 use app::protocol::{decode_client, encode_server, ClientMsg, ErrorCode, RateLimit, ServerMsg, PROTOCOL_VERSION};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
+
+pub use replies::error;
+use replies::{claim_refused, deletion_reply, join_failed, moderation_refused, name_required, not_in};
 
 /// Per-connection limits (see `wallsocket --help`).
 #[derive(Debug, Clone, Copy)]
@@ -45,17 +52,31 @@ impl Limits {
     }
 }
 
+/// What every session shares about the people behind the connections.
+#[derive(Clone, Debug)]
+pub struct People {
+    /// Who holds which name.
+    pub claims: Claims,
+    /// Moderators and blocks.
+    pub moderation: Moderation,
+    /// Each name's post allowance, across its connections.
+    pub post_rate: PostRate,
+}
+
 /// A client's session; dropping it is the disconnect (its [`Member`] leaves every room).
 pub struct Session {
     member: Member,
     limiter: DefaultDirectRateLimiter,
     rate_per_sec: NonZeroU32,
-    claims: Claims,
+    people: People,
     /// Names this connection claimed: each is a row in the database, so they are capped.
     claimed: usize,
-    moderation: Moderation,
-    /// Set once this connection signed in as a moderator.
-    moderator: Option<Moderator>,
+    /// The moderator's secret this connection signed in with: checked again at each
+    /// moderation request, so a moderator removed meanwhile can do nothing more.
+    moderator: Option<ClaimSecret>,
+    /// The client's address (behind a trusted proxy, the one it names): a moderator's block
+    /// of it refuses posts on connections opened before the block.
+    address: IpAddr,
     /// The claim this connection is in each room under (rooms it watches are absent): whose
     /// block a post meets. The hub caps its rooms, so this stays as small.
     room_claims: HashMap<RoomName, ClaimId>,
@@ -66,11 +87,11 @@ pub struct Session {
 pub const CLAIMS_PER_CONNECTION: usize = 4;
 
 impl Session {
-    pub fn new(member: Member, limits: &Limits, (claims, moderation): (Claims, Moderation)) -> Self {
+    pub fn new(member: Member, limits: &Limits, people: People, address: IpAddr) -> Self {
         let limiter = RateLimiter::direct(Quota::per_second(limits.rate_per_sec).allow_burst(limits.rate_burst));
         let rate_per_sec = limits.rate_per_sec;
         let room_claims = HashMap::new();
-        Self { member, limiter, rate_per_sec, claims, claimed: 0, moderation, moderator: None, room_claims }
+        Self { member, limiter, rate_per_sec, people, claimed: 0, moderator: None, address, room_claims }
     }
 
     pub fn client(&self) -> &ClientHandle {
@@ -100,16 +121,15 @@ impl Session {
     async fn handle(&mut self, msg: ClientMsg) -> Reply {
         match msg {
             ClientMsg::Post { room, text, client_id } => {
-                if let Some(refusal) = self.blocked(&room, &client_id) {
+                if let Some(refusal) = self.may_not_post(&room, &client_id) {
                     return Reply::Now(Some(refusal));
                 }
                 self.post(NewPost { room, client_id, text }).await
             }
-            ClientMsg::Moderate { secret } => Reply::Now(Some(match self.moderation.sign_in(&secret).await {
+            ClientMsg::Moderate { secret } => Reply::Now(Some(match self.people.moderation.sign_in(&secret).await {
                 Ok(moderator) => {
-                    let reply = ServerMsg::Moderating { moderator: moderator.0.clone() };
-                    self.moderator = Some(moderator);
-                    reply
+                    self.moderator = Some(secret);
+                    ServerMsg::Moderating { moderator: moderator.0 }
                 }
                 Err(e) => moderation_refused(e),
             })),
@@ -184,7 +204,7 @@ impl Session {
     /// the name. The error is the refusal to send.
     async fn check_claim(&mut self, name: &Username, secret: Option<&ClaimSecret>) -> Result<ClaimId, ServerMsg> {
         let may_claim = self.claimed < CLAIMS_PER_CONNECTION;
-        let holder = self.claims.admit(name, secret, may_claim).await.map_err(|e| claim_refused(name, e))?;
+        let holder = self.people.claims.admit(name, secret, may_claim).await.map_err(|e| claim_refused(name, e))?;
         if let Some(claim) = holder.issued {
             self.claimed += 1;
             let fingerprint = holder.claim.fingerprint();
@@ -198,9 +218,12 @@ impl Session {
     /// Deletes a post as its author or, once signed in, as a moderator (written in the audit
     /// log); `deleted` reaches every member, this one too.
     async fn delete(&mut self, room: RoomName, seq: u64) -> Reply {
-        let moderator = self.moderator.clone();
+        let moderator = match self.moderator().await {
+            Ok(moderator) => moderator,
+            Err(refusal) => return Reply::Now(Some(refusal)),
+        };
         let answer = self.member.delete(room.clone(), seq, moderator.as_ref().map(|m| m.0.to_string())).await;
-        let moderation = self.moderation.clone();
+        let moderation = self.people.moderation.clone();
         Reply::Later(Box::pin(async move {
             let removed = match answer {
                 Ok(answer) => answer.into_result().await,
@@ -210,33 +233,72 @@ impl Session {
                 if let Err(e) = moderation.record(moderator, "delete", format!("post {seq} in #{room}")).await {
                     tracing::error!(error = %e, "a deletion could not be written to the audit log");
                 }
+                // A moderator may be in no room of the post: told here (a member, twice).
+                return Some(ServerMsg::Deleted { room, seq });
             }
             deletion_reply(room, seq, removed)
         }))
     }
 
+    /// The moderator this connection signed in as, checked again now: `None` if it never
+    /// signed in; refused if it was removed since (or the check failed).
+    async fn moderator(&mut self) -> Result<Option<Moderator>, ServerMsg> {
+        let Some(secret) = &self.moderator else { return Ok(None) };
+        match self.people.moderation.sign_in(secret).await {
+            Ok(moderator) => Ok(Some(moderator)),
+            Err(e) => {
+                self.moderator = None;
+                Err(moderation_refused(e))
+            }
+        }
+    }
+
     /// A moderator blocks the author of a post from posting.
     async fn block(&mut self, room: RoomName, seq: u64, minutes: u32) -> ServerMsg {
-        let Some(moderator) = &self.moderator else {
-            return error(ErrorCode::NotAllowed, "only a moderator may block: send `moderate` with your secret first");
+        let moderator = match self.moderator().await {
+            Ok(Some(moderator)) => moderator,
+            Ok(None) => {
+                return error(
+                    ErrorCode::NotAllowed,
+                    "only a moderator may block: send `moderate` with your secret first",
+                )
+            }
+            Err(refusal) => return refusal,
         };
-        match self.moderation.block_author(moderator, &room, seq, minutes).await {
+        match self.people.moderation.block_author(&moderator, &room, seq, minutes).await {
             Ok(until_ms) => ServerMsg::AuthorBlocked { room, seq, until_ms },
             Err(e) => moderation_refused(e),
         }
     }
 
-    /// The refusal of a post to `room` if its author is blocked.
-    fn blocked(&self, room: &RoomName, client_id: &ClientId) -> Option<ServerMsg> {
+    /// The refusal of a post to `room` if its author is blocked, or has spent their post
+    /// allowance for now (taking one from it otherwise).
+    fn may_not_post(&self, room: &RoomName, client_id: &ClientId) -> Option<ServerMsg> {
         let claim = self.room_claims.get(room)?;
         let now = now_ms();
-        let until = self.moderation.blocks().until(&BlockTarget::Claim(claim.clone()), now)?;
-        let message = format!("a moderator blocked you from posting for another {}", time_left(until, now));
-        Some(ServerMsg::Error { code: ErrorCode::Blocked, message, client_id: Some(client_id.clone()) })
+        let refusal = |code, message| Some(ServerMsg::Error { code, message, client_id: Some(client_id.clone()) });
+        let blocks = self.people.moderation.blocks();
+        let blocked = [BlockTarget::Claim(claim.clone()), BlockTarget::Address(self.address)]
+            .iter()
+            .filter_map(|target| blocks.until(target, now))
+            .max();
+        if let Some(until) = blocked {
+            let message = format!("a moderator blocked you from posting for another {}", time_left(until, now));
+            return refusal(ErrorCode::Blocked, message);
+        }
+        if !self.people.post_rate.take(claim) {
+            let per_min = self.people.post_rate.per_min();
+            let message = format!("too many posts: at most {per_min} a minute per name, across its connections");
+            return refusal(ErrorCode::RateLimited, message);
+        }
+        None
     }
 
     async fn release(&mut self, name: Username, secret: &ClaimSecret) -> ServerMsg {
-        match self.claims.release(&name, secret).await {
+        // A blocked claim is kept: released, the name would be claimed afresh, unblocked.
+        let blocks = self.people.moderation.blocks().clone();
+        let unblocked = |claim: &ClaimId| blocks.until(&BlockTarget::Claim(claim.clone()), now_ms()).is_none();
+        match self.people.claims.release(&name, secret, unblocked).await {
             Ok(()) => ServerMsg::Released { username: name },
             Err(e) => claim_refused(&name, e),
         }
@@ -248,6 +310,11 @@ impl Session {
     async fn join(&mut self, request: JoinRequest) -> Reply {
         tracing::debug!(room = %request.room, "join");
         let (room, claim) = (request.room.clone(), request.claim.clone());
+        if let Some(claim) = &claim {
+            // What a moderator needs to block an address: which fingerprint (as posts show
+            // it) posts from where. Never the name: logs hold no user text.
+            tracing::info!(address = %self.address, %room, fingerprint = %claim.fingerprint(), "joined under a claim");
+        }
         match self.member.join(request).await {
             Ok(pending) => {
                 match claim {
@@ -284,72 +351,6 @@ fn later<T: Send + 'static>(
     }))
 }
 
-/// The answer to a `delete` once the hub has done it (or not).
-fn deletion_reply(room: RoomName, seq: u64, removed: Result<Removal, HubError>) -> Option<ServerMsg> {
-    match removed {
-        // Its `deleted` went to every member, this one too.
-        Ok(Removal::Now) => None,
-        Ok(Removal::Before) => Some(ServerMsg::Deleted { room, seq }),
-        Err(HubError::NotJoined) => Some(not_in(&room)),
-        Err(HubError::NotAllowed) => Some(error(
-            ErrorCode::NotAllowed,
-            &format!("post {seq} is not yours to delete: only its author, joined under the claim that wrote it, may"),
-        )),
-        Err(HubError::NoSuchPost { .. }) => {
-            Some(error(ErrorCode::NoSuchPost, &format!("room {room:?} has no post {seq}")))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "delete failed");
-            Some(error(ErrorCode::Internal, "the post could not be deleted; retry"))
-        }
-    }
-}
-
-/// A moderation request refused: typed, and never repeating a secret.
-fn moderation_refused(e: ModerationError) -> ServerMsg {
-    match e {
-        ModerationError::NotModerator => error(ErrorCode::NotAllowed, "that is not a moderator's secret"),
-        ModerationError::NoSuchPost(_) => error(ErrorCode::NoSuchPost, &e.to_string()),
-        ModerationError::NoClaim(_) => error(ErrorCode::NotAllowed, &e.to_string()),
-        ModerationError::BadDuration => error(ErrorCode::InvalidMessage, &e.to_string()),
-        ModerationError::Store(e) => {
-            tracing::error!(error = %e, "a moderation request failed");
-            error(ErrorCode::Internal, "the request could not be completed; retry")
-        }
-    }
-}
-
-/// The refusal of a post or typing notice from a connection watching `room` without a name.
-fn name_required(room: &RoomName, client_id: Option<ClientId>) -> ServerMsg {
-    let message = format!("you are watching room {room:?} without a name: join it with a username to post or type");
-    ServerMsg::Error { code: ErrorCode::NameRequired, message, client_id }
-}
-
-/// `name_taken`, or `internal` when the claims could not be read.
-fn claim_refused(name: &Username, e: ClaimError) -> ServerMsg {
-    match e {
-        ClaimError::Taken => {
-            let message = format!("the name \"{name}\" is taken: someone else claimed it. Choose another name");
-            error(ErrorCode::NameTaken, &message)
-        }
-        ClaimError::NoMoreNames => {
-            let message = format!(
-                "a connection may claim at most {CLAIMS_PER_CONNECTION} names; \
-                 join under one of them, or reconnect to choose another"
-            );
-            error(ErrorCode::RateLimited, &message)
-        }
-        ClaimError::Store(e) => {
-            tracing::error!(error = %e, "reading a name's claim failed");
-            error(ErrorCode::Internal, "could not check the name's claim; try again")
-        }
-    }
-}
-
-fn not_in(room: &RoomName) -> ServerMsg {
-    error(ErrorCode::NotJoined, &format!("not in room {room:?}"))
-}
-
 /// The answer to one client frame.
 pub enum Reply {
     Now(Option<ServerMsg>),
@@ -365,13 +366,4 @@ impl Reply {
             Reply::Later(answer) => answer.await,
         }
     }
-}
-
-fn join_failed(e: HubError) -> ServerMsg {
-    tracing::error!(error = %e, "join failed");
-    error(ErrorCode::Internal, "could not join the room; try again")
-}
-
-pub fn error(code: ErrorCode, message: &str) -> ServerMsg {
-    ServerMsg::Error { code, message: message.to_owned(), client_id: None }
 }

@@ -16,9 +16,10 @@ use crate::metrics::Metrics;
 use crate::moderation::Moderation;
 use crate::origin::OriginPolicy;
 use crate::page_cache::PageCache;
+use crate::post_rate::PostRate;
 use crate::routes::{self, AppState, RouteLimits, RouterState};
 use crate::serve::ConnectionLimits;
-use crate::session::Limits;
+use crate::session::{Limits, People};
 use crate::store::{Store, StoreError};
 use crate::wall_data::ServerWallData;
 use crate::ws::WsState;
@@ -203,8 +204,11 @@ pub fn router_state(
             queue_bytes: config.queue_bytes,
             max_rooms: config.max_rooms_per_connection,
         },
-        claims: Claims::new(store.clone(), Duration::from_secs(config.claim_ttl_days.saturating_mul(86_400))),
-        moderation: moderation.clone(),
+        people: People {
+            claims: Claims::new(store.clone(), Duration::from_secs(config.claim_ttl_days.saturating_mul(86_400))),
+            moderation: moderation.clone(),
+            post_rate: PostRate::new(config.posts_per_claim_per_min, config.posts_per_claim_burst),
+        },
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
         sessions: HttpSessions::default(),
@@ -212,7 +216,7 @@ pub fn router_state(
         forwarder: forwarding.as_ref().map(|f| f.forwarder.clone()),
     };
     tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
-    tokio::spawn(ws.claims.clone().sweep(shutdown.clone()));
+    tokio::spawn(ws.people.claims.clone().sweep(shutdown.clone()));
     tokio::spawn(moderation.clone().keep_loaded(shutdown.clone()));
     if let Some(Forwarding { forwarder, forwards }) = forwarding {
         tokio::spawn(crate::relay::answer_other_nodes(ws.clone(), forwarder, forwards));

@@ -27,10 +27,8 @@ pub struct WsState {
     /// Admission for every long-lived transport: Origin, connect rate, the connection cap.
     pub gateway: Gateway,
     pub limits: Limits,
-    /// Who holds which name.
-    pub claims: crate::claims::Claims,
-    /// Moderators and blocks.
-    pub moderation: crate::moderation::Moderation,
+    /// Claims, moderation and post allowances: what sessions share about people.
+    pub people: crate::session::People,
     /// Cancelled on shutdown: every connection closes with 1001.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for their close frames.
@@ -53,8 +51,9 @@ pub async fn upgrade(
     upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
         let tracker = state.tracker.clone();
         tracker.track_future(async move {
+            let address = permit.address();
             let _permit = permit;
-            connection::run(socket, peer, state).await
+            connection::run(socket, peer, address, state).await
         })
     })
 }

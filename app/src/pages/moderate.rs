@@ -22,12 +22,22 @@ pub fn ModeratePage() -> impl IntoView {
         let (secret, address, minutes) = (secret.clone(), address.clone(), *minutes);
         async move { block_address(secret, address, minutes).await }
     });
-    // After hydration: the secret kept from an earlier visit.
+    // After hydration: the secret kept from an earlier visit, checked again.
     Effect::new(move |_| {
         if let Some(saved) = storage::load() {
             secret.set(Some(saved.clone()));
             log.dispatch(saved);
         }
+    });
+    // A secret is kept once the server took it, and forgotten once it refused it.
+    let signed_in = Memo::new(move |_| log.value().with(|v| matches!(v, Some(Ok(_)))));
+    Effect::new(move |_| match log.value().get() {
+        Some(Ok(_)) => storage::save(secret.get_untracked().as_deref()),
+        Some(Err(e)) if refusal(&e).contains("not a moderator") => {
+            storage::save(None);
+            secret.set(None);
+        }
+        _ => {}
     });
     // A block done: the log shows it.
     Effect::new(move |_| {
@@ -43,7 +53,6 @@ pub fn ModeratePage() -> impl IntoView {
         if pasted.is_empty() {
             return;
         }
-        storage::save(Some(&pasted));
         draft.set(String::new());
         secret.set(Some(pasted.clone()));
         log.dispatch(pasted);
@@ -65,8 +74,13 @@ pub fn ModeratePage() -> impl IntoView {
         <section class="panel moderate">
             <h1>"Moderate"</h1>
             <Show
-                when=move || secret.with(Option::is_some)
+                when=move || signed_in.get()
                 fallback=move || view! {
+                    <Show when=move || log.value().with(|v| matches!(v, Some(Err(_))))>
+                        <p class="notice" role="alert" data-testid="sign-in-refused">
+                            {move || log.value().get().and_then(Result::err).map(|e| refusal(&e))}
+                        </p>
+                    </Show>
                     <form on:submit=sign_in>
                         <label for="moderator-secret">"Moderator's secret"</label>
                         <input id="moderator-secret" type="password" autocomplete="off" data-testid="moderator-secret"
@@ -80,7 +94,8 @@ pub fn ModeratePage() -> impl IntoView {
                 }
             >
                 <p data-testid="moderating">
-                    "Signed in. On every wall, each post now has Delete and Block author (for an hour). "
+                    "Signed in as a moderator. On every wall in this browser, each post now has Delete and "
+                    "Block author (for an hour). "
                     <button type="button" class="button secondary" on:click=sign_out>"Sign out"</button>
                 </p>
                 <form class="block-address" on:submit=submit_block>
@@ -97,11 +112,7 @@ pub fn ModeratePage() -> impl IntoView {
                     })}
                 </p>
                 <h2>"Audit log"</h2>
-                {move || match log.value().get() {
-                    None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-                    Some(Err(e)) => view! { <p class="notice" role="alert">{refusal(&e)}</p> }.into_any(),
-                    Some(Ok(entries)) => view! { <AuditLog entries/> }.into_any(),
-                }}
+                {move || log.value().get().and_then(Result::ok).map(|entries| view! { <AuditLog entries/> })}
             </Show>
         </section>
     }
@@ -149,10 +160,17 @@ mod storage {
         load_moderator().map(|s| s.expose().to_owned())
     }
 
-    /// A pasted value that is not a secret's shape is kept all the same: the server's
-    /// refusal then says what is wrong.
+    /// Keeps a secret (one not of a secret's shape the server has refused already), or
+    /// forgets it with `None`.
     pub fn save(secret: Option<&str>) {
-        save_moderator(secret.and_then(|s| ClaimSecret::parse(s).ok()).as_ref());
+        match secret {
+            Some(secret) => {
+                if let Ok(secret) = ClaimSecret::parse(secret) {
+                    save_moderator(Some(&secret));
+                }
+            }
+            None => save_moderator(None),
+        }
     }
 
     pub fn now_ms() -> i64 {

@@ -200,7 +200,7 @@ impl WallState {
             }
             Event::Moderating(name) => self.moderator.set(Some(name)),
             Event::AuthorBlocked { seq, until_ms } => {
-                let minutes = (until_ms - now_ms).max(0).div_euclid(60_000) + 1;
+                let minutes = ((until_ms - now_ms).max(0) + 59_999) / 60_000;
                 self.notice.set(Some(format!("The author of post {seq} may not post for {minutes} min.")))
             }
             Event::Typing(username) => self.typing.update(|t| _ = t.insert(username, now_ms + TYPING_SHOW_MS as i64)),

@@ -6,7 +6,7 @@ CREATE TABLE moderators (
 );
 
 -- Blocks until a time: `claim:<claim id>` (that name's holder may not post) or
--- `address:<ip>` (no connection from it is admitted). A lapsed row is ignored, then swept.
+-- `address:<ip>` (no connection from it is admitted). A lapsed row is ignored.
 CREATE TABLE blocks (
     target   TEXT PRIMARY KEY NOT NULL,
     until_ms INTEGER NOT NULL

@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -119,11 +119,11 @@ impl HttpSession {
 }
 
 /// Opens a session whose replies and broadcasts go to a fresh queue.
-fn open(state: &WsState) -> (String, Session, Queue, CancellationToken) {
+fn open(state: &WsState, address: IpAddr) -> (String, Session, Queue, CancellationToken) {
     let (client, queue, overflowed): (ClientHandle, _, _) =
         ClientHandle::channel(state.limits.queue_capacity, state.limits.queue_bytes);
     let member = state.hub.connect(client, state.limits.max_rooms);
-    let session = Session::new(member, &state.limits, (state.claims.clone(), state.moderation.clone()));
+    let session = Session::new(member, &state.limits, state.people.clone(), address);
     let id = match &state.forwarder {
         Some(forwarder) => forwarder.session_id(),
         None => uuid::Uuid::new_v4().simple().to_string(),
@@ -201,7 +201,7 @@ pub async fn poll(
             Ok(permit) => permit,
             Err(refusal) => return refusal.into_response(),
         };
-        let (id, session, queue, overflowed) = open(&state);
+        let (id, session, queue, overflowed) = open(&state, permit.address());
         let entry = HttpSession {
             session: tokio::sync::Mutex::new(session),
             queue: tokio::sync::Mutex::new(Some(queue)),

@@ -30,7 +30,7 @@ pub async fn sse(
     headers: HeaderMap,
     Query(query): Query<SseQuery>,
 ) -> Response {
-    let (id, mut session, mut queue, overflowed) = open(&state);
+    let (id, mut session, mut queue, overflowed) = open(&state, permit.address());
     let hello = state.limits.hello(Some(id.clone()));
     let _ = session.client().deliver(Outbound::text(encode_server(&hello)));
     if let Some(room) = query.room {

@@ -57,10 +57,13 @@ pub(super) trait Backend: Send + Sync {
     /// Adds a moderator unless the name has one: whether it was added.
     async fn insert_moderator(&self, name: &str, secret_hash: &str, created_ms: i64) -> Result<bool, StoreError>;
 
+    /// Removes a moderator: whether there was one of that name.
+    async fn remove_moderator(&self, name: &str) -> Result<bool, StoreError>;
+
     /// The moderator whose secret has this hash.
     async fn moderator(&self, secret_hash: &str) -> Result<Option<String>, StoreError>;
 
-    /// Sets (or moves) the block on `target` to end at `until_ms`.
+    /// Blocks `target` until `until_ms`, or later if it is blocked until later already.
     async fn put_block(&self, target: &str, until_ms: i64) -> Result<(), StoreError>;
 
     /// Every block that ends after `now_ms`.

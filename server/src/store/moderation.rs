@@ -54,12 +54,18 @@ impl Store {
         on_backend!(self, db => db.insert_moderator(name, secret_hash, created_ms).await)
     }
 
+    /// Removes the moderator `name`: false if there was none.
+    pub async fn remove_moderator(&self, name: &str) -> Result<bool, StoreError> {
+        on_backend!(self, db => db.remove_moderator(name).await)
+    }
+
     /// The name of the moderator whose secret hashes to `secret_hash`.
     pub async fn moderator(&self, secret_hash: &str) -> Result<Option<String>, StoreError> {
         on_backend!(self, db => db.moderator(secret_hash).await)
     }
 
-    /// Blocks `target` until `until_ms` (a later block of the same target replaces it).
+    /// Blocks `target` until `until_ms`, or later if it is blocked until later already (a
+    /// shorter block never cuts a longer one short).
     pub async fn put_block(&self, target: &BlockTarget, until_ms: i64) -> Result<(), StoreError> {
         on_backend!(self, db => db.put_block(&target.key(), until_ms).await)
     }

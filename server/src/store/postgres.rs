@@ -276,6 +276,11 @@ impl Backend for Postgres {
         Ok(inserted.rows_affected() == 1)
     }
 
+    async fn remove_moderator(&self, name: &str) -> Result<bool, StoreError> {
+        let removed = sqlx::query("DELETE FROM moderators WHERE name = $1").bind(name).execute(&self.pool).await?;
+        Ok(removed.rows_affected() == 1)
+    }
+
     async fn moderator(&self, secret_hash: &str) -> Result<Option<String>, StoreError> {
         let found: Option<(String,)> = sqlx::query_as("SELECT name FROM moderators WHERE secret_hash = $1")
             .bind(secret_hash)
@@ -287,7 +292,7 @@ impl Backend for Postgres {
     async fn put_block(&self, target: &str, until_ms: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO blocks (target, until_ms) VALUES ($1, $2) \
-             ON CONFLICT (target) DO UPDATE SET until_ms = excluded.until_ms",
+             ON CONFLICT (target) DO UPDATE SET until_ms = GREATEST(blocks.until_ms, excluded.until_ms)",
         )
         .bind(target)
         .bind(until_ms)

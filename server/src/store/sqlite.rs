@@ -263,6 +263,11 @@ impl Backend for Sqlite {
         Ok(inserted.rows_affected() == 1)
     }
 
+    async fn remove_moderator(&self, name: &str) -> Result<bool, StoreError> {
+        let removed = sqlx::query("DELETE FROM moderators WHERE name = ?").bind(name).execute(&self.writer).await?;
+        Ok(removed.rows_affected() == 1)
+    }
+
     async fn moderator(&self, secret_hash: &str) -> Result<Option<String>, StoreError> {
         let found: Option<(String,)> = sqlx::query_as("SELECT name FROM moderators WHERE secret_hash = ?")
             .bind(secret_hash)
@@ -274,7 +279,7 @@ impl Backend for Sqlite {
     async fn put_block(&self, target: &str, until_ms: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO blocks (target, until_ms) VALUES (?, ?) \
-             ON CONFLICT (target) DO UPDATE SET until_ms = excluded.until_ms",
+             ON CONFLICT (target) DO UPDATE SET until_ms = MAX(blocks.until_ms, excluded.until_ms)",
         )
         .bind(target)
         .bind(until_ms)

@@ -217,3 +217,29 @@ fn client_claim(client: &Client, name: &str) -> Option<ClaimSecret> {
         _ => None,
     })
 }
+
+#[tokio::test]
+async fn a_person_posts_within_one_allowance_however_many_connections_they_open() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let app = spawn_app_with(dir, &["--posts-per-claim-per-min", "1", "--posts-per-claim-burst", "2"]).await;
+    let (mut first, mut second) = (app.client().await, app.client().await);
+    first.join("lobby", "alice", None).await;
+    second.join("lobby", "alice", None).await;
+    assert_eq!(first.post("lobby", "one", "a1").await, 1);
+    assert_eq!(second.post("lobby", "two", "a2").await, 2);
+    first.send(&crate::helpers::post_msg("lobby", "three", "a3")).await;
+    loop {
+        match first.recv().await {
+            ServerMsg::Error { code: ErrorCode::RateLimited, message, client_id } => {
+                assert_eq!(client_id.map(String::from).as_deref(), Some("a3"));
+                assert!(message.contains("1 a minute per name"), "{message}");
+                break;
+            }
+            ServerMsg::Post(_) | ServerMsg::Presence { .. } => continue,
+            other => panic!("alice's third post, from her first connection, is over her allowance: {other:?}"),
+        }
+    }
+    let mut bob = app.client().await;
+    bob.join("lobby", "bob", None).await;
+    assert_eq!(bob.post("lobby", "mine", "b1").await, 3, "bob's allowance is his own");
+}

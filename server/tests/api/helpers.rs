@@ -46,6 +46,7 @@ pub async fn spawn_app_with(dir: Arc<TempDir>, flags: &[&str]) -> TestApp {
     if !flags.contains(&"--ip-connect-rate") {
         args.extend(["--ip-connect-rate", "100000"]);
     }
+    args.extend(generous_post_allowance(flags));
     args.extend_from_slice(flags);
     let config = Config::try_parse_from(args).expect("valid test flags");
     wallsocket::telemetry::init(&config.log);
@@ -311,6 +312,15 @@ pub struct Binary {
 
 /// Starts the binary and waits until it listens: it logs `addr=…` at level info, so `args`
 /// must keep info logs on.
+/// Tests post hundreds of posts under one name: the per-name allowance is lifted unless the
+/// test sets it (its own test does).
+fn generous_post_allowance(flags: &[&str]) -> Vec<&'static str> {
+    if flags.iter().any(|f| f.starts_with("--posts-per-claim")) {
+        return Vec::new();
+    }
+    vec!["--posts-per-claim-per-min", "1000000", "--posts-per-claim-burst", "1000000"]
+}
+
 pub fn spawn_binary(args: &[&str]) -> Binary {
     use std::io::{BufRead, BufReader};
     // Only the server's own tests have the binary (the tools' tests share these helpers).
@@ -319,6 +329,7 @@ pub fn spawn_binary(args: &[&str]) -> Binary {
     };
     let mut child = std::process::Command::new(exe)
         .args(["--listen", "127.0.0.1:0"])
+        .args(generous_post_allowance(args))
         .args(args)
         .env("NO_COLOR", "1")
         .stderr(std::process::Stdio::piped())

@@ -77,6 +77,7 @@ async fn a_moderator_deletes_any_post_and_blocks_its_author_across_a_restart() {
     // Not in the room, and not the author: a moderator deletes all the same.
     mo.send(&ClientMsg::Delete { room: "lobby".parse().unwrap(), seq: 1 }).await;
     assert!(matches!(answer(&mut bob).await, ServerMsg::Deleted { seq: 1, .. }), "every member is told");
+    assert!(matches!(answer(&mut mo).await, ServerMsg::Deleted { seq: 1, .. }), "and the moderator, in no room");
     mo.send(&ClientMsg::Block { room: "lobby".parse().unwrap(), seq: 2, minutes: 0 }).await;
     assert!(matches!(answer(&mut mo).await, ServerMsg::Error { code: ErrorCode::InvalidMessage, .. }));
     mo.send(&ClientMsg::Block { room: "lobby".parse().unwrap(), seq: 2, minutes: 90 }).await;
@@ -95,6 +96,18 @@ async fn a_moderator_deletes_any_post_and_blocks_its_author_across_a_restart() {
     };
     bob.send(&crate::helpers::post_msg("lobby", "still here", "s3")).await;
     refused(answer(&mut bob).await);
+    // Giving the name up to claim it afresh, unblocked, is refused while the block runs.
+    bob.send(&ClientMsg::Release { username: "bob".parse().unwrap(), claim: bob_claim.clone() }).await;
+    assert!(matches!(answer(&mut bob).await, ServerMsg::Error { code: ErrorCode::Blocked, .. }));
+    // A moderator removed on the host can do nothing more, even on a connection signed in.
+    let db = format!("sqlite://{}/wall.db", dir.path().display());
+    let removed = Command::new(env!("CARGO_BIN_EXE_wallsocket"))
+        .args(["moderator", "remove", "mo", "--database-url", &db])
+        .status()
+        .expect("moderation: the binary runs");
+    assert!(removed.success());
+    mo.send(&ClientMsg::Delete { room: "lobby".parse().unwrap(), seq: 2 }).await;
+    assert!(matches!(answer(&mut mo).await, ServerMsg::Error { code: ErrorCode::NotAllowed, .. }), "removed");
     drop((bob, mo, eve));
     app.stop().await;
 
@@ -142,7 +155,8 @@ async fn a_blocked_address_is_refused_at_admission_with_the_time_left_and_the_pa
     let (status, body) = call("/api/moderation/block_address", block("not-an-address")).await;
     assert!(status >= 400 && body.contains("not an IP address"), "{status} {body}");
 
-    assert!(app.connect(None).await.is_ok(), "admitted before the block");
+    let mut early = app.client().await;
+    early.join("lobby", "early", None).await;
     let (status, body) = call("/api/moderation/block_address", block("127.0.0.1")).await;
     assert_eq!(status, 200, "{body}");
     match app.connect(None).await {
@@ -152,6 +166,11 @@ async fn a_blocked_address_is_refused_at_admission_with_the_time_left_and_the_pa
             assert!(text.contains("blocked for another 5 min"), "{text}");
         }
         other => panic!("a blocked address is refused: {:?}", other.map(|_| "admitted")),
+    }
+    early.send(&crate::helpers::post_msg("lobby", "from before the block", "e1")).await;
+    match answer(&mut early).await {
+        ServerMsg::Error { code: ErrorCode::Blocked, client_id: Some(_), .. } => {}
+        other => panic!("a connection opened before the block may not post: {other:?}"),
     }
     let (status, body) = call("/api/moderation/log", vec![("secret", secret.clone())]).await;
     assert_eq!(status, 200, "{body}");

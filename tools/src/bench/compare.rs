@@ -188,6 +188,7 @@ impl Server {
                 let db = format!("sqlite://{}/bench.db", dir.display());
                 command.arg(&args.server_bin).args(["serve", "--listen", &listen, "--database-url", &db]);
                 command.args(["--rate-per-sec", "1000000", "--rate-burst", "1000000", "--ip-connect-rate", "1000000"]);
+                command.args(["--posts-per-claim-per-min", "1000000", "--posts-per-claim-burst", "1000000"]);
                 command.args(["--max-connections", "19500", "--log", "warn"]);
                 "wallsocket"
             }
