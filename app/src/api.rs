@@ -101,6 +101,15 @@ mod backend {
         ) -> BoxFuture<'_, Result<i64, ModerationRefused>>;
     }
 
+    /// A moderation request turned down: HTTP 403 (it is the asker's to fix, not the
+    /// server's failure), with the reason.
+    pub(crate) fn refused(e: ModerationRefused) -> leptos::prelude::ServerFnError {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::FORBIDDEN);
+        }
+        leptos::prelude::ServerFnError::new(e.to_string())
+    }
+
     pub(crate) fn wall_data() -> Result<Arc<dyn WallData>, leptos::prelude::ServerFnError> {
         leptos::prelude::use_context::<Arc<dyn WallData>>()
             .ok_or_else(|| leptos::prelude::ServerFnError::new("server misconfigured: no wall data"))
@@ -134,12 +143,12 @@ pub async fn get_room_url(room: String) -> Result<String, ServerFnError> {
 #[server(endpoint = "moderation/log")]
 pub async fn moderation_log(secret: String) -> Result<Vec<AuditEntry>, ServerFnError> {
     let data = backend::wall_data()?;
-    data.moderation_log(secret).await.map_err(|e| ServerFnError::new(e.to_string()))
+    data.moderation_log(secret).await.map_err(backend::refused)
 }
 
 /// Blocks an address from connecting for `minutes`; when the block ends.
 #[server(endpoint = "moderation/block_address")]
 pub async fn block_address(secret: String, address: String, minutes: u32) -> Result<i64, ServerFnError> {
     let data = backend::wall_data()?;
-    data.block_address(secret, address, minutes).await.map_err(|e| ServerFnError::new(e.to_string()))
+    data.block_address(secret, address, minutes).await.map_err(backend::refused)
 }

@@ -5,12 +5,17 @@
 //! (status 1 if any failed). `--watch` follows the room without a name (counted as watching,
 //! never listed) and ignores standard input, until Ctrl-C. `--identity PATH` keeps the
 //! secret of the name the server issued, so a later run posts under it again; a name someone
-//! else holds ends the run with status 1.
+//! else holds ends the run with status 1. `--moderator PATH` signs in with the moderator's
+//! secret kept in that file; then (or as a post's author) `/delete SEQ` deletes a post and
+//! `/block SEQ [MINUTES]` blocks its author (an hour by default).
+
+mod command;
 
 use crate::identity::Identity;
-use app::domain::{ClientId, PostText, RoomName, Username};
+use app::domain::{ClaimSecret, ClientId, PostText, RoomName, Username};
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use app::room_client::{Backoff, Event, RoomClient, Step};
+use command::Command;
 use futures::{SinkExt, StreamExt};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -46,6 +51,11 @@ pub struct ClientArgs {
     /// 0600). Without it a claim lasts as long as this run.
     #[arg(long, value_name = "PATH")]
     pub identity: Option<std::path::PathBuf>,
+    /// A file holding a moderator's secret (what `wallsocket moderator add` printed): the
+    /// client signs in with it after each join. Never pass the secret itself on the
+    /// command line, where other users of the host can read it.
+    #[arg(long, value_name = "PATH")]
+    pub moderator: Option<std::path::PathBuf>,
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -61,6 +71,11 @@ struct Terminal {
     identity: Option<Identity>,
     /// Someone else holds the name: nothing typed can be posted.
     name_taken: bool,
+    /// Commands typed before the room answered (and, with `--moderator`, before the
+    /// sign-in did): sent once it has.
+    deferred: Vec<Command>,
+    /// Whether commands may go now.
+    ready: bool,
 }
 
 pub async fn run(args: ClientArgs) -> ExitCode {
@@ -85,10 +100,20 @@ pub async fn run(args: ClientArgs) -> ExitCode {
         },
         _ => None,
     };
-    let client = RoomClient::new(args.room.clone(), args.user.clone(), None, Vec::new()).with_claim(claim);
+    let moderator = match args.moderator.as_deref().map(read_secret).transpose() {
+        Ok(secret) => secret,
+        Err(e) => {
+            eprintln!("! {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let client = RoomClient::new(args.room.clone(), args.user.clone(), None, Vec::new())
+        .with_claim(claim)
+        .with_moderator(moderator);
     let backoff = Backoff::default();
-    let (stdin_done, failures, name_taken) = (false, 0, false);
-    let mut terminal = Terminal { args, client, backoff, lines, stdin_done, failures, identity, name_taken };
+    let (stdin_done, failures, name_taken, deferred, ready) = (false, 0, false, Vec::new(), false);
+    let mut terminal =
+        Terminal { args, client, backoff, lines, stdin_done, failures, identity, name_taken, deferred, ready };
     tokio::select! {
         code = terminal.run() => code,
         _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
@@ -107,6 +132,7 @@ impl Terminal {
                 Err(why) => why,
             };
             self.client.on_close();
+            self.ready = false;
             let delay = self.backoff.failed(random());
             if self.args.once && self.backoff.failures() >= ONCE_MAX_ATTEMPTS {
                 eprintln!("giving up after {} attempts: {why}", self.backoff.failures());
@@ -123,7 +149,8 @@ impl Terminal {
         let step = self.client.on_open(now_ms());
         self.take(step, &mut ws).await?;
         loop {
-            if self.name_taken || (self.stdin_done && self.client.all_settled()) {
+            let settled = self.client.all_settled() && self.deferred.is_empty();
+            if self.name_taken || (self.stdin_done && settled) {
                 let _ = ws.close(None).await;
                 return Ok(());
             }
@@ -155,6 +182,15 @@ impl Terminal {
             self.stdin_done = true;
             return Step::default();
         };
+        match Command::parse(&line) {
+            Some(Ok(command)) => return self.command(command),
+            Some(Err(e)) => {
+                eprintln!("! {e}");
+                self.failures += 1;
+                return Step::default();
+            }
+            None => {}
+        }
         match PostText::parse(&line) {
             Ok(text) => self.client.post(new_client_id(), text, now_ms()),
             Err(_) if line.trim().is_empty() => Step::default(),
@@ -166,10 +202,37 @@ impl Terminal {
         }
     }
 
+    /// Sends a command now, or once the room (and the moderator's sign-in) answered.
+    fn command(&mut self, command: Command) -> Step {
+        if !self.ready {
+            self.deferred.push(command);
+            return Step::default();
+        }
+        match command {
+            Command::Delete(seq) => self.client.delete(seq, now_ms()),
+            Command::Block { seq, minutes } => self.client.block(seq, minutes, now_ms()),
+        }
+    }
+
     /// Sends what the room client asks and prints what it learnt.
     async fn take(&mut self, step: Step, ws: &mut Socket) -> Result<(), String> {
-        step.events.into_iter().for_each(|event| self.show(event));
-        for msg in step.send {
+        let mut sends = step.send;
+        for event in step.events {
+            let ready = match &event {
+                Event::Live => self.args.moderator.is_none(),
+                // Signed in; or refused, and then the server refuses the commands too.
+                Event::Moderating(_) | Event::Notice { code: ErrorCode::NotAllowed, .. } => true,
+                _ => false,
+            };
+            self.show(event);
+            if ready && !self.ready {
+                self.ready = true;
+                for command in std::mem::take(&mut self.deferred) {
+                    sends.extend(self.command(command).send);
+                }
+            }
+        }
+        for msg in sends {
             send(ws, &msg).await?;
         }
         let lost = step.reconnect.then(|| "the server stopped answering, or refused the join".to_owned());
@@ -212,6 +275,11 @@ impl Terminal {
                     eprintln!("* the name {username} (#{fingerprint}) is yours for this run; --identity PATH keeps it")
                 }
             },
+            Event::Moderating(name) => eprintln!("* signed in as the moderator {name}"),
+            Event::AuthorBlocked { seq, until_ms } => {
+                let minutes = ((until_ms - now_ms()).max(0) + 59_999) / 60_000;
+                eprintln!("* the author of post [{seq}] may not post for {minutes} min")
+            }
             Event::NameTaken(name) => {
                 eprintln!("! the name {name} is taken: someone else claimed it; choose another (name_taken)");
                 self.name_taken = true;
@@ -219,6 +287,13 @@ impl Terminal {
             _ => {}
         }
     }
+}
+
+/// The moderator's secret in the file at `path` (its first line).
+fn read_secret(path: &std::path::Path) -> Result<ClaimSecret, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    ClaimSecret::parse(text.lines().next().unwrap_or("").trim())
+        .map_err(|_| format!("{} holds no moderator's secret (64 hex digits)", path.display()))
 }
 
 async fn connect(url: &str) -> Result<Socket, String> {

@@ -52,7 +52,10 @@ async fn once_posts_each_stdin_line_and_exits() {
 
 #[tokio::test]
 async fn once_paces_100_lines_to_the_advertised_rate_so_none_is_refused_and_each_is_stored_once() {
-    let app = spawn_app().await;
+    // The per-name allowance at its defaults (the test helpers lift it otherwise): a pasted
+    // list of 100 lines fits its burst.
+    let defaults = ["--posts-per-claim-per-min", "30", "--posts-per-claim-burst", "100"];
+    let app = spawn_app_with(std::sync::Arc::new(tempfile::tempdir().unwrap()), &defaults).await;
     let mut child = cli(&app, &["--once"]).spawn().unwrap();
     // 100 lines at once: well past the default burst of 40 messages.
     let lines: String = (1..=100).map(|i| format!("line {i}\n")).collect();
@@ -201,4 +204,43 @@ async fn interactive_prints_posts_sends_lines_and_resumes_after_a_restart() {
     drop(stdin); // Ctrl-D
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn a_moderator_deletes_and_blocks_from_the_terminal_with_the_secret_in_a_file() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let app = spawn_app_with(dir.clone(), &[]).await;
+    let mut alice = app.client().await;
+    alice.join("term", "alice", None).await;
+    assert_eq!(alice.post("term", "spam", "s-1").await, 1);
+    assert_eq!(alice.post("term", "more spam", "s-2").await, 2);
+    let store = wallsocket::store::Store::connect(&format!("sqlite://{}/wall.db", dir.path().display())).await.unwrap();
+    let secret = wallsocket::moderation::Moderation::add(&store, &"mo".parse().unwrap()).await.unwrap().unwrap();
+    let file = dir.path().join("moderator.secret");
+    std::fs::write(&file, format!("{}\n", secret.expose())).unwrap();
+
+    let file = file.to_string_lossy().into_owned();
+    let mut child = cli_as(&app, &["--user", "mo"], &["--once", "--moderator", &file]).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"/delete 1\n/block 2 30\n").await.unwrap();
+    drop(stdin);
+    let out = wait_success(child).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("signed in as the moderator mo"), "{stderr}");
+    loop {
+        match alice.recv().await {
+            ServerMsg::Deleted { seq, .. } => break assert_eq!(seq, 1),
+            ServerMsg::Presence { .. } => continue,
+            other => panic!("alice is told post 1 was deleted: {other:?}"),
+        }
+    }
+    alice.send(&helpers::post_msg("term", "still spam", "s-3")).await;
+    loop {
+        match alice.recv().await {
+            ServerMsg::Error { code: app::protocol::ErrorCode::Blocked, .. } => break,
+            ServerMsg::Presence { .. } => continue,
+            other => panic!("alice is blocked from posting: {other:?}"),
+        }
+    }
 }
