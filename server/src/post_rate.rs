@@ -6,9 +6,11 @@
 use crate::claims::ClaimId;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Claims tracked before the ones idle long enough to be full again are dropped.
+/// Claims tracked before the ones idle long enough to be full again are dropped (and then
+/// not again until twice as many are tracked: each drop scans them all).
 const TRACKED_MAX: usize = 10_000;
 
 /// Each claim's post allowance; cloneable.
@@ -16,6 +18,8 @@ const TRACKED_MAX: usize = 10_000;
 pub struct PostRate {
     limiter: Arc<DefaultKeyedRateLimiter<ClaimId>>,
     per_min: NonZeroU32,
+    /// How many were tracked after the last drop.
+    kept: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for PostRate {
@@ -27,7 +31,7 @@ impl std::fmt::Debug for PostRate {
 impl PostRate {
     pub fn new(per_min: NonZeroU32, burst: NonZeroU32) -> Self {
         let limiter = RateLimiter::keyed(Quota::per_minute(per_min).allow_burst(burst));
-        Self { limiter: Arc::new(limiter), per_min }
+        Self { limiter: Arc::new(limiter), per_min, kept: Arc::default() }
     }
 
     pub fn per_min(&self) -> NonZeroU32 {
@@ -37,8 +41,10 @@ impl PostRate {
     /// Takes one post from `claim`'s allowance: false when it is spent for now.
     pub fn take(&self, claim: &ClaimId) -> bool {
         let allowed = self.limiter.check_key(claim).is_ok();
-        if self.limiter.len() > TRACKED_MAX {
+        let tracked = self.limiter.len();
+        if tracked > TRACKED_MAX.max(2 * self.kept.load(Ordering::Relaxed)) {
             self.limiter.retain_recent();
+            self.kept.store(self.limiter.len(), Ordering::Relaxed);
         }
         allowed
     }

@@ -7,7 +7,7 @@ mod replies;
 
 use crate::claims::{ClaimId, Claims};
 use crate::hub::{Answer, HubError, JoinRequest, Member, NewPost, Removal, JOINS_PER_SEC};
-use crate::moderation::{time_left, Moderation, Moderator};
+use crate::moderation::{time_left, Moderation, ModerationError, Moderator};
 use crate::post_rate::PostRate;
 use crate::queue::{ClientHandle, Outbound};
 use crate::store::{now_ms, BlockTarget};
@@ -223,20 +223,32 @@ impl Session {
             Err(refusal) => return Reply::Now(Some(refusal)),
         };
         let answer = self.member.delete(room.clone(), seq, moderator.as_ref().map(|m| m.0.to_string())).await;
-        let moderation = self.people.moderation.clone();
-        Reply::Later(Box::pin(async move {
+        let Some(moderator) = moderator else {
+            return later(answer, move |removed| deletion_reply(room, seq, removed));
+        };
+        // The audit row is written by a task of its own: a reply dropped with its connection
+        // must not lose it.
+        let (moderation, (told, told_rx)) = (self.people.moderation.clone(), tokio::sync::oneshot::channel());
+        let audited_room = room.clone();
+        tokio::spawn(async move {
             let removed = match answer {
                 Ok(answer) => answer.into_result().await,
                 Err(e) => Err(e),
             };
-            if let (Ok(Removal::Now), Some(moderator)) = (&removed, &moderator) {
-                if let Err(e) = moderation.record(moderator, "delete", format!("post {seq} in #{room}")).await {
+            if matches!(removed, Ok(Removal::Now)) {
+                let detail = format!("post {seq} in #{audited_room}");
+                if let Err(e) = moderation.record(&moderator, "delete", detail).await {
                     tracing::error!(error = %e, "a deletion could not be written to the audit log");
                 }
-                // A moderator may be in no room of the post: told here (a member, twice).
-                return Some(ServerMsg::Deleted { room, seq });
             }
-            deletion_reply(room, seq, removed)
+            let _ = told.send(removed);
+        });
+        Reply::Later(Box::pin(async move {
+            match told_rx.await.unwrap_or(Err(HubError::Stopped)) {
+                // A moderator may be in no room of the post: told here (a member, twice).
+                Ok(_) => Some(ServerMsg::Deleted { room, seq }),
+                removed => deletion_reply(room, seq, removed),
+            }
         }))
     }
 
@@ -247,7 +259,10 @@ impl Session {
         match self.people.moderation.sign_in(secret).await {
             Ok(moderator) => Ok(Some(moderator)),
             Err(e) => {
-                self.moderator = None;
+                // Removed: signed out. A failed check (the database) leaves it signed in.
+                if matches!(e, ModerationError::NotModerator) {
+                    self.moderator = None;
+                }
                 Err(moderation_refused(e))
             }
         }

@@ -15,7 +15,7 @@ use crate::identity::Identity;
 use app::domain::{ClaimSecret, ClientId, PostText, RoomName, Username};
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use app::room_client::{Backoff, Event, RoomClient, Step};
-use command::Command;
+use command::{Command, Commands};
 use futures::{SinkExt, StreamExt};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -71,11 +71,8 @@ struct Terminal {
     identity: Option<Identity>,
     /// Someone else holds the name: nothing typed can be posted.
     name_taken: bool,
-    /// Commands typed before the room answered (and, with `--moderator`, before the
-    /// sign-in did): sent once it has.
-    deferred: Vec<Command>,
-    /// Whether commands may go now.
-    ready: bool,
+    /// `/delete` and `/block` lines: sent once the room (and the sign-in) answered.
+    commands: Commands,
 }
 
 pub async fn run(args: ClientArgs) -> ExitCode {
@@ -111,9 +108,8 @@ pub async fn run(args: ClientArgs) -> ExitCode {
         .with_claim(claim)
         .with_moderator(moderator);
     let backoff = Backoff::default();
-    let (stdin_done, failures, name_taken, deferred, ready) = (false, 0, false, Vec::new(), false);
-    let mut terminal =
-        Terminal { args, client, backoff, lines, stdin_done, failures, identity, name_taken, deferred, ready };
+    let (stdin_done, failures, name_taken, commands) = (false, 0, false, Commands::default());
+    let mut terminal = Terminal { args, client, backoff, lines, stdin_done, failures, identity, name_taken, commands };
     tokio::select! {
         code = terminal.run() => code,
         _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
@@ -132,7 +128,7 @@ impl Terminal {
                 Err(why) => why,
             };
             self.client.on_close();
-            self.ready = false;
+            self.commands.connection_lost();
             let delay = self.backoff.failed(random());
             if self.args.once && self.backoff.failures() >= ONCE_MAX_ATTEMPTS {
                 eprintln!("giving up after {} attempts: {why}", self.backoff.failures());
@@ -149,7 +145,7 @@ impl Terminal {
         let step = self.client.on_open(now_ms());
         self.take(step, &mut ws).await?;
         loop {
-            let settled = self.client.all_settled() && self.deferred.is_empty();
+            let settled = self.client.all_settled() && self.commands.idle();
             if self.name_taken || (self.stdin_done && settled) {
                 let _ = ws.close(None).await;
                 return Ok(());
@@ -170,7 +166,11 @@ impl Terminal {
                     Some(Err(e)) => return Err(e.to_string()),
                     None => return Err("connection ended".into()),
                 },
-                _ = ticks.tick() => self.client.on_tick(now_ms()),
+                _ = ticks.tick() => {
+                    let mut step = self.client.on_tick(now_ms());
+                    step.send.extend(self.flush_commands());
+                    step
+                }
                 line = self.lines.recv(), if !self.stdin_done => self.line(line),
             };
             self.take(step, &mut ws).await?;
@@ -183,7 +183,10 @@ impl Terminal {
             return Step::default();
         };
         match Command::parse(&line) {
-            Some(Ok(command)) => return self.command(command),
+            Some(Ok(command)) => {
+                self.commands.push(command);
+                return Step { send: self.flush_commands(), ..Step::default() };
+            }
             Some(Err(e)) => {
                 eprintln!("! {e}");
                 self.failures += 1;
@@ -202,36 +205,25 @@ impl Terminal {
         }
     }
 
-    /// Sends a command now, or once the room (and the moderator's sign-in) answered.
-    fn command(&mut self, command: Command) -> Step {
-        if !self.ready {
-            self.deferred.push(command);
-            return Step::default();
-        }
-        match command {
-            Command::Delete(seq) => self.client.delete(seq, now_ms()),
-            Command::Block { seq, minutes } => self.client.block(seq, minutes, now_ms()),
-        }
+    /// The commands that may go now.
+    fn flush_commands(&mut self) -> Vec<ClientMsg> {
+        let client = &mut self.client;
+        self.commands.flush(|command| match command {
+            Command::Delete(seq) => client.delete(seq, now_ms()).send,
+            Command::Block { seq, minutes } => client.block(seq, minutes, now_ms()).send,
+        })
     }
 
     /// Sends what the room client asks and prints what it learnt.
     async fn take(&mut self, step: Step, ws: &mut Socket) -> Result<(), String> {
         let mut sends = step.send;
         for event in step.events {
-            let ready = match &event {
-                Event::Live => self.args.moderator.is_none(),
-                // Signed in; or refused, and then the server refuses the commands too.
-                Event::Moderating(_) | Event::Notice { code: ErrorCode::NotAllowed, .. } => true,
-                _ => false,
-            };
-            self.show(event);
-            if ready && !self.ready {
-                self.ready = true;
-                for command in std::mem::take(&mut self.deferred) {
-                    sends.extend(self.command(command).send);
-                }
+            if self.commands.on_event(&event, self.args.moderator.is_some()) == Some(false) {
+                self.failures += 1;
             }
+            self.show(event);
         }
+        sends.extend(self.flush_commands());
         for msg in sends {
             send(ws, &msg).await?;
         }

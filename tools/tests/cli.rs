@@ -228,6 +228,8 @@ async fn a_moderator_deletes_and_blocks_from_the_terminal_with_the_secret_in_a_f
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("signed in as the moderator mo"), "{stderr}");
+    // --once ends only once both commands were answered: the block is in place.
+    assert!(stderr.contains("the author of post [2] may not post"), "{stderr}");
     loop {
         match alice.recv().await {
             ServerMsg::Deleted { seq, .. } => break assert_eq!(seq, 1),

@@ -310,10 +310,8 @@ pub struct Binary {
     pub log: std::thread::JoinHandle<String>,
 }
 
-/// Starts the binary and waits until it listens: it logs `addr=…` at level info, so `args`
-/// must keep info logs on.
 /// Tests post hundreds of posts under one name: the per-name allowance is lifted unless the
-/// test sets it (its own test does).
+/// test sets it (its own test, and the paced terminal client's, do).
 fn generous_post_allowance(flags: &[&str]) -> Vec<&'static str> {
     if flags.iter().any(|f| f.starts_with("--posts-per-claim")) {
         return Vec::new();
@@ -321,6 +319,8 @@ fn generous_post_allowance(flags: &[&str]) -> Vec<&'static str> {
     vec!["--posts-per-claim-per-min", "1000000", "--posts-per-claim-burst", "1000000"]
 }
 
+/// Starts the binary and waits until it listens: it logs `addr=…` at level info, so `args`
+/// must keep info logs on.
 pub fn spawn_binary(args: &[&str]) -> Binary {
     use std::io::{BufRead, BufReader};
     // Only the server's own tests have the binary (the tools' tests share these helpers).

@@ -25,7 +25,8 @@ const IDLE_LIMIT: Duration = Duration::from_secs(15);
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct FanoutArgs {
-    /// The server's base URL. Start it with a high --rate-per-sec and --ip-connect-rate.
+    /// The server's base URL. Start it with a high --rate-per-sec, --ip-connect-rate and
+    /// --posts-per-claim-per-min/--posts-per-claim-burst.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     pub url: String,
     /// The protocol the server speaks.

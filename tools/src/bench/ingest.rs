@@ -15,7 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct IngestArgs {
-    /// The server's base URL. Start it with a high --rate-per-sec and --rate-burst.
+    /// The server's base URL. Start it with a high --rate-per-sec, --rate-burst and
+    /// --posts-per-claim-per-min/--posts-per-claim-burst.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     pub url: String,
     /// Publishers, each on its own connection and in its own room.
