@@ -2,6 +2,7 @@
 //! generators are `wallsocket-tools`).
 
 use clap::Parser;
+use std::process::ExitCode;
 
 // glibc's malloc was the largest item in a profile of server-side rendering (allocation-heavy
 // string building); mimalloc halves that cost (docs/BENCHMARKS.md).
@@ -16,66 +17,47 @@ async fn main() -> std::process::ExitCode {
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(config)) => serve(*config).await,
-        Some(Command::Moderator { action: ModeratorAction::Add { name }, database_url }) => {
-            add_moderator(&database_url, &name).await
-        }
-        Some(Command::Moderator { action: ModeratorAction::Remove { name }, database_url }) => {
-            remove_moderator(&database_url, &name).await
-        }
+        Some(Command::Moderator { action, database_url }) => moderator(&database_url, &action).await,
     }
 }
 
-async fn remove_moderator(database_url: &str, name: &app::domain::Username) -> std::process::ExitCode {
-    let removed = match wallsocket::store::Store::connect(database_url).await {
-        Ok(store) => {
-            let removed = wallsocket::moderation::Moderation::remove(&store, name).await;
-            store.close().await;
-            removed
-        }
-        Err(e) => Err(e),
+/// `wallsocket moderator …`: one change to the moderators of the server's database. A new
+/// moderator's secret goes to stdout, the only place it is ever shown; the rest to stderr.
+async fn moderator(database_url: &str, action: &ModeratorAction) -> ExitCode {
+    use wallsocket::moderation::Moderation;
+    let store = match wallsocket::store::Store::connect(database_url).await {
+        Ok(store) => store,
+        Err(e) => return said(Err(e.to_string())),
     };
-    match removed {
-        Ok(true) => {
-            eprintln!("wallsocket: {name} is no longer a moderator");
-            std::process::ExitCode::SUCCESS
-        }
-        Ok(false) => {
-            eprintln!("wallsocket: {name} is not a moderator");
-            std::process::ExitCode::FAILURE
-        }
-        Err(e) => {
-            eprintln!("wallsocket: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    let outcome = match action {
+        ModeratorAction::Add { name } => Moderation::add(&store, name).await.map(|secret| match secret {
+            Some(secret) => {
+                println!("{}", secret.expose());
+                Ok(format!(
+                    "{name} is a moderator. The line above is their secret, shown this once: paste it on /moderate."
+                ))
+            }
+            None => Err(format!("{name} is a moderator already (their secret was shown when they were added)")),
+        }),
+        ModeratorAction::Remove { name } => Moderation::remove(&store, name).await.map(|removed| match removed {
+            true => Ok(format!("{name} is no longer a moderator")),
+            false => Err(format!("{name} is not a moderator")),
+        }),
+    };
+    store.close().await;
+    said(outcome.unwrap_or_else(|e| Err(e.to_string())))
 }
 
-/// Prints a new moderator's secret on stdout, the only place it is ever shown.
-async fn add_moderator(database_url: &str, name: &app::domain::Username) -> std::process::ExitCode {
-    let added = match wallsocket::store::Store::connect(database_url).await {
-        Ok(store) => {
-            let added = wallsocket::moderation::Moderation::add(&store, name).await;
-            store.close().await;
-            added
+/// Tells the outcome on stderr, and exits with it.
+fn said(outcome: Result<String, String>) -> ExitCode {
+    match outcome {
+        Ok(message) => {
+            eprintln!("wallsocket: {message}");
+            ExitCode::SUCCESS
         }
-        Err(e) => Err(e),
-    };
-    match added {
-        Ok(Some(secret)) => {
-            println!("{}", secret.expose());
-            eprintln!(
-                "wallsocket: {name} is a moderator. The line above is their secret, shown this once: \
-                 paste it on /moderate."
-            );
-            std::process::ExitCode::SUCCESS
-        }
-        Ok(None) => {
-            eprintln!("wallsocket: {name} is a moderator already (their secret was shown when they were added)");
-            std::process::ExitCode::FAILURE
-        }
-        Err(e) => {
-            eprintln!("wallsocket: {e}");
-            std::process::ExitCode::FAILURE
+        Err(message) => {
+            eprintln!("wallsocket: {message}");
+            ExitCode::FAILURE
         }
     }
 }
