@@ -116,7 +116,7 @@ while IFS='|' read -r label load; do
   read -r clients rooms rate <<<"$load"
   echo "-- $label: $rate posts/s per room, $SCALE_SECONDS s"
   taskset -c 1 "$tools" bench fanout --url "http://127.0.0.1:$port" --server-pid "$server" \
-    --clients "$clients" --rooms "$rooms" --rate "$rate" --seconds "$SCALE_SECONDS" | grep -E 'lost|CPU|p50'
+    --clients "$clients" --rooms "$rooms" --rate "$rate" --seconds "$SCALE_SECONDS" | grep -E 'lost|CPU|p50|written'
 done <<<"$SCALE"
 stop_server
 

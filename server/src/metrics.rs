@@ -43,6 +43,7 @@ struct Inner {
     overflows: Counter,
     closes: Family<CloseLabels, Counter>,
     post_to_delivery: Histogram,
+    post_to_written: Histogram,
     commits: Counter,
     presence_bytes: Counter,
     page_cache_hits: Counter,
@@ -51,6 +52,22 @@ struct Inner {
     gaps: Family<GapLabels, Counter>,
     nodes: Gauge,
     bus_lag: Histogram,
+}
+
+/// Times a post from its arrival to the moment it is dropped. The post's shared frame owns
+/// it, and each writer lets go of its copy only after flushing it to the socket, so the
+/// last copy dropped is the last member's write. A member whose connection is gone drops its
+/// copy unwritten, and counts as done.
+#[derive(Debug)]
+pub struct WrittenClock {
+    received: std::time::Instant,
+    histogram: Histogram,
+}
+
+impl Drop for WrittenClock {
+    fn drop(&mut self) {
+        self.histogram.observe(self.received.elapsed().as_secs_f64());
+    }
 }
 
 impl Default for Metrics {
@@ -75,6 +92,9 @@ impl Default for Metrics {
         // 50 µs … ~1.6 s, doubling.
         let post_to_delivery =
             Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 16));
+        // 100 µs … ~0.6 s, a quarter apart: fine enough to read a p99 near 10 ms.
+        let post_to_written =
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_1, 1.25, 40));
         registry.register("connections", "Open WebSockets", connections.clone());
         registry.register("rooms", "Rooms with at least one member", rooms.clone());
         registry.register("posts", "Posts stored", posts.clone());
@@ -120,6 +140,12 @@ impl Default for Metrics {
             "From receiving a post to queueing it for every member (stored in between)",
             post_to_delivery.clone(),
         );
+        registry.register(
+            "post_to_written_seconds",
+            "From a connection handing a post over to its frame flushed to the last member's socket (stored in \
+             between; posts of other nodes are not timed)",
+            post_to_written.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -131,6 +157,7 @@ impl Default for Metrics {
                 overflows,
                 closes,
                 post_to_delivery,
+                post_to_written,
                 commits,
                 presence_bytes,
                 page_cache_hits,
@@ -156,6 +183,11 @@ impl Metrics {
     pub fn delivered(&self, members: u64, seconds: f64) {
         self.inner.deliveries.inc_by(members);
         self.inner.post_to_delivery.observe(seconds);
+    }
+
+    /// A clock for a post received at `received`, observed when dropped (see [`WrittenClock`]).
+    pub fn written_clock(&self, received: std::time::Instant) -> WrittenClock {
+        WrittenClock { received, histogram: self.inner.post_to_written.clone() }
     }
 
     /// Another node's post queued for this node's members.

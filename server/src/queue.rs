@@ -7,25 +7,56 @@
 //! A queue is bounded twice: in frames, and in bytes (a frame can be 8 KB of post or a
 //! `joined` of many posts), so what one client can pin is at most `--queue-bytes`.
 
+use crate::metrics::WrittenClock;
 use app::protocol::close;
 use axum::extract::ws::Utf8Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+/// A JSON text frame, encoded once and shared by every queue a broadcast puts it in.
+#[derive(Debug)]
+pub struct Frame {
+    text: Utf8Bytes,
+    /// A post's clock: it stops when the last copy of the frame is let go of, which a
+    /// writer does only after flushing it to its socket.
+    _written: Option<WrittenClock>,
+}
+
+impl Frame {
+    /// A post's frame, timed from the post's arrival to its last member's flush.
+    pub fn timed(json: String, written: WrittenClock) -> Self {
+        Self { text: json.into(), _written: Some(written) }
+    }
+}
+
+impl From<String> for Frame {
+    fn from(json: String) -> Self {
+        Self { text: json.into(), _written: None }
+    }
+}
+
+impl std::ops::Deref for Frame {
+    type Target = Utf8Bytes;
+
+    fn deref(&self) -> &Utf8Bytes {
+        &self.text
+    }
+}
+
 /// One item in a connection's queue: one pointer wide, because every connection's queue
 /// starts with a block of 32 slots, idle or not.
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// A JSON text frame, shared: a broadcast is encoded once and queued for every member.
-    Text(Arc<Utf8Bytes>),
+    Text(Arc<Frame>),
     /// Close the socket with this (code, reason) after the frames queued before it.
     Close(&'static (u16, &'static str)),
 }
 
 impl Outbound {
     pub fn text(json: String) -> Self {
-        Self::Text(Arc::new(json.into()))
+        Self::Text(Arc::new(Frame::from(json)))
     }
 
     /// Bytes this item holds in a queue (a shared frame counts for every queue it is in).

@@ -6,7 +6,7 @@
 //! stream carries that deadline, see `serve.rs`); shutdown and overflow are noticed while a
 //! write is pending, and a peer that still takes nothing then is dropped without a close frame.
 
-use crate::queue::{Outbound, Queue};
+use crate::queue::{Frame, Outbound, Queue};
 use app::protocol::close;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::stream::SplitSink;
@@ -53,13 +53,17 @@ impl Writer {
     /// Writes `first` and whatever else is already queued (up to [`BURST`] frames), then
     /// flushes once: a broadcast burst costs one flush, not one per frame. Returns a close
     /// found in the queue (after the frames before it are written), or Err if the socket failed.
-    async fn write_burst(&mut self, first: Arc<Utf8Bytes>) -> Result<Option<Close>, ()> {
+    async fn write_burst(&mut self, first: Arc<Frame>) -> Result<Option<Close>, ()> {
         self.sink.feed(Message::Text(Utf8Bytes::clone(&first))).await.map_err(|_| ())?;
+        // Each frame is let go of only once flushed: a post's frame times its last write. (A
+        // Vec, not an array: the writer's future would carry the array even while idle.)
+        let mut fed = Vec::new();
         let mut close = None;
         for _ in 1..BURST {
             match self.queue.try_recv() {
                 Some(Outbound::Text(text)) => {
-                    self.sink.feed(Message::Text(Utf8Bytes::clone(&text))).await.map_err(|_| ())?
+                    self.sink.feed(Message::Text(Utf8Bytes::clone(&text))).await.map_err(|_| ())?;
+                    fed.push(text);
                 }
                 Some(Outbound::Close(&(code, reason))) => {
                     close = Some((code, reason));
@@ -69,13 +73,14 @@ impl Writer {
             }
         }
         self.sink.flush().await.map_err(|_| ())?;
+        drop((first, fed));
         Ok(close)
     }
 
     /// Writes a burst while watching `due`: if a close becomes due first, the write gets
     /// [`CLOSING_WRITE_GRACE`] to finish before that close is sent; a peer that takes nothing
     /// in that time is dropped without one.
-    async fn write_noticing(&mut self, first: Arc<Utf8Bytes>, due: impl std::future::Future<Output = Close>) -> Burst {
+    async fn write_noticing(&mut self, first: Arc<Frame>, due: impl std::future::Future<Output = Close>) -> Burst {
         let (close, finished) = {
             let write = self.write_burst(first);
             tokio::pin!(write);

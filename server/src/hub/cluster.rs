@@ -294,8 +294,9 @@ impl HubTask {
                 }
             };
             let room = post.room.clone();
-            let queued = self.broadcast(&room, &ServerMsg::Post(post.clone()), Kind::Post(post.seq), None);
             let waiting = self.cluster.as_mut().and_then(|c| c.acks.remove(&(room, post.seq)));
+            let received = waiting.iter().flatten().filter_map(|ack| ack.received).min();
+            let queued = self.broadcast_post(&post, received);
             if waiting.is_none() {
                 self.metrics.relayed(queued);
             }

@@ -5,8 +5,7 @@
 use super::room::RoomMember;
 use super::ConnId;
 use crate::metrics::Metrics;
-use crate::queue::{Delivery, Outbound};
-use axum::extract::ws::Utf8Bytes;
+use crate::queue::{Delivery, Frame, Outbound};
 use std::sync::Arc;
 
 /// Posts held for one member while it reads its history; past it the member is closed as a
@@ -32,7 +31,7 @@ pub(super) fn queue_to(
     metrics: &Metrics,
     conn: ConnId,
     member: &mut RoomMember,
-    frame: Arc<Utf8Bytes>,
+    frame: Arc<Frame>,
     kind: Kind,
     failed: &mut Vec<ConnId>,
 ) -> bool {

@@ -54,8 +54,8 @@ impl Member {
     /// Returns once the hub has it; the answer is the stored post, or
     /// [`HubError::NotJoined`].
     pub async fn post(&self, post: NewPost) -> Result<Answer<Post>, HubError> {
-        let conn = self.conn;
-        self.hub.ask(|reply| Command::Post(PostRequest { conn, post, reply })).await
+        let (conn, received) = (self.conn, tokio::time::Instant::now());
+        self.hub.ask(|reply| Command::Post(PostRequest { conn, post, received, reply })).await
     }
 
     /// Deletes a post of a room this connection is in, if it wrote it (under the claim it

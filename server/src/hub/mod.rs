@@ -182,6 +182,8 @@ enum Command {
 struct PostRequest {
     conn: ConnId,
     post: NewPost,
+    /// When the connection handed it over: its delivery latency counts from here.
+    received: tokio::time::Instant,
     reply: oneshot::Sender<Result<Post, HubError>>,
 }
 

@@ -2,12 +2,9 @@
 //! broadcast (on one node) or published and released in order (in a cluster), and each
 //! sender answered.
 
-use super::delivery::Kind;
 use super::task::HubTask;
 use super::{HubError, PostRequest};
 use crate::store::{Inserted, PostToInsert, StoreError};
-use app::protocol::ServerMsg;
-use tokio::time::Instant;
 
 impl HubTask {
     /// Stores the batch in one transaction, then broadcasts each new post and answers each
@@ -17,10 +14,9 @@ impl HubTask {
     /// failed transaction fails every post in it: none is stored.
     #[tracing::instrument(level = "debug", skip_all, fields(posts = batch.len()))]
     pub(super) async fn post_batch(&mut self, batch: Vec<PostRequest>) {
-        let received = Instant::now();
         let mut posts = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
-        for PostRequest { conn, post, reply } in batch {
+        for PostRequest { conn, post, received, reply } in batch {
             let member = self.rooms.get(&post.room).and_then(|r| r.members.get(&conn));
             let (username, claim) = match member.map(|m| (m.username.clone(), m.claim.clone())) {
                 Some((Some(username), claim)) => (username, claim),
@@ -34,7 +30,7 @@ impl HubTask {
                 }
             };
             posts.push(PostToInsert { room: post.room, client_id: post.client_id, username, text: post.text, claim });
-            replies.push(reply);
+            replies.push((received, reply));
         }
         if posts.is_empty() {
             return;
@@ -46,14 +42,14 @@ impl HubTask {
             }
             Err(e) => {
                 let message = e.to_string();
-                for reply in replies {
+                for (_, reply) in replies {
                     let _ = reply.send(Err(StoreError::Batch(message.clone()).into()));
                 }
                 return;
             }
         };
         if self.cluster.is_some() {
-            for (inserted, reply) in stored.into_iter().zip(replies) {
+            for (inserted, (received, reply)) in stored.into_iter().zip(replies) {
                 match inserted {
                     Inserted::New(post) => {
                         self.metrics.post_stored();
@@ -67,12 +63,11 @@ impl HubTask {
             }
             return;
         }
-        for (inserted, reply) in stored.into_iter().zip(replies) {
+        for (inserted, (received, reply)) in stored.into_iter().zip(replies) {
             let post = match inserted {
                 Inserted::New(post) => {
                     self.metrics.post_stored();
-                    let queued =
-                        self.broadcast(&post.room.clone(), &ServerMsg::Post(post.clone()), Kind::Post(post.seq), None);
+                    let queued = self.broadcast_post(&post, Some(received));
                     self.metrics.delivered(queued, received.elapsed().as_secs_f64());
                     post
                 }

@@ -10,9 +10,9 @@
 //! costs O(K) bytes to encode, not O(K²).
 
 use super::room::Room;
+use crate::queue::Frame;
 use app::domain::{RoomName, Username};
 use app::protocol::{encode_server, ServerMsg, PRESENCE_INTERVAL_MS};
-use axum::extract::ws::Utf8Bytes;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,9 +91,9 @@ pub(super) struct Announcement {
     changes: BTreeMap<Username, (bool, u64)>,
     /// The oldest change announced: members who joined before it get `everything`.
     oldest: u64,
-    everything: Option<Arc<Utf8Bytes>>,
+    everything: Option<Arc<Frame>>,
     /// Frames for members who joined since the last announcement, by what they have seen.
-    tailored: HashMap<u64, Option<Arc<Utf8Bytes>>>,
+    tailored: HashMap<u64, Option<Arc<Frame>>>,
     /// Bytes encoded so far.
     bytes: u64,
 }
@@ -101,7 +101,7 @@ pub(super) struct Announcement {
 impl Announcement {
     /// The frame for a member whose `joined` showed every change up to `seen`; `None` when
     /// nothing is new to it.
-    pub(super) fn frame_for(&mut self, seen: u64) -> Option<Arc<Utf8Bytes>> {
+    pub(super) fn frame_for(&mut self, seen: u64) -> Option<Arc<Frame>> {
         if seen < self.oldest {
             return self.everything.clone();
         }
@@ -124,12 +124,7 @@ impl Announcement {
 }
 
 /// The `presence` message of the changes numbered after `seen`; `None` if there are none.
-fn frame(
-    room: &RoomName,
-    counts: Counts,
-    changes: &BTreeMap<Username, (bool, u64)>,
-    seen: u64,
-) -> Option<Arc<Utf8Bytes>> {
+fn frame(room: &RoomName, counts: Counts, changes: &BTreeMap<Username, (bool, u64)>, seen: u64) -> Option<Arc<Frame>> {
     let (mut joined, mut left) = (Vec::new(), Vec::new());
     for (name, (here, n)) in changes {
         if *n > seen {
@@ -146,5 +141,5 @@ fn frame(
     }
     let Counts { members, watching, .. } = counts;
     let msg = ServerMsg::Presence { room: room.clone(), joined, left, members, watching };
-    Some(Arc::new(Utf8Bytes::from(encode_server(&msg))))
+    Some(Arc::new(Frame::from(encode_server(&msg))))
 }

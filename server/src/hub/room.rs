@@ -11,9 +11,8 @@
 use super::delivery::Kind;
 use super::ConnId;
 use crate::claims::ClaimId;
-use crate::queue::ClientHandle;
+use crate::queue::{ClientHandle, Frame};
 use app::domain::Username;
-use axum::extract::ws::Utf8Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -29,7 +28,7 @@ pub(super) struct RoomMember {
     pub(super) seen: u64,
     /// While it reads its history: the posts and deletions broadcast since it registered, to
     /// send after its `joined`. `None` once it is live.
-    pub(super) held: Option<Vec<(Kind, Arc<Utf8Bytes>)>>,
+    pub(super) held: Option<Vec<(Kind, Arc<Frame>)>>,
     /// Posts up to this seq were in its `joined`: on a node of a cluster the posts a history
     /// read found can still be on their way through the bus, and must not go out twice.
     pub(super) fence: u64,

@@ -10,11 +10,10 @@ use super::{Command, ConnId, History, HubError, JoinRequest};
 use crate::claims::ClaimId;
 use crate::cluster::bus::BusBody;
 use crate::metrics::Metrics;
-use crate::queue::ClientHandle;
+use crate::queue::{ClientHandle, Frame};
 use crate::store::Store;
 use app::domain::{RoomName, Username};
-use app::protocol::{encode_server, ServerMsg, TYPING_RELAY_MIN_MS};
-use axum::extract::ws::Utf8Bytes;
+use app::protocol::{encode_server, Post, ServerMsg, TYPING_RELAY_MIN_MS};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -255,7 +254,7 @@ impl HubTask {
             &history,
         );
         let mut failed = Vec::new();
-        if queue_to(&self.metrics, conn, member, Arc::new(Utf8Bytes::from(history)), Kind::Passing, &mut failed) {
+        if queue_to(&self.metrics, conn, member, Arc::new(Frame::from(history)), Kind::Passing, &mut failed) {
             for (kind, frame) in held {
                 // A post its history has (up to `fence`) is skipped, a deletion never is.
                 queue_to(&self.metrics, conn, member, frame, kind, &mut failed);
@@ -279,8 +278,23 @@ impl HubTask {
     /// then). Members whose queue is full leave the room (their connection closes itself
     /// with SLOW_CONSUMER).
     pub(super) fn broadcast(&mut self, room: &RoomName, msg: &ServerMsg, kind: Kind, except: Option<ConnId>) -> u64 {
+        self.broadcast_frame(room, Frame::from(encode_server(msg)), kind, except)
+    }
+
+    /// Broadcasts a stored post; one `received` here (not a retry, not another node's) is
+    /// timed until its last member's writer has flushed it.
+    pub(super) fn broadcast_post(&mut self, post: &Post, received: Option<Instant>) -> u64 {
+        let json = encode_server(&ServerMsg::Post(post.clone()));
+        let frame = match received {
+            Some(received) => Frame::timed(json, self.metrics.written_clock(received.into_std())),
+            None => Frame::from(json),
+        };
+        self.broadcast_frame(&post.room, frame, Kind::Post(post.seq), None)
+    }
+
+    fn broadcast_frame(&mut self, room: &RoomName, frame: Frame, kind: Kind, except: Option<ConnId>) -> u64 {
         let Some(entry) = self.rooms.get_mut(room) else { return 0 };
-        let frame = Arc::new(Utf8Bytes::from(encode_server(msg)));
+        let frame = Arc::new(frame);
         let mut failed = Vec::new();
         let mut queued = 0;
         for (conn, member) in entry.members.iter_mut().filter(|(conn, _)| Some(**conn) != except) {

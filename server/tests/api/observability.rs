@@ -55,6 +55,40 @@ async fn health_and_metrics_follow_the_traffic() {
     assert_eq!(value(&m, "wallsocket_closes_total{code=\"1009\"}"), 1.0);
 }
 
+/// Waits until `name` reaches at least `at_least`; its value then.
+async fn value_reaching(app: &crate::helpers::TestApp, name: &str, at_least: f64) -> f64 {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let now = value(&metrics(app).await, name);
+        if now >= at_least || tokio::time::Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn each_post_is_timed_once_until_its_last_member_has_it_written() {
+    let app = spawn_app().await;
+    let mut members = Vec::new();
+    for name in ["ann", "ben", "cat"] {
+        let mut client = app.client().await;
+        client.join("timed", name, None).await;
+        members.push(client);
+    }
+    let count = "wallsocket_post_to_written_seconds_count";
+    for n in 1..=3 {
+        members[0].post("timed", &format!("post {n}"), &format!("t-{n}")).await;
+        for member in &mut members[1..] {
+            member.next_post().await;
+        }
+        // One observation per post (not one per member), made once all three had it written.
+        assert_eq!(value_reaching(&app, count, n as f64).await, n as f64, "after post {n}");
+    }
+    let m = metrics(&app).await;
+    assert!(value(&m, "wallsocket_post_to_written_seconds_sum") > 0.0);
+}
+
 #[tokio::test]
 async fn debug_logs_never_contain_post_text_names_or_tokens() {
     let dir = tempfile::tempdir().unwrap();

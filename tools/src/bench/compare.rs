@@ -285,6 +285,13 @@ fn print(args: &CompareArgs, report: &CompareReport) {
             f.load_cpu_seconds.unwrap_or(f64::NAN)
         );
     }
+    if let Some(w) = report.servers.first().and_then(|s| s.fanout.written.as_ref()) {
+        println!(
+            "wallsocket's own post → written to the last member (server histogram, {} posts): \
+             p50 {:.2} ms, p99 {:.2} ms",
+            w.posts, w.p50, w.p99
+        );
+    }
     if args.idle > 0 {
         println!("\nidle: {} open connections per server", args.idle);
         println!("{:<18} {:>12} {:>12} {:>14}", "server", "RSS before", "RSS after", "bytes/conn");

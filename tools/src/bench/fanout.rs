@@ -10,6 +10,7 @@ use super::proc::{cpu_seconds, now_micros};
 use super::socketio;
 pub use super::wire::Protocol;
 use super::wire::{hear, join, post_frame, Heard, Socket};
+use super::written::{self, Written};
 use super::Failure;
 use app::stats::{summarize, Summary};
 use futures::{SinkExt, StreamExt};
@@ -89,6 +90,8 @@ pub struct FanoutReport {
     pub deliveries_per_second: f64,
     /// Post sent → delivered, in ms.
     pub latency: Option<Summary>,
+    /// The server's own post → written to the last member, from its histogram (wallsocket only).
+    pub written: Option<Written>,
     pub server_cpu_seconds: Option<f64>,
     pub deliveries_per_server_cpu_second: Option<f64>,
     /// CPU time the load generator itself used meanwhile: near one core per second, its own
@@ -222,6 +225,10 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
         .await
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
+    let histogram_before = match protocol {
+        Protocol::Wallsocket => written::scrape(url).await,
+        Protocol::Socketio => None,
+    };
     let cpu_before = servers_cpu_seconds(&args.server_pid);
     let load_before = cpu_seconds(std::process::id());
     let started = std::time::Instant::now();
@@ -251,6 +258,10 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
         totals.latencies.extend(seen.latencies);
     }
     let seconds = started.elapsed().as_secs_f64();
+    let written = match histogram_before {
+        Some(before) => written::scrape(url).await.and_then(|after| written::between(&before, &after)),
+        None => None,
+    };
     let server_cpu_seconds = cpu_before.zip(servers_cpu_seconds(&args.server_pid)).map(|(b, a)| a - b);
     let load_cpu_seconds = load_before.zip(cpu_seconds(std::process::id())).map(|(b, a)| a - b);
     let deliveries = totals.seqs + totals.duplicated + totals.out_of_order;
@@ -269,6 +280,7 @@ pub async fn fanout(args: &FanoutArgs) -> Result<FanoutReport, Failure> {
         seconds,
         deliveries_per_second: deliveries as f64 / seconds,
         latency: summarize(&totals.latencies),
+        written,
         server_cpu_seconds,
         deliveries_per_server_cpu_second: server_cpu_seconds.filter(|s| *s > 0.0).map(|s| deliveries as f64 / s),
         load_cpu_seconds,
@@ -295,6 +307,9 @@ pub fn print(report: &FanoutReport) {
     println!("{:.0} deliveries/s over {:.1} s", report.deliveries_per_second, report.seconds);
     if let Some(l) = &report.latency {
         println!("post → delivery ms: p50 {:.2}, p99 {:.2}, max {:.2}", l.p50, l.p99, l.max);
+    }
+    if let Some(w) = &report.written {
+        println!("server post → written ms (its histogram, {} posts): p50 {:.2}, p99 {:.2}", w.posts, w.p50, w.p99);
     }
     if let Some(load) = report.load_cpu_seconds {
         println!("load generator CPU {load:.2} s over {:.1} s (its own share of the latencies)", report.seconds);

@@ -11,6 +11,7 @@
 //! - `compare.rs` — starts wallsocket and the peers pinned to one core and prints one table.
 //! - `floor.rs` — the floor peer: a bare axum broadcast, nothing stored (`bench floor-server`).
 //! - `proc.rs` — CPU time and RSS from /proc; the machine and the commit.
+//! - `written.rs` — the server's own post → written histogram, read from `/metrics`.
 
 pub mod compare;
 pub mod fanout;
@@ -22,6 +23,7 @@ pub mod proc;
 pub mod socketio;
 pub mod speed;
 pub mod wire;
+pub mod written;
 
 use std::process::ExitCode;
 
