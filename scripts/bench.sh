@@ -6,7 +6,10 @@
 #  2. SSR: wrk against a room page with 50 posts, server pinned to core 0; once rendering
 #     every request, once with the page cache on (the default).
 #  3. `wallsocket-tools bench hostile`: the fan-out quiet and under attack, server on core 0.
+#  3b. Idle memory at 19,000 WebSockets (`bench idle`, from several processes and addresses).
 #  4. The hydrate bundle: bytes raw and brotli-compressed (what a browser downloads).
+#  4a. A first and a second visit to a room in Chromium (bytes on the wire, from its network
+#     log), and Lighthouse 12 (mobile, simulated throttling) on /, a room and its projector page.
 #  4b. The fan-out as the work grows: 100 / 1,000 / 10,000 subscribers in one room, and
 #     1 / 100 / 1,000 rooms of 10, server on core 0: deliveries per server CPU-second.
 #  5. Two nodes on PostgreSQL and Redis (`scripts/cluster.sh`): the fan-out with publishers
@@ -30,6 +33,7 @@ if [[ "${1:-}" == "--tiny" ]]; then
   CLUSTER_FANOUT=(--clients 5 --publishers 1 --rate 10 --seconds 1)
   CLUSTER_INGEST=(--publishers 4 --seconds 1)
   SCALE_SECONDS=1
+  IDLE=200
   SCALE="10 subscribers, one room|10 1 10
 2 rooms of 2|4 2 10"
 else
@@ -39,6 +43,7 @@ else
   CLUSTER_FANOUT=(--clients 1000 --publishers 1 --rate 100 --seconds 10)
   CLUSTER_INGEST=(--publishers 64 --seconds 10)
   SCALE_SECONDS=10
+  IDLE=19000
   # LABEL|SUBSCRIBERS ROOMS POSTS/S PER ROOM: about 100,000 deliveries/s in each big row.
   SCALE="100 subscribers, one room|100 1 100
 1,000 subscribers, one room|1000 1 100
@@ -110,6 +115,12 @@ taskset -c 1 "$tools" bench hostile --url "http://127.0.0.1:$port" --server-pid 
 stop_server
 
 echo
+echo "==> idle memory: $IDLE open WebSockets (server on core 0)"
+start_server --ip-connect-rate 1000000 --max-connections 19500
+taskset -c 1 "$tools" bench idle --url "http://127.0.0.1:$port" --server-pid "$server" --connections "$IDLE"
+stop_server
+
+echo
 echo "==> fan-out as the work grows (server on core 0, load generator on core 1)"
 start_server --ip-connect-rate 1000000 --max-connections 19500
 while IFS='|' read -r label load; do
@@ -144,6 +155,22 @@ node -e '
   }
   line("total of all files", sum(fs.readdirSync(dir).filter((f) => /\.(wasm|js)$/.test(f))));
 '
+
+echo
+echo "==> a first and a second visit to a room, and Lighthouse (mobile, simulated throttling)"
+start_server
+seq 1 20 | sed 's/^/a post on the wall, number /' |
+  "$tools" client --url "ws://127.0.0.1:$port/ws" --room visit --user visitor --once >/dev/null
+# The server compresses each build in the background from its start: measure once the WASM,
+# the largest file, goes out compressed (or after 30 s, and the numbers show it).
+for _ in $(seq 300); do
+  curl -sI -H 'accept-encoding: br' "http://127.0.0.1:$port/pkg/wallsocket.wasm" | grep -qi '^content-encoding: br' && break
+  sleep 0.1
+done
+(cd end2end && node bench/visits.mjs "http://127.0.0.1:$port/r/visit")
+(cd end2end && node bench/lighthouse.mjs "http://127.0.0.1:$port/" "http://127.0.0.1:$port/r/visit" \
+  "http://127.0.0.1:$port/r/visit/wall")
+stop_server
 
 echo
 echo "==> fan-out across two nodes (PostgreSQL + Redis, scripts/cluster.sh up DIR 2)"

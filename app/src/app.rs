@@ -10,15 +10,18 @@ use crate::pages::{
     room::RoomPage,
 };
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
     hooks::use_location,
     path, Lazy, SsrMode,
 };
 
-/// The whole document, rendered by the server around [`App`].
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// The whole document, rendered by the server around [`App`]. `bundle` goes before
+/// `/pkg/…` in the addresses of the JS, WASM and CSS: the server's `/v/{stamp}` of this
+/// build, whose files a browser keeps for good, or nothing.
+pub fn shell(options: LeptosOptions, bundle: String) -> impl IntoView {
+    let css = format!("{bundle}/pkg/wallsocket.css");
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -30,8 +33,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     name="description"
                     content="wallsocket: post to a live wall, and learn WebSockets by measuring them."
                 />
+                <link rel="stylesheet" id="leptos" href=css/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options root=bundle/>
                 <MetaTags/>
             </head>
             <body>
@@ -50,7 +54,6 @@ pub fn App() -> impl IntoView {
     crate::client::storage::remember_username(user.0);
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/wallsocket.css"/>
         <Title text="wallsocket"/>
         <Router>
             <TopBar/>

@@ -39,8 +39,8 @@
 //!   by several nodes), each with its migrations (`migrations/sqlite/`, `migrations/postgres/`).
 //! - `wall_data.rs` — what the pages' server functions read.
 //! - `page_cache.rs` — room pages rendered once per second or per new post, not per request.
-//! - `assets.rs` — `GET /pkg/{file}`: the app's JS, WASM and CSS, compressed once (brotli or
-//!   gzip), kept, and revalidated by ETag.
+//! - `assets/` — the app's JS, WASM and CSS, compressed once (brotli or gzip) and kept
+//!   (`kept.rs`); pages name them under the build's stamp (`stamp.rs`), cached for good.
 //! - `qr.rs` — `GET /r/{room}/qr.svg`: the room's address as a QR code, for the projector.
 //! - `telemetry.rs` — logging.
 

@@ -5,7 +5,7 @@
 //! `crate::startup::router_state`) and call the router with `tower::ServiceExt::oneshot`,
 //! without binding a port.
 
-use crate::assets::{self, Assets};
+use crate::assets::{self, Assets, Stamp};
 use crate::fallback;
 use crate::gateway::Gateway;
 use crate::lab::{echo, frames, handshake, ticker, LabState};
@@ -70,6 +70,8 @@ pub fn router(state: RouterState) -> Router {
     let RouterState { app: state, lab, page_cache, data, limits } = state;
     let options = state.leptos_options.clone();
     let bundle = Assets::new(&options.site_root);
+    let stamp = Stamp::new(bundle.clone());
+    let (page_stamp, error_stamp) = (stamp.clone(), stamp.clone());
     Router::new()
         // The wall's realtime endpoints. The inspector lesson records upgrades asked for with
         // `?capture=`: its layer, not the wall's handler, knows about it.
@@ -79,15 +81,19 @@ pub fn router(state: RouterState) -> Router {
         .route("/x/send", post(fallback::send).layer(DefaultBodyLimit::max(limits.max_body)))
         .route("/health", get(ws::health))
         .route("/metrics", get(ws::metrics))
-        // The app's JS, WASM and CSS, compressed once and revalidated by ETag.
+        // The app's JS, WASM and CSS, compressed once: under the build's stamp (what pages
+        // name) kept for good, else revalidated by ETag.
+        .route_service("/v/{stamp}/pkg/{file}", get(assets::serve_stamped).with_state(stamp))
         .route_service("/pkg/{file}", get(assets::serve).with_state(bundle))
         // The projector page's QR code of the room's address.
         .route("/r/{room}/qr.svg", get(crate::qr::room_qr))
         // The pages and their server functions; anything else is a file or the 404 page.
         .leptos_routes_with_context(&state, PAGES.clone(), move || provide_context(data.clone()), move || {
-            shell(options.clone())
+            shell(options.clone(), page_stamp.root())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(move |options| {
+            shell(options, error_stamp.root())
+        }))
         .with_state(state)
         .merge(lessons(lab, limits.max_body))
         // Every request: POST deadline, the room-page cache, HTML compressed on the way out, a

@@ -1,6 +1,7 @@
 //! `/pkg/*`: the app's files go out compressed (brotli, else gzip) once the server has
-//! compressed them (the first request never waits for that: it gets the file as it is), and
-//! a browser that has them gets `304` with no body.
+//! compressed them (no request waits for that: meanwhile it gets the file as it is), and a
+//! browser that has them gets `304` with no body. Pages name them under the build's stamp,
+//! `/v/{stamp}/pkg/*`, kept for good until a rebuild changes the stamp.
 
 use crate::helpers::spawn_app_with;
 use std::io::Read;
@@ -42,9 +43,6 @@ async fn the_bundle_goes_out_compressed_and_a_second_visit_downloads_nothing() {
     let app = spawn_app_with(dir, &["--site-root", site.path().to_str().unwrap()]).await;
     let url = app.http_url("/pkg/app.js");
 
-    let first = get(&url, &[("accept-encoding", "gzip, deflate, br")]).await;
-    assert_eq!(header(&first, "content-encoding"), None, "the first ask does not wait for the compressor");
-    assert_eq!(first.text().await.unwrap(), js);
     let br = get_encoded(&url, "br").await;
     assert_eq!(br.status(), 200);
     assert_eq!(header(&br, "content-type").as_deref(), Some("text/javascript; charset=utf-8"));
@@ -75,6 +73,7 @@ async fn the_bundle_goes_out_compressed_and_a_second_visit_downloads_nothing() {
     std::fs::write(site.path().join("pkg/app.js"), "export const rebuilt = true;\n").unwrap();
     let fresh = get(&url, &[("accept-encoding", "br"), ("if-none-match", &etag)]).await;
     assert_eq!(fresh.status(), 200);
+    assert_eq!(header(&fresh, "content-encoding"), None, "no wait for the compressor");
     assert_eq!(fresh.text().await.unwrap(), "export const rebuilt = true;\n", "the old compressed copy is not served");
     let mut unpacked = String::new();
     brotli::Decompressor::new(&get_encoded(&url, "br").await.bytes().await.unwrap()[..], 4096)
@@ -109,4 +108,64 @@ async fn pages_are_compressed_on_the_way_out_and_nothing_else_is() {
         let other = get(&app.http_url(path), &[("accept-encoding", "br, gzip")]).await;
         assert_eq!(header(&other, "content-encoding"), None, "{path} is not a page");
     }
+}
+
+/// The stamp a page names its bundle under, with the page's HTML.
+async fn page_stamp(app: &crate::helpers::TestApp) -> (Option<String>, String) {
+    let html = get(&app.http_url("/r/lobby"), &[]).await.text().await.unwrap();
+    let stamp = html.split("/v/").nth(1).and_then(|rest| rest.split_once("/pkg/")).map(|(s, _)| s.to_owned());
+    (stamp, html)
+}
+
+#[tokio::test]
+async fn pages_name_the_bundle_under_its_stamp_kept_for_good_until_a_rebuild() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("pkg")).unwrap();
+    for (name, body) in [("wallsocket.js", "export {};"), ("wallsocket.wasm", "\0asm"), ("wallsocket.css", "p {}")] {
+        std::fs::write(site.path().join("pkg").join(name), body).unwrap();
+    }
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let app = spawn_app_with(dir, &["--site-root", site.path().to_str().unwrap()]).await;
+
+    let (stamp, html) = page_stamp(&app).await;
+    let stamp = stamp.unwrap_or_else(|| panic!("no stamped bundle in the page:\n{html}"));
+    // (The WASM is `wallsocket_bg.wasm` in a server built without cargo-leptos, as here.)
+    for file in ["wallsocket.js", "wallsocket.css", "wallsocket_bg.wasm"] {
+        assert!(html.contains(&format!("\"/v/{stamp}/pkg/{file}\"")), "{file} under the stamp:\n{html}");
+    }
+    let css = get(&app.http_url(&format!("/v/{stamp}/pkg/wallsocket.css")), &[]).await;
+    assert_eq!(css.status(), 200);
+    assert_eq!(header(&css, "cache-control").as_deref(), Some("public, max-age=31536000, immutable"));
+    assert_eq!(css.text().await.unwrap(), "p {}");
+    let plain = get(&app.http_url("/pkg/wallsocket.css"), &[]).await;
+    assert_eq!(header(&plain, "cache-control").as_deref(), Some("no-cache"), "unstamped: revalidated");
+
+    // A rebuild: pages name a new stamp (within the stamp's and the page cache's second each).
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(site.path().join("pkg/wallsocket.css"), "p { color: black }").unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let rebuilt = loop {
+        match page_stamp(&app).await {
+            (Some(now), _) if now != stamp => break now,
+            _ => assert!(tokio::time::Instant::now() < deadline, "the page never named the rebuilt bundle"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let new = get(&app.http_url(&format!("/v/{rebuilt}/pkg/wallsocket.css")), &[]).await;
+    assert_eq!(header(&new, "cache-control").as_deref(), Some("public, max-age=31536000, immutable"));
+    assert_eq!(new.text().await.unwrap(), "p { color: black }");
+    // A page rendered before the rebuild still gets files, never kept for good under the old stamp.
+    let old = get(&app.http_url(&format!("/v/{stamp}/pkg/wallsocket.css")), &[]).await;
+    assert_eq!(header(&old, "cache-control").as_deref(), Some("no-cache"));
+    assert_eq!(old.text().await.unwrap(), "p { color: black }");
+    let missing = get(&app.http_url(&format!("/v/{rebuilt}/pkg/..%2Fsecret")), &[]).await;
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn without_a_built_bundle_pages_name_the_files_as_they_are() {
+    let app = crate::helpers::spawn_app().await;
+    let (stamp, html) = page_stamp(&app).await;
+    assert_eq!(stamp, None);
+    assert!(html.contains("\"/pkg/wallsocket.css\""), "{html}");
 }
