@@ -1,5 +1,6 @@
 //! The HTML shell, the router and the frame every page shares.
 
+use crate::bundle::BundleScript;
 use crate::components::username::{CurrentUser, UsernameField};
 use crate::pages::{
     home::HomePage,
@@ -35,7 +36,7 @@ pub fn shell(options: LeptosOptions, bundle: String) -> impl IntoView {
                 />
                 <link rel="stylesheet" id="leptos" href=css/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options root=bundle/>
+                <BundleScript options bundle/>
                 <MetaTags/>
             </head>
             <body>

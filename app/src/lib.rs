@@ -9,6 +9,7 @@
 //! - `api.rs` — server functions for the pages, and the `WallData` trait the server implements.
 //! - `address.rs` — a room's public address from the request's `Host` (server only).
 //! - `app.rs` — the HTML shell, router and page frame.
+//! - `bundle.rs` — the shell's script that loads the JS and WASM after the first paint.
 //! - `error.rs` — `AppError` (what can make a page fail, with its HTTP status) and the one
 //!   `ErrorPage` every error shows.
 //! - `room_client/` — every rule of a client in a room (resume, outbox, retries, presence,
@@ -36,6 +37,7 @@
 pub mod address;
 pub mod api;
 pub mod app;
+pub mod bundle;
 #[cfg(feature = "hydrate")]
 pub mod client;
 pub mod components;

@@ -22,10 +22,17 @@ try {
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
   let requests = new Map();
+  // Chromium may say a request was served from its cache before or after its response.
+  const fromCache = new Set();
+  cdp.on('Network.requestServedFromCache', (e) => fromCache.add(e.requestId));
   cdp.on('Network.responseReceived', (e) =>
-    requests.set(e.requestId, { url: e.response.url, status: e.response.status, cached: e.response.fromDiskCache || e.response.fromMemoryCache, bytes: 0 }),
+    requests.set(e.requestId, {
+      url: e.response.url,
+      status: e.response.status,
+      cached: () => fromCache.has(e.requestId) || e.response.fromDiskCache || e.response.fromMemoryCache,
+      bytes: 0,
+    }),
   );
-  cdp.on('Network.requestServedFromCache', (e) => requests.set(e.requestId, { ...(requests.get(e.requestId) ?? {}), cached: true }));
   cdp.on('Network.loadingFinished', (e) => {
     const r = requests.get(e.requestId);
     if (r) r.bytes = e.encodedDataLength;
@@ -39,12 +46,12 @@ try {
     let assets = 0;
     for (const r of rows) {
       const path = new URL(r.url).pathname;
-      const how = r.cached ? 'from the cache' : `HTTP ${r.status}`;
+      const how = r.cached() ? 'from the cache' : `HTTP ${r.status}`;
       console.log(`  ${path.padEnd(58)} ${String(r.bytes).padStart(9)} bytes  ${how}`);
       total += r.bytes;
       if (/\.(js|wasm|css)$/.test(path)) assets += r.bytes;
     }
-    console.log(`  total ${total} bytes, of which JS, WASM and CSS ${assets} bytes, ${rows.filter((r) => !r.cached).length} requests`);
+    console.log(`  total ${total} bytes, of which JS, WASM and CSS ${assets} bytes, ${rows.filter((r) => !r.cached()).length} requests`);
   };
   await visit('first visit');
   await visit('second visit (same browser)');

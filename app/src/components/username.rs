@@ -1,5 +1,6 @@
 //! The username: asked once, remembered in the browser, changeable from any page.
 
+use crate::components::hydrated::use_hydrated;
 use crate::domain::Username;
 use leptos::prelude::*;
 
@@ -24,6 +25,8 @@ pub fn UsernameField() -> impl IntoView {
     let user = use_current_user();
     let editing = RwSignal::new(false);
     let draft = RwSignal::new(String::new());
+    // A name typed before the page hydrates would be lost: the field waits for it.
+    let hydrated = use_hydrated();
     let parsed = Memo::new(move |_| Username::parse(&draft.get()));
     let touched = move || !draft.get().is_empty();
     let save = move || {
@@ -57,6 +60,7 @@ pub fn UsernameField() -> impl IntoView {
                     placeholder="e.g. alice"
                     prop:value=move || draft.get()
                     on:input=move |ev| draft.set(event_target_value(&ev))
+                    disabled=move || !hydrated.get()
                 />
                 <button type="submit" class="button" disabled=move || parsed.get().is_err()>"Save"</button>
                 <Show when=move || touched() && parsed.get().is_err()>

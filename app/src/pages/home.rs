@@ -2,6 +2,7 @@
 //! or create a room.
 
 use crate::api::{list_rooms, RoomSummary};
+use crate::components::hydrated::use_hydrated;
 use crate::domain::RoomName;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -72,6 +73,8 @@ fn RoomRow(room: RoomSummary) -> impl IntoView {
 fn OpenRoom() -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let slug = Memo::new(move |_| RoomName::slugify(&draft.get()));
+    // A name typed before the page hydrates would be lost: the field waits for it.
+    let hydrated = use_hydrated();
     let navigate = leptos_router::hooks::use_navigate();
     let open = move || {
         if let Some(room) = slug.get_untracked() {
@@ -86,6 +89,7 @@ fn OpenRoom() -> impl IntoView {
                 placeholder="room name, e.g. pycon-2026"
                 prop:value=move || draft.get()
                 on:input=move |ev| draft.set(event_target_value(&ev))
+                disabled=move || !hydrated.get()
             />
             <button type="submit" class="button" disabled=move || slug.get().is_none()>"Open room"</button>
             <p class="muted slug-preview">

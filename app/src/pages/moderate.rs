@@ -3,6 +3,7 @@
 //! "Block author" on every post), reads the audit log, and blocks addresses.
 
 use crate::api::{block_address, moderation_log, AuditEntry};
+use crate::components::hydrated::use_hydrated;
 use crate::time::relative;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,6 +14,8 @@ const DEFAULT_BLOCK_MINUTES: u32 = 60;
 #[component]
 pub fn ModeratePage() -> impl IntoView {
     let secret = RwSignal::new(None::<String>);
+    // What is typed before the page hydrates would be lost: the fields wait for it.
+    let hydrated = use_hydrated();
     let draft = RwSignal::new(String::new());
     let log = Action::new(|secret: &String| {
         let secret = secret.clone();
@@ -84,8 +87,9 @@ pub fn ModeratePage() -> impl IntoView {
                     <form on:submit=sign_in>
                         <label for="moderator-secret">"Moderator's secret"</label>
                         <input id="moderator-secret" type="password" autocomplete="off" data-testid="moderator-secret"
-                            bind:value=draft/>
-                        <button type="submit" class="button" data-testid="moderator-sign-in">"Sign in"</button>
+                            bind:value=draft disabled=move || !hydrated.get()/>
+                        <button type="submit" class="button" data-testid="moderator-sign-in"
+                            disabled=move || !hydrated.get()>"Sign in"</button>
                         <p class="hint">
                             "The line " <code>"wallsocket moderator add NAME"</code>
                             " printed on the server host. It stays in this browser until you sign out."
@@ -100,10 +104,12 @@ pub fn ModeratePage() -> impl IntoView {
                 </p>
                 <form class="block-address" on:submit=submit_block>
                     <label for="block-address">"Block an address"</label>
-                    <input id="block-address" data-testid="block-address" placeholder="203.0.113.7" bind:value=address/>
+                    <input id="block-address" data-testid="block-address" placeholder="203.0.113.7" bind:value=address
+                        disabled=move || !hydrated.get()/>
                     <label for="block-minutes">"minutes"</label>
-                    <input id="block-minutes" type="number" min="1" data-testid="block-minutes" bind:value=minutes/>
-                    <button type="submit" class="button">"Block"</button>
+                    <input id="block-minutes" type="number" min="1" data-testid="block-minutes" bind:value=minutes
+                        disabled=move || !hydrated.get()/>
+                    <button type="submit" class="button" disabled=move || !hydrated.get()>"Block"</button>
                 </form>
                 <p role="status" data-testid="block-result">
                     {move || block.value().get().map(|r| match r {
