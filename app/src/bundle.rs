@@ -8,18 +8,25 @@
 use leptos::prelude::*;
 
 /// The page's loader: imports `{bundle}/pkg/{name}.js` once the first frame is painted (at
-/// once in a hidden tab, where no frame is), then instantiates the WASM and hydrates.
+/// once in a hidden tab, where no frame comes), then instantiates the WASM and hydrates.
 #[component]
 pub fn BundleScript(options: LeptosOptions, bundle: String) -> impl IntoView {
     let name = options.output_name.to_string();
     // wasm-bindgen names it `_bg` unless cargo-leptos renamed it (it sets this variable).
     let wasm = if option_env!("LEPTOS_OUTPUT_NAME").is_some() { name.clone() } else { format!("{name}_bg") };
     let pkg = format!("{bundle}/{}", options.site_pkg_dir);
+    // Once only: after the first frame, or as soon as the tab is hidden (no frame comes then).
     let load = format!(
         "(function (js, wasm) {{\
-           const hydrate = () => import(js).then((m) => m.default({{ module_or_path: wasm }}).then(() => m.hydrate()));\
-           if (document.visibilityState === 'hidden') hydrate();\
-           else requestAnimationFrame(() => setTimeout(hydrate, 0));\
+           let started = false;\
+           const hydrate = () => {{\
+             if (started) return;\
+             started = true;\
+             import(js).then((m) => m.default({{ module_or_path: wasm }}).then(() => m.hydrate()));\
+           }};\
+           if (document.visibilityState === 'hidden') return hydrate();\
+           document.addEventListener('visibilitychange', hydrate, {{ once: true }});\
+           requestAnimationFrame(() => setTimeout(hydrate, 0));\
          }})({:?}, {:?});",
         format!("{pkg}/{name}.js"),
         format!("{pkg}/{wasm}.wasm"),

@@ -9,11 +9,13 @@ if (urls.length === 0) {
   console.error('usage: node bench/lighthouse.mjs URL...');
   process.exit(2);
 }
+let chrome;
 const timeout = setTimeout(() => {
   console.error('lighthouse.mjs: no answer within 180 s');
+  chrome?.kill();
   process.exit(1);
 }, 180_000);
-const chrome = await chromeLauncher.launch({
+chrome = await chromeLauncher.launch({
   chromePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   // As root (CI), Chromium runs only without its sandbox.
   chromeFlags: ['--headless=new', '--no-sandbox', '--disable-gpu'],

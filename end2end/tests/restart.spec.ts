@@ -23,17 +23,27 @@ async function startServer(port: number, dir: string): Promise<ChildProcess> {
   const child = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--database-url', db, '--site-root', site, '--log', 'warn'], {
     stdio: 'ignore',
   });
-  await expect
+  const failed = new Promise<never>((_, reject) => child.once('error', reject));
+  const up = expect
     .poll(async () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false), { timeout: 15_000 })
     .toBe(true);
+  try {
+    await Promise.race([up, failed]);
+  } catch (e) {
+    await stopServer(child);
+    throw e;
+  }
   return child;
 }
 
+/** SIGTERM (the server drains and says goodbye), then SIGKILL if it is still there after 10 s. */
 async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
+  const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
+  clearTimeout(late);
 }
 
 /** Posts `text` to `room` from a socket of its own under a fresh name; resolves with its seq. */
@@ -65,14 +75,15 @@ test('the projector page resumes across a server restart: no post missed, none t
   const dir = mkdtempSync(join(tmpdir(), 'wallsocket-restart-'));
   const port = await freePort();
   let server = await startServer(port, dir);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
   try {
     const room = uniqueRoom('restart');
     const base = `http://127.0.0.1:${port}`;
-    const projector = await (await browser.newContext({ viewport: { width: 1280, height: 720 } })).newPage();
+    const projector = await context.newPage();
     await projector.goto(`${base}/r/${room}/wall`);
     const hint = projector.getByTestId('projector-conn');
     await expect(hint).toHaveText('');
-    const poster = await browser.newPage();
+    const poster = await context.newPage();
     await poster.goto(`${base}/`);
     const shown = projector.locator('[data-testid=projector-posts] .projector-post');
 
@@ -89,6 +100,7 @@ test('the projector page resumes across a server restart: no post missed, none t
     await expect(shown).toHaveCount(2);
     await expect(shown.nth(1)).toContainText('before the restart');
   } finally {
+    await context.close();
     await stopServer(server);
     rmSync(dir, { recursive: true, force: true });
   }

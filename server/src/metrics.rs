@@ -55,9 +55,10 @@ struct Inner {
 }
 
 /// Times a post from its arrival to the moment it is dropped. The post's shared frame owns
-/// it, and each writer lets go of its copy only after flushing it to the socket, so the
-/// last copy dropped is the last member's write. A member whose connection is gone drops its
-/// copy unwritten, and counts as done.
+/// it, and each WebSocket writer lets go of its copy only after flushing it to the socket,
+/// so the last copy dropped is the last member's write. A member that is closing (too slow,
+/// silent, shut down) or gone lets go of its copy unwritten, and counts as done then; an SSE
+/// or long-poll member counts when its frame is handed to the HTTP response.
 #[derive(Debug)]
 pub struct WrittenClock {
     received: std::time::Instant,
@@ -92,9 +93,10 @@ impl Default for Metrics {
         // 50 µs … ~1.6 s, doubling.
         let post_to_delivery =
             Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 16));
-        // 100 µs … ~0.6 s, a quarter apart: fine enough to read a p99 near 10 ms.
+        // 100 µs … ~21 s, a quarter apart: fine enough to read a p99 near 10 ms, and wide
+        // enough for a member that takes nothing until it is closed (write deadline, ping).
         let post_to_written =
-            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_1, 1.25, 40));
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_1, 1.25, 56));
         registry.register("connections", "Open WebSockets", connections.clone());
         registry.register("rooms", "Rooms with at least one member", rooms.clone());
         registry.register("posts", "Posts stored", posts.clone());

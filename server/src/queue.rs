@@ -173,6 +173,14 @@ pub struct Queue {
 }
 
 impl Queue {
+    /// Lets go of every frame queued and takes no more (a later `deliver` finds the
+    /// connection gone): the writer does this once it is closing the socket, which can take
+    /// a while for a peer that reads nothing, so frames are not pinned meanwhile.
+    pub fn close(&mut self) {
+        while self.try_recv().is_some() {}
+        self.rx = flume::bounded(1).1;
+    }
+
     /// The next frame; `None` once every sender is gone and the queue is empty.
     pub async fn recv(&mut self) -> Option<Outbound> {
         let item = self.rx.recv_async().await.ok()?;
@@ -216,6 +224,16 @@ mod tests {
         assert_eq!(client.deliver(Outbound::text("y".repeat(50))), Delivery::Queued);
         assert_eq!(client.deliver(Outbound::text("z".into())), Delivery::Overflowed);
         assert!(overflowed.is_cancelled());
+    }
+
+    #[test]
+    fn a_closed_queue_lets_go_of_its_frames_and_takes_no_more() {
+        let (client, mut queue, _) = ClientHandle::channel(100, 1_000);
+        let frame = std::sync::Arc::new(super::Frame::from("x".repeat(10)));
+        assert_eq!(client.deliver(Outbound::Text(std::sync::Arc::clone(&frame))), Delivery::Queued);
+        queue.close();
+        assert_eq!(std::sync::Arc::strong_count(&frame), 1, "the queued copy is gone");
+        assert_eq!(client.deliver(Outbound::Text(frame)), Delivery::Gone);
     }
 
     #[test]

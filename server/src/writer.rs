@@ -159,6 +159,8 @@ impl Writer {
                 }
             }
         };
+        // Nothing queued goes out after a close: let go of it now, not after the handshake.
+        self.queue.close();
         if let Some((code, reason)) = closing {
             tracing::info!(code, "closing");
             self.metrics.closed(code);

@@ -1,13 +1,13 @@
 //! The lessons' routes. In a `--split` build (`cargo leptos build|watch|serve --split`, as
 //! `scripts/run.sh` does) their code leaves the main WASM bundle, so a visitor of the wall
 //! never downloads the speed test, the lab, the inspector or the stats page; opening one
-//! fetches its chunk (the server's HTML names it for preloading). Without `--split` the same
-//! routes are eager: the code is in the one bundle and no flag is needed to get a working page.
+//! fetches its chunk (when its page hydrates: nothing is preloaded, see `bundle.rs`). Without
+//! `--split` the same routes are eager: the code is in the one bundle and no flag is needed to
+//! get a working page.
 //!
 //! `cfg(wasm_split)` (set by `build.rs`) says which browser build this is. The server takes the
 //! lazy form in every build: it renders the same HTML either way, so both browser forms
-//! hydrate it, and it names the chunks only when the site has a split manifest, which a build
-//! without `--split` leaves out.
+//! hydrate it.
 
 use super::{inspect::InspectPage, lab::LabPage, speed::SpeedPage, stats::StatsPage};
 use leptos::prelude::*;

@@ -17,8 +17,17 @@ const BROTLI_QUALITY: u32 = 11;
 /// One file in one encoding, as it was on disk when it was read.
 pub(super) struct Kept {
     modified: SystemTime,
+    /// The size of the file it was made from.
+    source_len: u64,
     pub(super) etag: HeaderValue,
     pub(super) bytes: Bytes,
+}
+
+impl Kept {
+    /// The size and time of the file this was made from.
+    pub(super) fn source(&self) -> (u64, SystemTime) {
+        (self.source_len, self.modified)
+    }
 }
 
 /// Each file kept, by name and encoding.
@@ -74,7 +83,7 @@ impl Assets {
             return Ok((Encoding::Identity, kept));
         }
         let raw = tokio::fs::read(&path).await?;
-        Ok((Encoding::Identity, self.keep(name, Encoding::Identity, modified, raw)))
+        Ok((Encoding::Identity, self.keep(name, Encoding::Identity, modified, raw.len() as u64, raw)))
     }
 
     fn kept_fresh(&self, name: &str, encoding: Encoding, modified: SystemTime) -> Option<Arc<Kept>> {
@@ -82,13 +91,13 @@ impl Assets {
         kept.get(&(name.to_owned(), encoding)).filter(|k| k.modified == modified).cloned()
     }
 
-    fn keep(&self, name: &str, encoding: Encoding, modified: SystemTime, bytes: Vec<u8>) -> Arc<Kept> {
+    fn keep(&self, name: &str, encoding: Encoding, modified: SystemTime, source_len: u64, bytes: Vec<u8>) -> Arc<Kept> {
         let stamp = modified.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let suffix = encoding.token().map_or(String::new(), |t| format!("-{t}"));
         // Hex digits, a dash and a token: always a valid header value.
         let etag = HeaderValue::from_str(&format!("\"{stamp:x}-{:x}{suffix}\"", bytes.len()))
             .unwrap_or(HeaderValue::from_static("\"0\""));
-        let kept = Arc::new(Kept { modified, etag, bytes: Bytes::from(bytes) });
+        let kept = Arc::new(Kept { modified, source_len, etag, bytes: Bytes::from(bytes) });
         self.kept.lock().unwrap_or_else(|e| e.into_inner()).insert((name.to_owned(), encoding), Arc::clone(&kept));
         kept
     }
@@ -102,14 +111,40 @@ impl Assets {
         let (assets, name) = (self.clone(), name.to_owned());
         tokio::spawn(async move {
             let made = match tokio::fs::read(assets.dir.join(&name)).await {
-                Ok(raw) => tokio::task::spawn_blocking(move || compress(&raw, encoding)).await.map_err(Into::into),
+                Ok(raw) => tokio::task::spawn_blocking(move || Ok((raw.len(), compress(&raw, encoding)?)))
+                    .await
+                    .map_err(Into::into),
                 Err(e) => Err(e),
             };
             match made.and_then(|r| r) {
-                Ok(bytes) => _ = assets.keep(&name, encoding, modified, bytes),
+                Ok((len, bytes)) => _ = assets.keep(&name, encoding, modified, len as u64, bytes),
                 Err(e) => tracing::warn!(error = %e, file = %name, "compressing an asset failed; it goes out as it is"),
             }
             assets.compressing.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        });
+    }
+
+    /// Compresses a build's files in brotli one after another, on one blocking thread (a
+    /// server pinned to one core keeps serving meanwhile), skipping any kept or being made.
+    pub(super) fn compress_build(&self, files: Vec<(String, u64, SystemTime)>) {
+        let assets = self.clone();
+        tokio::task::spawn_blocking(move || {
+            for (name, _, modified) in files {
+                let key = (name.clone(), Encoding::Brotli);
+                let fresh = assets.kept_fresh(&name, Encoding::Brotli, modified).is_some();
+                if fresh || !assets.compressing.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone()) {
+                    continue;
+                }
+                let made = std::fs::read(assets.dir.join(&name))
+                    .and_then(|raw| Ok((raw.len(), compress(&raw, Encoding::Brotli)?)));
+                match made {
+                    Ok((len, bytes)) => _ = assets.keep(&name, Encoding::Brotli, modified, len as u64, bytes),
+                    Err(e) => {
+                        tracing::warn!(error = %e, file = %name, "compressing an asset failed; it goes out as it is")
+                    }
+                }
+                assets.compressing.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+            }
         });
     }
 }

@@ -1,16 +1,17 @@
 //! The app's JS, WASM and CSS, compressed once and kept (`kept.rs`), under two addresses:
 //!
 //! - `GET /v/{stamp}/pkg/{file}`, which pages use: the stamp is the hash of the whole build
-//!   (`stamp.rs`), so while it is the current one the answer is `immutable`, cached for a
-//!   year, and a second visit asks for nothing. An older stamp (a page rendered before a
-//!   rebuild) gets the files there now, revalidated like below.
+//!   (`stamp.rs`), so while it is the current one, and the file is the one it hashed, the
+//!   answer is `immutable`, cached for a year, and a second visit asks for nothing. Any other
+//!   stamp (a page rendered before a rebuild) gets the files there now, revalidated like below.
 //! - `GET /pkg/{file}`: the files as they are, `no-cache` with an `ETag`, so a browser
 //!   revalidates and gets `304 Not Modified` with no body.
 //!
 //! The first time a browser asks for a file in an encoding (brotli, or gzip for a browser
 //! without it) that is not made yet, the file goes out as it is while it is compressed off the
 //! async threads: no request ever waits for a compressor (a page waiting on its bundle is a
-//! page that cannot be used yet). Each build is compressed in brotli as soon as it is seen.
+//! page that cannot be used yet). Each build is compressed in brotli as soon as it is seen,
+//! one file after another.
 //!
 //! Memory is bounded by the build: only files that exist in `pkg/` are kept, each in at most
 //! three encodings; a file that changes on disk (a rebuild) replaces its entries.
@@ -19,6 +20,7 @@ mod kept;
 mod stamp;
 
 pub use kept::Assets;
+use kept::Kept;
 pub use stamp::Stamp;
 
 use axum::extract::{Path, State};
@@ -83,7 +85,7 @@ fn content_type(name: &str) -> &'static str {
 
 /// `GET /pkg/{file}`: revalidated on every visit.
 pub async fn serve(State(assets): State<Assets>, Path(name): Path<String>, headers: HeaderMap) -> Response {
-    respond(&assets, &name, &headers, "no-cache").await
+    respond(&assets, &name, &headers, |_| "no-cache").await
 }
 
 /// `GET /v/{stamp}/pkg/{file}`: kept for good while `stamp` is the build's.
@@ -92,11 +94,11 @@ pub async fn serve_stamped(
     Path((asked, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let current = stamp.current().is_some_and(|now| now == asked);
-    respond(stamp.assets(), &name, &headers, if current { FOR_GOOD } else { "no-cache" }).await
+    let cache = |kept: &Kept| if stamp.vouches_for(&asked, &name, kept) { FOR_GOOD } else { "no-cache" };
+    respond(stamp.assets(), &name, &headers, cache).await
 }
 
-async fn respond(assets: &Assets, name: &str, headers: &HeaderMap, cache: &'static str) -> Response {
+async fn respond(assets: &Assets, name: &str, headers: &HeaderMap, cache: impl Fn(&Kept) -> &'static str) -> Response {
     if !plain_name(name) {
         return StatusCode::NOT_FOUND.into_response();
     }
@@ -120,7 +122,7 @@ async fn respond(assets: &Assets, name: &str, headers: &HeaderMap, cache: &'stat
     };
     let out = response.headers_mut();
     out.insert(header::ETAG, kept.etag.clone());
-    out.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache(&kept)));
     out.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }

@@ -5,19 +5,21 @@
 //! and WASM before it writes the split loader's name into them, so their names do not always
 //! change with their bytes.)
 //!
-//! The files are looked at again at most once a second (`cargo leptos watch` rebuilds them
-//! under a running server), and read and hashed again only when one's size or time changed.
-//! Each build is compressed (brotli) as soon as it is seen, in the background, so the first
-//! visitor after a start or a rebuild gets it compressed too.
+//! The files are looked at again every second off the async threads (`cargo leptos watch`
+//! rebuilds them under a running server), and read and hashed again only when one's size or
+//! time changed; a request only reads the stamp. Each build is compressed (brotli) as soon
+//! as it is seen, so the first visitor after a start or a rebuild gets it compressed too.
 
-use super::kept::Assets;
-use super::Encoding;
+use super::kept::{Assets, Kept};
 use std::hash::{DefaultHasher, Hasher};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-/// How long a look at the files stands.
+/// How often the files are looked at.
 const RECHECK: Duration = Duration::from_secs(1);
+
+/// A file's name, size and time.
+type Listed = (String, u64, SystemTime);
 
 /// The current stamp of a `pkg/` directory; cloneable.
 #[derive(Clone)]
@@ -28,40 +30,33 @@ pub struct Stamp {
 
 #[derive(Default)]
 struct State {
-    checked: Option<Instant>,
-    /// Each file's name, size and time when the stamp was made, by name.
-    files: Vec<(String, u64, SystemTime)>,
+    /// The files hashed into `stamp`, by name.
+    files: Vec<Listed>,
     stamp: Option<String>,
 }
 
 impl Stamp {
-    /// The stamp of `assets`' directory, taken now (and its files' compression started).
+    /// The stamp of `assets`' directory, taken now, then kept current by a task that ends
+    /// with the last handle.
     pub fn new(assets: Assets) -> Self {
         let stamp = Self { assets, state: Arc::default() };
-        stamp.current();
+        stamp.look();
+        let (assets, state) = (stamp.assets.clone(), Arc::downgrade(&stamp.state));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RECHECK).await;
+                let Some(state) = state.upgrade() else { return };
+                let stamp = Self { assets: assets.clone(), state };
+                let _ = tokio::task::spawn_blocking(move || stamp.look()).await;
+            }
+        });
         stamp
     }
 
-    /// The stamp of the files there now; `None` without a `pkg/` directory (or an empty one).
+    /// The stamp of the files there at the last look; `None` without a `pkg/` directory (or
+    /// with an empty one).
     pub fn current(&self) -> Option<String> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.checked.is_some_and(|at| at.elapsed() < RECHECK) {
-            return state.stamp.clone();
-        }
-        state.checked = Some(Instant::now());
-        let files = self.assets.listing();
-        if files != state.files {
-            state.stamp = self.hash(&files);
-            for (name, _, modified) in &files {
-                self.assets.compress_later(name, Encoding::Brotli, *modified);
-            }
-            state.files = files;
-        }
-        state.stamp.clone()
-    }
-
-    pub fn assets(&self) -> &Assets {
-        &self.assets
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).stamp.clone()
     }
 
     /// Where pages find the bundle, before `/pkg/…`: `/v/{stamp}`, or nothing (the files as
@@ -70,14 +65,40 @@ impl Stamp {
         self.current().map_or_else(String::new, |stamp| format!("/v/{stamp}"))
     }
 
-    /// Every file's name and bytes, hashed; `None` if there is none or one cannot be read.
-    fn hash(&self, files: &[(String, u64, SystemTime)]) -> Option<String> {
+    /// True if `asked` is the current stamp and `kept` was made from the very file it hashed:
+    /// only then may the answer be kept for good.
+    pub(super) fn vouches_for(&self, asked: &str, name: &str, kept: &Kept) -> bool {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (len, modified) = kept.source();
+        state.stamp.as_deref() == Some(asked)
+            && state.files.iter().any(|(n, l, m)| n == name && *l == len && *m == modified)
+    }
+
+    pub(super) fn assets(&self) -> &Assets {
+        &self.assets
+    }
+
+    /// Lists the files and, if any changed, hashes them and starts compressing them. Blocking.
+    fn look(&self) {
+        let files = self.assets.listing();
+        if files == self.state.lock().unwrap_or_else(|e| e.into_inner()).files {
+            return;
+        }
+        // A file that cannot be read (or is being replaced) is looked at again next time.
+        let Some(stamp) = self.hash(&files) else { return };
+        self.assets.compress_build(files.clone());
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = State { files, stamp: Some(stamp) };
+    }
+
+    /// Every file's name and bytes, hashed; `None` if there is none, one cannot be read, or
+    /// one's size is not the one listed (a rebuild under way).
+    fn hash(&self, files: &[Listed]) -> Option<String> {
         if files.is_empty() {
             return None;
         }
         let mut hasher = DefaultHasher::new();
-        for (name, _, _) in files {
-            let bytes = std::fs::read(self.assets.path(name)).ok()?;
+        for (name, len, _) in files {
+            let bytes = std::fs::read(self.assets.path(name)).ok().filter(|b| b.len() as u64 == *len)?;
             hasher.write(name.as_bytes());
             hasher.write_usize(bytes.len());
             hasher.write(&bytes);

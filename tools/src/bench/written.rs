@@ -22,7 +22,8 @@ pub struct Written {
 /// Reads the histogram from the server at `base` (`http://host:port`); `None` if the server
 /// has none (a peer, or an older server).
 pub async fn scrape(base: &str) -> Option<Buckets> {
-    let text = reqwest::get(format!("{base}/metrics")).await.ok()?.text().await.ok()?;
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().ok()?;
+    let text = client.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
     parse(&text)
 }
 
