@@ -2,11 +2,13 @@
 //! A bare axum broadcast that speaks just enough of wallsocket's protocol for the load
 //! generators (`hello`, `join` → `joined`, `post` → `ack` and a `post` to the room): nothing
 //! stored, nothing validated, each post's frame encoded once and shared, written with a feed
-//! per queued frame and one flush. What the same stack costs with nothing on top.
+//! per queued frame and one flush, on sockets with the same buffer sizes and `TCP_NODELAY`.
+//! What the same stack costs with nothing on top.
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
+use axum::serve::ListenerExt;
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use std::collections::HashMap;
@@ -41,7 +43,13 @@ struct Incoming {
 
 pub async fn run(args: &FloorArgs) -> std::process::ExitCode {
     let router = axum::Router::new().route("/ws", axum::routing::get(upgrade)).with_state(Rooms::default());
-    let served = async { axum::serve(tokio::net::TcpListener::bind(args.listen).await?, router).await };
+    // TCP_NODELAY, as wallsocket's server sets it: the two differ only in what is on top.
+    let served = async {
+        let listener = tokio::net::TcpListener::bind(args.listen).await?.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, router).await
+    };
     match served.await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
