@@ -21,7 +21,7 @@
 # Loopback only; every run is bounded in time and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-tools.sh
+scripts/install-tools.sh --browser --cluster
 source scripts/env.sh
 cargo leptos build --release --split
 cargo build --release -p wallsocket-tools
@@ -71,16 +71,17 @@ start_server() {
   server=$!
   trap "kill $server 2>/dev/null; rm -rf '$work'" EXIT
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-  wait_compressed "$port"
 }
 
-# wait_compressed PORT: a server compresses the build it sees in the background from its start
-# (CPU that would count as the benchmark's); waits until the WASM, the largest file, goes out
-# compressed, or 30 s.
-wait_compressed() {
-  for _ in $(seq 300); do
-    curl -sI -H 'accept-encoding: br' "http://127.0.0.1:$1/pkg/wallsocket.wasm" | grep -qi '^content-encoding: br' && return
-    sleep 0.1
+# warm_bundle PORT: asks for the files every page loads until each goes out compressed (a
+# server compresses a file the first time it is asked for, in the background), or 30 s.
+warm_bundle() {
+  local file
+  for file in wallsocket.js wallsocket.css wallsocket.wasm __wasm_split.______________________.js; do
+    for _ in $(seq 300); do
+      curl -sI -H 'accept-encoding: br' "http://127.0.0.1:$1/pkg/$file" | grep -qi '^content-encoding: br' && break
+      sleep 0.1
+    done
   done
 }
 
@@ -172,6 +173,7 @@ echo "==> a first and a second visit to a room, and Lighthouse (mobile, simulate
 start_server
 seq 1 20 | sed 's/^/a post on the wall, number /' |
   "$tools" client --url "ws://127.0.0.1:$port/ws" --room visit --user visitor --once >/dev/null
+warm_bundle "$port"
 (cd end2end && node bench/visits.mjs "http://127.0.0.1:$port/r/visit")
 (cd end2end && node bench/lighthouse.mjs "http://127.0.0.1:$port/" "http://127.0.0.1:$port/r/visit" \
   "http://127.0.0.1:$port/r/visit/wall")
@@ -186,8 +188,6 @@ WALLSOCKET_RATE_PER_SEC=100000 WALLSOCKET_RATE_BURST=100000 WALLSOCKET_LOG=warn 
   scripts/cluster.sh up "$cluster" 2 >/dev/null
 . "$cluster/cluster.env"
 read -r node1 node2 <<<"$NODE_PORTS"
-wait_compressed "$node1"
-wait_compressed "$node2"
 read -r pid1 _ <<<"$NODE_PIDS"
 both=$(tr ' ' ',' <<<"$NODE_PIDS")
 echo "-- same node: subscribers and publishers on node 1 (CPU of both nodes)"
@@ -205,7 +205,6 @@ alone=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 alone_pid=$!
 trap "kill $alone_pid 2>/dev/null; scripts/cluster.sh down '$cluster' >/dev/null 2>&1 || true; rm -rf '$cluster'" EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$alone/health" >/dev/null && break; sleep 0.1; done
-wait_compressed "$alone"
 echo "-- one node alone on the same PostgreSQL, no Redis"
 "$tools" bench fanout --url "http://127.0.0.1:$alone" --server-pid "$alone_pid" "${CLUSTER_FANOUT[@]}"
 kill "$alone_pid"

@@ -123,30 +123,6 @@ impl Assets {
             assets.compressing.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
         });
     }
-
-    /// Compresses a build's files in brotli one after another, on one blocking thread (a
-    /// server pinned to one core keeps serving meanwhile), skipping any kept or being made.
-    pub(super) fn compress_build(&self, files: Vec<(String, u64, SystemTime)>) {
-        let assets = self.clone();
-        tokio::task::spawn_blocking(move || {
-            for (name, _, modified) in files {
-                let key = (name.clone(), Encoding::Brotli);
-                let fresh = assets.kept_fresh(&name, Encoding::Brotli, modified).is_some();
-                if fresh || !assets.compressing.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone()) {
-                    continue;
-                }
-                let made = std::fs::read(assets.dir.join(&name))
-                    .and_then(|raw| Ok((raw.len(), compress(&raw, Encoding::Brotli)?)));
-                match made {
-                    Ok((len, bytes)) => _ = assets.keep(&name, Encoding::Brotli, modified, len as u64, bytes),
-                    Err(e) => {
-                        tracing::warn!(error = %e, file = %name, "compressing an asset failed; it goes out as it is")
-                    }
-                }
-                assets.compressing.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
-            }
-        });
-    }
 }
 
 fn compress(raw: &[u8], encoding: Encoding) -> std::io::Result<Vec<u8>> {

@@ -7,8 +7,7 @@
 //!
 //! The files are looked at again every second off the async threads (`cargo leptos watch`
 //! rebuilds them under a running server), and read and hashed again only when one's size or
-//! time changed; a request only reads the stamp. Each build is compressed (brotli) as soon
-//! as it is seen, so the first visitor after a start or a rebuild gets it compressed too.
+//! time changed; a request only reads the stamp.
 
 use super::kept::{Assets, Kept};
 use std::hash::{DefaultHasher, Hasher};
@@ -78,7 +77,7 @@ impl Stamp {
         &self.assets
     }
 
-    /// Lists the files and, if any changed, hashes them and starts compressing them. Blocking.
+    /// Lists the files and, if any changed, hashes them. Blocking.
     fn look(&self) {
         let files = self.assets.listing();
         if files == self.state.lock().unwrap_or_else(|e| e.into_inner()).files {
@@ -86,7 +85,6 @@ impl Stamp {
         }
         // A file that cannot be read (or is being replaced) is looked at again next time.
         let Some(stamp) = self.hash(&files) else { return };
-        self.assets.compress_build(files.clone());
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = State { files, stamp: Some(stamp) };
     }
 

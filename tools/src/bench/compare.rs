@@ -190,8 +190,8 @@ impl Server {
                 command.args(["--rate-per-sec", "1000000", "--rate-burst", "1000000", "--ip-connect-rate", "1000000"]);
                 command.args(["--posts-per-claim-per-min", "1000000", "--posts-per-claim-burst", "1000000"]);
                 command.args(["--max-connections", "19500", "--log", "warn"]);
-                // No site: these runs need no pages, and a server that sees a build compresses
-                // it in the background, which would count as fan-out CPU.
+                // No site: these runs load no pages, and the bundle's compression (on its first
+                // request) must never count as fan-out CPU.
                 command.arg("--site-root").arg(&dir);
                 "wallsocket"
             }
