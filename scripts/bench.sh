@@ -74,7 +74,7 @@ start_server() {
 }
 
 # warm_bundle PORT: asks for the files every page loads until each goes out compressed (a
-# server compresses a file the first time it is asked for, in the background), or 30 s.
+# server compresses a file the first time it is asked for, in the background), or 30 s each.
 warm_bundle() {
   local file
   for file in wallsocket.js wallsocket.css wallsocket.wasm __wasm_split.______________________.js; do

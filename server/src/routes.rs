@@ -108,7 +108,7 @@ pub fn router(state: RouterState) -> Router {
 
 /// Pages are compressed as they go out (a room page of 50 posts shrinks several times, for
 /// well under a millisecond of a core). Nothing else is: the bundle is compressed once by
-/// `assets.rs`, streams (SSE) must not wait for a compressor's buffer, and the lessons
+/// `assets/`, streams (SSE) must not wait for a compressor's buffer, and the lessons
 /// measure the bytes of uncompressed exchanges.
 fn is_html(_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions) -> bool {
     let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -68,6 +68,13 @@ impl Assets {
         files
     }
 
+    /// Forgets every file kept but `listed` (a rebuild's hashed chunk names replace the old):
+    /// what is kept is bounded by the build there now, not by every build seen.
+    pub(super) fn forget_all_but(&self, listed: &[(String, u64, SystemTime)]) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|(name, _), _| listed.iter().any(|(n, _, _)| n == name));
+    }
+
     /// The file in `encoding` if it is kept and the file on disk is unchanged; else the file
     /// as it is (`Identity`), while `encoding` is made in the background.
     pub(super) async fn get(&self, name: &str, encoding: Encoding) -> std::io::Result<(Encoding, Arc<Kept>)> {
@@ -139,5 +146,28 @@ fn compress(raw: &[u8], encoding: Encoding) -> std::io::Result<Vec<u8>> {
             brotli::BrotliCompress(&mut &raw[..], &mut out, &params)?;
             Ok(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Assets, Encoding};
+
+    #[tokio::test]
+    async fn files_a_rebuild_removed_are_forgotten() {
+        let site = tempfile::tempdir().unwrap();
+        std::fs::create_dir(site.path().join("pkg")).unwrap();
+        for name in ["chunk_old.wasm", "chunk_new.wasm"] {
+            std::fs::write(site.path().join("pkg").join(name), name).unwrap();
+        }
+        let assets = Assets::new(site.path().to_str().unwrap());
+        for name in ["chunk_old.wasm", "chunk_new.wasm"] {
+            assets.get(name, Encoding::Identity).await.unwrap();
+        }
+        std::fs::remove_file(site.path().join("pkg/chunk_old.wasm")).unwrap();
+        assets.forget_all_but(&assets.listing());
+        let kept = assets.kept.lock().unwrap();
+        let names: Vec<_> = kept.keys().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["chunk_new.wasm"]);
     }
 }

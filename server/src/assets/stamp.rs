@@ -85,6 +85,7 @@ impl Stamp {
         }
         // A file that cannot be read (or is being replaced) is looked at again next time.
         let Some(stamp) = self.hash(&files) else { return };
+        self.assets.forget_all_but(&files);
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = State { files, stamp: Some(stamp) };
     }
 

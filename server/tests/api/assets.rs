@@ -29,8 +29,8 @@ async fn get_encoded(url: &str, encoding: &str) -> reqwest::Response {
     }
 }
 
-/// The body as text, brotli-decoded if it came so (the server compresses a rebuild within a
-/// second of seeing it, so a request may find it either way).
+/// The body as text, brotli-decoded if it came so (a request that finds the compressed copy
+/// of a rebuilt file already made gets it compressed).
 async fn decoded(response: reqwest::Response) -> String {
     let br = header(&response, "content-encoding").as_deref() == Some("br");
     let body = response.bytes().await.unwrap();
