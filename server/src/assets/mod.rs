@@ -11,7 +11,7 @@
 //! without it) that is not made yet, the file goes out as it is while it is compressed off the
 //! async threads: no request ever waits for a compressor (a page waiting on its bundle is a
 //! page that cannot be used yet). Not before: compressing the WASM at brotli 11 leaves
-//! ~60 MB with the allocator, which a server nobody loads pages from need not carry.
+//! 60–90 MB with the allocator, which a server nobody loads pages from need not carry.
 //!
 //! Memory is bounded by the build: only files that exist in `pkg/` are kept, each in at most
 //! three encodings; a file that changes on disk (a rebuild) replaces its entries, and files a
