@@ -28,8 +28,9 @@
 //!   of a post's author or of an address (kept in memory, reloaded), the audit log.
 //! - `session.rs` — one client's protocol state, whatever the transport: decode, rate limit,
 //!   answer through its hub `Member`; the per-connection `Limits`.
-//! - `connection.rs` — one WebSocket's reader, feeding its `Session`.
-//! - `writer.rs` — one socket's writer: queue → socket, pings, every close code.
+//! - `connection/` — one WebSocket, one task: frames in to its `Session`, its queue out to the
+//!   socket (`write.rs`: bursts, pings, every close code).
+//! - `heartbeat.rs` — pings from one shared clock; `Pulse`, a connection's ping state machine.
 //! - `queue.rs` — a connection's bounded outgoing queue; a full queue closes that client.
 //! - `hub/` — the actor that owns rooms and who is in them, stores posts in batches (group
 //!   commit), in order, and broadcasts them; `Hub::connect` gives a connection its `Member`.
@@ -51,6 +52,7 @@ pub mod config;
 pub mod connection;
 pub mod fallback;
 pub mod gateway;
+pub mod heartbeat;
 pub mod hub;
 pub mod lab;
 pub mod linger;
@@ -70,5 +72,4 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod wall_data;
-pub mod writer;
 pub mod ws;

@@ -72,6 +72,9 @@ impl Outbound {
 #[derive(Debug, Clone)]
 pub struct ClientHandle {
     tx: flume::Sender<Outbound>,
+    /// Most frames queued at once (the channel itself is unbounded: a reply must never wait
+    /// on the task that drains it, its own connection's).
+    capacity: usize,
     bytes: Budget,
     overflowed: CancellationToken,
 }
@@ -113,25 +116,29 @@ impl ClientHandle {
     /// Creates a queue of at most `capacity` frames and `max_bytes` bytes (one frame larger
     /// than that still fits in an empty queue); the receiver belongs to the connection's writer.
     pub fn channel(capacity: usize, max_bytes: usize) -> (Self, Queue, CancellationToken) {
-        let (tx, rx) = flume::bounded(capacity.max(1));
+        let (tx, rx) = flume::unbounded();
         let overflowed = CancellationToken::new();
         let bytes = Budget { queued: Arc::new(AtomicUsize::new(0)), limit: max_bytes };
-        (Self { tx, bytes: bytes.clone(), overflowed: overflowed.clone() }, Queue { rx, bytes }, overflowed)
+        let capacity = capacity.max(1);
+        (Self { tx, capacity, bytes: bytes.clone(), overflowed: overflowed.clone() }, Queue { rx, bytes }, overflowed)
     }
 
     /// Queues a frame without waiting.
     pub fn deliver(&self, frame: Outbound) -> Delivery {
+        if self.tx.len() >= self.capacity {
+            return if self.tx.is_disconnected() {
+                Delivery::Gone
+            } else {
+                self.overflow("client queue full; closing it")
+            };
+        }
         let n = frame.bytes();
         if !self.bytes.take(n) {
             return self.overflow("client queue over its byte limit; closing it");
         }
-        match self.tx.try_send(frame) {
+        match self.tx.send(frame) {
             Ok(()) => Delivery::Queued,
-            Err(flume::TrySendError::Full(_)) => {
-                self.bytes.give_back(n);
-                self.overflow("client queue full; closing it")
-            }
-            Err(flume::TrySendError::Disconnected(_)) => {
+            Err(_) => {
                 self.bytes.give_back(n);
                 Delivery::Gone
             }
@@ -150,22 +157,29 @@ impl ClientHandle {
         Delivery::Overflowed
     }
 
-    /// Queues a frame, waiting for room: only the connection's own reader uses this, so a
-    /// client that does not read slows down nobody but itself. Its replies are counted in
-    /// bytes but never overflow the queue: the reader stops reading while it waits here.
-    pub async fn send(&self, frame: Outbound) -> Result<(), Delivery> {
+    /// Queues one of the connection's own replies (or a close). A reply is counted in bytes
+    /// but never overflows the queue and never waits: the connection reads no more frames
+    /// while [`ClientHandle::has_room`] is false, so a client that does not read slows down
+    /// nobody but itself, and its replies stay bounded by what it may have in flight.
+    pub fn reply(&self, frame: Outbound) -> Result<(), Delivery> {
         let n = frame.bytes();
         self.bytes.queued.fetch_add(n, Ordering::Relaxed);
-        self.tx.send_async(frame).await.map_err(|_| {
+        self.tx.send(frame).map_err(|_| {
             self.bytes.give_back(n);
             Delivery::Gone
         })
     }
+
+    /// Whether the queue is under both its bounds: the connection reads its client's next
+    /// frame only then.
+    pub fn has_room(&self) -> bool {
+        self.tx.len() < self.capacity && self.bytes.queued.load(Ordering::Relaxed) < self.bytes.limit
+    }
 }
 
-/// The receiving end of a connection's queue, read by its writer. A flume channel: its
-/// buffer is allocated as frames arrive, where tokio's mpsc allocates 32 slots up front for
-/// every connection, idle or not.
+/// The receiving end of a connection's queue, read by its connection task. A flume channel:
+/// its buffer is allocated as frames arrive, where tokio's mpsc allocates 32 slots up front
+/// for every connection, idle or not.
 #[derive(Debug)]
 pub struct Queue {
     rx: flume::Receiver<Outbound>,
@@ -234,6 +248,25 @@ mod tests {
         queue.close();
         assert_eq!(std::sync::Arc::strong_count(&frame), 1, "the queued copy is gone");
         assert_eq!(client.deliver(Outbound::Text(frame)), Delivery::Gone);
+    }
+
+    #[test]
+    fn replies_never_wait_or_overflow_but_a_full_queue_has_no_room() {
+        let (client, mut queue, overflowed) = ClientHandle::channel(2, 1_000);
+        assert!(client.has_room());
+        client.reply(Outbound::text("a".into())).unwrap();
+        client.reply(Outbound::text("b".into())).unwrap();
+        assert!(!client.has_room(), "two frames is the queue's capacity");
+        client.reply(Outbound::text("c".into())).unwrap();
+        assert!(!overflowed.is_cancelled(), "a reply past the capacity is kept, not refused");
+        assert_eq!(client.deliver(Outbound::text("d".into())), Delivery::Overflowed);
+        assert!(overflowed.is_cancelled(), "a broadcast past the capacity closes the client");
+        let taken: Vec<_> = std::iter::from_fn(|| queue.try_recv()).collect();
+        assert_eq!(taken.len(), 3);
+        assert!(client.has_room());
+        let (client, _queue, _) = ClientHandle::channel(100, 10);
+        client.reply(Outbound::text("x".repeat(10))).unwrap();
+        assert!(!client.has_room(), "ten bytes is the queue's byte limit");
     }
 
     #[test]

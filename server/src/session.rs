@@ -210,7 +210,7 @@ impl Session {
             let fingerprint = holder.claim.fingerprint();
             let claimed = ServerMsg::Claimed { username: name.clone(), claim, fingerprint };
             // The connection is going: the join that follows finds that out too.
-            let _ = self.client().send(Outbound::text(encode_server(&claimed))).await;
+            let _ = self.client().reply(Outbound::text(encode_server(&claimed)));
         }
         Ok(holder.claim)
     }

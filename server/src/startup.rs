@@ -10,6 +10,7 @@ use crate::cluster::ClusterConfig;
 use crate::config::Config;
 use crate::fallback::HttpSessions;
 use crate::gateway::Gateway;
+use crate::heartbeat::Heartbeat;
 use crate::hub::{ClusterLink, Hub, ALL_ROOMS_MAX};
 use crate::lab::LabState;
 use crate::metrics::Metrics;
@@ -191,19 +192,21 @@ pub fn router_state(
     let (rate, max) = (config.ip_connect_rate, config.max_connections);
     let gateway = Gateway::new(origins, proxies, rate, max, shutdown.clone(), moderation.blocks().clone());
     let lab = LabState::new(gateway.clone(), shutdown.clone());
+    let limits = Limits {
+        max_message_bytes: config.max_message_bytes,
+        queue_capacity: config.queue_capacity,
+        rate_per_sec: config.rate_per_sec,
+        rate_burst: config.rate_burst,
+        ping_interval: Duration::from_millis(config.ping_interval_ms.max(1)),
+        ping_timeout: Duration::from_millis(config.ping_timeout_ms.max(1)),
+        queue_bytes: config.queue_bytes,
+        max_rooms: config.max_rooms_per_connection,
+    };
     let ws = WsState {
         hub: hub.clone(),
         gateway,
-        limits: Limits {
-            max_message_bytes: config.max_message_bytes,
-            queue_capacity: config.queue_capacity,
-            rate_per_sec: config.rate_per_sec,
-            rate_burst: config.rate_burst,
-            ping_interval: Duration::from_millis(config.ping_interval_ms.max(1)),
-            ping_timeout: Duration::from_millis(config.ping_timeout_ms.max(1)),
-            queue_bytes: config.queue_bytes,
-            max_rooms: config.max_rooms_per_connection,
-        },
+        limits,
+        heartbeat: Heartbeat::start(&limits, shutdown.clone()),
         people: People {
             claims: Claims::new(store.clone(), Duration::from_secs(config.claim_ttl_days.saturating_mul(86_400))),
             moderation: moderation.clone(),

@@ -36,6 +36,8 @@ pub struct WsState {
     /// Sessions of the HTTP fallback transports (SSE, long polling).
     pub sessions: crate::fallback::HttpSessions,
     pub metrics: crate::metrics::Metrics,
+    /// The clock every connection's pings go by.
+    pub heartbeat: crate::heartbeat::Heartbeat,
     /// In a cluster: how requests for other nodes' fallback sessions reach them.
     pub forwarder: Option<crate::cluster::forward::Forwarder>,
 }

@@ -1,0 +1,189 @@
+//! One WebSocket connection, one task: it reads client frames into its [`Session`], drains
+//! the connection's queue onto the socket (`write.rs`), pings on the shared [`Heartbeat`],
+//! and owns every way the socket closes: shutdown (1001), a full queue (SLOW_CONSUMER), a
+//! silent peer (HEARTBEAT_TIMEOUT), a peer breaking the WebSocket rules (1009, 1007, 1002).
+//!
+//! One task rather than a reader and a writer: an idle connection is one future, and a
+//! delivery wakes one task. Handling a frame can wait on the hub or the database; that wait
+//! is one of the loop's branches (the session moves into it and comes back), so queued
+//! frames are still written meanwhile.
+
+mod write;
+
+use crate::heartbeat::{Beat, Heartbeat};
+use crate::queue::{ClientHandle, Outbound, Queue};
+use crate::session::{error, Reply, Session};
+use crate::ws::WsState;
+use app::protocol::{close, encode_server, ErrorCode, ServerMsg};
+use axum::extract::ws::{Message, WebSocket};
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
+use futures::StreamExt;
+use std::net::{IpAddr, SocketAddr};
+use tokio_util::sync::CancellationToken;
+
+/// A close code and reason.
+type Close = (u16, &'static str);
+
+pub async fn run(socket: WebSocket, peer: SocketAddr, address: IpAddr, state: WsState) {
+    let (client, queue, overflowed) = ClientHandle::channel(state.limits.queue_capacity, state.limits.queue_bytes);
+    let member = state.hub.connect(client.clone(), state.limits.max_rooms);
+    let id = member.id();
+    tracing::info!(id, %peer, "connected");
+    let session = Session::new(member, &state.limits, state.people.clone(), address);
+    let mut connection = Connection { socket, queue, client, heard: 0, id, metrics: state.metrics.clone() };
+    let ending = connection.serve(session, &state, overflowed).await;
+    connection.finish(ending, state.limits.ping_timeout).await;
+    tracing::info!(id, "disconnected");
+}
+
+/// One socket and its queue, read and written by one task.
+struct Connection {
+    socket: WebSocket,
+    queue: Queue,
+    /// The queue's sending side, for this connection's own replies.
+    client: ClientHandle,
+    /// Frames read from the peer: any frame after a ping proves it alive.
+    heard: u64,
+    id: u64,
+    metrics: crate::metrics::Metrics,
+}
+
+/// How serving a connection ended.
+enum Ending {
+    /// Send this close frame.
+    Close(Close),
+    /// The peer closed (or hung up) and every answer it was owed is handled.
+    PeerDone,
+    /// The socket failed or took nothing in time: nothing more can be sent.
+    Broken,
+}
+
+/// Answers not yet sent, in the order of the frames they answer: posts waiting for the hub
+/// keep their place while later frames are read, so one client's posts can share a commit.
+type Pending = FuturesOrdered<BoxFuture<'static, Option<ServerMsg>>>;
+
+/// The frame being handled: the session is moved into it and handed back with the answer.
+type Handling = BoxFuture<'static, (Session, Reply)>;
+
+/// Frames read ahead of their answers, at most. Past it the connection reads no more until
+/// the hub answers, so a client that floods posts is held back rather than buffered.
+const PIPELINE: usize = 16;
+
+impl Connection {
+    /// Serves the connection until it must close, and says how.
+    async fn serve(&mut self, session: Session, state: &WsState, overflowed: CancellationToken) -> Ending {
+        // Made once, not per wake-up: re-creating these futures on every loop cost about as
+        // much as writing a frame (notifier registrations).
+        let shutdown = state.shutdown.clone().cancelled_owned();
+        let overflowed = overflowed.cancelled_owned();
+        let heartbeat: &Heartbeat = &state.heartbeat;
+        let tick = heartbeat.next_tick();
+        tokio::pin!(shutdown, overflowed, tick);
+        let mut pulse = heartbeat.pulse();
+        // The session while no frame is being handled; else it is inside `handling`.
+        let mut idle = Some(session);
+        let mut handling: Option<Handling> = None;
+        let mut pending = Pending::new();
+        let mut reading = true;
+        if self.client.reply(Outbound::text(encode_server(&state.limits.hello(None)))).is_err() {
+            return Ending::Broken;
+        }
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => return Ending::Close((close::GOING_AWAY, "server shutting down")),
+                _ = &mut overflowed => return Ending::Close((close::SLOW_CONSUMER, "too slow: outgoing queue full")),
+                _ = &mut tick => {
+                    tick.set(heartbeat.next_tick());
+                    match pulse.on_tick(self.heard) {
+                        Beat::Nothing => {}
+                        Beat::Ping => {
+                            if self.ping().await.is_err() {
+                                return Ending::Broken;
+                            }
+                        }
+                        Beat::Dead => return Ending::Close((close::HEARTBEAT_TIMEOUT, "no answer to ping")),
+                    }
+                }
+                // Once the peer has closed (or hung up) nothing more can be written to it.
+                item = self.queue.recv(), if reading => match item {
+                    // Not while this connection holds a sender; ended all the same.
+                    None => return Ending::PeerDone,
+                    Some(Outbound::Close(&close)) => return Ending::Close(close),
+                    Some(Outbound::Text(first)) => {
+                        let due = async {
+                            tokio::select! {
+                                biased;
+                                _ = &mut shutdown => (close::GOING_AWAY, "server shutting down"),
+                                _ = &mut overflowed => (close::SLOW_CONSUMER, "too slow: outgoing queue full"),
+                            }
+                        };
+                        match self.write_noticing(first, due).await {
+                            write::Burst::Written(None) => {}
+                            write::Burst::Written(Some(close)) => return Ending::Close(close),
+                            write::Burst::Failed => return Ending::Broken,
+                        }
+                    }
+                },
+                (session, reply) = async { handling.as_mut().expect("guarded").await }, if handling.is_some() => {
+                    handling = None;
+                    idle = Some(session);
+                    pending.push_back(match reply {
+                        Reply::Now(answer) => Box::pin(std::future::ready(answer)),
+                        Reply::Later(answer) => answer,
+                    });
+                }
+                Some(answer) = pending.next() => {
+                    if let Some(answer) = answer {
+                        if self.client.reply(Outbound::text(encode_server(&answer))).is_err() {
+                            return Ending::Broken;
+                        }
+                    }
+                }
+                frame = self.socket.next(), if reading && handling.is_none() && pending.len() < PIPELINE
+                    && self.client.has_room() =>
+                {
+                    self.heard += 1;
+                    match frame {
+                        None | Some(Ok(Message::Close(_))) => reading = false,
+                        Some(Ok(Message::Text(text))) => {
+                            let mut session = idle.take().expect("no frame is being handled");
+                            // Boxed: handling a frame needs a large future (joins, hub round
+                            // trips) that an idle connection should not carry inline.
+                            handling = Some(Box::pin(async move {
+                                let reply = session.handle_text(text.as_str()).await;
+                                (session, reply)
+                            }));
+                        }
+                        Some(Ok(Message::Binary(_))) => pending.push_back(Box::pin(std::future::ready(Some(error(
+                            ErrorCode::BinaryNotSupported,
+                            "send JSON text frames; binary frames are not part of the protocol",
+                        ))))),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Err(e)) => {
+                            let Some(&close) = close_for(e) else { return Ending::Broken };
+                            let (id, code, reason) = (self.id, close.0, close.1);
+                            tracing::info!(id, code, reason, "closing a misbehaving peer");
+                            return Ending::Close(close);
+                        }
+                    }
+                }
+            }
+            // The peer is done sending: its posts before it left are still answered.
+            if !reading && handling.is_none() && pending.is_empty() {
+                return Ending::PeerDone;
+            }
+        }
+    }
+}
+
+/// The close code for a peer that broke the WebSocket rules, if the socket can still say so.
+fn close_for(e: axum::Error) -> Option<&'static Close> {
+    match e.into_inner().downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => Some(&(close::TOO_BIG, "message too big")),
+        tungstenite::Error::Utf8(_) => Some(&(close::INVALID_DATA, "text frame is not valid UTF-8")),
+        tungstenite::Error::Protocol(_) => Some(&(close::PROTOCOL_ERROR, "protocol violation")),
+        _ => None,
+    }
+}
