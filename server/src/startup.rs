@@ -23,7 +23,7 @@ use crate::serve::ConnectionLimits;
 use crate::session::{Limits, People};
 use crate::store::{Store, StoreError};
 use crate::wall_data::ServerWallData;
-use crate::ws::WsState;
+use crate::ws::{WsShared, WsState};
 use app::api::WallData;
 use axum::Router;
 use leptos::prelude::*;
@@ -202,7 +202,7 @@ pub fn router_state(
         queue_bytes: config.queue_bytes,
         max_rooms: config.max_rooms_per_connection,
     };
-    let ws = WsState {
+    let ws = WsState::new(WsShared {
         hub: hub.clone(),
         gateway,
         limits,
@@ -217,7 +217,7 @@ pub fn router_state(
         sessions: HttpSessions::default(),
         metrics,
         forwarder: forwarding.as_ref().map(|f| f.forwarder.clone()),
-    };
+    });
     tokio::spawn(ws.sessions.clone().sweep(shutdown.clone()));
     tokio::spawn(ws.people.claims.clone().sweep(shutdown.clone()));
     tokio::spawn(moderation.clone().keep_loaded(shutdown.clone()));

@@ -7,6 +7,7 @@ use crate::session::Limits;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -20,9 +21,27 @@ const READ_BUFFER_BYTES: usize = 1024;
 /// broadcasts costs a few syscalls, not one per frame (the writer flushes after each burst).
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
-/// What every WebSocket connection shares.
+/// What every WebSocket connection shares: a handle, one pointer wide, because every
+/// connection's future holds one for its whole life.
 #[derive(Clone)]
-pub struct WsState {
+pub struct WsState(Arc<WsShared>);
+
+impl WsState {
+    pub fn new(shared: WsShared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for WsState {
+    type Target = WsShared;
+
+    fn deref(&self) -> &WsShared {
+        &self.0
+    }
+}
+
+/// The state behind a [`WsState`].
+pub struct WsShared {
     pub hub: Hub,
     /// Admission for every long-lived transport: Origin, connect rate, the connection cap.
     pub gateway: Gateway,
@@ -52,11 +71,7 @@ pub async fn upgrade(
     let upgrade = upgrade.read_buffer_size(READ_BUFFER_BYTES).write_buffer_size(WRITE_BUFFER_BYTES);
     upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
         let tracker = state.tracker.clone();
-        tracker.track_future(async move {
-            let address = permit.address();
-            let _permit = permit;
-            connection::run(socket, peer, address, state).await
-        })
+        tracker.track_future(connection::run(socket, peer, permit, state))
     })
 }
 

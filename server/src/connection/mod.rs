@@ -10,6 +10,7 @@
 
 mod write;
 
+use crate::gateway::Permit;
 use crate::heartbeat::{Beat, Heartbeat};
 use crate::queue::{ClientHandle, Outbound, Queue};
 use crate::session::{error, Reply, Session};
@@ -19,34 +20,47 @@ use axum::extract::ws::{Message, WebSocket};
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use futures::StreamExt;
-use std::net::{IpAddr, SocketAddr};
+use std::future::Future;
+use std::net::SocketAddr;
 use tokio_util::sync::CancellationToken;
 
 /// A close code and reason.
 type Close = (u16, &'static str);
 
-pub async fn run(socket: WebSocket, peer: SocketAddr, address: IpAddr, state: WsState) {
+/// The connection's future. Everything it needs is built here, outside it, and moved into
+/// one `Connection`: an async fn keeps each of its arguments for its whole life, so a value
+/// passed down through several would be held several times over, by every idle connection.
+pub fn run(socket: WebSocket, peer: SocketAddr, permit: Permit, state: WsState) -> impl Future<Output = ()> + Send {
     let (client, queue, overflowed) = ClientHandle::channel(state.limits.queue_capacity, state.limits.queue_bytes);
     let member = state.hub.connect(client.clone(), state.limits.max_rooms);
     let id = member.id();
     tracing::info!(id, %peer, "connected");
-    let session = Session::new(member, &state.limits, state.people.clone(), address);
-    let mut connection = Connection { socket, queue, client, heard: 0, id, metrics: state.metrics.clone() };
-    let ending = connection.serve(session, &state, overflowed).await;
-    connection.finish(ending, state.limits.ping_timeout).await;
-    tracing::info!(id, "disconnected");
+    let session = Session::new(member, &state.limits, state.people.clone(), permit.address());
+    let mut connection =
+        Connection { socket, queue, client, overflowed, heard: 0, id, session: Some(session), state, _permit: permit };
+    async move {
+        let ending = connection.serve().await;
+        connection.finish(ending).await;
+        tracing::info!(id, "disconnected");
+    }
 }
 
-/// One socket and its queue, read and written by one task.
+/// One socket, its queue and its session, read and written by one task.
 struct Connection {
     socket: WebSocket,
     queue: Queue,
     /// The queue's sending side, for this connection's own replies.
     client: ClientHandle,
+    /// Cancelled when the queue overflows.
+    overflowed: CancellationToken,
     /// Frames read from the peer: any frame after a ping proves it alive.
     heard: u64,
     id: u64,
-    metrics: crate::metrics::Metrics,
+    /// The session while no frame is being handled; a frame's future holds it meanwhile.
+    session: Option<Session>,
+    state: WsState,
+    /// The gateway's slot, given back when the connection ends.
+    _permit: Permit,
 }
 
 /// How serving a connection ended.
@@ -72,21 +86,20 @@ const PIPELINE: usize = 16;
 
 impl Connection {
     /// Serves the connection until it must close, and says how.
-    async fn serve(&mut self, session: Session, state: &WsState, overflowed: CancellationToken) -> Ending {
+    async fn serve(&mut self) -> Ending {
         // Made once, not per wake-up: re-creating these futures on every loop cost about as
         // much as writing a frame (notifier registrations).
-        let shutdown = state.shutdown.clone().cancelled_owned();
-        let overflowed = overflowed.cancelled_owned();
-        let heartbeat: &Heartbeat = &state.heartbeat;
+        let shutdown = self.state.shutdown.clone().cancelled_owned();
+        let overflowed = self.overflowed.clone().cancelled_owned();
+        let heartbeat: Heartbeat = self.state.heartbeat.clone();
         let tick = heartbeat.next_tick();
         tokio::pin!(shutdown, overflowed, tick);
         let mut pulse = heartbeat.pulse();
-        // The session while no frame is being handled; else it is inside `handling`.
-        let mut idle = Some(session);
         let mut handling: Option<Handling> = None;
         let mut pending = Pending::new();
         let mut reading = true;
-        if self.client.reply(Outbound::text(encode_server(&state.limits.hello(None)))).is_err() {
+        let hello = encode_server(&self.state.limits.hello(None));
+        if self.client.reply(Outbound::text(hello)).is_err() {
             return Ending::Broken;
         }
         loop {
@@ -128,7 +141,7 @@ impl Connection {
                 },
                 (session, reply) = async { handling.as_mut().expect("guarded").await }, if handling.is_some() => {
                     handling = None;
-                    idle = Some(session);
+                    self.session = Some(session);
                     pending.push_back(match reply {
                         Reply::Now(answer) => Box::pin(std::future::ready(answer)),
                         Reply::Later(answer) => answer,
@@ -148,7 +161,7 @@ impl Connection {
                     match frame {
                         None | Some(Ok(Message::Close(_))) => reading = false,
                         Some(Ok(Message::Text(text))) => {
-                            let mut session = idle.take().expect("no frame is being handled");
+                            let mut session = self.session.take().expect("no frame is being handled");
                             // Boxed: handling a frame needs a large future (joins, hub round
                             // trips) that an idle connection should not carry inline.
                             handling = Some(Box::pin(async move {

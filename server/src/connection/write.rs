@@ -60,7 +60,7 @@ impl Connection {
     /// in that time is dropped without one.
     pub(super) async fn write_noticing(&mut self, first: Arc<Frame>, due: impl Future<Output = Close>) -> Burst {
         let id = self.id;
-        let metrics = self.metrics.clone();
+        let metrics = self.state.metrics.clone();
         let (close, finished) = {
             let write = self.write_burst(first);
             tokio::pin!(write);
@@ -86,16 +86,19 @@ impl Connection {
         self.socket.send(Message::Ping(Default::default())).await
     }
 
-    /// Lets go of whatever is still queued, then sends the close frame (if any) and shuts the
-    /// socket, waiting at most `patience` for each: a dead peer may never take them.
-    pub(super) async fn finish(&mut self, ending: Ending, patience: Duration) {
+    /// Leaves every room and lets go of whatever is still queued, then sends the close frame
+    /// (if any) and shuts the socket, waiting at most the ping timeout for each: a dead peer
+    /// may never take them.
+    pub(super) async fn finish(&mut self, ending: Ending) {
+        let patience = self.state.limits.ping_timeout;
+        self.session = None;
         self.queue.close();
         match ending {
             Ending::Broken => return,
             Ending::PeerDone => {}
             Ending::Close((code, reason)) => {
                 tracing::info!(id = self.id, code, "closing");
-                self.metrics.closed(code);
+                self.state.metrics.closed(code);
                 let frame = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
                 let _ = tokio::time::timeout(patience, self.socket.send(frame)).await;
             }
