@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio_io_timeout::TimeoutStream;
+use tokio_io_timeout::TimeoutWriter;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -84,8 +84,10 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             router.clone().oneshot(request)
         });
-        let mut io = TimeoutStream::new(crate::linger::Lingering::new(stream));
-        io.set_write_timeout(Some(limits.write_timeout));
+        // Writes only: a read deadline would cost every idle socket a second timer, and idle
+        // reads are the heartbeat's to judge.
+        let mut io = TimeoutWriter::new(crate::linger::Lingering::new(stream));
+        io.set_timeout(Some(limits.write_timeout));
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)

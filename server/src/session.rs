@@ -17,6 +17,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use replies::error;
@@ -68,7 +69,8 @@ pub struct Session {
     member: Member,
     limiter: DefaultDirectRateLimiter,
     rate_per_sec: NonZeroU32,
-    people: People,
+    /// Shared by every session (one pointer in each).
+    people: Arc<People>,
     /// Names this connection claimed: each is a row in the database, so they are capped.
     claimed: usize,
     /// The moderator's secret this connection signed in with: checked again at each
@@ -87,7 +89,7 @@ pub struct Session {
 pub const CLAIMS_PER_CONNECTION: usize = 4;
 
 impl Session {
-    pub fn new(member: Member, limits: &Limits, people: People, address: IpAddr) -> Self {
+    pub fn new(member: Member, limits: &Limits, people: Arc<People>, address: IpAddr) -> Self {
         let limiter = RateLimiter::direct(Quota::per_second(limits.rate_per_sec).allow_burst(limits.rate_burst));
         let rate_per_sec = limits.rate_per_sec;
         let room_claims = HashMap::new();

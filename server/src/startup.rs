@@ -207,11 +207,11 @@ pub fn router_state(
         gateway,
         limits,
         heartbeat: Heartbeat::start(&limits, shutdown.clone()),
-        people: People {
+        people: Arc::new(People {
             claims: Claims::new(store.clone(), Duration::from_secs(config.claim_ttl_days.saturating_mul(86_400))),
             moderation: moderation.clone(),
             post_rate: PostRate::new(config.posts_per_claim_per_min, config.posts_per_claim_burst),
-        },
+        }),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
         sessions: HttpSessions::default(),

@@ -47,7 +47,7 @@ pub struct WsShared {
     pub gateway: Gateway,
     pub limits: Limits,
     /// Claims, moderation and post allowances: what sessions share about people.
-    pub people: crate::session::People,
+    pub people: Arc<crate::session::People>,
     /// Cancelled on shutdown: every connection closes with 1001.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for their close frames.

@@ -12,7 +12,7 @@ mod write;
 
 use crate::gateway::Permit;
 use crate::heartbeat::{Beat, Heartbeat};
-use crate::queue::{ClientHandle, Outbound, Queue};
+use crate::queue::{ClientHandle, Frame, Outbound, Queue};
 use crate::session::{error, Reply, Session};
 use crate::ws::WsState;
 use app::protocol::{close, encode_server, ErrorCode, ServerMsg};
@@ -22,6 +22,7 @@ use futures::stream::FuturesOrdered;
 use futures::StreamExt;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// A close code and reason.
@@ -73,9 +74,40 @@ enum Ending {
     Broken,
 }
 
+/// What the loop awaits once a select has picked its branch.
+enum Wait {
+    Nothing,
+    Ping,
+    /// A burst of queued frames, starting with this one.
+    Write(Arc<Frame>),
+}
+
 /// Answers not yet sent, in the order of the frames they answer: posts waiting for the hub
 /// keep their place while later frames are read, so one client's posts can share a commit.
-type Pending = FuturesOrdered<BoxFuture<'static, Option<ServerMsg>>>;
+/// Made when a frame arrives and let go of once empty: an empty `FuturesOrdered` is two
+/// allocations, which every idle connection would otherwise carry.
+#[derive(Default)]
+struct Pending(Option<FuturesOrdered<BoxFuture<'static, Option<ServerMsg>>>>);
+
+impl Pending {
+    fn push(&mut self, answer: BoxFuture<'static, Option<ServerMsg>>) {
+        self.0.get_or_insert_with(FuturesOrdered::new).push_back(answer);
+    }
+
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, FuturesOrdered::len)
+    }
+
+    /// The next answer in order; `None` when there is none to wait for.
+    async fn next(&mut self) -> Option<Option<ServerMsg>> {
+        let answers = self.0.as_mut()?;
+        let answer = answers.next().await;
+        if answers.is_empty() {
+            self.0 = None;
+        }
+        answer
+    }
+}
 
 /// The frame being handled: the session is moved into it and handed back with the answer.
 type Handling = BoxFuture<'static, (Session, Reply)>;
@@ -96,26 +128,22 @@ impl Connection {
         tokio::pin!(shutdown, overflowed, tick);
         let mut pulse = heartbeat.pulse();
         let mut handling: Option<Handling> = None;
-        let mut pending = Pending::new();
+        let mut pending = Pending::default();
         let mut reading = true;
         let hello = encode_server(&self.state.limits.hello(None));
         if self.client.reply(Outbound::text(hello)).is_err() {
             return Ending::Broken;
         }
         loop {
-            tokio::select! {
+            let wait = tokio::select! {
                 biased;
                 _ = &mut shutdown => return Ending::Close((close::GOING_AWAY, "server shutting down")),
                 _ = &mut overflowed => return Ending::Close((close::SLOW_CONSUMER, "too slow: outgoing queue full")),
                 _ = &mut tick => {
                     tick.set(heartbeat.next_tick());
                     match pulse.on_tick(self.heard) {
-                        Beat::Nothing => {}
-                        Beat::Ping => {
-                            if self.ping().await.is_err() {
-                                return Ending::Broken;
-                            }
-                        }
+                        Beat::Nothing => Wait::Nothing,
+                        Beat::Ping => Wait::Ping,
                         Beat::Dead => return Ending::Close((close::HEARTBEAT_TIMEOUT, "no answer to ping")),
                     }
                 }
@@ -124,28 +152,16 @@ impl Connection {
                     // Not while this connection holds a sender; ended all the same.
                     None => return Ending::PeerDone,
                     Some(Outbound::Close(&close)) => return Ending::Close(close),
-                    Some(Outbound::Text(first)) => {
-                        let due = async {
-                            tokio::select! {
-                                biased;
-                                _ = &mut shutdown => (close::GOING_AWAY, "server shutting down"),
-                                _ = &mut overflowed => (close::SLOW_CONSUMER, "too slow: outgoing queue full"),
-                            }
-                        };
-                        match self.write_noticing(first, due).await {
-                            write::Burst::Written(None) => {}
-                            write::Burst::Written(Some(close)) => return Ending::Close(close),
-                            write::Burst::Failed => return Ending::Broken,
-                        }
-                    }
+                    Some(Outbound::Text(first)) => Wait::Write(first),
                 },
                 (session, reply) = async { handling.as_mut().expect("guarded").await }, if handling.is_some() => {
                     handling = None;
                     self.session = Some(session);
-                    pending.push_back(match reply {
+                    pending.push(match reply {
                         Reply::Now(answer) => Box::pin(std::future::ready(answer)),
                         Reply::Later(answer) => answer,
                     });
+                    Wait::Nothing
                 }
                 Some(answer) = pending.next() => {
                     if let Some(answer) = answer {
@@ -153,6 +169,7 @@ impl Connection {
                             return Ending::Broken;
                         }
                     }
+                    Wait::Nothing
                 }
                 frame = self.socket.next(), if reading && handling.is_none() && pending.len() < PIPELINE
                     && self.client.has_room() =>
@@ -169,7 +186,7 @@ impl Connection {
                                 (session, reply)
                             }));
                         }
-                        Some(Ok(Message::Binary(_))) => pending.push_back(Box::pin(std::future::ready(Some(error(
+                        Some(Ok(Message::Binary(_))) => pending.push(Box::pin(std::future::ready(Some(error(
                             ErrorCode::BinaryNotSupported,
                             "send JSON text frames; binary frames are not part of the protocol",
                         ))))),
@@ -181,10 +198,35 @@ impl Connection {
                             return Ending::Close(close);
                         }
                     }
+                    Wait::Nothing
+                }
+            };
+            // Awaited here, not in the branches above: the select's futures are gone by now,
+            // so the connection's future need not hold them and these at once.
+            match wait {
+                Wait::Nothing => {}
+                Wait::Ping => {
+                    if self.ping().await.is_err() {
+                        return Ending::Broken;
+                    }
+                }
+                Wait::Write(first) => {
+                    let due = async {
+                        tokio::select! {
+                            biased;
+                            _ = &mut shutdown => (close::GOING_AWAY, "server shutting down"),
+                            _ = &mut overflowed => (close::SLOW_CONSUMER, "too slow: outgoing queue full"),
+                        }
+                    };
+                    match self.write_noticing(first, due).await {
+                        write::Burst::Written(None) => {}
+                        write::Burst::Written(Some(close)) => return Ending::Close(close),
+                        write::Burst::Failed => return Ending::Broken,
+                    }
                 }
             }
             // The peer is done sending: its posts before it left are still answered.
-            if !reading && handling.is_none() && pending.is_empty() {
+            if !reading && handling.is_none() && pending.len() == 0 {
                 return Ending::PeerDone;
             }
         }

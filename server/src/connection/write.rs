@@ -69,7 +69,8 @@ impl Connection {
                 written = &mut write => return written.map_or(Burst::Failed, Burst::Written),
                 close = due => close,
             };
-            (close, tokio::time::timeout(CLOSING_WRITE_GRACE, write).await)
+            // Boxed: rare, and an idle connection's future should not carry its timer.
+            (close, Box::pin(tokio::time::timeout(CLOSING_WRITE_GRACE, write)).await)
         };
         match finished {
             Ok(Ok(_)) => Burst::Written(Some(close)),
