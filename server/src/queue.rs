@@ -116,8 +116,25 @@ impl ClientHandle {
     /// Creates a queue of at most `capacity` frames and `max_bytes` bytes (one frame larger
     /// than that still fits in an empty queue); the receiver belongs to the connection's writer.
     pub fn channel(capacity: usize, max_bytes: usize) -> (Self, Queue, CancellationToken) {
+        Self::with_token(capacity, max_bytes, CancellationToken::new())
+    }
+
+    /// As [`ClientHandle::channel`], with an overflow token that `parent` cancels too: a
+    /// WebSocket watches one token for shutdown and overflow alike.
+    pub fn channel_within(
+        capacity: usize,
+        max_bytes: usize,
+        parent: &CancellationToken,
+    ) -> (Self, Queue, CancellationToken) {
+        Self::with_token(capacity, max_bytes, parent.child_token())
+    }
+
+    fn with_token(
+        capacity: usize,
+        max_bytes: usize,
+        overflowed: CancellationToken,
+    ) -> (Self, Queue, CancellationToken) {
         let (tx, rx) = flume::unbounded();
-        let overflowed = CancellationToken::new();
         let bytes = Budget { queued: Arc::new(AtomicUsize::new(0)), limit: max_bytes };
         let capacity = capacity.max(1);
         (Self { tx, capacity, bytes: bytes.clone(), overflowed: overflowed.clone() }, Queue { rx, bytes }, overflowed)
@@ -248,6 +265,18 @@ mod tests {
         queue.close();
         assert_eq!(std::sync::Arc::strong_count(&frame), 1, "the queued copy is gone");
         assert_eq!(client.deliver(Outbound::Text(frame)), Delivery::Gone);
+    }
+
+    #[test]
+    fn a_queue_within_a_parent_closes_with_it_and_alone_on_overflow() {
+        let parent = tokio_util::sync::CancellationToken::new();
+        let (client, _queue, closing) = ClientHandle::channel_within(1, 1_000, &parent);
+        assert_eq!(client.deliver(Outbound::text("a".into())), Delivery::Queued);
+        assert_eq!(client.deliver(Outbound::text("b".into())), Delivery::Overflowed);
+        assert!(closing.is_cancelled() && !parent.is_cancelled(), "an overflow closes this client only");
+        let (_client, _queue, closing) = ClientHandle::channel_within(1, 1_000, &parent);
+        parent.cancel();
+        assert!(closing.is_cancelled(), "shutdown closes every client");
     }
 
     #[test]

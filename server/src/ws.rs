@@ -13,9 +13,10 @@ use tokio_util::task::TaskTracker;
 
 /// Bytes tungstenite reads per call; it allocates and zero-fills that much up front for every
 /// connection. Its default, 128 KiB, made an idle connection cost ~110 KiB of RSS. A post's
-/// frame is usually well under 1 KiB; a bigger frame just takes a few more reads (the buffer
-/// grows to hold it, up to --max-message-bytes).
-const READ_BUFFER_BYTES: usize = 1024;
+/// frame is a few hundred bytes, so a read still takes several pipelined posts (ingest
+/// measured the same as with 1 KiB); a bigger frame takes more reads (the buffer grows to
+/// hold it, up to --max-message-bytes).
+const READ_BUFFER_BYTES: usize = 512;
 
 /// Frames are gathered up to this many bytes before a write to the socket, so a burst of
 /// broadcasts costs a few syscalls, not one per frame (the writer flushes after each burst).

@@ -32,13 +32,14 @@ type Close = (u16, &'static str);
 /// one `Connection`: an async fn keeps each of its arguments for its whole life, so a value
 /// passed down through several would be held several times over, by every idle connection.
 pub fn run(socket: WebSocket, peer: SocketAddr, permit: Permit, state: WsState) -> impl Future<Output = ()> + Send {
-    let (client, queue, overflowed) = ClientHandle::channel(state.limits.queue_capacity, state.limits.queue_bytes);
+    let (capacity, bytes) = (state.limits.queue_capacity, state.limits.queue_bytes);
+    let (client, queue, closing) = ClientHandle::channel_within(capacity, bytes, &state.shutdown);
     let member = state.hub.connect(client.clone(), state.limits.max_rooms);
     let id = member.id();
     tracing::info!(id, %peer, "connected");
     let session = Session::new(member, &state.limits, state.people.clone(), permit.address());
     let mut connection =
-        Connection { socket, queue, client, overflowed, heard: 0, id, session: Some(session), state, _permit: permit };
+        Connection { socket, queue, client, closing, heard: 0, id, session: Some(session), state, _permit: permit };
     async move {
         let ending = connection.serve().await;
         connection.finish(ending).await;
@@ -52,8 +53,8 @@ struct Connection {
     queue: Queue,
     /// The queue's sending side, for this connection's own replies.
     client: ClientHandle,
-    /// Cancelled when the queue overflows.
-    overflowed: CancellationToken,
+    /// Cancelled when the queue overflows, or by shutdown (its parent).
+    closing: CancellationToken,
     /// Frames read from the peer: any frame after a ping proves it alive.
     heard: u64,
     id: u64,
@@ -121,11 +122,11 @@ impl Connection {
     async fn serve(&mut self) -> Ending {
         // Made once, not per wake-up: re-creating these futures on every loop cost about as
         // much as writing a frame (notifier registrations).
-        let shutdown = self.state.shutdown.clone().cancelled_owned();
-        let overflowed = self.overflowed.clone().cancelled_owned();
+        let closing = self.closing.clone().cancelled_owned();
+        let shutdown = self.state.shutdown.clone();
         let heartbeat: Heartbeat = self.state.heartbeat.clone();
         let tick = heartbeat.next_tick();
-        tokio::pin!(shutdown, overflowed, tick);
+        tokio::pin!(closing, tick);
         let mut pulse = heartbeat.pulse();
         let mut handling: Option<Handling> = None;
         let mut pending = Pending::default();
@@ -137,8 +138,7 @@ impl Connection {
         loop {
             let wait = tokio::select! {
                 biased;
-                _ = &mut shutdown => return Ending::Close((close::GOING_AWAY, "server shutting down")),
-                _ = &mut overflowed => return Ending::Close((close::SLOW_CONSUMER, "too slow: outgoing queue full")),
+                _ = &mut closing => return Ending::Close(why_closing(&shutdown)),
                 _ = &mut tick => {
                     tick.set(heartbeat.next_tick());
                     match pulse.on_tick(self.heard) {
@@ -147,13 +147,6 @@ impl Connection {
                         Beat::Dead => return Ending::Close((close::HEARTBEAT_TIMEOUT, "no answer to ping")),
                     }
                 }
-                // Once the peer has closed (or hung up) nothing more can be written to it.
-                item = self.queue.recv(), if reading => match item {
-                    // Not while this connection holds a sender; ended all the same.
-                    None => return Ending::PeerDone,
-                    Some(Outbound::Close(&close)) => return Ending::Close(close),
-                    Some(Outbound::Text(first)) => Wait::Write(first),
-                },
                 (session, reply) = async { handling.as_mut().expect("guarded").await }, if handling.is_some() => {
                     handling = None;
                     self.session = Some(session);
@@ -163,6 +156,8 @@ impl Connection {
                     });
                     Wait::Nothing
                 }
+                // Before the queue is written: the acks one commit makes ready are all queued
+                // first, and go out in one burst with one flush instead of a write each.
                 Some(answer) = pending.next() => {
                     if let Some(answer) = answer {
                         if self.client.reply(Outbound::text(encode_server(&answer))).is_err() {
@@ -171,6 +166,13 @@ impl Connection {
                     }
                     Wait::Nothing
                 }
+                // Once the peer has closed (or hung up) nothing more can be written to it.
+                item = self.queue.recv(), if reading => match item {
+                    // Not while this connection holds a sender; ended all the same.
+                    None => return Ending::PeerDone,
+                    Some(Outbound::Close(&close)) => return Ending::Close(close),
+                    Some(Outbound::Text(first)) => Wait::Write(first),
+                },
                 frame = self.socket.next(), if reading && handling.is_none() && pending.len() < PIPELINE
                     && self.client.has_room() =>
                 {
@@ -212,11 +214,8 @@ impl Connection {
                 }
                 Wait::Write(first) => {
                     let due = async {
-                        tokio::select! {
-                            biased;
-                            _ = &mut shutdown => (close::GOING_AWAY, "server shutting down"),
-                            _ = &mut overflowed => (close::SLOW_CONSUMER, "too slow: outgoing queue full"),
-                        }
+                        (&mut closing).await;
+                        why_closing(&shutdown)
                     };
                     match self.write_noticing(first, due).await {
                         write::Burst::Written(None) => {}
@@ -230,6 +229,16 @@ impl Connection {
                 return Ending::PeerDone;
             }
         }
+    }
+}
+
+/// Why the connection's closing token was cancelled: shutdown if the server is stopping (it
+/// wins over an overflow at the same time), else the queue overflowed.
+fn why_closing(shutdown: &CancellationToken) -> Close {
+    if shutdown.is_cancelled() {
+        (close::GOING_AWAY, "server shutting down")
+    } else {
+        (close::SLOW_CONSUMER, "too slow: outgoing queue full")
     }
 }
 
