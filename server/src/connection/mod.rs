@@ -19,7 +19,7 @@ use app::protocol::{close, encode_server, ErrorCode, ServerMsg};
 use axum::extract::ws::{Message, WebSocket};
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,8 +38,20 @@ pub fn run(socket: WebSocket, peer: SocketAddr, permit: Permit, state: WsState) 
     let id = member.id();
     tracing::info!(id, %peer, "connected");
     let session = Session::new(member, &state.limits, state.people.clone(), permit.address());
-    let mut connection =
-        Connection { socket, queue, client, closing, heard: 0, id, session: Some(session), state, _permit: permit };
+    let mut connection = Connection {
+        socket,
+        queue,
+        client,
+        closing,
+        heard: 0,
+        id,
+        session: Some(session),
+        handling: None,
+        pending: Pending::default(),
+        ahead: None,
+        state,
+        _permit: permit,
+    };
     async move {
         let ending = connection.serve().await;
         connection.finish(ending).await;
@@ -60,6 +72,12 @@ struct Connection {
     id: u64,
     /// The session while no frame is being handled; a frame's future holds it meanwhile.
     session: Option<Session>,
+    /// The frame being handled (its future holds the session).
+    handling: Option<Handling>,
+    pending: Pending,
+    /// A frame read ahead of its turn (boxed: rare, and every idle connection would carry
+    /// the room for it).
+    ahead: Option<Box<Incoming>>,
     state: WsState,
     /// The gateway's slot, given back when the connection ends.
     _permit: Permit,
@@ -69,10 +87,26 @@ struct Connection {
 enum Ending {
     /// Send this close frame.
     Close(Close),
-    /// The peer closed (or hung up) and every answer it was owed is handled.
+    /// The peer closed (or hung up).
     PeerDone,
     /// The socket failed or took nothing in time: nothing more can be sent.
     Broken,
+}
+
+/// A frame from the peer as the socket gives it: `None` once it hung up.
+type Incoming = Option<Result<Message, axum::Error>>;
+
+/// What woke the connection's loop.
+enum Event {
+    /// Shutdown, or the queue overflowed.
+    Closing,
+    Tick,
+    /// The frame being handled is done with (its session is back) and this is its reply.
+    Handled(Reply),
+    /// The oldest pending answer, if the frame had one.
+    Answer(Option<ServerMsg>),
+    Frame(Incoming),
+    Queued(Option<Outbound>),
 }
 
 /// What the loop awaits once a select has picked its branch.
@@ -128,83 +162,76 @@ impl Connection {
         let tick = heartbeat.next_tick();
         tokio::pin!(closing, tick);
         let mut pulse = heartbeat.pulse();
-        let mut handling: Option<Handling> = None;
-        let mut pending = Pending::default();
-        let mut reading = true;
         let hello = encode_server(&self.state.limits.hello(None));
         if self.client.reply(Outbound::text(hello)).is_err() {
             return Ending::Broken;
         }
         loop {
-            let wait = tokio::select! {
-                biased;
-                _ = &mut closing => return Ending::Close(why_closing(&shutdown)),
-                _ = &mut tick => {
+            let event = {
+                let may_read = self.may_read();
+                let (handling, pending, ahead) = (&mut self.handling, &mut self.pending, &mut self.ahead);
+                let session = &mut self.session;
+                tokio::select! {
+                    biased;
+                    _ = &mut closing => Event::Closing,
+                    _ = &mut tick => Event::Tick,
+                    reply = async {
+                        let (handled, reply) = handling.as_mut().expect("guarded").await;
+                        *session = Some(handled);
+                        reply
+                    }, if handling.is_some() => Event::Handled(reply),
+                    // Before the queue is written: the acks one commit makes ready are all
+                    // queued first, and go out in one burst with one flush, not a write each.
+                    Some(answer) = pending.next() => Event::Answer(answer),
+                    // A frame read ahead (see `read_ahead`) is handled before the next burst.
+                    frame = async { *ahead.take().expect("guarded") }, if ahead.is_some() && may_read => {
+                        Event::Frame(frame)
+                    }
+                    item = self.queue.recv() => Event::Queued(item),
+                    frame = self.socket.next(), if ahead.is_none() && may_read => Event::Frame(frame),
+                }
+            };
+            let wait = match event {
+                Event::Closing => return Ending::Close(why_closing(&shutdown)),
+                Event::Tick => {
                     tick.set(heartbeat.next_tick());
+                    // A frame waiting unread (the loop was writing, or holding reads back) is
+                    // a sign of life as good as one already read.
+                    self.read_ahead();
                     match pulse.on_tick(self.heard) {
                         Beat::Nothing => Wait::Nothing,
                         Beat::Ping => Wait::Ping,
                         Beat::Dead => return Ending::Close((close::HEARTBEAT_TIMEOUT, "no answer to ping")),
                     }
                 }
-                (session, reply) = async { handling.as_mut().expect("guarded").await }, if handling.is_some() => {
-                    handling = None;
-                    self.session = Some(session);
-                    pending.push(match reply {
+                Event::Handled(reply) => {
+                    self.handling = None;
+                    self.pending.push(match reply {
                         Reply::Now(answer) => Box::pin(std::future::ready(answer)),
                         Reply::Later(answer) => answer,
                     });
                     Wait::Nothing
                 }
-                // Before the queue is written: the acks one commit makes ready are all queued
-                // first, and go out in one burst with one flush instead of a write each.
-                Some(answer) = pending.next() => {
-                    if let Some(answer) = answer {
-                        if self.client.reply(Outbound::text(encode_server(&answer))).is_err() {
-                            return Ending::Broken;
-                        }
+                Event::Answer(answer) => {
+                    let queued = answer.map(|answer| self.client.reply(Outbound::text(encode_server(&answer))));
+                    if let Some(Err(_)) = queued {
+                        return Ending::Broken;
                     }
                     Wait::Nothing
                 }
-                // Once the peer has closed (or hung up) nothing more can be written to it.
-                item = self.queue.recv(), if reading => match item {
-                    // Not while this connection holds a sender; ended all the same.
-                    None => return Ending::PeerDone,
-                    Some(Outbound::Close(&close)) => return Ending::Close(close),
-                    Some(Outbound::Text(first)) => Wait::Write(first),
-                },
-                frame = self.socket.next(), if reading && handling.is_none() && pending.len() < PIPELINE
-                    && self.client.has_room() =>
-                {
-                    self.heard += 1;
-                    match frame {
-                        None | Some(Ok(Message::Close(_))) => reading = false,
-                        Some(Ok(Message::Text(text))) => {
-                            let mut session = self.session.take().expect("no frame is being handled");
-                            // Boxed: handling a frame needs a large future (joins, hub round
-                            // trips) that an idle connection should not carry inline.
-                            handling = Some(Box::pin(async move {
-                                let reply = session.handle_text(text.as_str()).await;
-                                (session, reply)
-                            }));
-                        }
-                        Some(Ok(Message::Binary(_))) => pending.push(Box::pin(std::future::ready(Some(error(
-                            ErrorCode::BinaryNotSupported,
-                            "send JSON text frames; binary frames are not part of the protocol",
-                        ))))),
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                        Some(Err(e)) => {
-                            let Some(&close) = close_for(e) else { return Ending::Broken };
-                            let (id, code, reason) = (self.id, close.0, close.1);
-                            tracing::info!(id, code, reason, "closing a misbehaving peer");
-                            return Ending::Close(close);
-                        }
+                Event::Frame(frame) => {
+                    if let Some(ending) = self.on_frame(frame) {
+                        return ending;
                     }
                     Wait::Nothing
                 }
+                // Not while this connection holds a sender; ended all the same.
+                Event::Queued(None) => return Ending::PeerDone,
+                Event::Queued(Some(Outbound::Close(&close))) => return Ending::Close(close),
+                Event::Queued(Some(Outbound::Text(first))) => Wait::Write(first),
             };
-            // Awaited here, not in the branches above: the select's futures are gone by now,
-            // so the connection's future need not hold them and these at once.
+            // Awaited here, not in the select: its futures are gone by now, so the
+            // connection's future need not hold them and these at once.
             match wait {
                 Wait::Nothing => {}
                 Wait::Ping => {
@@ -222,13 +249,62 @@ impl Connection {
                         write::Burst::Written(Some(close)) => return Ending::Close(close),
                         write::Burst::Failed => return Ending::Broken,
                     }
+                    // One frame in, for each burst out: a room busy enough to keep this
+                    // queue from ever emptying does not keep the client from being heard.
+                    if self.may_read() {
+                        self.read_ahead();
+                    }
                 }
             }
-            // The peer is done sending: its posts before it left are still answered.
-            if !reading && handling.is_none() && pending.len() == 0 {
-                return Ending::PeerDone;
+        }
+    }
+
+    /// Whether the next frame may be read: none is being handled, fewer than [`PIPELINE`]
+    /// wait for their answers, and the queue has room for the answer.
+    fn may_read(&self) -> bool {
+        self.handling.is_none() && self.pending.len() < PIPELINE && self.client.has_room()
+    }
+
+    /// Reads one frame into `ahead` if one is there already (never waits); the loop handles
+    /// it next. At most one frame is held so.
+    fn read_ahead(&mut self) {
+        if self.ahead.is_none() {
+            if let Some(frame) = self.socket.next().now_or_never() {
+                self.heard += 1;
+                self.ahead = Some(Box::new(frame));
             }
         }
+    }
+
+    /// Handles one frame from the peer; `Some` when the connection must end.
+    fn on_frame(&mut self, frame: Incoming) -> Option<Ending> {
+        self.heard += 1;
+        match frame {
+            // Nothing can be written to a peer that closed: the hub answers (and stores) what
+            // it sent before whether or not the answers are awaited.
+            None | Some(Ok(Message::Close(_))) => return Some(Ending::PeerDone),
+            Some(Ok(Message::Text(text))) => {
+                let mut session = self.session.take().expect("no frame is being handled");
+                // Boxed: handling a frame needs a large future (joins, hub round trips) that
+                // an idle connection should not carry inline.
+                self.handling = Some(Box::pin(async move {
+                    let reply = session.handle_text(text.as_str()).await;
+                    (session, reply)
+                }));
+            }
+            Some(Ok(Message::Binary(_))) => self.pending.push(Box::pin(std::future::ready(Some(error(
+                ErrorCode::BinaryNotSupported,
+                "send JSON text frames; binary frames are not part of the protocol",
+            ))))),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Err(e)) => {
+                let Some(&close) = close_for(e) else { return Some(Ending::Broken) };
+                let (id, code, reason) = (self.id, close.0, close.1);
+                tracing::info!(id, code, reason, "closing a misbehaving peer");
+                return Some(Ending::Close(close));
+            }
+        }
+        None
     }
 }
 

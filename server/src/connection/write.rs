@@ -92,6 +92,12 @@ impl Connection {
     /// may never take them.
     pub(super) async fn finish(&mut self, ending: Ending) {
         let patience = self.state.limits.ping_timeout;
+        // A frame still being handled is finished apart (a moderator's block and its audit
+        // row, a post still on its way to the hub): the session it holds, and with it the
+        // disconnect, goes once it is done.
+        if let Some(handling) = self.handling.take() {
+            self.state.tracker.spawn(async move { drop(handling.await) });
+        }
         self.session = None;
         self.queue.close();
         match ending {
