@@ -29,7 +29,7 @@
 //! - `session.rs` — one client's protocol state, whatever the transport: decode, rate limit,
 //!   answer through its hub `Member`; the per-connection `Limits`.
 //! - `connection/` — one WebSocket, one task: frames in to its `Session`, its queue out to the
-//!   socket (`write.rs`: bursts, pings, every close code).
+//!   socket (`write.rs`: bursts, pings, every close code; `pending.rs`: answers in order).
 //! - `heartbeat.rs` — pings from one shared clock; `Pulse`, a connection's ping state machine.
 //! - `queue.rs` — a connection's bounded outgoing queue; a full queue closes that client.
 //! - `hub/` — the actor that owns rooms and who is in them, stores posts in batches (group

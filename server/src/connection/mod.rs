@@ -8,6 +8,7 @@
 //! is one of the loop's branches (the session moves into it and comes back), so queued
 //! frames are still written meanwhile.
 
+mod pending;
 mod write;
 
 use crate::gateway::Permit;
@@ -18,8 +19,8 @@ use crate::ws::WsState;
 use app::protocol::{close, encode_server, ErrorCode, ServerMsg};
 use axum::extract::ws::{Message, WebSocket};
 use futures::future::BoxFuture;
-use futures::stream::FuturesOrdered;
 use futures::{FutureExt, StreamExt};
+use pending::Pending;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -106,6 +107,8 @@ enum Event {
     /// The oldest pending answer, if the frame had one.
     Answer(Option<ServerMsg>),
     Frame(Incoming),
+    /// The frame read ahead of its turn.
+    Ahead(Incoming),
     Queued(Option<Outbound>),
 }
 
@@ -115,33 +118,6 @@ enum Wait {
     Ping,
     /// A burst of queued frames, starting with this one.
     Write(Arc<Frame>),
-}
-
-/// Answers not yet sent, in the order of the frames they answer: posts waiting for the hub
-/// keep their place while later frames are read, so one client's posts can share a commit.
-/// Made when a frame arrives and let go of once empty: an empty `FuturesOrdered` is two
-/// allocations, which every idle connection would otherwise carry.
-#[derive(Default)]
-struct Pending(Option<FuturesOrdered<BoxFuture<'static, Option<ServerMsg>>>>);
-
-impl Pending {
-    fn push(&mut self, answer: BoxFuture<'static, Option<ServerMsg>>) {
-        self.0.get_or_insert_with(FuturesOrdered::new).push_back(answer);
-    }
-
-    fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, FuturesOrdered::len)
-    }
-
-    /// The next answer in order; `None` when there is none to wait for.
-    async fn next(&mut self) -> Option<Option<ServerMsg>> {
-        let answers = self.0.as_mut()?;
-        let answer = answers.next().await;
-        if answers.is_empty() {
-            self.0 = None;
-        }
-        answer
-    }
 }
 
 /// The frame being handled: the session is moved into it and handed back with the answer.
@@ -185,7 +161,7 @@ impl Connection {
                     Some(answer) = pending.next() => Event::Answer(answer),
                     // A frame read ahead (see `read_ahead`) is handled before the next burst.
                     frame = async { *ahead.take().expect("guarded") }, if ahead.is_some() && may_read => {
-                        Event::Frame(frame)
+                        Event::Ahead(frame)
                     }
                     item = self.queue.recv() => Event::Queued(item),
                     frame = self.socket.next(), if ahead.is_none() && may_read => Event::Frame(frame),
@@ -197,7 +173,9 @@ impl Connection {
                     tick.set(heartbeat.next_tick());
                     // A frame waiting unread (the loop was writing, or holding reads back) is
                     // a sign of life as good as one already read.
-                    self.read_ahead();
+                    if let Some(ending) = self.read_ahead() {
+                        return ending;
+                    }
                     match pulse.on_tick(self.heard) {
                         Beat::Nothing => Wait::Nothing,
                         Beat::Ping => Wait::Ping,
@@ -220,6 +198,14 @@ impl Connection {
                     Wait::Nothing
                 }
                 Event::Frame(frame) => {
+                    self.heard += 1;
+                    if let Some(ending) = self.on_frame(frame) {
+                        return ending;
+                    }
+                    Wait::Nothing
+                }
+                // Counted when it was read.
+                Event::Ahead(frame) => {
                     if let Some(ending) = self.on_frame(frame) {
                         return ending;
                     }
@@ -252,7 +238,9 @@ impl Connection {
                     // One frame in, for each burst out: a room busy enough to keep this
                     // queue from ever emptying does not keep the client from being heard.
                     if self.may_read() {
-                        self.read_ahead();
+                        if let Some(ending) = self.read_ahead() {
+                            return ending;
+                        }
                     }
                 }
             }
@@ -265,20 +253,25 @@ impl Connection {
         self.handling.is_none() && self.pending.len() < PIPELINE && self.client.has_room()
     }
 
-    /// Reads one frame into `ahead` if one is there already (never waits); the loop handles
-    /// it next. At most one frame is held so.
-    fn read_ahead(&mut self) {
-        if self.ahead.is_none() {
-            if let Some(frame) = self.socket.next().now_or_never() {
-                self.heard += 1;
-                self.ahead = Some(Box::new(frame));
-            }
+    /// Reads a frame if one is there already (never waits). A post or other data frame is
+    /// held in `ahead` (at most one) for the loop to handle in turn; anything else (a pong,
+    /// the peer's close, a hang-up, a broken frame) is handled at once: `Some` when the
+    /// connection must end.
+    fn read_ahead(&mut self) -> Option<Ending> {
+        if self.ahead.is_some() {
+            return None;
         }
+        let frame = self.socket.next().now_or_never()?;
+        self.heard += 1;
+        if matches!(frame, Some(Ok(Message::Text(_) | Message::Binary(_)))) {
+            self.ahead = Some(Box::new(frame));
+            return None;
+        }
+        self.on_frame(frame)
     }
 
     /// Handles one frame from the peer; `Some` when the connection must end.
     fn on_frame(&mut self, frame: Incoming) -> Option<Ending> {
-        self.heard += 1;
         match frame {
             // Nothing can be written to a peer that closed: the hub answers (and stores) what
             // it sent before whether or not the answers are awaited.
