@@ -36,6 +36,13 @@ impl From<String> for Frame {
     }
 }
 
+impl Frame {
+    /// A frame for one connection's queue, or the first of a broadcast's shared copies.
+    pub fn shared(json: String) -> Arc<Self> {
+        Arc::new(Self::from(json))
+    }
+}
+
 impl std::ops::Deref for Frame {
     type Target = Utf8Bytes;
 
@@ -44,34 +51,10 @@ impl std::ops::Deref for Frame {
     }
 }
 
-/// One item in a connection's queue: one pointer wide, because every connection's queue
-/// starts with a block of 32 slots, idle or not.
-#[derive(Debug, Clone)]
-pub enum Outbound {
-    /// A JSON text frame, shared: a broadcast is encoded once and queued for every member.
-    Text(Arc<Frame>),
-    /// Close the socket with this (code, reason) after the frames queued before it.
-    Close(&'static (u16, &'static str)),
-}
-
-impl Outbound {
-    pub fn text(json: String) -> Self {
-        Self::Text(Arc::new(Frame::from(json)))
-    }
-
-    /// Bytes this item holds in a queue (a shared frame counts for every queue it is in).
-    fn bytes(&self) -> usize {
-        match self {
-            Self::Text(text) => text.len(),
-            Self::Close(_) => 0,
-        }
-    }
-}
-
 /// The sending side of one connection: its queue, plus the switch that closes it when full.
 #[derive(Debug, Clone)]
 pub struct ClientHandle {
-    tx: flume::Sender<Outbound>,
+    tx: flume::Sender<Arc<Frame>>,
     /// Most frames queued at once (the channel itself is unbounded: a reply must never wait
     /// on the task that drains it, its own connection's).
     capacity: usize,
@@ -141,7 +124,7 @@ impl ClientHandle {
     }
 
     /// Queues a frame without waiting.
-    pub fn deliver(&self, frame: Outbound) -> Delivery {
+    pub fn deliver(&self, frame: Arc<Frame>) -> Delivery {
         if self.tx.len() >= self.capacity {
             return if self.tx.is_disconnected() {
                 Delivery::Gone
@@ -149,7 +132,7 @@ impl ClientHandle {
                 self.overflow("client queue full; closing it")
             };
         }
-        let n = frame.bytes();
+        let n = frame.len();
         if !self.bytes.take(n) {
             return self.overflow("client queue over its byte limit; closing it");
         }
@@ -174,12 +157,12 @@ impl ClientHandle {
         Delivery::Overflowed
     }
 
-    /// Queues one of the connection's own replies (or a close). A reply is counted in bytes
+    /// Queues one of the connection's own replies. A reply is counted in bytes
     /// but never overflows the queue and never waits: the connection reads no more frames
     /// while [`ClientHandle::has_room`] is false, so a client that does not read slows down
     /// nobody but itself, and its replies stay bounded by what it may have in flight.
-    pub fn reply(&self, frame: Outbound) -> Result<(), Delivery> {
-        let n = frame.bytes();
+    pub fn reply(&self, frame: Arc<Frame>) -> Result<(), Delivery> {
+        let n = frame.len();
         self.bytes.queued.fetch_add(n, Ordering::Relaxed);
         self.tx.send(frame).map_err(|_| {
             self.bytes.give_back(n);
@@ -199,7 +182,7 @@ impl ClientHandle {
 /// for every connection, idle or not.
 #[derive(Debug)]
 pub struct Queue {
-    rx: flume::Receiver<Outbound>,
+    rx: flume::Receiver<Arc<Frame>>,
     bytes: Budget,
 }
 
@@ -213,28 +196,28 @@ impl Queue {
     }
 
     /// The next frame; `None` once every sender is gone and the queue is empty.
-    pub async fn recv(&mut self) -> Option<Outbound> {
+    pub async fn recv(&mut self) -> Option<Arc<Frame>> {
         let item = self.rx.recv_async().await.ok()?;
-        self.bytes.give_back(item.bytes());
+        self.bytes.give_back(item.len());
         Some(item)
     }
 
     /// The next frame if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Outbound> {
+    pub fn try_recv(&mut self) -> Option<Arc<Frame>> {
         let item = self.rx.try_recv().ok()?;
-        self.bytes.give_back(item.bytes());
+        self.bytes.give_back(item.len());
         Some(item)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{ClientHandle, Delivery, Outbound};
+    use super::{ClientHandle, Delivery, Frame};
 
     #[test]
     fn a_queue_overflows_on_bytes_before_frames() {
         let (client, mut queue, overflowed) = ClientHandle::channel(100, 1_000);
-        let frame = || Outbound::text("x".repeat(400));
+        let frame = || Frame::shared("x".repeat(400));
         assert_eq!(client.deliver(frame()), Delivery::Queued);
         assert_eq!(client.deliver(frame()), Delivery::Queued);
         assert!(!overflowed.is_cancelled());
@@ -252,27 +235,27 @@ mod tests {
     #[test]
     fn one_frame_larger_than_the_limit_still_fits_an_empty_queue() {
         let (client, _queue, overflowed) = ClientHandle::channel(100, 10);
-        assert_eq!(client.deliver(Outbound::text("y".repeat(50))), Delivery::Queued);
-        assert_eq!(client.deliver(Outbound::text("z".into())), Delivery::Overflowed);
+        assert_eq!(client.deliver(Frame::shared("y".repeat(50))), Delivery::Queued);
+        assert_eq!(client.deliver(Frame::shared("z".into())), Delivery::Overflowed);
         assert!(overflowed.is_cancelled());
     }
 
     #[test]
     fn a_closed_queue_lets_go_of_its_frames_and_takes_no_more() {
         let (client, mut queue, _) = ClientHandle::channel(100, 1_000);
-        let frame = std::sync::Arc::new(super::Frame::from("x".repeat(10)));
-        assert_eq!(client.deliver(Outbound::Text(std::sync::Arc::clone(&frame))), Delivery::Queued);
+        let frame = Frame::shared("x".repeat(10));
+        assert_eq!(client.deliver(std::sync::Arc::clone(&frame)), Delivery::Queued);
         queue.close();
         assert_eq!(std::sync::Arc::strong_count(&frame), 1, "the queued copy is gone");
-        assert_eq!(client.deliver(Outbound::Text(frame)), Delivery::Gone);
+        assert_eq!(client.deliver(frame), Delivery::Gone);
     }
 
     #[test]
     fn a_queue_within_a_parent_closes_with_it_and_alone_on_overflow() {
         let parent = tokio_util::sync::CancellationToken::new();
         let (client, _queue, closing) = ClientHandle::channel_within(1, 1_000, &parent);
-        assert_eq!(client.deliver(Outbound::text("a".into())), Delivery::Queued);
-        assert_eq!(client.deliver(Outbound::text("b".into())), Delivery::Overflowed);
+        assert_eq!(client.deliver(Frame::shared("a".into())), Delivery::Queued);
+        assert_eq!(client.deliver(Frame::shared("b".into())), Delivery::Overflowed);
         assert!(closing.is_cancelled() && !parent.is_cancelled(), "an overflow closes this client only");
         let (_client, _queue, closing) = ClientHandle::channel_within(1, 1_000, &parent);
         parent.cancel();
@@ -283,25 +266,18 @@ mod tests {
     fn replies_never_wait_or_overflow_but_a_full_queue_has_no_room() {
         let (client, mut queue, overflowed) = ClientHandle::channel(2, 1_000);
         assert!(client.has_room());
-        client.reply(Outbound::text("a".into())).unwrap();
-        client.reply(Outbound::text("b".into())).unwrap();
+        client.reply(Frame::shared("a".into())).unwrap();
+        client.reply(Frame::shared("b".into())).unwrap();
         assert!(!client.has_room(), "two frames is the queue's capacity");
-        client.reply(Outbound::text("c".into())).unwrap();
+        client.reply(Frame::shared("c".into())).unwrap();
         assert!(!overflowed.is_cancelled(), "a reply past the capacity is kept, not refused");
-        assert_eq!(client.deliver(Outbound::text("d".into())), Delivery::Overflowed);
+        assert_eq!(client.deliver(Frame::shared("d".into())), Delivery::Overflowed);
         assert!(overflowed.is_cancelled(), "a broadcast past the capacity closes the client");
         let taken: Vec<_> = std::iter::from_fn(|| queue.try_recv()).collect();
         assert_eq!(taken.len(), 3);
         assert!(client.has_room());
         let (client, _queue, _) = ClientHandle::channel(100, 10);
-        client.reply(Outbound::text("x".repeat(10))).unwrap();
+        client.reply(Frame::shared("x".repeat(10))).unwrap();
         assert!(!client.has_room(), "ten bytes is the queue's byte limit");
-    }
-
-    #[test]
-    fn a_queued_frame_is_two_words() {
-        // Queued frames are what a slow client's memory is made of: 256 of them at 16 bytes
-        // (the shared frame's pointer and the variant) is 4 KiB, the frames themselves shared.
-        assert_eq!(std::mem::size_of::<Outbound>(), 16);
     }
 }

@@ -9,7 +9,7 @@ use crate::claims::{ClaimId, Claims};
 use crate::hub::{Answer, HubError, JoinRequest, Member, NewPost, Removal, JOINS_PER_SEC};
 use crate::moderation::{time_left, Moderation, ModerationError, Moderator};
 use crate::post_rate::PostRate;
-use crate::queue::{ClientHandle, Outbound};
+use crate::queue::{ClientHandle, Frame};
 use crate::store::{now_ms, BlockTarget};
 use app::domain::{ClaimSecret, ClientId, RoomName, Username};
 use app::protocol::{decode_client, encode_server, ClientMsg, ErrorCode, RateLimit, ServerMsg, PROTOCOL_VERSION};
@@ -212,7 +212,7 @@ impl Session {
             let fingerprint = holder.claim.fingerprint();
             let claimed = ServerMsg::Claimed { username: name.clone(), claim, fingerprint };
             // The connection is going: the join that follows finds that out too.
-            let _ = self.client().reply(Outbound::text(encode_server(&claimed)));
+            let _ = self.client().reply(Frame::shared(encode_server(&claimed)));
         }
         Ok(holder.claim)
     }

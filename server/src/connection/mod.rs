@@ -13,7 +13,7 @@ mod write;
 
 use crate::gateway::Permit;
 use crate::heartbeat::{Beat, Heartbeat};
-use crate::queue::{ClientHandle, Frame, Outbound, Queue};
+use crate::queue::{ClientHandle, Frame, Queue};
 use crate::session::{error, Reply, Session};
 use crate::ws::WsState;
 use app::protocol::{close, encode_server, ErrorCode, ServerMsg};
@@ -109,7 +109,7 @@ enum Event {
     Frame(Incoming),
     /// The frame read ahead of its turn.
     Ahead(Incoming),
-    Queued(Option<Outbound>),
+    Queued(Option<Arc<Frame>>),
 }
 
 /// What the loop awaits once a select has picked its branch.
@@ -139,7 +139,7 @@ impl Connection {
         tokio::pin!(closing, tick);
         let mut pulse = heartbeat.pulse();
         let hello = encode_server(&self.state.limits.hello(None));
-        if self.client.reply(Outbound::text(hello)).is_err() {
+        if self.client.reply(Frame::shared(hello)).is_err() {
             return Ending::Broken;
         }
         loop {
@@ -191,7 +191,7 @@ impl Connection {
                     Wait::Nothing
                 }
                 Event::Answer(answer) => {
-                    let queued = answer.map(|answer| self.client.reply(Outbound::text(encode_server(&answer))));
+                    let queued = answer.map(|answer| self.client.reply(Frame::shared(encode_server(&answer))));
                     if let Some(Err(_)) = queued {
                         return Ending::Broken;
                     }
@@ -213,8 +213,7 @@ impl Connection {
                 }
                 // Not while this connection holds a sender; ended all the same.
                 Event::Queued(None) => return Ending::PeerDone,
-                Event::Queued(Some(Outbound::Close(&close))) => return Ending::Close(close),
-                Event::Queued(Some(Outbound::Text(first))) => Wait::Write(first),
+                Event::Queued(Some(first)) => Wait::Write(first),
             };
             // Awaited here, not in the select: its futures are gone by now, so the
             // connection's future need not hold them and these at once.

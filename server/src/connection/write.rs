@@ -5,7 +5,7 @@
 //! write is pending, and a peer that still takes nothing then is dropped without a close frame.
 
 use super::{Close, Connection, Ending};
-use crate::queue::{Frame, Outbound};
+use crate::queue::Frame;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures::SinkExt;
 use std::future::Future;
@@ -21,7 +21,7 @@ const CLOSING_WRITE_GRACE: Duration = Duration::from_secs(1);
 
 /// How a burst of writes ended.
 pub(super) enum Burst {
-    /// Written; the queue held this close after the frames.
+    /// Written; this close became due meanwhile.
     Written(Option<Close>),
     /// The socket failed or took nothing in time: nothing more can be sent.
     Failed,
@@ -29,30 +29,21 @@ pub(super) enum Burst {
 
 impl Connection {
     /// Writes `first` and whatever else is already queued (up to [`BURST`] frames), then
-    /// flushes once: a broadcast burst costs one flush, not one per frame. Returns a close
-    /// found in the queue (after the frames before it are written), or Err if the socket failed.
-    async fn write_burst(&mut self, first: Arc<Frame>) -> Result<Option<Close>, ()> {
+    /// flushes once: a broadcast burst costs one flush, not one per frame. Err if the socket
+    /// failed.
+    async fn write_burst(&mut self, first: Arc<Frame>) -> Result<(), ()> {
         self.socket.feed(Message::Text(Utf8Bytes::clone(&first))).await.map_err(|_| ())?;
         // Each frame is let go of only once flushed: a post's frame times its last write. (A
         // Vec, not an array: the connection's future would carry the array even while idle.)
         let mut fed = Vec::new();
-        let mut close = None;
         for _ in 1..BURST {
-            match self.queue.try_recv() {
-                Some(Outbound::Text(text)) => {
-                    self.socket.feed(Message::Text(Utf8Bytes::clone(&text))).await.map_err(|_| ())?;
-                    fed.push(text);
-                }
-                Some(Outbound::Close(&close_frame)) => {
-                    close = Some(close_frame);
-                    break;
-                }
-                None => break,
-            }
+            let Some(text) = self.queue.try_recv() else { break };
+            self.socket.feed(Message::Text(Utf8Bytes::clone(&text))).await.map_err(|_| ())?;
+            fed.push(text);
         }
         self.socket.flush().await.map_err(|_| ())?;
         drop((first, fed));
-        Ok(close)
+        Ok(())
     }
 
     /// Writes a burst while watching `due`: if a close becomes due first, the write gets
@@ -66,7 +57,7 @@ impl Connection {
             tokio::pin!(write);
             let close = tokio::select! {
                 biased;
-                written = &mut write => return written.map_or(Burst::Failed, Burst::Written),
+                written = &mut write => return written.map_or(Burst::Failed, |()| Burst::Written(None)),
                 close = due => close,
             };
             // Boxed: rare, and an idle connection's future should not carry its timer.

@@ -21,7 +21,7 @@ pub use sse::sse;
 
 use crate::cluster::forward::FallbackRequest;
 use crate::gateway::Permit;
-use crate::queue::{ClientHandle, Outbound, Queue};
+use crate::queue::{ClientHandle, Queue};
 use crate::session::{error, Session};
 use crate::ws::WsState;
 use app::protocol::{ErrorCode, ServerMsg};
@@ -239,7 +239,7 @@ pub(crate) async fn poll_here(state: &WsState, id: &str) -> Option<Answer> {
     };
     let mut batch: Vec<serde_json::Value> = Vec::new();
     let mut next = first;
-    while let Some(Outbound::Text(text)) = next {
+    while let Some(text) = next {
         batch.push(serde_json::from_str(text.as_str()).unwrap_or(serde_json::Value::Null));
         next = if batch.len() < POLL_BATCH { queue.try_recv() } else { None };
     }

@@ -5,7 +5,7 @@
 
 use super::{open, HttpSession, HttpSessions};
 use crate::gateway::Permit;
-use crate::queue::Outbound;
+use crate::queue::Frame;
 use crate::ws::WsState;
 use app::protocol::encode_server;
 use axum::extract::{Query, State};
@@ -32,7 +32,7 @@ pub async fn sse(
 ) -> Response {
     let (id, mut session, mut queue, overflowed) = open(&state, permit.address());
     let hello = state.limits.hello(Some(id.clone()));
-    let _ = session.client().deliver(Outbound::text(encode_server(&hello)));
+    let _ = session.client().deliver(Frame::shared(encode_server(&hello)));
     if let Some(room) = query.room {
         let last_event = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         let mut join = serde_json::json!({ "type": "join", "room": room, "since": last_event.or(query.since) });
@@ -41,7 +41,7 @@ pub async fn sse(
             join["username"] = username.into();
         }
         if let Some(answer) = session.handle_text(&join.to_string()).await.resolve().await {
-            let _ = session.client().deliver(Outbound::text(encode_server(&answer)));
+            let _ = session.client().deliver(Frame::shared(encode_server(&answer)));
         }
     }
     let entry = Arc::new(HttpSession {
@@ -62,7 +62,7 @@ pub async fn sse(
                 _ = overflowed.cancelled() => return,
                 item = queue.recv() => item,
             };
-            let Some(Outbound::Text(text)) = item else { return };
+            let Some(text) = item else { return };
             let mut event = Event::default().data(text.as_str());
             if let Some(seq) = post_seq(text.as_str()) {
                 event = event.id(seq.to_string());

@@ -5,7 +5,7 @@
 use super::room::RoomMember;
 use super::ConnId;
 use crate::metrics::Metrics;
-use crate::queue::{Delivery, Frame, Outbound};
+use crate::queue::{Delivery, Frame};
 use std::sync::Arc;
 
 /// Posts held for one member while it reads its history; past it the member is closed as a
@@ -53,7 +53,7 @@ pub(super) fn queue_to(
         failed.push(conn);
         return false;
     }
-    match member.client.deliver(Outbound::Text(frame)) {
+    match member.client.deliver(frame) {
         Delivery::Queued => return true,
         Delivery::Overflowed => metrics.overflowed(),
         Delivery::Gone => {}

@@ -3,7 +3,7 @@
 
 use super::{Hub, HubError, JoinRequest, Member, NewPost};
 use crate::metrics::Metrics;
-use crate::queue::{ClientHandle, Outbound, Queue};
+use crate::queue::{ClientHandle, Queue};
 use crate::store::Store;
 use app::protocol::ServerMsg;
 use std::time::Duration;
@@ -41,11 +41,8 @@ async fn next_presence(queue: &mut Queue) -> (Vec<app::domain::Username>, u32, u
 
 /// The next message in the queue, within a few presence windows.
 async fn next(queue: &mut Queue) -> ServerMsg {
-    let item = tokio::time::timeout(Duration::from_secs(5), queue.recv()).await.unwrap().unwrap();
-    match item {
-        Outbound::Text(text) => serde_json::from_str(text.as_str()).unwrap(),
-        Outbound::Close(close) => panic!("unexpected close {close:?}"),
-    }
+    let text = tokio::time::timeout(Duration::from_secs(5), queue.recv()).await.unwrap().unwrap();
+    serde_json::from_str(text.as_str()).unwrap()
 }
 
 #[tokio::test]

@@ -1,8 +1,9 @@
 //! The hub on its own: rooms kept apart, and a full client queue closes only that client.
 
 use app::protocol::{Post, ServerMsg};
+use std::sync::Arc;
 use wallsocket::hub::{Hub, JoinRequest, Member, NewPost};
-use wallsocket::queue::{ClientHandle, Outbound};
+use wallsocket::queue::{ClientHandle, Frame};
 use wallsocket::store::Store;
 
 async fn hub() -> (Hub, tempfile::TempDir) {
@@ -32,11 +33,8 @@ async fn post(member: &Member, room: &str, client_id: &str, text: &str) -> Post 
     member.post(post).await.unwrap().into_result().await.unwrap()
 }
 
-fn decode(item: Outbound) -> ServerMsg {
-    match item {
-        Outbound::Text(text) => serde_json::from_str(text.as_str()).unwrap(),
-        Outbound::Close(&(code, _)) => panic!("unexpected close {code}"),
-    }
+fn decode(frame: Arc<Frame>) -> ServerMsg {
+    serde_json::from_str(frame.as_str()).unwrap()
 }
 
 #[tokio::test]
