@@ -28,18 +28,16 @@ impl Frame {
     pub fn timed(json: String, written: WrittenClock) -> Self {
         Self { text: json.into(), _written: Some(written) }
     }
+
+    /// An untimed frame, ready to queue: for one connection, or shared by several.
+    pub fn shared(json: String) -> Arc<Self> {
+        Arc::new(Self::from(json))
+    }
 }
 
 impl From<String> for Frame {
     fn from(json: String) -> Self {
         Self { text: json.into(), _written: None }
-    }
-}
-
-impl Frame {
-    /// A frame for one connection's queue, or the first of a broadcast's shared copies.
-    pub fn shared(json: String) -> Arc<Self> {
-        Arc::new(Self::from(json))
     }
 }
 

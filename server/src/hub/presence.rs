@@ -141,5 +141,5 @@ fn frame(room: &RoomName, counts: Counts, changes: &BTreeMap<Username, (bool, u6
     }
     let Counts { members, watching, .. } = counts;
     let msg = ServerMsg::Presence { room: room.clone(), joined, left, members, watching };
-    Some(Arc::new(Frame::from(encode_server(&msg))))
+    Some(Frame::shared(encode_server(&msg)))
 }

@@ -254,7 +254,7 @@ impl HubTask {
             &history,
         );
         let mut failed = Vec::new();
-        if queue_to(&self.metrics, conn, member, Arc::new(Frame::from(history)), Kind::Passing, &mut failed) {
+        if queue_to(&self.metrics, conn, member, Frame::shared(history), Kind::Passing, &mut failed) {
             for (kind, frame) in held {
                 // A post its history has (up to `fence`) is skipped, a deletion never is.
                 queue_to(&self.metrics, conn, member, frame, kind, &mut failed);
