@@ -14,6 +14,8 @@
 //! - `sequence.rs` — giving each post of a batch its seq (or finding it already stored): the
 //!   same rule for both backends, a plain function with its own tests.
 //! - `rows.rs` — a stored row read back into a validated [`Post`].
+//! - `tail.rs` — the newest entries of recently read rooms, in memory, kept current by this
+//!   store's writes (SQLite only), and the version that says when stored posts changed.
 //! - `moderation.rs` — moderators, blocks and the audit log: the values, and [`Store`]'s
 //!   methods for them.
 //! - `sqlite.rs` — SQLite in WAL mode: one writer connection, a pool of readers.
@@ -25,14 +27,15 @@ mod postgres;
 mod rows;
 mod sequence;
 mod sqlite;
+mod tail;
 
 use crate::claims::ClaimId;
 use app::domain::{ClientId, PostText, RoomName, Username, ValidationError};
 use app::protocol::Post;
 use backend::Backend as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
+use tail::{Tail, Tails, TAIL_LEN};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -149,8 +152,8 @@ pub use moderation::{AuditRow, BlockTarget};
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Arc<Database>,
-    /// Bumped after every commit that stored posts: what was read before is out of date.
-    version: Arc<AtomicU64>,
+    /// The rooms' newest entries, and the version bumped whenever stored posts change.
+    tails: Arc<Tails>,
     /// Why the last write failed; `None` once a write succeeds (or before any).
     last_failure: Arc<Mutex<Option<String>>>,
 }
@@ -159,14 +162,15 @@ impl Store {
     /// Opens the database at `url` (`sqlite://PATH`, created if missing, or
     /// `postgres://USER@HOST:PORT/DB`) and applies its pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let backend = if url.starts_with("sqlite:") {
+        let sqlite = url.starts_with("sqlite:");
+        let backend = if sqlite {
             Database::Sqlite(sqlite::Sqlite::connect(url).await?)
         } else if Self::is_shared(url) {
             Database::Postgres(postgres::Postgres::connect(url).await?)
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
-        Ok(Self { backend: Arc::new(backend), version: Arc::default(), last_failure: Arc::default() })
+        Ok(Self { backend: Arc::new(backend), tails: Arc::new(Tails::new(sqlite)), last_failure: Arc::default() })
     }
 
     /// Whether `url` names a database several nodes can share (PostgreSQL).
@@ -176,13 +180,13 @@ impl Store {
 
     /// Changes whenever posts are stored or deleted: equal versions mean equal posts.
     pub fn version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
+        self.tails.version()
     }
 
     /// Another node stored or deleted posts (heard on the bus), or this node may have missed
     /// that it did: what was read before is out of date.
     pub fn heard_stored_elsewhere(&self) {
-        self.version.fetch_add(1, Ordering::Release);
+        self.tails.changed_elsewhere();
     }
 
     /// Why the last write failed, if it did: the error as the database put it (never a row's
@@ -201,17 +205,26 @@ impl Store {
         let failure = result.as_ref().err().map(|e| e.to_string().chars().take(MAX_REASON_CHARS).collect());
         *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = failure;
         if let Ok(answers) = &result {
-            if answers.iter().any(|a| matches!(a, Inserted::New(_))) {
-                self.version.fetch_add(1, Ordering::Release);
-            }
+            self.tails.stored(answers);
         }
         result
     }
 
     /// Up to `limit` of the newest posts with seq below `before`, oldest first, and whether
-    /// older ones exist.
+    /// older ones exist. A room's first page comes from its tail in memory when it has one.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn page(&self, room: &RoomName, before: Option<u64>, limit: u32) -> Result<(Entries, bool), StoreError> {
+        if before.is_none() && limit <= TAIL_LEN {
+            if let Some(page) = self.tails.first_page(room, limit) {
+                return Ok(page);
+            }
+            let version = self.tails.version();
+            let (entries, has_older) = on_backend!(self, db => db.page(room, i64::MAX, TAIL_LEN).await)?;
+            let tail = Tail::read(entries, has_older);
+            let page = tail.page(limit);
+            self.tails.keep(room, version, tail);
+            return Ok(page);
+        }
         let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
         on_backend!(self, db => db.page(room, before, limit).await)
     }
@@ -251,7 +264,7 @@ impl Store {
         let seq = seq.min(i64::MAX as u64) as i64;
         let deleted = on_backend!(self, db => db.delete_post(room, seq, by, now_ms()).await)?;
         if deleted == Deletion::Deleted {
-            self.version.fetch_add(1, Ordering::Release);
+            self.tails.deleted(room, seq as u64);
         }
         Ok(deleted)
     }

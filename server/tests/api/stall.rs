@@ -95,7 +95,9 @@ async fn a_websocket_that_never_reads_is_dropped_even_when_its_queue_never_fills
 
 #[tokio::test]
 async fn a_websocket_whose_queue_overflows_mid_write_is_dropped() {
-    let app = stalled_app(&[]).await;
+    // A queue of a few dozen posts overflows long before the write deadline, however slowly
+    // a loaded machine runs the publisher.
+    let app = stalled_app(&["--queue-bytes", "300000"]).await;
     let _stalled = stalled_websocket(&app).await;
     stalled_peer_is_dropped(&app, "websocket, overflow").await;
     assert!(metric(&app, "wallsocket_queue_overflows_total").await >= 1.0);

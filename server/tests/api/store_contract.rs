@@ -40,3 +40,9 @@ async fn sqlite_deletes_only_for_its_author_and_keeps_a_tombstone() {
     let (_dir, url) = sqlite();
     contract::deletes_only_for_its_author_and_keeps_a_tombstone(&url).await;
 }
+
+#[tokio::test]
+async fn sqlite_first_pages_follow_every_write() {
+    let (_dir, url) = sqlite();
+    contract::first_pages_follow_every_write(&url).await;
+}

@@ -21,6 +21,7 @@ async fn postgres_keeps_the_store_contract() {
     contract::pages_and_replays_read_what_was_stored(&pg.database("pages")).await;
     contract::lists_rooms_newest_first_with_their_totals(&pg.database("rooms")).await;
     contract::deletes_only_for_its_author_and_keeps_a_tombstone(&pg.database("deletes")).await;
+    contract::first_pages_follow_every_write(&pg.database("first")).await;
 }
 
 #[tokio::test]

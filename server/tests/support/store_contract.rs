@@ -155,3 +155,39 @@ pub async fn deletes_only_for_its_author_and_keeps_a_tombstone(url: &str) {
     assert_eq!(again, [Inserted::Removed { seq: 2 }], "a retry of a deleted post is not stored again");
     store.close().await;
 }
+
+/// A room's first page (which SQLite answers from memory once read) is what the database
+/// holds after every kind of write: new posts, retries, deletions, other rooms' posts, and
+/// more posts than a page holds.
+pub async fn first_pages_follow_every_write(url: &str) {
+    let store = Store::connect(url).await.unwrap();
+    let lobby = room("lobby");
+    let check = |when: &'static str| {
+        let store = store.clone();
+        let lobby = lobby.clone();
+        async move {
+            for limit in [50, 7, 1] {
+                let first = store.page(&lobby, None, limit).await.unwrap();
+                let read = store.page(&lobby, Some(u64::MAX), limit).await.unwrap();
+                assert_eq!(first, read, "first page of {limit} {when}");
+            }
+        }
+    };
+    check("of an empty room").await;
+    store.insert_posts(&[to_insert("lobby", "c1", "one"), to_insert("lobby", "c2", "two")]).await.unwrap();
+    check("after two posts").await;
+    let batch: Vec<PostToInsert> = (3..=70)
+        .flat_map(|i| [to_insert("lobby", &format!("c{i}"), &format!("post {i}")), to_insert("other", "o", "x")])
+        .collect();
+    store.insert_posts(&batch).await.unwrap();
+    check("after more posts than a page").await;
+    store.insert_posts(&[to_insert("lobby", "c5", "a retry"), to_insert("lobby", "c71", "new")]).await.unwrap();
+    check("after a retry").await;
+    let moderator = Deleter::Moderator("mod".into());
+    assert_eq!(store.delete_post(&lobby, 70, &moderator).await.unwrap(), Deletion::Deleted);
+    assert_eq!(store.delete_post(&lobby, 3, &moderator).await.unwrap(), Deletion::Deleted);
+    check("after deletions").await;
+    let (first, _) = store.page(&lobby, None, 50).await.unwrap();
+    assert!(first.removed.contains(&70) && first.posts.iter().all(|p| p.text.as_str() != "post 70"));
+    store.close().await;
+}

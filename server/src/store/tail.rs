@@ -1,0 +1,265 @@
+//! The newest entries of recently read rooms, in memory, so that a room's first page (what
+//! every room page renders and every plain join replays) is answered without a database read.
+//!
+//! A tail is made only from a read that no write overlapped: the store's version lives here,
+//! is bumped under the same lock that updates the tails, and must be unchanged from before
+//! the read until the tail is kept. After that the store's own writes keep it current: a new
+//! post is appended when its seq follows the tail's last (a room's seqs are dense), skipped
+//! when the tail has it already, and ends the tail when it would leave a gap; a deletion
+//! turns the tail's copy into a tombstone. Kept only when no other process writes the
+//! database (SQLite): in a cluster another node's deletion would be heard late or not at all,
+//! and a deleted post's text must never be served from here.
+//!
+//! Bounded: at most [`MAX_ROOMS`] tails and [`MAX_BYTES`] of posts; past either the least
+//! recently used tail goes.
+
+use super::{Entries, Inserted};
+use app::domain::RoomName;
+use app::protocol::{Post, HISTORY_PAGE};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Entries (posts and tombstones) a tail holds: one room page.
+pub const TAIL_LEN: u32 = HISTORY_PAGE;
+/// Rooms with a tail at most.
+const MAX_ROOMS: usize = 256;
+/// Bytes of posts all tails hold at most (50 posts of 2,000 four-byte characters are 400 KB).
+const MAX_BYTES: usize = 8 << 20;
+/// What a post costs besides its strings: the struct, the deque slot, the allocations.
+const POST_OVERHEAD: usize = 128;
+
+#[derive(Debug)]
+pub struct Tails {
+    /// Bumped whenever stored posts change: equal versions mean equal posts.
+    version: AtomicU64,
+    /// `None` when tails are not kept (another process writes the database too).
+    kept: Option<Mutex<Kept>>,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    rooms: HashMap<RoomName, Tail>,
+    bytes: usize,
+    /// Counts uses, so the least recently used tail is the one with the smallest `used`.
+    clock: u64,
+}
+
+/// A room's newest entries, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    entries: VecDeque<Entry>,
+    /// Whether the room has entries older than the first here.
+    has_older: bool,
+    bytes: usize,
+    used: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    Post(Post),
+    Removed(u64),
+}
+
+impl Entry {
+    fn seq(&self) -> u64 {
+        match self {
+            Entry::Post(post) => post.seq,
+            Entry::Removed(seq) => *seq,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Entry::Post(p) => {
+                let strings = [p.text.as_str(), p.username.as_str(), p.room.as_str(), p.client_id.as_str()];
+                POST_OVERHEAD + strings.iter().map(|s| s.len()).sum::<usize>()
+            }
+            Entry::Removed(_) => POST_OVERHEAD,
+        }
+    }
+}
+
+impl Tail {
+    /// The tail a read of a room's newest [`TAIL_LEN`] entries makes.
+    pub fn read(entries: Entries, has_older: bool) -> Self {
+        let mut posts = entries.posts.into_iter().peekable();
+        let mut removed = entries.removed.into_iter().peekable();
+        let mut merged = VecDeque::with_capacity(TAIL_LEN as usize);
+        loop {
+            let entry = match (posts.peek(), removed.peek()) {
+                (Some(post), Some(seq)) if post.seq < *seq => posts.next().map(Entry::Post),
+                (_, Some(_)) => removed.next().map(Entry::Removed),
+                (Some(_), None) => posts.next().map(Entry::Post),
+                (None, None) => break,
+            };
+            merged.extend(entry);
+        }
+        let bytes = merged.iter().map(Entry::bytes).sum();
+        Self { entries: merged, has_older, bytes, used: 0 }
+    }
+
+    /// The newest `limit` entries (at most [`TAIL_LEN`]) oldest first, and whether older ones
+    /// exist: what the database's page would be.
+    pub fn page(&self, limit: u32) -> (Entries, bool) {
+        let skip = self.entries.len().saturating_sub(limit as usize);
+        let mut page = Entries::default();
+        for entry in self.entries.iter().skip(skip) {
+            match entry {
+                Entry::Post(post) => page.posts.push(post.clone()),
+                Entry::Removed(seq) => page.removed.push(*seq),
+            }
+        }
+        (page, self.has_older || skip > 0)
+    }
+
+    /// The room's newest seq (0 for a room without posts).
+    fn last_seq(&self) -> u64 {
+        self.entries.back().map_or(0, Entry::seq)
+    }
+
+    /// Appends a newly stored post; false when the tail can no longer say what the room's
+    /// newest entries are (the post would leave a gap).
+    fn append(&mut self, post: &Post) -> bool {
+        let last = self.last_seq();
+        if post.seq <= last {
+            return true;
+        }
+        if post.seq != last + 1 {
+            return false;
+        }
+        let entry = Entry::Post(post.clone());
+        self.bytes += entry.bytes();
+        self.entries.push_back(entry);
+        if self.entries.len() > TAIL_LEN as usize {
+            self.bytes -= self.entries.pop_front().as_ref().map_or(0, Entry::bytes);
+            self.has_older = true;
+        }
+        true
+    }
+
+    fn remove(&mut self, seq: u64) {
+        if let Some(entry) = self.entries.iter_mut().find(|e| e.seq() == seq) {
+            self.bytes -= entry.bytes();
+            *entry = Entry::Removed(seq);
+            self.bytes += entry.bytes();
+        }
+    }
+}
+
+impl Tails {
+    /// Tails that keep nothing unless `keep` (this process is the database's only writer).
+    pub fn new(keep: bool) -> Self {
+        Self { version: AtomicU64::new(0), kept: keep.then(Mutex::default) }
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> Option<std::sync::MutexGuard<'_, Kept>> {
+        self.kept.as_ref().map(|kept| kept.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The room's first page of `limit` entries, if its tail is known.
+    pub fn first_page(&self, room: &RoomName, limit: u32) -> Option<(Entries, bool)> {
+        let mut kept = self.lock()?;
+        kept.clock += 1;
+        let clock = kept.clock;
+        let tail = kept.rooms.get_mut(room)?;
+        tail.used = clock;
+        Some(tail.page(limit))
+    }
+
+    /// Keeps the tail read from the database, unless stored posts changed since `version`
+    /// (read before the database was): then the read may be out of date already.
+    pub fn keep(&self, room: &RoomName, version: u64, mut tail: Tail) {
+        let Some(mut kept) = self.lock() else { return };
+        if self.version() != version {
+            return;
+        }
+        kept.clock += 1;
+        tail.used = kept.clock;
+        kept.forget(room);
+        kept.bytes += tail.bytes;
+        kept.rooms.insert(room.clone(), tail);
+        kept.shrink();
+    }
+
+    /// A commit stored `answers`: the new posts join their rooms' tails. The version is
+    /// bumped under the same lock, so a read that missed them is never kept.
+    pub fn stored(&self, answers: &[Inserted]) {
+        let mut kept = self.lock();
+        if let Some(kept) = kept.as_mut() {
+            for answer in answers {
+                if let Inserted::New(post) = answer {
+                    kept.append(post);
+                }
+            }
+            kept.shrink();
+        }
+        if answers.iter().any(|a| matches!(a, Inserted::New(_))) {
+            self.version.fetch_add(1, Ordering::Release);
+        }
+        drop(kept);
+    }
+
+    /// A post was deleted: its tail keeps only its seq.
+    pub fn deleted(&self, room: &RoomName, seq: u64) {
+        let mut kept = self.lock();
+        if let Some(kept) = kept.as_mut() {
+            if let Some(tail) = kept.rooms.get_mut(room) {
+                let before = tail.bytes;
+                tail.remove(seq);
+                let after = tail.bytes;
+                kept.bytes = kept.bytes - before + after;
+            }
+        }
+        self.version.fetch_add(1, Ordering::Release);
+        drop(kept);
+    }
+
+    /// Posts may have changed without this process writing them: forget every tail.
+    pub fn changed_elsewhere(&self) {
+        let mut kept = self.lock();
+        if let Some(kept) = kept.as_mut() {
+            kept.rooms.clear();
+            kept.bytes = 0;
+        }
+        self.version.fetch_add(1, Ordering::Release);
+        drop(kept);
+    }
+}
+
+impl Kept {
+    fn append(&mut self, post: &Post) {
+        let Some(tail) = self.rooms.get_mut(&post.room) else { return };
+        let before = tail.bytes;
+        if tail.append(post) {
+            let after = tail.bytes;
+            self.bytes = self.bytes - before + after;
+        } else {
+            self.forget(&post.room);
+        }
+    }
+
+    fn forget(&mut self, room: &RoomName) {
+        if let Some(tail) = self.rooms.remove(room) {
+            self.bytes -= tail.bytes;
+        }
+    }
+
+    /// Lets the least recently used tails go until both bounds hold.
+    fn shrink(&mut self) {
+        while self.rooms.len() > MAX_ROOMS || self.bytes > MAX_BYTES {
+            let Some(oldest) = self.rooms.iter().min_by_key(|(_, t)| t.used).map(|(room, _)| room.clone()) else {
+                return;
+            };
+            self.forget(&oldest);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "tail_tests.rs"]
+mod tests;
