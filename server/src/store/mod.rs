@@ -201,11 +201,12 @@ impl Store {
     /// The outcome is remembered for [`Store::last_write_failure`].
     #[tracing::instrument(level = "debug", skip_all, fields(posts = batch.len()))]
     pub async fn insert_posts(&self, batch: &[PostToInsert]) -> Result<Vec<Inserted>, StoreError> {
+        let write = self.tails.write();
         let result = on_backend!(self, db => db.insert_batch(batch).await);
         let failure = result.as_ref().err().map(|e| e.to_string().chars().take(MAX_REASON_CHARS).collect());
         *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = failure;
         if let Ok(answers) = &result {
-            self.tails.stored(answers);
+            write.stored(answers);
         }
         result
     }
@@ -262,9 +263,11 @@ impl Store {
     #[tracing::instrument(level = "debug", skip(self, by))]
     pub async fn delete_post(&self, room: &RoomName, seq: u64, by: &Deleter) -> Result<Deletion, StoreError> {
         let seq = seq.min(i64::MAX as u64) as i64;
+        let write = self.tails.write();
         let deleted = on_backend!(self, db => db.delete_post(room, seq, by, now_ms()).await)?;
-        if deleted == Deletion::Deleted {
-            self.tails.deleted(room, seq as u64);
+        match deleted {
+            Deletion::Deleted => write.deleted(room, seq as u64),
+            _ => write.unchanged(),
         }
         Ok(deleted)
     }

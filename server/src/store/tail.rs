@@ -6,12 +6,17 @@
 //! the read until the tail is kept. After that the store's own writes keep it current: a new
 //! post is appended when its seq follows the tail's last (a room's seqs are dense), skipped
 //! when the tail has it already, and ends the tail when it would leave a gap; a deletion
-//! turns the tail's copy into a tombstone. Kept only when no other process writes the
-//! database (SQLite): in a cluster another node's deletion would be heard late or not at all,
-//! and a deleted post's text must never be served from here.
+//! turns the tail's copy into a tombstone. A write that does not finish telling the tails
+//! (a failed or cancelled commit) makes them forget everything.
+//!
+//! Only this process's writes are seen, so a tail is trusted for [`TRUSTED_FOR`] and then
+//! read again: what another process writes to the same SQLite file (a second server started
+//! by mistake, a hand edit) shows within that, as with the page cache. Not kept at all on
+//! PostgreSQL, which other nodes write all the time.
 //!
 //! Bounded: at most [`MAX_ROOMS`] tails and [`MAX_BYTES`] of posts; past either the least
-//! recently used tail goes.
+//! recently used tail goes. Rooms without posts get none, so asking for pages of made-up
+//! rooms pushes out no useful tail.
 
 use super::{Entries, Inserted};
 use app::domain::RoomName;
@@ -19,6 +24,7 @@ use app::protocol::{Post, HISTORY_PAGE};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Entries (posts and tombstones) a tail holds: one room page.
 pub const TAIL_LEN: u32 = HISTORY_PAGE;
@@ -26,8 +32,10 @@ pub const TAIL_LEN: u32 = HISTORY_PAGE;
 const MAX_ROOMS: usize = 256;
 /// Bytes of posts all tails hold at most (50 posts of 2,000 four-byte characters are 400 KB).
 const MAX_BYTES: usize = 8 << 20;
-/// What a post costs besides its strings: the struct, the deque slot, the allocations.
-const POST_OVERHEAD: usize = 128;
+/// What a post costs besides its strings: the struct, the deque slot, five allocations.
+const POST_OVERHEAD: usize = 256;
+/// How long a tail is trusted before it is read again.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub struct Tails {
@@ -53,6 +61,7 @@ pub struct Tail {
     has_older: bool,
     bytes: usize,
     used: u64,
+    read_at: Instant,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +105,7 @@ impl Tail {
             merged.extend(entry);
         }
         let bytes = merged.iter().map(Entry::bytes).sum();
-        Self { entries: merged, has_older, bytes, used: 0 }
+        Self { entries: merged, has_older, bytes, used: 0, read_at: Instant::now() }
     }
 
     /// The newest `limit` entries (at most [`TAIL_LEN`]) oldest first, and whether older ones
@@ -161,12 +170,12 @@ impl Tails {
         self.kept.as_ref().map(|kept| kept.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// The room's first page of `limit` entries, if its tail is known.
+    /// The room's first page of `limit` entries, if its tail is known and recent.
     pub fn first_page(&self, room: &RoomName, limit: u32) -> Option<(Entries, bool)> {
         let mut kept = self.lock()?;
         kept.clock += 1;
         let clock = kept.clock;
-        let tail = kept.rooms.get_mut(room)?;
+        let tail = kept.rooms.get_mut(room).filter(|t| t.read_at.elapsed() < TRUSTED_FOR)?;
         tail.used = clock;
         Some(tail.page(limit))
     }
@@ -175,7 +184,7 @@ impl Tails {
     /// (read before the database was): then the read may be out of date already.
     pub fn keep(&self, room: &RoomName, version: u64, mut tail: Tail) {
         let Some(mut kept) = self.lock() else { return };
-        if self.version() != version {
+        if self.version() != version || tail.entries.is_empty() {
             return;
         }
         kept.clock += 1;
@@ -186,9 +195,14 @@ impl Tails {
         kept.shrink();
     }
 
+    /// Starts a write: the tails hear how it ended, or forget everything.
+    pub fn write(&self) -> Write<'_> {
+        Write { tails: Some(self) }
+    }
+
     /// A commit stored `answers`: the new posts join their rooms' tails. The version is
     /// bumped under the same lock, so a read that missed them is never kept.
-    pub fn stored(&self, answers: &[Inserted]) {
+    fn stored(&self, answers: &[Inserted]) {
         let mut kept = self.lock();
         if let Some(kept) = kept.as_mut() {
             for answer in answers {
@@ -205,7 +219,7 @@ impl Tails {
     }
 
     /// A post was deleted: its tail keeps only its seq.
-    pub fn deleted(&self, room: &RoomName, seq: u64) {
+    fn deleted(&self, room: &RoomName, seq: u64) {
         let mut kept = self.lock();
         if let Some(kept) = kept.as_mut() {
             if let Some(tail) = kept.rooms.get_mut(room) {
@@ -228,6 +242,37 @@ impl Tails {
         }
         self.version.fetch_add(1, Ordering::Release);
         drop(kept);
+    }
+}
+
+/// A write to the database the tails must hear about: [`Write::stored`] or
+/// [`Write::deleted`] once it committed. Dropped without either (the write failed, or its
+/// future was dropped mid-commit), it makes the tails forget everything, since a commit they
+/// did not see may have happened.
+pub struct Write<'a> {
+    tails: Option<&'a Tails>,
+}
+
+impl Write<'_> {
+    pub fn stored(mut self, answers: &[Inserted]) {
+        self.tails.take().into_iter().for_each(|t| t.stored(answers));
+    }
+
+    pub fn deleted(mut self, room: &RoomName, seq: u64) {
+        self.tails.take().into_iter().for_each(|t| t.deleted(room, seq));
+    }
+
+    /// Nothing changed (a deletion that was refused or found nothing to delete).
+    pub fn unchanged(mut self) {
+        self.tails = None;
+    }
+}
+
+impl Drop for Write<'_> {
+    fn drop(&mut self) {
+        if let Some(tails) = self.tails.take() {
+            tails.changed_elsewhere();
+        }
     }
 }
 

@@ -129,3 +129,27 @@ fn tails_stay_within_their_room_and_byte_bounds() {
     assert!(kept.bytes <= MAX_BYTES && kept.bytes > MAX_BYTES / 2, "{} bytes", kept.bytes);
     assert_eq!(kept.bytes, kept.rooms.values().map(|t| t.bytes).sum::<usize>(), "the count is exact");
 }
+
+#[test]
+fn a_tail_is_read_again_after_a_while_and_a_room_without_posts_gets_none() {
+    let tails = Tails::new(true);
+    let mut old = read("lobby", 3, &[]);
+    old.read_at -= TRUSTED_FOR;
+    tails.keep(&room("lobby"), tails.version(), old);
+    assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "another process may have written since");
+    tails.keep(&room("lobby"), tails.version(), read("lobby", 3, &[]));
+    assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_some(), "read again, it is trusted again");
+    tails.keep(&room("made-up"), tails.version(), read("made-up", 0, &[]));
+    assert_eq!(tails.lock().unwrap().rooms.len(), 1, "an empty room's tail is not kept");
+}
+
+#[test]
+fn a_write_that_never_says_how_it_ended_forgets_every_tail() {
+    let tails = Tails::new(true);
+    tails.keep(&room("lobby"), tails.version(), read("lobby", 3, &[]));
+    tails.write().unchanged();
+    assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_some(), "a refused deletion changes nothing");
+    let cancelled = tails.write();
+    drop(cancelled);
+    assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "a commit the tails did not see");
+}
