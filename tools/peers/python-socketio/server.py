@@ -13,8 +13,12 @@ import sys
 import socketio
 from aiohttp import web
 
-# WebSocket only, no compression, no CORS check: the same wire work as wallsocket.
-sio = socketio.AsyncServer(async_mode="aiohttp", transports=["websocket"], cors_allowed_origins="*")
+# WebSocket only, no compression, no CORS check: the same wire work as wallsocket. Heartbeats
+# every 5 minutes: at 1,000 subscribers this server's backlog can pass the default 45 s, and
+# a ping stuck behind it would drop the publisher mid-run instead of measuring it.
+sio = socketio.AsyncServer(
+    async_mode="aiohttp", transports=["websocket"], cors_allowed_origins="*", ping_interval=300, ping_timeout=300
+)
 app = web.Application()
 sio.attach(app)
 seqs: dict[str, int] = {}
