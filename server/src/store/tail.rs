@@ -15,8 +15,8 @@
 //! PostgreSQL, which other nodes write all the time.
 //!
 //! Bounded: at most [`MAX_ROOMS`] tails and [`MAX_BYTES`] of posts; past either the least
-//! recently used tail goes. Rooms without posts get none, so asking for pages of made-up
-//! rooms pushes out no useful tail.
+//! recently used tail goes, rooms without posts first: a crowd joining a new room reads it
+//! once, and pages of made-up rooms push out only each other.
 
 use super::{Entries, Inserted};
 use app::domain::RoomName;
@@ -184,7 +184,7 @@ impl Tails {
     /// (read before the database was): then the read may be out of date already.
     pub fn keep(&self, room: &RoomName, version: u64, mut tail: Tail) {
         let Some(mut kept) = self.lock() else { return };
-        if self.version() != version || tail.entries.is_empty() {
+        if self.version() != version {
             return;
         }
         kept.clock += 1;
@@ -294,10 +294,11 @@ impl Kept {
         }
     }
 
-    /// Lets the least recently used tails go until both bounds hold.
+    /// Lets the least recently used tails go, empty ones first, until both bounds hold.
     fn shrink(&mut self) {
         while self.rooms.len() > MAX_ROOMS || self.bytes > MAX_BYTES {
-            let Some(oldest) = self.rooms.iter().min_by_key(|(_, t)| t.used).map(|(room, _)| room.clone()) else {
+            let first_to_go = |(_, t): &(&RoomName, &Tail)| (!t.entries.is_empty(), t.used);
+            let Some(oldest) = self.rooms.iter().min_by_key(first_to_go).map(|(room, _)| room.clone()) else {
                 return;
             };
             self.forget(&oldest);

@@ -131,7 +131,7 @@ fn tails_stay_within_their_room_and_byte_bounds() {
 }
 
 #[test]
-fn a_tail_is_read_again_after_a_while_and_a_room_without_posts_gets_none() {
+fn a_tail_is_read_again_after_a_while() {
     let tails = Tails::new(true);
     let mut old = read("lobby", 3, &[]);
     old.read_at -= TRUSTED_FOR;
@@ -139,8 +139,19 @@ fn a_tail_is_read_again_after_a_while_and_a_room_without_posts_gets_none() {
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "another process may have written since");
     tails.keep(&room("lobby"), tails.version(), read("lobby", 3, &[]));
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_some(), "read again, it is trusted again");
-    tails.keep(&room("made-up"), tails.version(), read("made-up", 0, &[]));
-    assert_eq!(tails.lock().unwrap().rooms.len(), 1, "an empty room's tail is not kept");
+}
+
+#[test]
+fn pages_of_made_up_rooms_push_out_no_tail_with_posts() {
+    let tails = Tails::new(true);
+    tails.keep(&room("lobby"), tails.version(), read("lobby", 3, &[]));
+    tails.keep(&room("new"), tails.version(), read("new", 0, &[]));
+    assert_eq!(tails.first_page(&room("new"), TAIL_LEN).map(|p| seqs(&p)), Some((vec![], vec![], false)));
+    for n in 0..MAX_ROOMS * 2 {
+        tails.keep(&room(&format!("made-up-{n}")), tails.version(), read("made-up", 0, &[]));
+    }
+    assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_some(), "the least recently used, but not empty");
+    assert_eq!(tails.lock().unwrap().rooms.len(), MAX_ROOMS);
 }
 
 #[test]
