@@ -215,15 +215,15 @@ impl Store {
     /// older ones exist. A room's first page comes from its tail in memory when it has one.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn page(&self, room: &RoomName, before: Option<u64>, limit: u32) -> Result<(Entries, bool), StoreError> {
-        if before.is_none() && limit <= TAIL_LEN {
+        if before.is_none() && limit <= TAIL_LEN && self.tails.keeps() {
             if let Some(page) = self.tails.first_page(room, limit) {
                 return Ok(page);
             }
-            let version = self.tails.version();
+            let started = self.tails.before_reading(room);
             let (entries, has_older) = on_backend!(self, db => db.page(room, i64::MAX, TAIL_LEN).await)?;
             let tail = Tail::read(entries, has_older);
             let page = tail.page(limit);
-            self.tails.keep(room, version, tail);
+            self.tails.keep(room, started, tail);
             return Ok(page);
         }
         let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);

@@ -62,6 +62,19 @@ pub struct Tail {
     bytes: usize,
     used: u64,
     read_at: Instant,
+    /// Which tail this is (the clock when it was kept), and how many writes changed it since:
+    /// a room's re-read is good if its tail saw no write meanwhile, whatever other rooms did.
+    id: u64,
+    changes: u64,
+}
+
+/// What a read of a room's first page started from: the version, the room's tail then (its
+/// id and changes), and the moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Before {
+    version: u64,
+    tail: Option<(u64, u64)>,
+    at: Instant,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +118,7 @@ impl Tail {
             merged.extend(entry);
         }
         let bytes = merged.iter().map(Entry::bytes).sum();
-        Self { entries: merged, has_older, bytes, used: 0, read_at: Instant::now() }
+        Self { entries: merged, has_older, bytes, used: 0, read_at: Instant::now(), id: 0, changes: 0 }
     }
 
     /// The newest `limit` entries (at most [`TAIL_LEN`]) oldest first, and whether older ones
@@ -138,6 +151,7 @@ impl Tail {
             return false;
         }
         let entry = Entry::Post(post.clone());
+        self.changes += 1;
         self.bytes += entry.bytes();
         self.entries.push_back(entry);
         if self.entries.len() > TAIL_LEN as usize {
@@ -149,6 +163,7 @@ impl Tail {
 
     fn remove(&mut self, seq: u64) {
         if let Some(entry) = self.entries.iter_mut().find(|e| e.seq() == seq) {
+            self.changes += 1;
             self.bytes -= entry.bytes();
             *entry = Entry::Removed(seq);
             self.bytes += entry.bytes();
@@ -166,6 +181,18 @@ impl Tails {
         self.version.load(Ordering::Acquire)
     }
 
+    /// Whether tails are kept at all.
+    pub fn keeps(&self) -> bool {
+        self.kept.is_some()
+    }
+
+    /// Notes what a read of `room`'s first page starts from, for [`Tails::keep`].
+    pub fn before_reading(&self, room: &RoomName) -> Before {
+        let kept = self.lock();
+        let tail = kept.as_ref().and_then(|k| k.rooms.get(room)).map(|t| (t.id, t.changes));
+        Before { version: self.version(), tail, at: Instant::now() }
+    }
+
     fn lock(&self) -> Option<std::sync::MutexGuard<'_, Kept>> {
         self.kept.as_ref().map(|kept| kept.lock().unwrap_or_else(|e| e.into_inner()))
     }
@@ -180,15 +207,18 @@ impl Tails {
         Some(tail.page(limit))
     }
 
-    /// Keeps the tail read from the database, unless stored posts changed since `version`
-    /// (read before the database was): then the read may be out of date already.
-    pub fn keep(&self, room: &RoomName, version: u64, mut tail: Tail) {
+    /// Keeps the tail read from the database, unless a write may have come between the read
+    /// and `before`: stored posts changed since, and the room had no tail then that shows
+    /// it saw none. Trusted from the moment the read started.
+    pub fn keep(&self, room: &RoomName, before: Before, mut tail: Tail) {
         let Some(mut kept) = self.lock() else { return };
-        if self.version() != version {
+        let unchanged = self.version() == before.version
+            || before.tail.is_some() && kept.rooms.get(room).map(|t| (t.id, t.changes)) == before.tail;
+        if !unchanged {
             return;
         }
         kept.clock += 1;
-        tail.used = kept.clock;
+        (tail.used, tail.id, tail.read_at) = (kept.clock, kept.clock, before.at);
         kept.forget(room);
         kept.bytes += tail.bytes;
         kept.rooms.insert(room.clone(), tail);
@@ -294,13 +324,18 @@ impl Kept {
         }
     }
 
-    /// Lets the least recently used tails go, empty ones first, until both bounds hold.
+    /// Lets the least recently used tails go until both bounds hold: empty ones first while
+    /// there are too many, only ones with posts while they weigh too much.
     fn shrink(&mut self) {
         while self.rooms.len() > MAX_ROOMS || self.bytes > MAX_BYTES {
-            let first_to_go = |(_, t): &(&RoomName, &Tail)| (!t.entries.is_empty(), t.used);
-            let Some(oldest) = self.rooms.iter().min_by_key(first_to_go).map(|(room, _)| room.clone()) else {
-                return;
-            };
+            let too_many = self.rooms.len() > MAX_ROOMS;
+            let oldest = self
+                .rooms
+                .iter()
+                .filter(|(_, t)| too_many || !t.entries.is_empty())
+                .min_by_key(|(_, t)| (!t.entries.is_empty(), t.used))
+                .map(|(room, _)| room.clone());
+            let Some(oldest) = oldest else { return };
             self.forget(&oldest);
         }
     }

@@ -50,7 +50,7 @@ fn a_tail_answers_the_first_page_as_the_database_would() {
 #[test]
 fn new_posts_join_the_tail_in_order_and_a_gap_ends_it() {
     let tails = Tails::new(true);
-    tails.keep(&room("lobby"), tails.version(), read("lobby", 49, &[]));
+    tails.keep(&room("lobby"), tails.before_reading(&room("lobby")), read("lobby", 49, &[]));
     tails.stored(&[Inserted::New(post("lobby", 50, "fifty")), Inserted::New(post("lobby", 51, "fifty-one"))]);
     let (posts, _, has_older) = seqs(&tails.first_page(&room("lobby"), TAIL_LEN).unwrap());
     assert_eq!((posts[0], *posts.last().unwrap(), posts.len(), has_older), (2, 51, 50, true));
@@ -67,12 +67,12 @@ fn new_posts_join_the_tail_in_order_and_a_gap_ends_it() {
 #[test]
 fn a_read_that_a_write_overlapped_is_not_kept() {
     let tails = Tails::new(true);
-    let before_the_read = tails.version();
+    let before_the_read = tails.before_reading(&room("lobby"));
     tails.stored(&[Inserted::New(post("lobby", 3, "stored while the page was read"))]);
     tails.keep(&room("lobby"), before_the_read, read("lobby", 2, &[]));
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none());
 
-    let before_the_read = tails.version();
+    let before_the_read = tails.before_reading(&room("lobby"));
     tails.deleted(&room("lobby"), 1);
     tails.keep(&room("lobby"), before_the_read, read("lobby", 3, &[]));
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "nor one a deletion overlapped");
@@ -81,7 +81,7 @@ fn a_read_that_a_write_overlapped_is_not_kept() {
 #[test]
 fn a_deleted_post_leaves_only_its_seq() {
     let tails = Tails::new(true);
-    tails.keep(&room("lobby"), tails.version(), read("lobby", 3, &[]));
+    tails.keep(&room("lobby"), tails.before_reading(&room("lobby")), read("lobby", 3, &[]));
     let version = tails.version();
     tails.deleted(&room("lobby"), 2);
     assert_ne!(tails.version(), version, "pages rendered before are out of date");
@@ -93,13 +93,13 @@ fn a_deleted_post_leaves_only_its_seq() {
 #[test]
 fn tails_are_kept_only_by_the_only_writer_and_forgotten_when_others_write() {
     let shared = Tails::new(false);
-    shared.keep(&room("lobby"), shared.version(), read("lobby", 3, &[]));
+    shared.keep(&room("lobby"), shared.before_reading(&room("lobby")), read("lobby", 3, &[]));
     assert!(shared.first_page(&room("lobby"), TAIL_LEN).is_none());
     shared.stored(&[Inserted::New(post("lobby", 4, "four"))]);
     assert_eq!(shared.version(), 1, "the version still counts changes");
 
     let tails = Tails::new(true);
-    tails.keep(&room("lobby"), tails.version(), read("lobby", 3, &[]));
+    tails.keep(&room("lobby"), tails.before_reading(&room("lobby")), read("lobby", 3, &[]));
     tails.changed_elsewhere();
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none());
 }
@@ -108,7 +108,8 @@ fn tails_are_kept_only_by_the_only_writer_and_forgotten_when_others_write() {
 fn tails_stay_within_their_room_and_byte_bounds() {
     let tails = Tails::new(true);
     for n in 0..MAX_ROOMS + 10 {
-        tails.keep(&room(&format!("room-{n}")), tails.version(), read(&format!("room-{n}"), 1, &[]));
+        let name = room(&format!("room-{n}"));
+        tails.keep(&name, tails.before_reading(&name), read(name.as_str(), 1, &[]));
         tails.first_page(&room("room-0"), 1); // used all along: kept
     }
     let kept = tails.lock().unwrap();
@@ -117,38 +118,42 @@ fn tails_stay_within_their_room_and_byte_bounds() {
     assert!(!kept.rooms.contains_key(&room("room-1")));
     drop(kept);
 
+    let tails = Tails::new(true);
+    tails.keep(&room("empty"), tails.before_reading(&room("empty")), read("empty", 0, &[]));
     let long = "x".repeat(2000);
     for n in 0..100 {
         let name = format!("big-{n}");
         let posts = (1..=u64::from(TAIL_LEN)).map(|seq| post(&name, seq, &long)).collect();
         let entries = Entries { posts, removed: Vec::new() };
-        tails.keep(&room(&name), tails.version(), Tail::read(entries, false));
+        tails.keep(&room(&name), tails.before_reading(&room(&name)), Tail::read(entries, false));
         tails.stored(&[Inserted::New(post(&name, u64::from(TAIL_LEN) + 1, &long))]);
     }
     let kept = tails.lock().unwrap();
     assert!(kept.bytes <= MAX_BYTES && kept.bytes > MAX_BYTES / 2, "{} bytes", kept.bytes);
     assert_eq!(kept.bytes, kept.rooms.values().map(|t| t.bytes).sum::<usize>(), "the count is exact");
+    assert!(kept.rooms.contains_key(&room("empty")), "dropping an empty tail frees no bytes");
 }
 
 #[test]
 fn a_tail_is_read_again_after_a_while() {
     let tails = Tails::new(true);
-    let mut old = read("lobby", 3, &[]);
-    old.read_at -= TRUSTED_FOR;
-    tails.keep(&room("lobby"), tails.version(), old);
+    let mut long_ago = tails.before_reading(&room("lobby"));
+    long_ago.at -= TRUSTED_FOR;
+    tails.keep(&room("lobby"), long_ago, read("lobby", 3, &[]));
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "another process may have written since");
-    tails.keep(&room("lobby"), tails.version(), read("lobby", 3, &[]));
+    tails.keep(&room("lobby"), tails.before_reading(&room("lobby")), read("lobby", 3, &[]));
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_some(), "read again, it is trusted again");
 }
 
 #[test]
 fn pages_of_made_up_rooms_push_out_no_tail_with_posts() {
     let tails = Tails::new(true);
-    tails.keep(&room("lobby"), tails.version(), read("lobby", 3, &[]));
-    tails.keep(&room("new"), tails.version(), read("new", 0, &[]));
+    tails.keep(&room("lobby"), tails.before_reading(&room("lobby")), read("lobby", 3, &[]));
+    tails.keep(&room("new"), tails.before_reading(&room("new")), read("new", 0, &[]));
     assert_eq!(tails.first_page(&room("new"), TAIL_LEN).map(|p| seqs(&p)), Some((vec![], vec![], false)));
     for n in 0..MAX_ROOMS * 2 {
-        tails.keep(&room(&format!("made-up-{n}")), tails.version(), read("made-up", 0, &[]));
+        let name = room(&format!("made-up-{n}"));
+        tails.keep(&name, tails.before_reading(&name), read("made-up", 0, &[]));
     }
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_some(), "the least recently used, but not empty");
     assert_eq!(tails.lock().unwrap().rooms.len(), MAX_ROOMS);
@@ -157,10 +162,32 @@ fn pages_of_made_up_rooms_push_out_no_tail_with_posts() {
 #[test]
 fn a_write_that_never_says_how_it_ended_forgets_every_tail() {
     let tails = Tails::new(true);
-    tails.keep(&room("lobby"), tails.version(), read("lobby", 3, &[]));
+    tails.keep(&room("lobby"), tails.before_reading(&room("lobby")), read("lobby", 3, &[]));
     tails.write().unchanged();
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_some(), "a refused deletion changes nothing");
     let cancelled = tails.write();
     drop(cancelled);
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "a commit the tails did not see");
+}
+
+#[test]
+fn a_re_read_is_kept_while_other_rooms_are_written_but_not_when_its_own_is() {
+    let tails = Tails::new(true);
+    let mut long_ago = tails.before_reading(&room("lobby"));
+    long_ago.at -= TRUSTED_FOR;
+    tails.keep(&room("lobby"), long_ago, read("lobby", 3, &[]));
+    assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "due to be read again");
+
+    let before_the_read = tails.before_reading(&room("lobby"));
+    tails.stored(&[Inserted::New(post("other", 9, "another room's post"))]);
+    tails.keep(&room("lobby"), before_the_read, read("lobby", 3, &[]));
+    assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_some(), "the busy server's other rooms do not matter");
+
+    let mut long_ago = tails.before_reading(&room("lobby"));
+    long_ago.at -= TRUSTED_FOR;
+    tails.keep(&room("lobby"), long_ago, read("lobby", 3, &[]));
+    let before_the_read = tails.before_reading(&room("lobby"));
+    tails.stored(&[Inserted::New(post("lobby", 4, "stored while the page was read"))]);
+    tails.keep(&room("lobby"), before_the_read, read("lobby", 3, &[]));
+    assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "a read that may have missed seq 4");
 }
