@@ -1,9 +1,11 @@
 //! The newest entries of recently read rooms, in memory, so that a room's first page (what
 //! every room page renders and every plain join replays) is answered without a database read.
 //!
-//! A tail is made only from a read that no write overlapped: the store's version lives here,
-//! is bumped under the same lock that updates the tails, and must be unchanged from before
-//! the read until the tail is kept. After that the store's own writes keep it current: a new
+//! A tail is made only from a read that no write of its room overlapped: the store's version
+//! lives here and is bumped under the same lock that updates the tails, and each tail counts
+//! the writes that changed it; a read is kept if the version is unchanged since it started,
+//! or if the room's tail then is still there and saw no write. After that the store's own
+//! writes keep it current: a new
 //! post is appended when its seq follows the tail's last (a room's seqs are dense), skipped
 //! when the tail has it already, and ends the tail when it would leave a gap; a deletion
 //! turns the tail's copy into a tombstone. A write that does not finish telling the tails
@@ -15,8 +17,10 @@
 //! PostgreSQL, which other nodes write all the time.
 //!
 //! Bounded: at most [`MAX_ROOMS`] tails and [`MAX_BYTES`] of posts; past either the least
-//! recently used tail goes, rooms without posts first: a crowd joining a new room reads it
-//! once, and pages of made-up rooms push out only each other.
+//! recently used tail goes: when there are too many, rooms without posts first (pages of
+//! made-up rooms push out only each other, and while fewer than 256 rooms with posts hold
+//! tails a crowd joining a new room reads it about once a second); when they weigh too
+//! much, only tails with posts (an empty one frees nothing).
 
 use super::{Entries, Inserted};
 use app::domain::RoomName;
@@ -230,8 +234,8 @@ impl Tails {
         Write { tails: Some(self) }
     }
 
-    /// A commit stored `answers`: the new posts join their rooms' tails. The version is
-    /// bumped under the same lock, so a read that missed them is never kept.
+    /// A commit stored `answers`: the new posts join their rooms' tails (counted as changes).
+    /// The version is bumped under the same lock, so a read that missed them is never kept.
     fn stored(&self, answers: &[Inserted]) {
         let mut kept = self.lock();
         if let Some(kept) = kept.as_mut() {

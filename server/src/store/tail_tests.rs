@@ -191,3 +191,25 @@ fn a_re_read_is_kept_while_other_rooms_are_written_but_not_when_its_own_is() {
     tails.keep(&room("lobby"), before_the_read, read("lobby", 3, &[]));
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "a read that may have missed seq 4");
 }
+
+#[test]
+fn a_re_read_is_not_kept_when_its_room_had_a_post_deleted_or_its_tail_was_replaced() {
+    let tails = Tails::new(true);
+    let expired = |tails: &Tails| {
+        let mut long_ago = tails.before_reading(&room("lobby"));
+        long_ago.at -= TRUSTED_FOR;
+        tails.keep(&room("lobby"), long_ago, read("lobby", 3, &[]));
+    };
+    expired(&tails);
+    let before_the_read = tails.before_reading(&room("lobby"));
+    tails.deleted(&room("lobby"), 2);
+    tails.keep(&room("lobby"), before_the_read, read("lobby", 3, &[]));
+    assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "a read that may still hold post 2's text");
+
+    expired(&tails);
+    let before_the_read = tails.before_reading(&room("lobby"));
+    tails.stored(&[Inserted::New(post("lobby", 9, "a gap: the tail is forgotten"))]);
+    expired(&tails); // another tail for the room, as unchanged as the first was
+    tails.keep(&room("lobby"), before_the_read, read("lobby", 3, &[]));
+    assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "judged by the tail it started from");
+}
