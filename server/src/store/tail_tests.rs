@@ -31,6 +31,14 @@ fn read(room_name: &str, last: u64, removed: &[u64]) -> Tail {
     Tail::read(entries, first > 1)
 }
 
+/// Keeps a tail of lobby (seqs 1 to 3) whose read started [`TRUSTED_FOR`] ago: due to be
+/// read again.
+fn keep_read_long_ago(tails: &Tails) {
+    let mut long_ago = tails.before_reading(&room("lobby"));
+    long_ago.at -= TRUSTED_FOR;
+    tails.keep(&room("lobby"), long_ago, read("lobby", 3, &[]));
+}
+
 fn seqs(page: &(Entries, bool)) -> (Vec<u64>, Vec<u64>, bool) {
     (page.0.posts.iter().map(|p| p.seq).collect(), page.0.removed.clone(), page.1)
 }
@@ -137,9 +145,7 @@ fn tails_stay_within_their_room_and_byte_bounds() {
 #[test]
 fn a_tail_is_read_again_after_a_while() {
     let tails = Tails::new(true);
-    let mut long_ago = tails.before_reading(&room("lobby"));
-    long_ago.at -= TRUSTED_FOR;
-    tails.keep(&room("lobby"), long_ago, read("lobby", 3, &[]));
+    keep_read_long_ago(&tails);
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "another process may have written since");
     tails.keep(&room("lobby"), tails.before_reading(&room("lobby")), read("lobby", 3, &[]));
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_some(), "read again, it is trusted again");
@@ -173,9 +179,7 @@ fn a_write_that_never_says_how_it_ended_forgets_every_tail() {
 #[test]
 fn a_re_read_is_kept_while_other_rooms_are_written_but_not_when_its_own_is() {
     let tails = Tails::new(true);
-    let mut long_ago = tails.before_reading(&room("lobby"));
-    long_ago.at -= TRUSTED_FOR;
-    tails.keep(&room("lobby"), long_ago, read("lobby", 3, &[]));
+    keep_read_long_ago(&tails);
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "due to be read again");
 
     let before_the_read = tails.before_reading(&room("lobby"));
@@ -183,9 +187,7 @@ fn a_re_read_is_kept_while_other_rooms_are_written_but_not_when_its_own_is() {
     tails.keep(&room("lobby"), before_the_read, read("lobby", 3, &[]));
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_some(), "the busy server's other rooms do not matter");
 
-    let mut long_ago = tails.before_reading(&room("lobby"));
-    long_ago.at -= TRUSTED_FOR;
-    tails.keep(&room("lobby"), long_ago, read("lobby", 3, &[]));
+    keep_read_long_ago(&tails);
     let before_the_read = tails.before_reading(&room("lobby"));
     tails.stored(&[Inserted::New(post("lobby", 4, "stored while the page was read"))]);
     tails.keep(&room("lobby"), before_the_read, read("lobby", 3, &[]));
@@ -195,21 +197,16 @@ fn a_re_read_is_kept_while_other_rooms_are_written_but_not_when_its_own_is() {
 #[test]
 fn a_re_read_is_not_kept_when_its_room_had_a_post_deleted_or_its_tail_was_replaced() {
     let tails = Tails::new(true);
-    let expired = |tails: &Tails| {
-        let mut long_ago = tails.before_reading(&room("lobby"));
-        long_ago.at -= TRUSTED_FOR;
-        tails.keep(&room("lobby"), long_ago, read("lobby", 3, &[]));
-    };
-    expired(&tails);
+    keep_read_long_ago(&tails);
     let before_the_read = tails.before_reading(&room("lobby"));
     tails.deleted(&room("lobby"), 2);
     tails.keep(&room("lobby"), before_the_read, read("lobby", 3, &[]));
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "a read that may still hold post 2's text");
 
-    expired(&tails);
+    keep_read_long_ago(&tails);
     let before_the_read = tails.before_reading(&room("lobby"));
     tails.stored(&[Inserted::New(post("lobby", 9, "a gap: the tail is forgotten"))]);
-    expired(&tails); // another tail for the room, as unchanged as the first was
+    keep_read_long_ago(&tails); // another tail for the room, as unchanged as the first was
     tails.keep(&room("lobby"), before_the_read, read("lobby", 3, &[]));
     assert!(tails.first_page(&room("lobby"), TAIL_LEN).is_none(), "judged by the tail it started from");
 }
