@@ -32,6 +32,7 @@
 //!   socket (`write.rs`: bursts, pings, every close code; `pending.rs`: answers in order).
 //! - `heartbeat.rs` — pings from one shared clock; `Pulse`, a connection's ping state machine.
 //! - `queue.rs` — a connection's bounded outgoing queue; a full queue closes that client.
+//! - `frame.rs` — a frame for clients, encoded and framed once however many it goes to.
 //! - `hub/` — the actor that owns rooms and who is in them, stores posts in batches (group
 //!   commit), in order, and broadcasts them; `Hub::connect` gives a connection its `Member`.
 //! - `cluster/` — several nodes on one database: the Redis bus between them, the order each
@@ -51,6 +52,7 @@ pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod fallback;
+pub mod frame;
 pub mod gateway;
 pub mod heartbeat;
 pub mod hub;
@@ -71,5 +73,6 @@ pub mod session;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod upgrade;
 pub mod wall_data;
 pub mod ws;

@@ -48,6 +48,23 @@ impl AsyncWrite for Lingering {
         }
     }
 
+    // Forwarded so a WebSocket's burst of frames stays one `writev`: the default would
+    // write only the first slice per call.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut().stream() {
+            Ok(stream) => stream.poll_write_vectored(cx, bufs),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.as_ref().is_some_and(|stream| stream.is_write_vectored())
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut().stream() {
             Ok(stream) => stream.poll_flush(cx),

@@ -7,47 +7,11 @@
 //! A queue is bounded twice: in frames, and in bytes (a frame can be 8 KB of post or a
 //! `joined` of many posts), so what one client can pin is at most `--queue-bytes`.
 
-use crate::metrics::WrittenClock;
+pub use crate::frame::Frame;
 use app::protocol::close;
-use axum::extract::ws::Utf8Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-
-/// A JSON text frame, encoded once and shared by every queue a broadcast puts it in.
-#[derive(Debug)]
-pub struct Frame {
-    text: Utf8Bytes,
-    /// A post's clock: it stops when the last copy of the frame is let go of, which a
-    /// writer does only after flushing it to its socket.
-    _written: Option<WrittenClock>,
-}
-
-impl Frame {
-    /// A post's frame, timed from the post's arrival to its last member's flush.
-    pub fn timed(json: String, written: WrittenClock) -> Self {
-        Self { text: json.into(), _written: Some(written) }
-    }
-
-    /// An untimed frame, ready to queue: for one connection, or shared by several.
-    pub fn shared(json: String) -> Arc<Self> {
-        Arc::new(Self::from(json))
-    }
-}
-
-impl From<String> for Frame {
-    fn from(json: String) -> Self {
-        Self { text: json.into(), _written: None }
-    }
-}
-
-impl std::ops::Deref for Frame {
-    type Target = Utf8Bytes;
-
-    fn deref(&self) -> &Utf8Bytes {
-        &self.text
-    }
-}
 
 /// The sending side of one connection: its queue, plus the switch that closes it when full.
 #[derive(Debug, Clone)]

@@ -4,12 +4,15 @@ use crate::connection;
 use crate::gateway::{Gateway, Permit};
 use crate::hub::Hub;
 use crate::session::Limits;
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
+use futures::future::Either;
+use futures::FutureExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tungstenite::protocol::WebSocketConfig;
 
 /// Bytes tungstenite reads per call; it allocates and zero-fills that much up front for every
 /// connection. Its default, 128 KiB, made an idle connection cost ~110 KiB of RSS. A post's
@@ -66,14 +69,27 @@ pub async fn upgrade(
     State(state): State<WsState>,
     permit: Permit,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    upgrade: WebSocketUpgrade,
+    mut request: Request,
 ) -> Response {
+    let accepted = match crate::upgrade::accept(&mut request) {
+        Ok(accepted) => accepted,
+        Err(refused) => return refused.into_response(),
+    };
     let max = state.limits.max_message_bytes;
-    let upgrade = upgrade.read_buffer_size(READ_BUFFER_BYTES).write_buffer_size(WRITE_BUFFER_BYTES);
-    upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
-        let tracker = state.tracker.clone();
-        tracker.track_future(connection::run(socket, peer, permit, state))
-    })
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    let (response, socket) = accepted.into_parts(config);
+    let tracker = state.tracker.clone();
+    // Combinators, not an async block: a block would keep room for what it moved into the
+    // connection (state, permit, address) for the connection's whole life.
+    tracker.spawn(socket.then(move |socket| match socket {
+        Some(socket) => Either::Left(connection::run(socket, peer, permit, state)),
+        None => Either::Right(std::future::ready(())),
+    }));
+    response
 }
 
 /// `GET /health`: `200 {"status":"ok"}` while the hub runs and the last commit succeeded,

@@ -15,9 +15,9 @@ use crate::gateway::Permit;
 use crate::heartbeat::{Beat, Heartbeat};
 use crate::queue::{ClientHandle, Frame, Queue};
 use crate::session::{error, Reply, Session};
+use crate::upgrade::Socket;
 use crate::ws::WsState;
 use app::protocol::{close, encode_server, ErrorCode, ServerMsg};
-use axum::extract::ws::{Message, WebSocket};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use pending::Pending;
@@ -25,6 +25,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tungstenite::Message;
 
 /// A close code and reason.
 type Close = (u16, &'static str);
@@ -32,7 +33,7 @@ type Close = (u16, &'static str);
 /// The connection's future. Everything it needs is built here, outside it, and moved into
 /// one `Connection`: an async fn keeps each of its arguments for its whole life, so a value
 /// passed down through several would be held several times over, by every idle connection.
-pub fn run(socket: WebSocket, peer: SocketAddr, permit: Permit, state: WsState) -> impl Future<Output = ()> + Send {
+pub fn run(socket: Socket, peer: SocketAddr, permit: Permit, state: WsState) -> impl Future<Output = ()> + Send {
     let (capacity, bytes) = (state.limits.queue_capacity, state.limits.queue_bytes);
     let (client, queue, closing) = ClientHandle::channel_within(capacity, bytes, &state.shutdown);
     let member = state.hub.connect(client.clone(), state.limits.max_rooms);
@@ -62,7 +63,7 @@ pub fn run(socket: WebSocket, peer: SocketAddr, permit: Permit, state: WsState) 
 
 /// One socket, its queue and its session, read and written by one task.
 struct Connection {
-    socket: WebSocket,
+    socket: Socket,
     queue: Queue,
     /// The queue's sending side, for this connection's own replies.
     client: ClientHandle,
@@ -95,7 +96,7 @@ enum Ending {
 }
 
 /// A frame from the peer as the socket gives it: `None` once it hung up.
-type Incoming = Option<Result<Message, axum::Error>>;
+type Incoming = Option<Result<Message, tungstenite::Error>>;
 
 /// What woke the connection's loop.
 enum Event {
@@ -288,7 +289,8 @@ impl Connection {
                 ErrorCode::BinaryNotSupported,
                 "send JSON text frames; binary frames are not part of the protocol",
             ))))),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            // (tungstenite answers pings itself; it never reads a raw `Frame`.)
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
             Some(Err(e)) => {
                 let Some(&close) = close_for(e) else { return Some(Ending::Broken) };
                 let (id, code, reason) = (self.id, close.0, close.1);
@@ -311,8 +313,8 @@ fn why_closing(shutdown: &CancellationToken) -> Close {
 }
 
 /// The close code for a peer that broke the WebSocket rules, if the socket can still say so.
-fn close_for(e: axum::Error) -> Option<&'static Close> {
-    match e.into_inner().downcast_ref::<tungstenite::Error>()? {
+fn close_for(e: tungstenite::Error) -> Option<&'static Close> {
+    match e {
         tungstenite::Error::Capacity(_) => Some(&(close::TOO_BIG, "message too big")),
         tungstenite::Error::Utf8(_) => Some(&(close::INVALID_DATA, "text frame is not valid UTF-8")),
         tungstenite::Error::Protocol(_) => Some(&(close::PROTOCOL_ERROR, "protocol violation")),

@@ -6,11 +6,14 @@
 
 use super::{Close, Connection, Ending};
 use crate::queue::Frame;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures::SinkExt;
 use std::future::Future;
+use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::Message;
 
 /// Most frames written between two flushes: bounds how long one burst holds the connection.
 const BURST: usize = 64;
@@ -28,22 +31,29 @@ pub(super) enum Burst {
 }
 
 impl Connection {
-    /// Writes `first` and whatever else is already queued (up to [`BURST`] frames), then
-    /// flushes once: a broadcast burst costs one flush, not one per frame. Err if the socket
-    /// failed.
+    /// Writes `first` and whatever else is already queued (up to [`BURST`] frames) in one
+    /// vectored write of the frames as they were framed once for every member, then flushes:
+    /// a broadcast burst costs one write call and no copy. Err if the socket failed.
     async fn write_burst(&mut self, first: Arc<Frame>) -> Result<(), ()> {
-        self.socket.feed(Message::Text(Utf8Bytes::clone(&first))).await.map_err(|_| ())?;
         // Each frame is let go of only once flushed: a post's frame times its last write. (A
         // Vec, not an array: the connection's future would carry the array even while idle.)
-        let mut fed = Vec::new();
-        for _ in 1..BURST {
-            let Some(text) = self.queue.try_recv() else { break };
-            self.socket.feed(Message::Text(Utf8Bytes::clone(&text))).await.map_err(|_| ())?;
-            fed.push(text);
+        let mut frames = vec![first];
+        while frames.len() < BURST {
+            let Some(frame) = self.queue.try_recv() else { break };
+            frames.push(frame);
         }
+        // Whatever tungstenite still holds (a pong it owes the peer, part of a ping) goes out
+        // whole first: the frames below go to the stream itself, so only whole frames may
+        // be in front of them. (Its flush would also send its answer to a peer's Close and
+        // call that done; no burst follows one, since reading a Close ends the loop at once.)
+        // A burst cut short (an error, a write past its deadline) ends the connection with
+        // nothing more written, not even a close frame, so no frame ever follows a torn one.
         self.socket.flush().await.map_err(|_| ())?;
-        drop((first, fed));
-        Ok(())
+        let mut slices: Vec<IoSlice> =
+            frames.iter().flat_map(|frame| [IoSlice::new(frame.header()), IoSlice::new(frame.as_bytes())]).collect();
+        let stream = self.socket.get_mut();
+        write_all_vectored(stream, &mut slices).await.map_err(|_| ())?;
+        stream.flush().await.map_err(|_| ())
     }
 
     /// Writes a burst while watching `due`: if a close becomes due first, the write gets
@@ -74,7 +84,7 @@ impl Connection {
     }
 
     /// A ping, flushed at once.
-    pub(super) async fn ping(&mut self) -> Result<(), axum::Error> {
+    pub(super) async fn ping(&mut self) -> Result<(), tungstenite::Error> {
         self.socket.send(Message::Ping(Default::default())).await
     }
 
@@ -97,10 +107,45 @@ impl Connection {
             Ending::Close((code, reason)) => {
                 tracing::info!(id = self.id, code, "closing");
                 self.state.metrics.closed(code);
-                let frame = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
+                let frame = Message::Close(Some(CloseFrame { code: code.into(), reason: reason.into() }));
                 let _ = tokio::time::timeout(patience, self.socket.send(frame)).await;
             }
         }
         let _ = tokio::time::timeout(patience, SinkExt::close(&mut self.socket)).await;
+    }
+}
+
+/// Writes every slice, however little each call takes (a socket takes what its buffer has
+/// room for, and a writer that is not vectored takes one slice per call).
+async fn write_all_vectored(stream: &mut (impl AsyncWrite + Unpin), slices: &mut [IoSlice<'_>]) -> std::io::Result<()> {
+    let mut unwritten = slices;
+    while !unwritten.is_empty() {
+        match stream.write_vectored(unwritten).await? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            n => IoSlice::advance_slices(&mut unwritten, n),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_all_vectored;
+    use std::io::IoSlice;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn every_slice_is_written_whole_and_in_order_however_little_each_write_takes() {
+        let parts: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; usize::from(i) * 3 + 1]).collect();
+        let mut slices: Vec<IoSlice> = parts.iter().map(|part| IoSlice::new(part)).collect();
+        // Seven bytes of room: most writes take part of a slice.
+        let (mut writer, mut reader) = tokio::io::duplex(7);
+        let read = tokio::spawn(async move {
+            let mut got = Vec::new();
+            reader.read_to_end(&mut got).await.map(|_| got)
+        });
+        write_all_vectored(&mut writer, &mut slices).await.expect("written");
+        drop(writer);
+        assert_eq!(read.await.unwrap().unwrap(), parts.concat());
     }
 }

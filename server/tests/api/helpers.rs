@@ -222,6 +222,13 @@ impl Client {
         }
     }
 
+    /// The next frame as the socket gives it (pings and pongs included); fails the test on
+    /// timeout or a broken connection.
+    pub async fn next_message(&mut self) -> Message {
+        let frame = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await.expect("a frame within 5 s");
+        frame.expect("the connection is open").expect("a whole frame")
+    }
+
     /// Waits for the server's close frame and returns its code.
     pub async fn recv_close(&mut self) -> Option<u16> {
         loop {

@@ -9,6 +9,7 @@ mod directory_bounds;
 mod errors;
 mod example;
 mod fallback;
+mod frames;
 mod group_commit;
 mod heartbeat;
 mod helpers;
