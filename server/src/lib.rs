@@ -14,6 +14,7 @@
 //! - `routes.rs` — every HTTP route in one place, and the layers every request passes:
 //!   `router(RouterState) -> Router`.
 //! - `ws.rs` — `GET /ws`: admission and upgrade; `/health`, `/metrics`.
+//! - `upgrade.rs` — the WebSocket handshake by hand, so a connection owns tungstenite's stream.
 //! - `fallback/` — SSE, long polling and `POST /x/send`, for when WebSockets are blocked.
 //! - `relay.rs` — in a cluster, fallback requests for another node's session: asked of that
 //!   node over Redis, its answer relayed; and this node answering the others' requests.
