@@ -7,7 +7,7 @@
 //! A queue is bounded twice: in frames, and in bytes (a frame can be 8 KB of post or a
 //! `joined` of many posts), so what one client can pin is at most `--queue-bytes`.
 
-pub use crate::frame::Frame;
+use crate::frame::Frame;
 use app::protocol::close;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -6,10 +6,11 @@
 mod replies;
 
 use crate::claims::{ClaimId, Claims};
+use crate::frame::Frame;
 use crate::hub::{Answer, HubError, JoinRequest, Member, NewPost, Removal, JOINS_PER_SEC};
 use crate::moderation::{time_left, Moderation, ModerationError, Moderator};
 use crate::post_rate::PostRate;
-use crate::queue::{ClientHandle, Frame};
+use crate::queue::ClientHandle;
 use crate::store::{now_ms, BlockTarget};
 use app::domain::{ClaimSecret, ClientId, RoomName, Username};
 use app::protocol::{decode_client, encode_server, ClientMsg, ErrorCode, RateLimit, ServerMsg, PROTOCOL_VERSION};

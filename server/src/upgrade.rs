@@ -147,6 +147,21 @@ mod tests {
     }
 
     #[test]
+    fn each_refusal_has_its_status_and_says_what_is_missing() {
+        use axum::response::IntoResponse;
+        let status = |refused: Refused| refused.into_response().status().as_u16();
+        assert_eq!(status(Refused::NotGet), 405);
+        assert_eq!(status(Refused::NotUpgradable), 426);
+        for refused in
+            [Refused::NoConnectionUpgrade, Refused::NoUpgradeWebsocket, Refused::NotVersion13, Refused::NoKey]
+        {
+            assert_eq!(status(refused), 400);
+        }
+        assert!(Refused::NotVersion13.to_string().contains("Sec-WebSocket-Version: 13"));
+        assert!(Refused::NoKey.to_string().contains("Sec-WebSocket-Key"));
+    }
+
+    #[test]
     fn a_handshake_is_answered_with_101_and_the_rfcs_accept() {
         let mut request = handshake(|_| {});
         let upgrade = hyper::upgrade::on(Request::new(axum::body::Body::empty()));

@@ -21,8 +21,8 @@ use tungstenite::protocol::WebSocketConfig;
 /// hold it, up to --max-message-bytes).
 const READ_BUFFER_BYTES: usize = 512;
 
-/// Frames are gathered up to this many bytes before a write to the socket, so a burst of
-/// broadcasts costs a few syscalls, not one per frame (the writer flushes after each burst).
+/// What tungstenite gathers before it writes to the socket. Only its own frames go through
+/// it (pings, pongs, the close): queued frames are written past it, a burst in one `writev`.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 /// What every WebSocket connection shares: a handle, one pointer wide, because every

@@ -11,9 +11,10 @@
 mod pending;
 mod write;
 
+use crate::frame::Frame;
 use crate::gateway::Permit;
 use crate::heartbeat::{Beat, Heartbeat};
-use crate::queue::{ClientHandle, Frame, Queue};
+use crate::queue::{ClientHandle, Queue};
 use crate::session::{error, Reply, Session};
 use crate::upgrade::Socket;
 use crate::ws::WsState;

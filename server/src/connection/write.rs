@@ -5,7 +5,7 @@
 //! write is pending, and a peer that still takes nothing then is dropped without a close frame.
 
 use super::{Close, Connection, Ending};
-use crate::queue::Frame;
+use crate::frame::Frame;
 use futures::SinkExt;
 use std::future::Future;
 use std::io::IoSlice;

@@ -4,8 +4,8 @@
 //! session ends with the stream.
 
 use super::{open, HttpSession, HttpSessions};
+use crate::frame::Frame;
 use crate::gateway::Permit;
-use crate::queue::Frame;
 use crate::ws::WsState;
 use app::protocol::encode_server;
 use axum::extract::{Query, State};

@@ -4,8 +4,9 @@
 
 use super::room::RoomMember;
 use super::ConnId;
+use crate::frame::Frame;
 use crate::metrics::Metrics;
-use crate::queue::{Delivery, Frame};
+use crate::queue::Delivery;
 use std::sync::Arc;
 
 /// Posts held for one member while it reads its history; past it the member is closed as a

@@ -10,7 +10,7 @@
 //! costs O(K) bytes to encode, not O(K²).
 
 use super::room::Room;
-use crate::queue::Frame;
+use crate::frame::Frame;
 use app::domain::{RoomName, Username};
 use app::protocol::{encode_server, ServerMsg, PRESENCE_INTERVAL_MS};
 use std::collections::{BTreeMap, HashMap, HashSet};

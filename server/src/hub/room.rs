@@ -11,7 +11,8 @@
 use super::delivery::Kind;
 use super::ConnId;
 use crate::claims::ClaimId;
-use crate::queue::{ClientHandle, Frame};
+use crate::frame::Frame;
+use crate::queue::ClientHandle;
 use app::domain::Username;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

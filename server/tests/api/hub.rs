@@ -2,8 +2,9 @@
 
 use app::protocol::{Post, ServerMsg};
 use std::sync::Arc;
+use wallsocket::frame::Frame;
 use wallsocket::hub::{Hub, JoinRequest, Member, NewPost};
-use wallsocket::queue::{ClientHandle, Frame};
+use wallsocket::queue::ClientHandle;
 use wallsocket::store::Store;
 
 async fn hub() -> (Hub, tempfile::TempDir) {
