@@ -3,14 +3,16 @@
 //! The server binary provides the data behind them as a [`WallData`] in the Leptos context,
 //! so this crate knows nothing of SQL or the hub.
 
-use crate::protocol::Post;
+pub use crate::page_posts::PagePosts;
+#[cfg(feature = "ssr")]
+pub use crate::page_posts::PostJson;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// One page of a room's history, oldest post first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryPage {
-    pub posts: Vec<Post>,
+    pub posts: PagePosts,
     /// Seqs in the page's range whose posts were deleted (shown as removed; they count as
     /// held, and where a page of only deleted posts continues).
     #[serde(default)]

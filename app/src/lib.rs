@@ -7,6 +7,7 @@
 //! - `protocol.rs` — every WebSocket message, error code and close code; `decode_client`.
 //! - `domain.rs` — validated types (`Username`, `RoomName`, `PostText`, `ClientId`).
 //! - `api.rs` — server functions for the pages, and the `WallData` trait the server implements.
+//! - `page_posts.rs` — a page's posts; on the server with each post's JSON, made once.
 //! - `address.rs` — a room's public address from the request's `Host` (server only).
 //! - `app.rs` — the HTML shell, router and page frame.
 //! - `bundle.rs` — the shell's script that loads the JS and WASM after the first paint.
@@ -44,6 +45,7 @@ pub mod components;
 pub mod domain;
 pub mod error;
 pub mod lab;
+mod page_posts;
 pub mod pages;
 pub mod protocol;
 #[cfg(test)]

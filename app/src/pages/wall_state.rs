@@ -132,7 +132,8 @@ impl WallState {
     pub fn add_older(&self, page: HistoryPage) {
         self.has_older.set(page.has_older);
         let unseen = self.unseen_deleted.get_value();
-        let (gone, live): (Vec<Post>, Vec<Post>) = page.posts.into_iter().partition(|p| unseen.contains(&p.seq));
+        let (gone, live): (Vec<Post>, Vec<Post>) =
+            Vec::from(page.posts).into_iter().partition(|p| unseen.contains(&p.seq));
         self.posts.update(|posts| posts.extend(live.into_iter().map(|p| (p.seq, p))));
         self.removed.update(|r| r.extend(page.removed.into_iter().chain(gone.iter().map(|p| p.seq))));
     }

@@ -126,11 +126,13 @@ impl PendingJoin {
             History::Since { since, from } => replay(&hub.store, &room, since, from).await,
         };
         match read {
-            Ok((Entries { posts, removed }, truncated, since)) => {
+            Ok((entries, truncated, since)) => {
+                let (posts, removed) = entries.into_page();
                 // Deleted seqs count: a post held for the joiner and deleted by the time its
                 // history was read must not follow the `joined` that names it deleted.
                 let newest = posts.last().map(|p| p.seq).max(removed.last().copied());
                 let fence = newest.map_or(since, |seq| seq.max(since));
+                // Written from the posts' kept JSON when the page came from the room's tail.
                 let history = serde_json::to_string(&posts).unwrap_or_else(|_| "[]".into());
                 hub.send(Command::CaughtUp { conn, room, history, deleted: removed, truncated, fence }).await
             }

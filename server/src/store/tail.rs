@@ -16,6 +16,10 @@
 //! by mistake, a hand edit) shows within that, as with the page cache. Not kept at all on
 //! PostgreSQL, which other nodes write all the time.
 //!
+//! Each post is kept with its JSON ([`PostJson`]), made when the post joins the tail: a room
+//! page rendered from the tail, or a plain join's history, writes it instead of serialising
+//! the post again. A tail read again (every [`TRUSTED_FOR`]) makes it again, once.
+//!
 //! Bounded: at most [`MAX_ROOMS`] tails and [`MAX_BYTES`] of posts; past either the least
 //! recently used tail goes: when there are too many, rooms without posts first (pages of
 //! made-up rooms push out only each other, and while fewer than 256 rooms with posts hold
@@ -23,6 +27,7 @@
 //! much, only tails with posts (an empty one frees nothing).
 
 use super::{Entries, Inserted};
+use app::api::PostJson;
 use app::domain::RoomName;
 use app::protocol::{Post, HISTORY_PAGE};
 use std::collections::{HashMap, VecDeque};
@@ -34,7 +39,8 @@ use std::time::{Duration, Instant};
 pub const TAIL_LEN: u32 = HISTORY_PAGE;
 /// Rooms with a tail at most.
 const MAX_ROOMS: usize = 256;
-/// Bytes of posts all tails hold at most (50 posts of 2,000 four-byte characters are 400 KB).
+/// Bytes of posts all tails hold at most, their JSON included (50 posts of 2,000 four-byte
+/// characters are 800 KB with it).
 const MAX_BYTES: usize = 8 << 20;
 /// What a post costs besides its strings: the struct, the deque slot, five allocations.
 const POST_OVERHEAD: usize = 256;
@@ -83,23 +89,28 @@ pub struct Before {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Entry {
-    Post(Post),
+    Post(Post, PostJson),
     Removed(u64),
 }
 
 impl Entry {
+    fn post(post: Post) -> Self {
+        let json = PostJson::of(&post);
+        Entry::Post(post, json)
+    }
+
     fn seq(&self) -> u64 {
         match self {
-            Entry::Post(post) => post.seq,
+            Entry::Post(post, _) => post.seq,
             Entry::Removed(seq) => *seq,
         }
     }
 
     fn bytes(&self) -> usize {
         match self {
-            Entry::Post(p) => {
+            Entry::Post(p, json) => {
                 let strings = [p.text.as_str(), p.username.as_str(), p.room.as_str(), p.client_id.as_str()];
-                POST_OVERHEAD + strings.iter().map(|s| s.len()).sum::<usize>()
+                POST_OVERHEAD + strings.iter().map(|s| s.len()).sum::<usize>() + json.bytes()
             }
             Entry::Removed(_) => POST_OVERHEAD,
         }
@@ -114,9 +125,9 @@ impl Tail {
         let mut merged = VecDeque::with_capacity(TAIL_LEN as usize);
         loop {
             let entry = match (posts.peek(), removed.peek()) {
-                (Some(post), Some(seq)) if post.seq < *seq => posts.next().map(Entry::Post),
+                (Some(post), Some(seq)) if post.seq < *seq => posts.next().map(Entry::post),
                 (_, Some(_)) => removed.next().map(Entry::Removed),
-                (Some(_), None) => posts.next().map(Entry::Post),
+                (Some(_), None) => posts.next().map(Entry::post),
                 (None, None) => break,
             };
             merged.extend(entry);
@@ -126,16 +137,21 @@ impl Tail {
     }
 
     /// The newest `limit` entries (at most [`TAIL_LEN`]) oldest first, and whether older ones
-    /// exist: what the database's page would be.
+    /// exist: what the database's page would be, with the posts' JSON.
     pub fn page(&self, limit: u32) -> (Entries, bool) {
         let skip = self.entries.len().saturating_sub(limit as usize);
         let mut page = Entries::default();
+        let mut json = Vec::with_capacity(self.entries.len() - skip);
         for entry in self.entries.iter().skip(skip) {
             match entry {
-                Entry::Post(post) => page.posts.push(post.clone()),
+                Entry::Post(post, post_json) => {
+                    page.posts.push(post.clone());
+                    json.push(post_json.clone());
+                }
                 Entry::Removed(seq) => page.removed.push(*seq),
             }
         }
+        page.posts_json = Some(json);
         (page, self.has_older || skip > 0)
     }
 
@@ -154,7 +170,7 @@ impl Tail {
         if post.seq != last + 1 {
             return false;
         }
-        let entry = Entry::Post(post.clone());
+        let entry = Entry::post(post.clone());
         self.changes += 1;
         self.bytes += entry.bytes();
         self.entries.push_back(entry);

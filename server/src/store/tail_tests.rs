@@ -56,6 +56,20 @@ fn a_tail_answers_the_first_page_as_the_database_would() {
 }
 
 #[test]
+fn a_first_page_carries_each_posts_json_made_once_when_the_post_joined_the_tail() {
+    let tails = Tails::new(true);
+    tails.keep(&room("lobby"), tails.before_reading(&room("lobby")), read("lobby", 3, &[2]));
+    tails.stored(&[Inserted::New(post("lobby", 4, "a \"new\" one </script>"))]);
+    let (first, _) = tails.first_page(&room("lobby"), TAIL_LEN).unwrap();
+    let (again, _) = tails.first_page(&room("lobby"), TAIL_LEN).unwrap();
+    let (json, again_json) = (first.posts_json.unwrap(), again.posts_json.unwrap());
+    let made: Vec<PostJson> = first.posts.iter().map(PostJson::of).collect();
+    assert_eq!(first.posts.iter().map(|p| p.seq).collect::<Vec<_>>(), [1, 3, 4]);
+    assert_eq!(json, made, "each post's own JSON, in order, the appended one too");
+    assert!(json.iter().zip(&again_json).all(|(a, b)| a.shares(b)), "kept, not made again per page");
+}
+
+#[test]
 fn new_posts_join_the_tail_in_order_and_a_gap_ends_it() {
     let tails = Tails::new(true);
     tails.keep(&room("lobby"), tails.before_reading(&room("lobby")), read("lobby", 49, &[]));
@@ -132,7 +146,7 @@ fn tails_stay_within_their_room_and_byte_bounds() {
     for n in 0..100 {
         let name = format!("big-{n}");
         let posts = (1..=u64::from(TAIL_LEN)).map(|seq| post(&name, seq, &long)).collect();
-        let entries = Entries { posts, removed: Vec::new() };
+        let entries = Entries { posts, ..Entries::default() };
         tails.keep(&room(&name), tails.before_reading(&room(&name)), Tail::read(entries, false));
         tails.stored(&[Inserted::New(post(&name, u64::from(TAIL_LEN) + 1, &long))]);
     }

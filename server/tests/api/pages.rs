@@ -115,3 +115,31 @@ async fn with_the_page_cache_off_every_request_is_rendered() {
     assert!(one.contains("a post") && two.contains("a post"));
     assert_ne!(one, two);
 }
+
+/// The posts in a room page's hydration data (what the browser hydrates the wall from).
+fn hydration_posts(html: &str) -> Vec<app::protocol::Post> {
+    let (_, data) = html.split_once("__RESOLVED_RESOURCES[0] = ").expect("the room's page data");
+    let (quoted, _) = data.split_once(";</script>").expect("the end of the page data");
+    let json: String = serde_json::from_str(quoted).expect("a quoted string");
+    let page: serde_json::Value = serde_json::from_str(&json).expect("the page as JSON");
+    serde_json::from_value(page["Ok"]["posts"].clone()).expect("posts")
+}
+
+#[tokio::test]
+async fn a_room_pages_hydration_data_holds_its_posts_as_stored() {
+    // Every request rendered: the first reads the room, the second is made from its tail,
+    // whose posts carry the JSON made when they joined it.
+    let app = spawn_app_with(Arc::new(tempfile::tempdir().unwrap()), &["--page-cache-ms", "0"]).await;
+    let mut alice = app.client().await;
+    alice.join("lobby", "alice", None).await;
+    let texts = ["say \"hi\" \\ </script> 🦀", "two\nlines"];
+    for (n, text) in texts.iter().enumerate() {
+        alice.post("lobby", text, &format!("p-{n}")).await;
+    }
+    for request in ["read", "from the tail"] {
+        let (_, html) = get(&app.http_url("/r/lobby")).await;
+        let posts = hydration_posts(&html);
+        let seen: Vec<(u64, &str)> = posts.iter().map(|p| (p.seq, p.text.as_str())).collect();
+        assert_eq!(seen, [(1, texts[0]), (2, texts[1])], "{request}");
+    }
+}

@@ -15,7 +15,7 @@ fn post(seq: u64) -> Post {
 }
 
 fn page(posts: Vec<Post>, has_older: bool) -> HistoryPage {
-    HistoryPage { posts, removed: Vec::new(), has_older, now_ms: 0 }
+    HistoryPage { posts: posts.into(), removed: Vec::new(), has_older, now_ms: 0 }
 }
 
 fn entry(id: &str) -> OutboxEntry {
@@ -127,7 +127,7 @@ fn a_deleted_post_leaves_its_place_and_its_text_behind_and_a_seq_never_shown_cha
 
 #[test]
 fn a_page_shows_where_deleted_posts_were_and_an_older_page_never_brings_one_back() {
-    let first = HistoryPage { posts: vec![post(4)], removed: vec![5, 6], has_older: true, now_ms: 0 };
+    let first = HistoryPage { posts: vec![post(4)].into(), removed: vec![5, 6], has_older: true, now_ms: 0 };
     assert_eq!((first.oldest_seq(), first.newest_seq()), (Some(4), Some(6)), "where to resume from");
     let (_owner, state) = wall(first);
     assert_eq!(state.shown_newest_first(), [Shown::Removed(6), Shown::Removed(5), Shown::Post(post(4))]);
@@ -135,7 +135,12 @@ fn a_page_shows_where_deleted_posts_were_and_an_older_page_never_brings_one_back
     assert_eq!(state.oldest_seq(), Some(4), "older posts continue below the removed one");
     // A page read before 2 was deleted still brings it: it stays removed once told.
     state.apply(Event::Deleted(vec![2]), 0);
-    state.add_older(HistoryPage { posts: vec![post(2), post(3)], removed: vec![1], has_older: false, now_ms: 0 });
+    state.add_older(HistoryPage {
+        posts: vec![post(2), post(3)].into(),
+        removed: vec![1],
+        has_older: false,
+        now_ms: 0,
+    });
     assert_eq!(seqs(&state), [3], "2 was told deleted before its page came: its text is not shown");
     assert_eq!(state.shown_newest_first().iter().filter(|s| matches!(s, Shown::Removed(_))).count(), 5);
 }
