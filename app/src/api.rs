@@ -9,7 +9,8 @@ pub use crate::page_posts::PostJson;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// One page of a room's history, oldest post first.
+/// One page of a room's history, oldest post first. On the server its posts may carry JSON
+/// made once (see [`PagePosts`]), which only serde_json writes: the page goes out as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryPage {
     pub posts: PagePosts,

@@ -11,7 +11,7 @@ use std::ops::Deref;
 
 /// Posts, oldest first. On the wire a plain JSON array of posts, made from the posts' own
 /// JSON when the server has it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(from = "Vec<Post>")]
 pub struct PagePosts {
     posts: Vec<Post>,
@@ -21,12 +21,13 @@ pub struct PagePosts {
 }
 
 impl PagePosts {
-    /// The posts with their JSON, which must be [`PostJson::of`] each post in order (as the
-    /// store's tails keep them). Without one JSON per post the posts are serialised afresh.
+    /// The posts with their JSON, [`PostJson::of`] each post in order (as the store's tails
+    /// keep them). JSON that is not one per post, of the same seqs in the same order, is not
+    /// used: the posts are serialised afresh.
     #[cfg(feature = "ssr")]
     pub fn with_json(posts: Vec<Post>, json: Vec<PostJson>) -> Self {
-        let json = (json.len() == posts.len()).then_some(json);
-        Self { posts, json }
+        let paired = json.len() == posts.len() && posts.iter().zip(&json).all(|(p, j)| p.seq == j.seq());
+        Self { posts, json: paired.then_some(json) }
     }
 }
 
@@ -84,32 +85,40 @@ mod post_json {
     use std::sync::Arc;
 
     /// A post's JSON, exactly what serialising the post gives, shared by every page that
-    /// carries the post. Written as it is by serde_json (what the page's hydration data and
-    /// the server functions use); other serialisers would not know it.
+    /// carries the post, and the post's seq (what [`super::PagePosts::with_json`] pairs it
+    /// by). Written as it is by serde_json (what the page's hydration data and the server
+    /// functions use); other serialisers would not know it.
     #[derive(Debug, Clone)]
-    pub struct PostJson(Arc<RawValue>);
+    pub struct PostJson {
+        seq: u64,
+        json: Arc<RawValue>,
+    }
 
     impl PostJson {
         pub fn of(post: &Post) -> Self {
             // A post is strings and numbers: serialising it cannot fail.
             let json = serde_json::value::to_raw_value(post).expect("a post serialises");
-            Self(Arc::from(json))
+            Self { seq: post.seq, json: Arc::from(json) }
+        }
+
+        pub fn seq(&self) -> u64 {
+            self.seq
         }
 
         /// How many bytes the JSON is.
         pub fn bytes(&self) -> usize {
-            self.0.get().len()
+            self.json.get().len()
         }
 
         /// Whether both are the same JSON in memory (not a copy made again).
         pub fn shares(&self, other: &Self) -> bool {
-            Arc::ptr_eq(&self.0, &other.0)
+            Arc::ptr_eq(&self.json, &other.json)
         }
     }
 
     impl PartialEq for PostJson {
         fn eq(&self, other: &Self) -> bool {
-            self.0.get() == other.0.get()
+            self.json.get() == other.json.get()
         }
     }
 
@@ -117,7 +126,7 @@ mod post_json {
 
     impl Serialize for PostJson {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            self.0.serialize(serializer)
+            self.json.serialize(serializer)
         }
     }
 }
@@ -153,17 +162,21 @@ mod tests {
 
     #[test]
     fn the_json_kept_is_what_is_written() {
-        // Post 2 paired with post 1's JSON: what goes out is post 1, so the kept JSON is used
-        // rather than the posts serialised again.
-        let (one, two) = (post(1, "first", false), post(2, "second", true));
-        let page = PagePosts::with_json(vec![two], vec![PostJson::of(&one)]);
-        assert_eq!(serde_json::to_string(&page).unwrap(), serde_json::to_string(&vec![one]).unwrap());
+        // The post edited after its JSON was made: what goes out is the JSON, so the kept
+        // JSON is used rather than the post serialised again.
+        let (stored, edited) = (post(1, "first", false), post(1, "edited", true));
+        let page = PagePosts::with_json(vec![edited], vec![PostJson::of(&stored)]);
+        assert_eq!(serde_json::to_string(&page).unwrap(), serde_json::to_string(&vec![stored]).unwrap());
     }
 
     #[test]
-    fn json_that_does_not_cover_every_post_is_not_used() {
+    fn json_that_does_not_pair_with_every_post_is_not_used() {
         let (one, two) = (post(1, "first", false), post(2, "second", false));
-        let page = PagePosts::with_json(vec![one.clone(), two.clone()], vec![PostJson::of(&one)]);
-        assert_eq!(serde_json::to_string(&page).unwrap(), serde_json::to_string(&vec![one, two]).unwrap());
+        let fresh = serde_json::to_string(&vec![one.clone(), two.clone()]).unwrap();
+        let short = PagePosts::with_json(vec![one.clone(), two.clone()], vec![PostJson::of(&one)]);
+        assert_eq!(serde_json::to_string(&short).unwrap(), fresh, "one post without JSON");
+        let swapped =
+            PagePosts::with_json(vec![one.clone(), two.clone()], vec![PostJson::of(&two), PostJson::of(&one)]);
+        assert_eq!(serde_json::to_string(&swapped).unwrap(), fresh, "JSON in another order");
     }
 }

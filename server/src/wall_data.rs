@@ -58,7 +58,7 @@ impl WallData for ServerWallData {
         async move {
             // Deleted posts are named by seq only: their text never leaves the store.
             let (entries, has_older) = self.store.page(&room, before, limit).await.map_err(logged)?;
-            let (posts, removed) = entries.into_page();
+            let (posts, removed) = entries.into_page_posts();
             Ok(HistoryPage { posts, removed, has_older, now_ms: now_ms() })
         }
         .boxed()

@@ -127,7 +127,7 @@ impl PendingJoin {
         };
         match read {
             Ok((entries, truncated, since)) => {
-                let (posts, removed) = entries.into_page();
+                let (posts, removed) = entries.into_page_posts();
                 // Deleted seqs count: a post held for the joiner and deleted by the time its
                 // history was read must not follow the `joined` that names it deleted.
                 let newest = posts.last().map(|p| p.seq).max(removed.last().copied());

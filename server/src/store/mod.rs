@@ -13,9 +13,11 @@
 //! - `backend.rs` — the trait both backends implement: the contract, once.
 //! - `sequence.rs` — giving each post of a batch its seq (or finding it already stored): the
 //!   same rule for both backends, a plain function with its own tests.
+//! - `entries.rs` — [`Entries`], part of a room's log as reads return it.
 //! - `rows.rs` — a stored row read back into a validated [`Post`].
 //! - `tail.rs` — the newest entries of recently read rooms, in memory, kept current by this
-//!   store's writes (SQLite only), and the version that says when stored posts changed.
+//!   store's writes (SQLite only), and the version that says when stored posts changed;
+//!   `tail_write.rs`, the guard through which a write tells them (or makes them forget).
 //! - `moderation.rs` — moderators, blocks and the audit log: the values, and [`Store`]'s
 //!   methods for them.
 //! - `sqlite.rs` — SQLite in WAL mode: one writer connection, a pool of readers.
@@ -23,6 +25,7 @@
 //!   same room take turns; short timeouts so a dead or paused node cannot freeze a room.
 
 mod backend;
+mod entries;
 mod postgres;
 mod rows;
 mod sequence;
@@ -30,7 +33,6 @@ mod sqlite;
 mod tail;
 
 use crate::claims::ClaimId;
-use app::api::{PagePosts, PostJson};
 use app::domain::{ClientId, PostText, RoomName, Username, ValidationError};
 use app::protocol::Post;
 use backend::Backend as _;
@@ -88,37 +90,6 @@ pub enum Inserted {
     Removed { seq: u64 },
 }
 
-/// Part of a room's log in seq order: its live posts, and the seqs among them whose posts
-/// were deleted (tombstones: the seq stays taken, the name and text are gone).
-#[derive(Debug, Clone, Default)]
-pub struct Entries {
-    pub posts: Vec<Post>,
-    pub removed: Vec<u64>,
-    /// Each post's JSON, in order, when it was kept (a first page from a room's tail).
-    pub posts_json: Option<Vec<PostJson>>,
-}
-
-/// Equal when the posts and tombstones are: the JSON, when there is some, says the same.
-impl PartialEq for Entries {
-    fn eq(&self, other: &Self) -> bool {
-        (&self.posts, &self.removed) == (&other.posts, &other.removed)
-    }
-}
-
-impl Eq for Entries {}
-
-impl Entries {
-    /// The posts as a page carries them (with their JSON when there is some), and the
-    /// tombstones.
-    pub fn into_page(self) -> (PagePosts, Vec<u64>) {
-        let posts = match self.posts_json {
-            Some(json) => PagePosts::with_json(self.posts, json),
-            None => self.posts.into(),
-        };
-        (posts, self.removed)
-    }
-}
-
 /// Who asks for a post to be deleted.
 #[derive(Debug, Clone)]
 pub enum Deleter {
@@ -170,6 +141,7 @@ macro_rules! on_backend {
 }
 
 mod moderation;
+pub use entries::Entries;
 pub use moderation::{AuditRow, BlockTarget};
 
 /// A cloneable handle on the database.

@@ -42,7 +42,7 @@ const MAX_ROOMS: usize = 256;
 /// Bytes of posts all tails hold at most, their JSON included (50 posts of 2,000 four-byte
 /// characters are 800 KB with it).
 const MAX_BYTES: usize = 8 << 20;
-/// What a post costs besides its strings: the struct, the deque slot, five allocations.
+/// What a post costs besides its strings and JSON: the struct, the deque slot, six allocations.
 const POST_OVERHEAD: usize = 256;
 /// How long a tail is trusted before it is read again.
 const TRUSTED_FOR: Duration = Duration::from_secs(1);
@@ -247,7 +247,7 @@ impl Tails {
 
     /// Starts a write: the tails hear how it ended, or forget everything.
     pub fn write(&self) -> Write<'_> {
-        Write { tails: Some(self) }
+        Write::new(self)
     }
 
     /// A commit stored `answers`: the new posts join their rooms' tails (counted as changes).
@@ -295,37 +295,6 @@ impl Tails {
     }
 }
 
-/// A write to the database the tails must hear about: [`Write::stored`] or
-/// [`Write::deleted`] once it committed. Dropped without either (the write failed, or its
-/// future was dropped mid-commit), it makes the tails forget everything, since a commit they
-/// did not see may have happened.
-pub struct Write<'a> {
-    tails: Option<&'a Tails>,
-}
-
-impl Write<'_> {
-    pub fn stored(mut self, answers: &[Inserted]) {
-        self.tails.take().into_iter().for_each(|t| t.stored(answers));
-    }
-
-    pub fn deleted(mut self, room: &RoomName, seq: u64) {
-        self.tails.take().into_iter().for_each(|t| t.deleted(room, seq));
-    }
-
-    /// Nothing changed (a deletion that was refused or found nothing to delete).
-    pub fn unchanged(mut self) {
-        self.tails = None;
-    }
-}
-
-impl Drop for Write<'_> {
-    fn drop(&mut self) {
-        if let Some(tails) = self.tails.take() {
-            tails.changed_elsewhere();
-        }
-    }
-}
-
 impl Kept {
     fn append(&mut self, post: &Post) {
         let Some(tail) = self.rooms.get_mut(&post.room) else { return };
@@ -360,6 +329,10 @@ impl Kept {
         }
     }
 }
+
+#[path = "tail_write.rs"]
+mod write;
+pub use write::Write;
 
 #[cfg(test)]
 #[path = "tail_tests.rs"]
