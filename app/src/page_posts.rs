@@ -2,8 +2,9 @@
 //!
 //! A room page goes to every visitor with its posts twice: rendered, and serialised into the
 //! page's hydration data (and a plain join sends the same page as `joined`'s history). The
-//! store keeps each post of a room's newest page beside its JSON ([`PostJson`]), so a page
-//! built from it copies that JSON instead of serialising every post for every request.
+//! store's tails (SQLite only) keep each post of a room's newest page beside its JSON
+//! ([`PostJson`]), so a page built from them copies that JSON instead of serialising every
+//! post for every request.
 
 use crate::protocol::Post;
 use serde::{Deserialize, Serialize, Serializer};

@@ -128,8 +128,9 @@ fn hydration_posts(html: &str) -> Vec<app::protocol::Post> {
 #[tokio::test]
 async fn a_room_pages_hydration_data_holds_its_posts_as_stored() {
     // Every request rendered. Alice's join kept the room's tail before she posted, so the
-    // first page carries the JSON made as each post joined it; a tail is trusted for a
-    // second, so after that the room is read again and the JSON is made on that read.
+    // first page (unless a second has passed already) carries the JSON made as each post
+    // joined it; a tail is trusted for a second, so after that the room is read again and
+    // the JSON is made on that read.
     let app = spawn_app_with(Arc::new(tempfile::tempdir().unwrap()), &["--page-cache-ms", "0"]).await;
     let mut alice = app.client().await;
     alice.join("lobby", "alice", None).await;
